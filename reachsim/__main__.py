@@ -1,0 +1,3 @@
+from reachsim.cli import main
+
+raise SystemExit(main())

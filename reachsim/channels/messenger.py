@@ -1,0 +1,265 @@
+"""Messenger: an owned audience of opted-in subscribers reached by broadcasts.
+
+Subscribers come from an initial base, organic sign-ups, paid acquisition (click-to-Messenger ads), Bass
+word-of-mouth diffusion and other channels (over the event bus). Every active subscriber receives every broadcast;
+engagement decays with novelty and fatigue and each delivery carries an unsubscribe hazard that grows with
+fatigue. A message costs the ``pricing`` rate inside or outside the standard messaging window that a user action
+(an engagement, an inbound conversation, a support chat) opens, so a platform that starts charging is one timeline
+entry. The maths is in docs/model/messenger.md; the hot path is :mod:`reachsim.model.broadcast`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from reachsim.channels.base import Channel, ChannelParams
+from reachsim.engine import bus as topics
+from reachsim.model.bass import bass_daily_adoption_probability
+from reachsim.model.broadcast import BroadcastColumns, broadcast
+from reachsim.scenario.base import StrictModel
+
+DAYS_PER_MONTH = 365.0 / 12.0
+
+#: Where a subscriber came from (the ``joined_<source>`` daily metrics). Bus opt-ins name their own source.
+SOURCES = ("initial", "organic", "paid", "bass", "page", "other")
+
+
+class PaidAcquisition(StrictModel):
+    """Paid sign-ups, e.g. click-to-Messenger ads."""
+
+    budget_per_day: float = Field(ge=0, description="Spend per day on acquiring subscribers.")
+    cost_per_subscriber: float = Field(gt=0, description="Cost of one acquired subscriber.")
+
+
+class BassAcquisition(StrictModel):
+    """Word-of-mouth diffusion over a potential audience (Bass model)."""
+
+    p: float = Field(ge=0, le=10, description="Coefficient of innovation, per year.")
+    q: float = Field(ge=0, le=50, description="Coefficient of imitation, per year.")
+    potential: float = Field(gt=0, le=1, description="Potential adopters as a share of the market (M/size).")
+
+
+class Acquisition(StrictModel):
+    """How the subscriber base grows (sources add up)."""
+
+    organic_per_day: float = Field(default=0.0, ge=0, description="Mean organic sign-ups per day (Poisson).")
+    paid: PaidAcquisition | None = Field(default=None, description="Paid acquisition; none when omitted.")
+    bass: BassAcquisition | None = Field(default=None, description="Bass diffusion; none when omitted.")
+
+
+class Broadcasts(StrictModel):
+    """The push schedule: every active subscriber receives each broadcast."""
+
+    every_days: float = Field(gt=0, le=3650, description="Days between broadcasts.")
+    first_day: float = Field(default=0.0, ge=0, description="Day of the first broadcast.")
+
+
+class Novelty(StrictModel):
+    """Engagement is higher right after joining and decays to a floor."""
+
+    half_life_days: float = Field(gt=0, description="Days for the novelty excess to halve.")
+    floor: float = Field(default=0.0, ge=0, le=1, description="Long-run share of the initial engagement.")
+
+
+class Fatigue(StrictModel):
+    """Recent messages depress engagement: factor exp(−strength·F) for a decaying message stock F."""
+
+    half_life_days: float = Field(gt=0, description="Days for the message stock F to halve.")
+    strength: float = Field(ge=0, le=50, description="Engagement falls by exp(−strength·F).")
+
+
+class Engagement(StrictModel):
+    """Probability that a delivery is engaged with."""
+
+    probability: float = Field(ge=0, le=1, description="Base probability per delivery (before multipliers).")
+    novelty: Novelty | None = Field(default=None, description="Novelty decay; none when omitted.")
+    fatigue: Fatigue | None = Field(default=None, description="Fatigue; none when omitted.")
+
+
+class Unsubscribe(StrictModel):
+    """Opt-out hazard per delivery: probability × (1 + fatigue_strength·F)."""
+
+    probability: float = Field(default=0.0, ge=0, le=1, description="Opt-out probability per delivery.")
+    fatigue_strength: float = Field(default=0.0, ge=0, description="How fatigue raises the opt-out hazard.")
+
+
+class Pricing(StrictModel):
+    """What the platform charges per message, inside or outside the standard messaging window."""
+
+    in_window: float = Field(default=0.0, ge=0, description="Price per message inside the window.")
+    outside_window: float = Field(default=0.0, ge=0, description="Price per message outside the window.")
+    window_hours: float = Field(default=24.0, gt=0, description="Length of the window a user action opens.")
+
+
+class MessengerParams(ChannelParams):
+    """Messenger subscribers reached by push broadcasts."""
+
+    type: Literal["messenger"] = Field(description="Channel type.")
+    initial_subscribers: int = Field(default=0, ge=0, description="Subscribers at day 0 (joined on day 0).")
+    acquisition: Acquisition = Field(default_factory=Acquisition, description="Audience growth.")
+    broadcasts: Broadcasts | None = Field(
+        default=None, description="Broadcast schedule; no broadcasts when omitted."
+    )
+    engagement: Engagement = Field(description="Engagement with each delivery.")
+    unsubscribe: Unsubscribe = Field(default_factory=Unsubscribe, description="Opt-out hazard.")
+    pricing: Pricing = Field(default_factory=Pricing, description="Per-message prices.")
+    inbound_conversations_per_year: float = Field(
+        default=0.0,
+        ge=0,
+        description="Conversations each subscriber starts per year (Poisson); each opens the messaging window.",
+    )
+    fixed_cost_per_month: float = Field(default=0.0, ge=0, description="Platform or tool fee per month.")
+
+
+class MessengerChannel(Channel):
+    type_name: ClassVar[str] = "messenger"
+    Params: ClassVar[type[MessengerParams]] = MessengerParams
+    extra_metrics: ClassVar[tuple[str, ...]] = tuple(f"joined_{s}" for s in SOURCES) + ("in_window",)
+    params: MessengerParams
+
+    def start(self) -> None:
+        ctx, n = self.ctx, self.ctx.population.size
+        self.cols = BroadcastColumns(n)
+        self.window_until = np.full(n, -np.inf, dtype=np.float32)
+        self.source = np.zeros(n, dtype=np.uint8)  # 0 = never subscribed, else 1 + index in SOURCES
+        self.subscribers = 0
+        self.ever_subscribed = 0
+        self._paid_credit = 0.0
+        self._pending: list[np.ndarray] = []  # joined since the last broadcast: reached by the next one
+        self._rng_acquire = ctx.rng("acquisition")
+        self._rng_broadcast = ctx.rng("broadcast")
+        self._rng_inbound = ctx.rng("inbound")
+        ctx.recorder.declare(ctx.name, *self.extra_metrics)
+        ctx.bus.subscribe(topics.MESSENGER_OPTIN, self._on_optin)
+        ctx.bus.subscribe(topics.MESSENGER_USER_ACTION, self._on_user_action)
+        if self.params.initial_subscribers:
+            k = min(self.params.initial_subscribers, n)
+            self._join(np.sort(self._rng_acquire.choice(n, size=k, replace=False)), 0.0, "initial")
+        ctx.every(self._daily, first=0.0, interval=lambda: 1.0, slot=0)
+        if self.params.broadcasts is not None:
+            ctx.every(self._broadcast, first=self.params.broadcasts.first_day, interval=self._period, slot=1)
+
+    # -- audience -------------------------------------------------------------------------------------------
+    def audience(self) -> float:
+        return float(self.subscribers)
+
+    def exposures(self) -> np.ndarray:
+        return self.cols.exposures
+
+    def _weights(self, idx: np.ndarray) -> np.ndarray:
+        """Engagement multiplier per subscriber: segment × targeting relevance."""
+        return self.ctx.engagement_weights(idx, self.params.relevance_uplift)
+
+    def set_param(self, path: str, value: float) -> None:
+        super().set_param(path, value)
+        if path == "relevance_uplift":
+            active = np.flatnonzero(self.cols.active)
+            self.cols.weight[active] = self._weights(active)
+
+    def _join(self, idx: np.ndarray, t: float, source: str) -> None:
+        """Subscribe consumers who never subscribed before (people who opted out are not re-acquired)."""
+        idx = idx[self.source[idx] == 0]
+        if idx.size == 0:
+            return
+        self.source[idx] = 1 + SOURCES.index(source if source in SOURCES else "other")
+        novelty = self.params.engagement.novelty
+        self.cols.join(
+            idx, t, novelty_half_life=novelty.half_life_days if novelty else math.inf, weight=self._weights(idx)
+        )
+        self.subscribers += idx.size
+        self.ever_subscribed += idx.size
+        self._pending.append(idx)
+        self.ctx.flow("joined", idx.size)
+        self.ctx.flow(f"joined_{source if source in SOURCES else 'other'}", idx.size)
+
+    def _on_optin(self, payload: dict[str, Any]) -> None:
+        self._join(np.asarray(payload["idx"], dtype=np.int64), payload["t"], payload.get("source", "other"))
+
+    def _on_user_action(self, payload: dict[str, Any]) -> None:
+        idx = np.asarray(payload["idx"], dtype=np.int64)
+        self._open_window(idx[self.cols.active[idx]], payload["t"])
+
+    def _open_window(self, idx: np.ndarray, t: float) -> None:
+        self.window_until[idx] = t + self.params.pricing.window_hours / 24.0
+
+    # -- daily activity: acquisition, inbound conversations, fixed fee ------------------------------------------
+    def _daily(self, t: float) -> None:
+        p, rng, size = self.params, self._rng_acquire, self.ctx.population.size
+        acq = p.acquisition
+        wanted: dict[str, int] = {"organic": int(rng.poisson(acq.organic_per_day)) if acq.organic_per_day else 0}
+        if acq.bass is not None:
+            potential = math.floor(acq.bass.potential * size)
+            remaining = potential - self.ever_subscribed
+            prob = bass_daily_adoption_probability(acq.bass.p, acq.bass.q, self.ever_subscribed, potential)
+            wanted["bass"] = int(rng.binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
+        if acq.paid is not None:
+            self._paid_credit += acq.paid.budget_per_day / acq.paid.cost_per_subscriber
+            wanted["paid"] = math.floor(self._paid_credit)
+        if any(wanted.values()):
+            eligible = np.flatnonzero(self.source == 0)
+            total = min(sum(wanted.values()), eligible.size)
+            chosen = rng.choice(eligible, size=total, replace=False) if total else eligible[:0]
+            start = 0
+            for source, k in wanted.items():
+                got = chosen[start : start + k]
+                start += got.size
+                if source == "paid":
+                    self._paid_credit -= got.size
+                    self.ctx.cost("acquisition", got.size * acq.paid.cost_per_subscriber)  # type: ignore[union-attr]
+                self._join(np.sort(got), t, source)
+        if p.inbound_conversations_per_year and self.subscribers:
+            k = int(self._rng_inbound.poisson(self.subscribers * p.inbound_conversations_per_year / 365.0))
+            if k:
+                active = np.flatnonzero(self.cols.active)
+                self._open_window(self._rng_inbound.choice(active, size=k, replace=True), t)
+        self.ctx.cost("platform_fee", p.fixed_cost_per_month / DAYS_PER_MONTH)
+
+    # -- broadcasts ---------------------------------------------------------------------------------------------
+    def _period(self) -> float | None:
+        return self.params.broadcasts.every_days if self.params.broadcasts is not None else None
+
+    def _broadcast(self, t: float) -> None:
+        p, ctx = self.params, self.ctx
+        if self.subscribers == 0:
+            self._pending.clear()
+            return
+        pricing = p.pricing
+        in_window = self.subscribers
+        if pricing.in_window != pricing.outside_window:
+            in_window = int(np.count_nonzero(self.cols.active & (self.window_until > t)))
+        newly = np.concatenate(self._pending) if self._pending else np.empty(0, dtype=np.int64)
+        newly = newly[self.cols.active[newly]]
+        self._pending.clear()
+        eng = p.engagement
+        outcome = broadcast(
+            self.cols,
+            t,
+            base=eng.probability,
+            floor=eng.novelty.floor if eng.novelty else 1.0,
+            novelty_half_life=eng.novelty.half_life_days if eng.novelty else math.inf,
+            fatigue_half_life=eng.fatigue.half_life_days if eng.fatigue else math.inf,
+            strength=eng.fatigue.strength if eng.fatigue else 0.0,
+            optout=p.unsubscribe.probability,
+            optout_fatigue_strength=p.unsubscribe.fatigue_strength,
+            rng=self._rng_broadcast,
+        )
+        deliveries = outcome.deliveries
+        ctx.flow("deliveries", deliveries)
+        ctx.flow("in_window", in_window)
+        ctx.flow("reached", newly.size)
+        ctx.reached(newly)
+        ctx.cost("messages", in_window * pricing.in_window + (deliveries - in_window) * pricing.outside_window)
+        engaged = outcome.engaged
+        ctx.flow("engagements", engaged.size)
+        if engaged.size:
+            values = ctx.segments.value_per_engagement[ctx.population.segment[engaged]]
+            ctx.value("engagement", float(values.sum()))
+            self._open_window(engaged, t)
+        left = outcome.opted_out.size
+        if left:
+            self.subscribers -= left
+            ctx.flow("left", left)

@@ -1,0 +1,220 @@
+"""The command line: a thin layer over the public API.
+
+Exit codes: 0 success; 2 invalid input (scenario or arguments), one ``file:line: field: message`` line per
+problem and no traceback; 1 anything else (one-line cause; the traceback with ``--debug``); 130 interrupted
+(the replications that finished are written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad command-line arguments (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would exit itself; we keep one exit path
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="reachsim", description="Simulate owned versus paid reach and compare strategies.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    validate = sub.add_parser("validate", help="check scenario files and report every problem")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+
+    run = sub.add_parser("run", help="run a scenario and write its run directory")
+    run.add_argument("file", metavar="FILE")
+    run.add_argument("--out", metavar="DIR", help="run directory (default: reports/<scenario file name>)")
+    run.add_argument("--replications", type=_positive, metavar="R", help="override the scenario's replications")
+    run.add_argument("--seed", type=_non_negative, metavar="S", help="override the scenario's seed")
+    run.add_argument("--workers", type=_positive, default=1, metavar="N", help="worker processes (default 1)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
+    schema.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from reachsim.scenario.errors import ScenarioError
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.version:
+            from reachsim import __version__
+
+            print(f"reachsim {__version__}")
+            return EXIT_OK
+        if args.command is None:
+            raise UsageError("reachsim: a command is required (validate, run, schema); see reachsim --help")
+        return {"validate": _validate, "run": _run, "schema": _schema}[args.command](args)
+    except UsageError as exc:
+        err.print(str(exc), markup=False)
+        return EXIT_USAGE
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the one place that turns unexpected failures into exit 1
+        if debug:
+            traceback.print_exc()
+        err.print(f"error: {type(exc).__name__}: {exc}", markup=False)
+        if not debug:
+            err.print("(run with --debug for the traceback)", markup=False)
+        return EXIT_ERROR
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from reachsim.scenario.errors import Problem, ScenarioError
+    from reachsim.scenario.load import load_scenario
+
+    problems: list[Problem] = []
+    for file in args.files:
+        try:
+            scenario = load_scenario(file)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+        else:
+            print(f"{file}: ok ({scenario.name}; {len(scenario.strategies)} strategies)")
+    if problems:
+        raise ScenarioError(problems)
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from reachsim.results.atomic import write_text
+    from reachsim.scenario.schema import scenario_model
+
+    text = json.dumps(scenario_model().model_json_schema(), indent=2) + "\n"
+    if args.out:
+        write_text(args.out, text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from reachsim.experiments.executors import make_executor
+    from reachsim.experiments.runner import run_experiment
+    from reachsim.results.rundir import write_run_dir
+    from reachsim.scenario.load import load_scenario, with_overrides
+
+    scenario = with_overrides(load_scenario(args.file), seed=args.seed, replications=args.replications)
+    out = Path(args.out) if args.out else Path("reports") / Path(args.file).stem
+    console = Console(stderr=True, quiet=args.quiet)
+    total = scenario.replications * len(scenario.strategies)
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"{scenario.name}: runs", total=total)
+        result = run_experiment(
+            scenario,
+            executor=make_executor(args.workers),
+            progress=lambda strategy, rep: bar.advance(task),
+        )
+    folder = write_run_dir(result, out)
+    elapsed = time.perf_counter() - started
+    if not args.quiet:
+        _print_summary(Console(highlight=False), result, folder, elapsed)
+    if result.interrupted:
+        Console(stderr=True).print(
+            f"interrupted: wrote the {result.replications} complete replications to {folder}", markup=False
+        )
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _fmt(x: Any, money: bool = False) -> str:
+    if x is None:
+        return "—"
+    if money:
+        return f"{x:,.0f}"
+    return f"{x:,.3g}" if abs(x) < 100 else f"{x:,.0f}"
+
+
+def _print_summary(console: Console, result: Any, folder: Path, elapsed: float) -> None:
+    """Metrics as rows and strategies as columns: fits a terminal whatever the number of metrics."""
+    summary = result.summary()
+    names = list(summary["strategies"])
+    table = Table(title=f"{result.scenario.name}\n{result.replications} replications: mean [p05, p95]")
+    table.add_column("metric")
+    for name in names:
+        table.add_column(f"{name}\n(baseline)" if name == summary["baseline"] else name, justify="right")
+    for metric, money in SUMMARY_ROWS:
+        cells = []
+        for name in names:
+            m = summary["strategies"][name]["metrics"][metric]
+            cells.append(f"{_fmt(m['mean'], money)}\n[{_fmt(m['p05'], money)}, {_fmt(m['p95'], money)}]")
+        table.add_row(metric, *cells)
+    console.print(table)
+    for name, diffs in summary["comparisons"].items():
+        d = diffs["npv"]
+        lo, hi = d["ci95"]
+        console.print(
+            f"NPV {name} − {summary['baseline']}: {_fmt(d['mean'], True)} "
+            f"(95% CI {_fmt(lo, True)} to {_fmt(hi, True)})"
+        )
+    console.print(f"wrote {folder}/ in {elapsed:.1f} s")
+
+
+#: (metric, is money) rows of the summary table.
+SUMMARY_ROWS = (
+    ("total_cost", True),
+    ("total_value", True),
+    ("npv", True),
+    ("roi", False),
+    ("unique_reach", False),
+    ("engagements", False),
+    ("cost_per_engagement", False),
+    ("breakeven_day", False),
+)

@@ -1,0 +1,57 @@
+"""The consumers of the market as NumPy columns (struct of arrays), one row per consumer.
+
+The population holds what every channel shares: each consumer's segment, whether the brand may use their data,
+and when they were first reached by any channel (for de-duplicated reach). Channels keep their own columns.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+NEVER = np.float32(np.inf)
+
+
+def exact_counts(shares: Sequence[float], total: int) -> np.ndarray:
+    """Split ``total`` by ``shares`` into integers summing to ``total`` (largest remainders, ties by order)."""
+    raw = np.asarray(shares, dtype=float) * total
+    counts = np.floor(raw).astype(np.int64)
+    short = total - int(counts.sum())
+    order = np.argsort(-(raw - counts), kind="stable")
+    counts[order[:short]] += 1
+    return counts
+
+
+class Population:
+    def __init__(
+        self,
+        size: int,
+        segment_shares: Sequence[float],
+        data_available: Sequence[float],
+        rng: np.random.Generator,
+    ) -> None:
+        self.size = int(size)
+        counts = exact_counts(segment_shares, self.size)
+        self.segment = np.repeat(np.arange(len(counts), dtype=np.int16), counts)
+        rng.shuffle(self.segment)
+        # Whose data the brand may use: an exact share of each segment, chosen at random.
+        self.has_data = np.zeros(self.size, dtype=bool)
+        for code, share in enumerate(data_available):
+            members = np.flatnonzero(self.segment == code)
+            k = int(round(share * members.size))
+            if k:
+                self.has_data[rng.choice(members, size=k, replace=False)] = True
+        self.first_reached = np.full(self.size, NEVER, dtype=np.float32)
+
+    def segment_sizes(self) -> np.ndarray:
+        return np.bincount(self.segment, minlength=int(self.segment.max(initial=0)) + 1)
+
+    def mark_reached(self, idx: np.ndarray, t: float) -> int:
+        """Record a first exposure to any channel at time t; return how many were reached for the first time."""
+        if idx.size == 0:
+            return 0
+        fresh = idx[self.first_reached[idx] == NEVER]
+        self.first_reached[fresh] = t
+        return int(fresh.size)
+
+    def unique_reach(self) -> int:
+        return int(np.count_nonzero(self.first_reached != NEVER))

@@ -1,0 +1,158 @@
+"""One run: one strategy of a scenario, one replication, from day 0 to the horizon.
+
+setup (population, channels, processes) → run (SimPy orders every event) → finish (daily series, ledger,
+end-of-run metrics). The engine knows no particular channel: it builds them through the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from reachsim.channels import registry
+from reachsim.channels.base import CHANNEL_METRICS, Channel, ChannelContext, SegmentTable
+from reachsim.engine.bus import EventBus
+from reachsim.engine.clock import BOUNDARY_PRIORITY, OrderedTimeout
+from reachsim.engine.ledger import Ledger
+from reachsim.engine.population import Population
+from reachsim.engine.recorder import Recorder
+from reachsim.engine.streams import Streams
+
+#: Strategy-level daily series (channel ``all``).
+ALL_METRICS = ("unique_reach", "engagements", "cost", "value")
+#: Exposure thresholds reported as reach at frequency (k+ reach).
+FREQUENCY_THRESHOLDS = (1, 2, 3, 5, 10)
+
+
+@dataclass
+class RunResult:
+    """What one run returns: small, picklable, enough for every summary."""
+
+    strategy: str
+    replication: int
+    series: dict[tuple[str, str], np.ndarray]
+    final: dict[str, dict[str, float]] = field(default_factory=dict)  # channel → metric → value
+    ledger_totals: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def build_segments(scenario: Any) -> SegmentTable:
+    segs = scenario.market.segments
+    return SegmentTable(
+        names=tuple(s.name for s in segs),
+        engagement_multiplier=np.array([s.engagement_multiplier for s in segs], dtype=np.float64),
+        value_per_engagement=np.array([s.value_per_engagement for s in segs], dtype=np.float64),
+    )
+
+
+def build_population(scenario: Any, streams: Streams) -> Population:
+    """The market, identical in every strategy of a replication (its own named stream)."""
+    segs = scenario.market.segments
+    return Population(
+        scenario.market.size,
+        [s.share for s in segs],
+        [s.data_available for s in segs],
+        streams.generator("market/population"),
+    )
+
+
+def reach_at_frequency(exposures: np.ndarray) -> dict[str, float]:
+    """k+ reach for the standard thresholds, and the average frequency among those reached."""
+    out: dict[str, float] = {}
+    for k in FREQUENCY_THRESHOLDS:
+        out[f"reach_{k}plus"] = float(np.count_nonzero(exposures >= k))
+    reached = out["reach_1plus"]
+    out["average_frequency"] = float(exposures.sum(dtype=np.float64) / reached) if reached else 0.0
+    return out
+
+
+class Simulation:
+    def __init__(self, scenario: Any, strategy: str, replication: int) -> None:
+        self.scenario = scenario
+        self.strategy_name = strategy
+        self.replication = replication
+        self.horizon = int(scenario.horizon_days)
+        self.env = simpy.Environment()
+        self.streams = Streams(scenario.seed, replication)
+        self.population = build_population(scenario, self.streams)
+        self.bus = EventBus()
+        self.ledger = Ledger(self.horizon)
+        self.recorder = Recorder(self.horizon)
+        self.recorder.declare("all", *ALL_METRICS)
+        segments = build_segments(scenario)
+        strategy_spec = scenario.strategies[strategy]
+        self.channels: list[Channel] = []
+        for index, params in enumerate(strategy_spec.channels):
+            cls = registry.get(params.type)
+            ctx = ChannelContext(
+                name=params.channel_name,
+                index=index,
+                env=self.env,
+                population=self.population,
+                segments=segments,
+                streams=self.streams,
+                bus=self.bus,
+                ledger=self.ledger,
+                recorder=self.recorder,
+                horizon_days=self.horizon,
+            )
+            self.channels.append(cls(params, ctx))
+        self.timeline: dict[int, list[tuple[str, str, float]]] = {}
+        for entry in strategy_spec.timeline:
+            for path, value in entry.set.items():
+                self.timeline.setdefault(entry.day, []).append((entry.channel, path, value))
+
+    def _boundaries(self) -> Generator[simpy.Event, None, None]:
+        """At each integer day: record yesterday's stocks, then apply today's timeline entries."""
+        by_name = {ch.name: ch for ch in self.channels}
+        for day in range(self.horizon):
+            if day:
+                yield OrderedTimeout(self.env, 1.0, BOUNDARY_PRIORITY)
+                self.recorder.end_of_day(day - 1)
+            for channel, path, value in self.timeline.get(day, ()):
+                by_name[channel].set_param(path, value)
+
+    def run(self) -> RunResult:
+        self.env.process(self._boundaries())  # started first: its first step precedes every channel's
+        for ch in self.channels:
+            self.recorder.declare(ch.name, *CHANNEL_METRICS, *ch.extra_metrics)
+            self.recorder.stock(ch.name, "audience", ch.audience)
+            ch.start()
+        self.env.run(until=self.horizon)
+        self.recorder.end_of_day(self.horizon - 1)
+        return self._finish()
+
+    def _finish(self) -> RunResult:
+        series = dict(self.recorder.series())
+        all_engagements = series["all", "engagements"]
+        total_exposures = np.zeros(self.population.size, dtype=np.uint32)
+        final: dict[str, dict[str, float]] = {}
+        for ch in self.channels:
+            all_engagements += series[ch.name, "engagements"]
+            metrics = ch.finish()
+            exposures = ch.exposures()
+            if exposures is not None:
+                total_exposures += exposures
+                metrics.update(reach_at_frequency(exposures))
+            final[ch.name] = metrics
+        cost, value = self.ledger.daily()
+        series["all", "cost"] = cost
+        series["all", "value"] = value
+        series["all", "unique_reach"] = np.cumsum(series["all", "unique_reach"])
+        for ch in self.channels:  # the ledger is the single source of money: channel series from it too
+            series[ch.name, "cost"], series[ch.name, "value"] = self.ledger.daily(ch.name)
+        final["all"] = reach_at_frequency(total_exposures)
+        return RunResult(
+            strategy=self.strategy_name,
+            replication=self.replication,
+            series=series,
+            final=final,
+            ledger_totals=self.ledger.totals(),
+        )
+
+
+def run_once(scenario: Any, strategy: str, replication: int) -> RunResult:
+    return Simulation(scenario, strategy, replication).run()

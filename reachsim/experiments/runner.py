@@ -1,0 +1,152 @@
+"""Replications of every strategy on common random numbers, and what is summarised from them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from reachsim.engine.simulation import RunResult, run_once
+from reachsim.experiments.executors import Executor, SequentialExecutor
+from reachsim.experiments.stats import daily_bands, describe, paired_difference
+from reachsim.model.finance import breakeven_day, npv, roi
+
+#: Strategy metrics in summary.json (``strategies.<name>.metrics``), in this order.
+STRATEGY_METRICS = (
+    "total_cost",
+    "total_value",
+    "net_value",
+    "npv",
+    "roi",
+    "unique_reach",
+    "engagements",
+    "cost_per_engagement",
+    "breakeven_day",
+)
+#: Daily channel metrics that are stocks (summarised by their value at the end), not flows (totals).
+STOCK_METRICS = frozenset({"audience"})
+
+
+@dataclass
+class ExperimentResult:
+    """Every run of an experiment, by strategy in replication order, and the summaries made from them."""
+
+    scenario: Any
+    runs: dict[str, list[RunResult]] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def replications(self) -> int:
+        """Complete replications (every strategy has run them)."""
+        return min((len(v) for v in self.runs.values()), default=0)
+
+    # -- per-replication scalars ---------------------------------------------------------------------------
+    def strategy_metrics(self, strategy: str) -> dict[str, np.ndarray]:
+        rate = self.scenario.discount_rate
+        rows: dict[str, list[float]] = {m: [] for m in STRATEGY_METRICS}
+        for run in self.runs[strategy][: self.replications]:
+            cost, value = run.series["all", "cost"], run.series["all", "value"]
+            net = value - cost
+            total_cost, total_value = float(cost.sum()), float(value.sum())
+            engagements = float(run.series["all", "engagements"].sum())
+            rows["total_cost"].append(total_cost)
+            rows["total_value"].append(total_value)
+            rows["net_value"].append(total_value - total_cost)
+            rows["npv"].append(npv(np.arange(net.size), net, rate))
+            rows["roi"].append(roi(total_cost, total_value))
+            rows["unique_reach"].append(float(run.series["all", "unique_reach"][-1]))
+            rows["engagements"].append(engagements)
+            rows["cost_per_engagement"].append(total_cost / engagements if engagements else float("nan"))
+            rows["breakeven_day"].append(breakeven_day(net))
+            for name, value_ in run.final.get("all", {}).items():
+                rows.setdefault(name, []).append(value_)
+        return {k: np.asarray(v, dtype=float) for k, v in rows.items()}
+
+    def channel_metrics(self, strategy: str) -> dict[str, dict[str, np.ndarray]]:
+        out: dict[str, dict[str, list[float]]] = {}
+        for run in self.runs[strategy][: self.replications]:
+            for (channel, metric), series in run.series.items():
+                if channel == "all":
+                    continue
+                value = float(series[-1]) if metric in STOCK_METRICS else float(series.sum())
+                out.setdefault(channel, {}).setdefault(metric, []).append(value)
+            for channel, metrics in run.final.items():
+                if channel == "all":
+                    continue
+                for metric, value in metrics.items():
+                    out.setdefault(channel, {}).setdefault(metric, []).append(value)
+        return {c: {m: np.asarray(v, dtype=float) for m, v in ms.items()} for c, ms in out.items()}
+
+    # -- summaries -----------------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """The ``strategies`` and ``comparisons`` parts of summary.json."""
+        strategies: dict[str, Any] = {}
+        scalars = {s: self.strategy_metrics(s) for s in self.runs}
+        for name in self.runs:
+            strategies[name] = {
+                "metrics": {m: describe(v) for m, v in scalars[name].items()},
+                "channels": {
+                    channel: {m: describe(v) for m, v in sorted(metrics.items())}
+                    for channel, metrics in self.channel_metrics(name).items()
+                },
+            }
+        base = self.scenario.baseline
+        comparisons = {
+            name: {m: paired_difference(scalars[name][m], scalars[base][m]) for m in scalars[name]}
+            for name in self.runs
+            if name != base and base in scalars
+        }
+        return {"baseline": base, "strategies": strategies, "comparisons": comparisons}
+
+    def timeseries_rows(self) -> Iterator[tuple[str, str, int, str, float, float, float]]:
+        """Long-format daily rows: (strategy, channel, day, metric, mean, p05, p95)."""
+        for strategy, runs in self.runs.items():
+            runs = runs[: self.replications]
+            if not runs:
+                continue
+            keys = sorted(runs[0].series, key=lambda k: (k[0] != "all", _channel_rank(runs[0], k[0]), k[1]))
+            for channel, metric in keys:
+                stack = np.stack([r.series[channel, metric] for r in runs])
+                mean, p05, p95 = daily_bands(stack)
+                for day in range(stack.shape[1]):
+                    yield strategy, channel, day, metric, float(mean[day]), float(p05[day]), float(p95[day])
+
+
+def _channel_rank(run: RunResult, channel: str) -> int:
+    names = [c for c, _ in run.series]
+    return names.index(channel)
+
+
+ProgressCallback = Callable[[str, int], None]
+
+
+def tasks_for(scenario: Any, replications: int | None = None) -> list[tuple[Any, str, int]]:
+    """Replication-major order: every strategy of replication 0, then of 1, ... so an interrupted
+    experiment keeps whole, comparable replications."""
+    reps = scenario.replications if replications is None else replications
+    return [(scenario, strategy, r) for r in range(reps) for strategy in scenario.strategies]
+
+
+def run_experiment(
+    scenario: Any,
+    *,
+    executor: Executor | None = None,
+    progress: ProgressCallback | None = None,
+) -> ExperimentResult:
+    """Run ``scenario.replications`` replications of every strategy.
+
+    On KeyboardInterrupt the result keeps the complete replications and is marked ``interrupted``.
+    """
+    result = ExperimentResult(scenario=scenario, runs={s: [] for s in scenario.strategies})
+    executor = executor or SequentialExecutor()
+    try:
+        with executor:
+            for run in executor.map(run_once, tasks_for(scenario)):
+                result.runs[run.strategy].append(run)
+                if progress is not None:
+                    progress(run.strategy, run.replication)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    return result

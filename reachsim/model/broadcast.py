@@ -1,0 +1,337 @@
+"""One Messenger broadcast delivered to every active subscriber: the channel's hot path as a vectorised kernel.
+
+Semantics (DESIGN.md, "Semantics the tests rely on"), for each delivery to subscriber ``i`` at time ``t``:
+
+* fatigue stock ``F``: first ``F ← F·2^(−Δt/h_f)``; the delivery sees the factor ``exp(−s·F)``; then ``F ← F + 1``;
+* novelty factor ``floor + (1 − floor)·2^(−age/h_n)``, ``age = t − join_time_i``;
+* engagement probability ``p_i = min(1, base·weight_i·novelty_i·exp(−s·F_i))``;
+* opt-out probability ``q_i = min(1, u·(1 + fs·F_i))`` with the same decayed ``F`` (before the + 1); engagement
+  is drawn first, then the opt-out, and the two are independent.
+
+Representation. Every active subscriber receives every broadcast, so the state is kept "as of the last broadcast"
+``t_last``: between two broadcasts every stock decays by the same factor, and a broadcast needs only the scalar
+decays ``r_f = 2^(−(t − t_last)/h_f)`` and ``r_n = 2^(−(t − t_novelty)/h_n)``. The columns (struct of arrays,
+population-indexed, 17 bytes per row) are
+
+* ``active: bool`` — subscribed now; inactive rows are skipped and their state is garbage until :meth:`join`;
+* ``weight: float32`` — per-subscriber multiplier (segment × relevance); ``base`` stays a scalar argument;
+* ``novelty: float32`` — ``2^(−(t_novelty − join_i)/h_n)``, above 1 for someone who joined after ``t_novelty``;
+  ``t_novelty`` equals ``t_last`` except after a long gap without broadcasts (see :meth:`BroadcastColumns.join`);
+* ``fatigue: float32`` — ``F`` as of ``t_last``, after that broadcast's + 1 (0 for a new subscriber);
+* ``exposures: uint32`` — deliveries over the row's lifetime (kept across re-subscriptions), so
+  ``exposures > 0`` says who was ever reached by the channel.
+
+Randomness. One float32 uniform ``U`` per row of a block (``rng.random(n, dtype=float32, out=...)``) decides both
+events exactly. Engagement is ``U < p``. The opt-out uses the two ends of the same uniform::
+
+    engaged and opts out       ⇔  U < p·q            (measure p·q, inside the engaged interval [0, p))
+    not engaged and opts out   ⇔  U ≥ 1 − (1 − p)·q  (measure (1 − p)·q, inside [p, 1))
+
+so P(engaged ∧ out) = p·q and P(not engaged ∧ out) = (1 − p)·q: the opt-out has probability q and is
+independent of engagement. Since ``q ≤ q_max`` (from a scalar bound on the stock), only rows with ``U < q_max``
+or ``U ≥ 1 − q_max`` (about 2·q_max of them) are checked exactly. Probabilities are resolved to the float32
+uniform's grid of 2^−24.
+
+Results are deterministic for a given generator state, column state and ``block``; they may differ (in value, not
+in distribution) between block sizes, because blocks without active rows draw nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["DEFAULT_BLOCK", "BroadcastColumns", "BroadcastOutcome", "broadcast", "joiner_novelty"]
+
+DEFAULT_BLOCK = 65536
+"""Rows per block: 64k float32 scratch columns stay in the 2 MB L2 cache of the reference machine."""
+
+_MAX_NOVELTY_EXPONENT = 64.0
+"""A joiner's stored novelty is 2^e with e ≤ this; beyond it the novelty column is re-based (float32 max ≈ 2^128)."""
+
+_F32 = np.float32
+_IntArray = npt.NDArray[np.int64]
+
+
+def _decay(dt: float, half_life: float) -> float:
+    """``2^(−dt/half_life)`` as a Python float; exactly 1.0 when the half-life is infinite."""
+    return 1.0 if math.isinf(half_life) else math.exp2(-dt / half_life)
+
+
+def _check_half_life(name: str, value: float) -> float:
+    value = float(value)
+    if not value > 0:  # also rejects NaN
+        raise ValueError(f"{name} must be > 0 days (use math.inf for no decay), got {value!r}")
+    return value
+
+
+def joiner_novelty(t_join: npt.ArrayLike, t_ref: float, half_life: float) -> npt.NDArray[np.float32]:
+    """Stored novelty of subscribers who join at ``t_join``, expressed as of the reference time ``t_ref``.
+
+    Returns ``2^((t_join − t_ref)/half_life)`` as float32 (1 for an infinite half-life): at a later broadcast at
+    ``t`` the kernel multiplies it by ``2^(−(t − t_ref)/half_life)``, giving ``2^(−(t − t_join)/half_life)``.
+    """
+    h = _check_half_life("novelty_half_life", half_life)
+    tj = np.asarray(t_join, dtype=np.float64)
+    if math.isinf(h):
+        return np.ones(tj.shape, dtype=_F32)
+    return np.exp2((tj - float(t_ref)) / h).astype(_F32)
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastOutcome:
+    """What one broadcast did.
+
+    ``engaged`` and ``opted_out`` are ascending int64 row indices; a row may be in both (engagement and opt-out
+    are independent). Opted-out rows have already been set inactive.
+    """
+
+    deliveries: int
+    newly_reached: int
+    engaged: _IntArray
+    opted_out: _IntArray
+
+
+class BroadcastColumns:
+    """Messenger broadcast state of a population of ``size`` consumers, as of the last broadcast time.
+
+    All rows start inactive with zero state. Subscribers enter through :meth:`join` and leave through
+    :meth:`leave` or the kernel's opt-out; writing the columns directly is allowed (e.g. changing ``weight``)
+    as long as an activated row also gets a valid ``novelty`` and ``fatigue``, which :meth:`join` provides.
+    """
+
+    __slots__ = (
+        "_scratch",
+        "active",
+        "exposures",
+        "fatigue",
+        "fatigue_bound",
+        "novelty",
+        "size",
+        "t_last",
+        "t_novelty",
+        "weight",
+    )
+
+    def __init__(self, size: int, t0: float = 0.0) -> None:
+        size = int(size)
+        if size < 0:
+            raise ValueError(f"size must be >= 0, got {size}")
+        self.size = size
+        self.active = np.zeros(size, dtype=bool)
+        self.weight = np.zeros(size, dtype=_F32)
+        self.novelty = np.zeros(size, dtype=_F32)
+        self.fatigue = np.zeros(size, dtype=_F32)
+        self.exposures = np.zeros(size, dtype=np.uint32)
+        self.t_last = float(t0)
+        """Time the ``fatigue`` column refers to: the last broadcast (or ``t0``)."""
+        self.t_novelty = float(t0)
+        """Time the ``novelty`` column refers to (``t_last`` unless re-based by :meth:`join`)."""
+        self.fatigue_bound = 0.0
+        """Upper bound on ``fatigue`` over active rows (``F_max·r_f + 1`` after each broadcast; joiners have 0)."""
+        self._scratch: _Scratch | None = None
+
+    def join(
+        self,
+        idx: npt.ArrayLike,
+        t: float,
+        *,
+        novelty_half_life: float,
+        weight: npt.ArrayLike = 1.0,
+    ) -> None:
+        """Subscribe rows ``idx`` at time ``t`` (new or returning subscribers): fresh novelty, no fatigue.
+
+        ``weight`` (scalar or one per row) is the subscriber's multiplier; ``novelty_half_life`` must be the one
+        the broadcasts use. ``exposures`` is kept, so a returning subscriber does not count as newly reached.
+        If no broadcast happened for more than 64 novelty half-lives, the novelty column is first re-based to
+        ``t`` (one pass) so that stored values stay within float32 range.
+        """
+        h = _check_half_life("novelty_half_life", novelty_half_life)
+        t = float(t)
+        rows = np.asarray(idx, dtype=np.int64)
+        if not math.isinf(h) and (t - self.t_novelty) / h > _MAX_NOVELTY_EXPONENT:
+            self.novelty *= _F32(_decay(t - self.t_novelty, h))
+            self.t_novelty = t
+        self.active[rows] = True
+        self.weight[rows] = weight
+        self.novelty[rows] = joiner_novelty(t, self.t_novelty, h)
+        self.fatigue[rows] = 0.0
+
+    def leave(self, idx: npt.ArrayLike) -> None:
+        """Unsubscribe rows ``idx`` (for reasons other than a broadcast's opt-out)."""
+        self.active[np.asarray(idx, dtype=np.int64)] = False
+
+    def nbytes_per_row(self) -> float:
+        """Bytes of state per consumer (17: the five columns); per-block scratch is in :meth:`scratch_nbytes`."""
+        columns = (self.active, self.weight, self.novelty, self.fatigue, self.exposures)
+        return sum(c.itemsize for c in columns)
+
+    def scratch_nbytes(self) -> int:
+        """Bytes of the per-block scratch buffers currently held (~15 bytes × block rows once a broadcast ran)."""
+        return 0 if self._scratch is None else self._scratch.nbytes
+
+    def _buffers(self, block: int) -> _Scratch:
+        n = min(block, self.size)
+        if self._scratch is None or self._scratch.rows != n:
+            self._scratch = _Scratch(n)
+        return self._scratch
+
+
+class _Scratch:
+    """Preallocated per-block buffers, so a broadcast allocates nothing population-sized."""
+
+    __slots__ = ("eng", "flag", "flag2", "prob", "rows", "uniform", "work")
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.uniform = np.empty(rows, dtype=_F32)
+        self.prob = np.empty(rows, dtype=_F32)
+        self.work = np.empty(rows, dtype=_F32)
+        self.eng = np.empty(rows, dtype=bool)
+        self.flag = np.empty(rows, dtype=bool)
+        self.flag2 = np.empty(rows, dtype=bool)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.uniform, self.prob, self.work, self.eng, self.flag, self.flag2))
+
+
+def _check_probability(name: str, value: float) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be within [0, 1], got {value!r}")
+    return value
+
+
+def _check_non_negative(name: str, value: float) -> float:
+    value = float(value)
+    if not (value >= 0.0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
+
+
+def broadcast(
+    cols: BroadcastColumns,
+    t: float,
+    *,
+    base: float,
+    floor: float,
+    novelty_half_life: float,
+    fatigue_half_life: float,
+    strength: float,
+    optout: float,
+    optout_fatigue_strength: float,
+    rng: np.random.Generator,
+    block: int = DEFAULT_BLOCK,
+) -> BroadcastOutcome:
+    """Deliver one broadcast at time ``t`` to every active row of ``cols``, updating the columns in place.
+
+    ``base`` is the per-delivery engagement probability before the row's ``weight``, novelty and fatigue;
+    ``floor`` and ``novelty_half_life`` shape novelty, ``fatigue_half_life`` and ``strength`` fatigue;
+    ``optout`` is the per-delivery opt-out probability ``u`` and ``optout_fatigue_strength`` its growth ``fs``
+    with the stock. Half-lives may be ``math.inf`` (no decay). ``block`` rows are processed at a time.
+    """
+    base = _check_non_negative("base", base)
+    floor = _check_probability("floor", floor)
+    h_n = _check_half_life("novelty_half_life", novelty_half_life)
+    h_f = _check_half_life("fatigue_half_life", fatigue_half_life)
+    strength = _check_non_negative("strength", strength)
+    u = _check_probability("optout", optout)
+    fs = _check_non_negative("optout_fatigue_strength", optout_fatigue_strength)
+    block = int(block)
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    t = float(t)
+    if not t >= cols.t_last:
+        raise ValueError(f"broadcast time {t!r} is before the last broadcast at {cols.t_last!r}")
+
+    r_f = _decay(t - cols.t_last, h_f)
+    r_n = _decay(t - cols.t_novelty, h_n)
+    f_bound = cols.fatigue_bound * r_f  # bound on the decayed stock seen by this broadcast
+    # p = novelty·(base·(1 − floor)) + base·floor, times weight and exp(−s·F).
+    c_nov = _F32(base * (1.0 - floor))
+    c_floor = _F32(base * floor)
+    neg_s = _F32(-strength)
+    r_f32, r_n32 = _F32(r_f), _F32(r_n)
+    q_max = min(1.0, u * (1.0 + fs * f_bound))
+    # Prefilter thresholds, widened a little so float32 rounding of F never hides a candidate.
+    q_pre = min(1.0, q_max * (1.0 + 1e-4) + 2.0**-23)
+    low, high = _F32(q_pre), _F32(1.0 - q_pre)
+
+    deliveries = 0
+    newly = 0
+    engaged: list[_IntArray] = []
+    opted: list[_IntArray] = []
+    buf = cols._buffers(block)
+    for a in range(0, cols.size, block):
+        b = min(a + block, cols.size)
+        n = b - a
+        act = cols.active[a:b]
+        k = np.count_nonzero(act)
+        if k == 0:
+            continue
+        deliveries += k
+        nov, fat, wt, expo = cols.novelty[a:b], cols.fatigue[a:b], cols.weight[a:b], cols.exposures[a:b]
+        uni, prob, work = buf.uniform[:n], buf.prob[:n], buf.work[:n]
+        eng, flag, flag2 = buf.eng[:n], buf.flag[:n], buf.flag2[:n]
+
+        np.equal(expo, 0, out=flag)
+        np.logical_and(flag, act, out=flag)
+        newly += np.count_nonzero(flag)
+
+        rng.random(n, dtype=_F32, out=uni)
+        if r_n != 1.0:
+            np.multiply(nov, r_n32, out=nov)
+        if r_f != 1.0:
+            np.multiply(fat, r_f32, out=fat)
+        np.multiply(nov, c_nov, out=prob)
+        np.add(prob, c_floor, out=prob)
+        np.multiply(prob, wt, out=prob)
+        if strength != 0.0:
+            np.multiply(fat, neg_s, out=work)
+            np.exp(work, out=work)
+            np.multiply(prob, work, out=prob)
+        np.less(uni, prob, out=eng)
+        np.logical_and(eng, act, out=eng)
+        rows = np.flatnonzero(eng)
+        if rows.size:
+            engaged.append(rows + a)
+
+        out_rows = None
+        if u > 0.0:
+            np.less(uni, low, out=flag)
+            np.greater_equal(uni, high, out=flag2)
+            np.logical_or(flag, flag2, out=flag)
+            cand = np.flatnonzero(flag)
+            cand = cand[act[cand]]
+            if cand.size:
+                uc = uni[cand].astype(np.float64)
+                pc = np.minimum(prob[cand], 1.0, dtype=np.float64)
+                qc = np.minimum(u * (1.0 + fs * fat[cand].astype(np.float64)), 1.0)
+                out = np.where(eng[cand], uc < pc * qc, uc >= 1.0 - (1.0 - pc) * qc)
+                out_rows = cand[out]
+
+        np.add(expo, act, out=expo, casting="unsafe")
+        np.add(fat, _F32(1.0), out=fat)
+        if out_rows is not None and out_rows.size:
+            act[out_rows] = False
+            opted.append(out_rows + a)
+
+    cols.t_last = t
+    cols.t_novelty = t
+    cols.fatigue_bound = f_bound + 1.0 if deliveries else 0.0
+    return BroadcastOutcome(
+        deliveries=int(deliveries),
+        newly_reached=int(newly),
+        engaged=_concat(engaged),
+        opted_out=_concat(opted),
+    )
+
+
+def _concat(parts: list[_IntArray]) -> _IntArray:
+    if not parts:
+        return np.empty(0, dtype=np.int64)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -1,0 +1,65 @@
+"""The run directory: summary.json, timeseries.csv and scenario.yaml (see docs/design.md for the contract)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from reachsim.experiments.runner import ExperimentResult
+from reachsim.results.atomic import write_text
+from reachsim.scenario.load import resolved_yaml
+
+TIMESERIES_COLUMNS = ("strategy", "channel", "day", "metric", "mean", "p05", "p95")
+
+
+def _num(x: float) -> str:
+    return format(x, ".12g")
+
+
+def summary_document(result: ExperimentResult, scenario_text: str) -> dict[str, Any]:
+    from reachsim import __version__
+
+    scenario = result.scenario
+    body = result.summary()
+    return {
+        "reachsim_version": __version__,
+        "scenario": scenario.name,
+        "scenario_sha256": hashlib.sha256(scenario_text.encode("utf-8")).hexdigest(),
+        "seed": scenario.seed,
+        "replications": result.replications,
+        "replications_requested": scenario.replications,
+        "interrupted": result.interrupted,
+        "horizon_days": scenario.horizon_days,
+        "discount_rate": scenario.discount_rate,
+        **body,
+    }
+
+
+def timeseries_csv(result: ExperimentResult) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(TIMESERIES_COLUMNS)
+    for strategy, channel, day, metric, mean, p05, p95 in result.timeseries_rows():
+        writer.writerow((strategy, channel, day, metric, _num(mean), _num(p05), _num(p95)))
+    return buf.getvalue()
+
+
+def write_run_dir(result: ExperimentResult, out: str | os.PathLike[str]) -> Path:
+    """Write the run directory; every file atomically. Returns the folder."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    scenario_text = resolved_yaml(result.scenario)
+    write_text(folder / "scenario.yaml", scenario_text)
+    write_text(folder / "timeseries.csv", timeseries_csv(result))
+    summary = summary_document(result, scenario_text)
+    write_text(folder / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    return folder
+
+
+def read_summary(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    return json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))

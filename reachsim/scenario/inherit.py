@@ -1,0 +1,329 @@
+"""Strategy inheritance: ``extends: <other strategy>`` in a scenario file.
+
+Works on the raw data, before pydantic sees it. A strategy that extends another one is the other one (itself
+resolved first: chains are allowed) with the child's keys merged in:
+
+* ``channels``: matched by channel name — the channel's ``name`` key if it has one, else its ``type``. A
+  child channel with the name of a parent channel is deep-merged into it (mappings merged key by key, the
+  child's values win, lists replaced whole); a child channel with ``remove: true`` removes the parent's
+  channel of that name; other child channels are appended in the child's order. The ``remove`` key never
+  reaches the schema.
+* ``timeline``: the parent's entries, then the child's.
+* any other key: the child's value wins; mappings are merged recursively the same way.
+
+Problems (an unknown parent, a cycle, removing a channel the parent does not have, a channel name that matches
+two parent channels) are collected and raised together as one ScenarioError.
+
+Line numbers: once resolved, the values of a child strategy come partly from the child and partly from its
+ancestors. :func:`resolve_extends` therefore updates ``source.lines`` for each strategy it resolves, so that a
+later validation error points at the line where the offending value was written (in the child or in the
+ancestor), under the resolved path (``strategies.child.channels[2]...``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Hashable
+from typing import Any
+
+from reachsim.scenario.errors import Problem, ScenarioError, format_path, sort_problems, suggest
+from reachsim.scenario.source import Source
+
+__all__ = ["resolve_extends"]
+
+Loc = tuple[Any, ...]
+Lines = dict[Loc, int]  # path relative to one strategy → line
+
+
+def resolve_extends(
+    strategies: dict[str, Any], source: Source, base_loc: tuple[str | int, ...] = ("strategies",)
+) -> dict[str, Any]:
+    """The strategies with every ``extends`` resolved (see the module docstring); the input is not changed.
+
+    ``base_loc`` is where ``strategies`` sits in the source, for line numbers. Raises ScenarioError with all
+    problems found. On success ``source.lines`` is updated for the strategies that extend another.
+    """
+    if not isinstance(strategies, dict):
+        return strategies  # not a mapping: the schema reports it
+    base = tuple(base_loc)
+    resolver = _Resolver(strategies, source, base)
+    result = resolver.run()
+    if resolver.problems:
+        raise ScenarioError(sort_problems(dict.fromkeys(resolver.problems)))
+    resolver.update_lines()
+    return result
+
+
+class _Resolver:
+    def __init__(self, strategies: dict[str, Any], source: Source, base: Loc) -> None:
+        self.strategies = strategies
+        self.source = source
+        self.base = base
+        self.problems: list[Problem] = []
+        self.raw_lines: dict[Any, Lines] = {name: {} for name in strategies}
+        for loc, line in source.lines.items():
+            if len(loc) > len(base) and loc[: len(base)] == base and loc[len(base)] in self.raw_lines:
+                self.raw_lines[loc[len(base)]][loc[len(base) + 1 :]] = line
+        self.parent_of: dict[Any, Any] = {}
+        self.resolved: dict[Any, tuple[dict[str, Any], Lines]] = {}
+
+    # -- problems --------------------------------------------------------------------------------------------
+
+    def problem(self, name: Any, rel: Loc, message: str) -> None:
+        loc = (*self.base, name, *rel)
+        self.problems.append(Problem(self.source.path, self.source.line_of(loc), format_path(loc), message))
+
+    # -- the graph of `extends` ---------------------------------------------------------------------
+
+    def link(self) -> set[Any]:
+        """Record each strategy's parent; return the strategies whose `extends` cannot be followed."""
+        broken: set[Any] = set()
+        names = list(self.strategies)
+        for name, spec in self.strategies.items():
+            if not isinstance(spec, dict) or "extends" not in spec:
+                continue
+            parent = spec["extends"]
+            if not isinstance(parent, str):
+                self.problem(name, ("extends",), f"expected the name of another strategy, got {parent!r}")
+            elif parent not in self.strategies:
+                others = [str(other) for other in names if other != name]
+                message = f"unknown strategy '{parent}'"
+                hint = suggest(parent, others)
+                if hint is not None:
+                    message += f" (did you mean '{hint}'?)"
+                elif others:
+                    message += f" (strategies: {', '.join(others)})"
+                self.problem(name, ("extends",), message)
+            elif parent == name:
+                self.problem(name, ("extends",), f"strategy '{name}' extends itself")
+            elif not isinstance(self.strategies[parent], dict):
+                self.problem(name, ("extends",), f"cannot extend '{parent}': it is not a mapping")
+            else:
+                self.parent_of[name] = parent
+                continue
+            broken.add(name)
+
+        order = {name: index for index, name in enumerate(names)}
+        reported: set[frozenset[Any]] = set()
+        for name in self.parent_of:
+            chain = [name]
+            current = name
+            while current in self.parent_of:
+                current = self.parent_of[current]
+                if current in chain:
+                    cycle = chain[chain.index(current) :]
+                    broken.update(cycle)
+                    if frozenset(cycle) not in reported:
+                        reported.add(frozenset(cycle))
+                        first = min(range(len(cycle)), key=lambda i: order[cycle[i]])
+                        cycle = cycle[first:] + cycle[:first]
+                        shown = " → ".join(f"'{member}'" for member in [*cycle, cycle[0]])
+                        message = f"strategies extend each other in a cycle: {shown}"
+                        self.problem(cycle[0], ("extends",), message)
+                    break
+                chain.append(current)
+        return broken
+
+    def is_broken(self, name: Any, broken: set[Any]) -> bool:
+        seen = set()
+        while name is not None and name not in seen:
+            if name in broken:
+                return True
+            seen.add(name)
+            name = self.parent_of.get(name)
+        return False
+
+    # -- resolution ---------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        broken = self.link()
+        result: dict[str, Any] = {}
+        for name, spec in self.strategies.items():
+            if name in self.parent_of and not self.is_broken(name, broken):
+                result[name] = self.resolve(name)[0]
+            elif isinstance(spec, dict) and "extends" in spec:
+                result[name] = {key: value for key, value in spec.items() if key != "extends"}
+            else:
+                result[name] = spec
+        return result
+
+    def resolve(self, name: Any) -> tuple[dict[str, Any], Lines]:
+        if name in self.resolved:
+            return self.resolved[name]
+        spec = self.strategies[name]
+        parent = self.parent_of.get(name)
+        if parent is None:
+            data = copy.deepcopy(spec)
+            lines = dict(self.raw_lines[name])
+        else:
+            parent_data, parent_lines = self.resolve(parent)
+            merger = _Merger(parent_lines, self.raw_lines[name])
+            child = {key: value for key, value in spec.items() if key != "extends"}
+            data = merger.strategy(parent_data, child, parent, lambda rel, msg: self.problem(name, rel, msg))
+            lines = merger.out
+            lines.pop(("extends",), None)
+        self.resolved[name] = (data, lines)
+        return data, lines
+
+    def update_lines(self) -> None:
+        changed = {name for name in self.resolved if name in self.parent_of}
+        if not changed:
+            return
+        depth = len(self.base)
+        kept = {
+            loc: line
+            for loc, line in self.source.lines.items()
+            if not (len(loc) > depth + 1 and loc[:depth] == self.base and loc[depth] in changed)
+        }
+        for name in changed:
+            for rel, line in self.resolved[name][1].items():
+                if rel:
+                    kept[(*self.base, name, *rel)] = line
+        self.source.lines.clear()
+        self.source.lines.update(kept)
+
+
+def _both_lists(a: Any, b: Any) -> bool:
+    return isinstance(a, list) and isinstance(b, list)
+
+
+def _channel_name(channel: Any) -> Any:
+    if not isinstance(channel, dict):
+        return None
+    name = channel["name"] if "name" in channel else channel.get("type")
+    return name if isinstance(name, Hashable) else None
+
+
+class _Merger:
+    """Merges a child strategy into its resolved parent, recording where each resulting value was written."""
+
+    def __init__(self, parent_lines: Lines, child_lines: Lines) -> None:
+        self.parent_lines = parent_lines
+        self.child_lines = child_lines
+        self.out: Lines = {}
+        if () in child_lines:
+            self.out[()] = child_lines[()]
+
+    def note(self, dst: Loc, psrc: Loc, csrc: Loc) -> None:
+        """``dst`` was written by the child at ``csrc`` if it was, else by the parent at ``psrc``."""
+        line = self.child_lines.get(csrc, self.parent_lines.get(psrc))
+        if line is not None:
+            self.out[dst] = line
+
+    def copy(self, value: Any, lines: Lines, src: Loc, dst: Loc) -> Any:
+        """A deep copy of ``value``, recording the lines of its parts under ``dst``."""
+        if src in lines:
+            self.out[dst] = lines[src]
+        if isinstance(value, dict):
+            return {key: self.copy(item, lines, (*src, key), (*dst, key)) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.copy(item, lines, (*src, index), (*dst, index)) for index, item in enumerate(value)]
+        return copy.deepcopy(value)
+
+    def merge(self, parent: Any, child: Any, psrc: Loc, csrc: Loc, dst: Loc) -> Any:
+        """Child wins; two mappings merge key by key."""
+        if not (isinstance(parent, dict) and isinstance(child, dict)):
+            return self.copy(child, self.child_lines, csrc, dst)
+        self.note(dst, psrc, csrc)
+        merged: dict[Any, Any] = {}
+        for key, value in parent.items():
+            if key in child:
+                merged[key] = self.merge(value, child[key], (*psrc, key), (*csrc, key), (*dst, key))
+            else:
+                merged[key] = self.copy(value, self.parent_lines, (*psrc, key), (*dst, key))
+        for key, value in child.items():
+            if key not in parent:
+                merged[key] = self.copy(value, self.child_lines, (*csrc, key), (*dst, key))
+        return merged
+
+    def strategy(self, parent: dict[str, Any], child: dict[str, Any], parent_name: Any, problem: Any) -> dict:
+        result: dict[str, Any] = {}
+        for key in [*parent, *(key for key in child if key not in parent)]:
+            here: Loc = (key,)
+            in_parent, in_child = key in parent, key in child
+            if (
+                key == "channels"
+                and in_child
+                and isinstance(child[key], list)
+                and (not in_parent or isinstance(parent[key], list))
+            ):
+                self.note(here, here, here)
+                result[key] = self.channels(parent.get(key, []), child[key], parent_name, problem)
+            elif key == "timeline" and in_parent and in_child and _both_lists(parent[key], child[key]):
+                self.note(here, here, here)
+                offset = len(parent[key])
+                inherited = [
+                    self.copy(item, self.parent_lines, (key, i), (key, i))
+                    for i, item in enumerate(parent[key])
+                ]
+                own = [
+                    self.copy(item, self.child_lines, (key, i), (key, offset + i))
+                    for i, item in enumerate(child[key])
+                ]
+                result[key] = inherited + own
+            elif in_parent and in_child:
+                result[key] = self.merge(parent[key], child[key], here, here, here)
+            elif in_parent:
+                result[key] = self.copy(parent[key], self.parent_lines, here, here)
+            else:
+                result[key] = self.copy(child[key], self.child_lines, here, here)
+        return result
+
+    def channels(self, parent: list[Any], child: list[Any], parent_name: Any, problem: Any) -> list[Any]:
+        # Each parent channel: its index, and the index of the child channel merged into it (or "removed").
+        plan: list[list[Any]] = [[index, None] for index in range(len(parent))]
+        names = [_channel_name(channel) for channel in parent]
+        added: list[int] = []
+        for ci, channel in enumerate(child):
+            rel = ("channels", ci)
+            name = _channel_name(channel)
+            remove = False
+            if isinstance(channel, dict) and "remove" in channel:
+                if not isinstance(channel["remove"], bool):
+                    problem((*rel, "remove"), f"expected true or false, got {channel['remove']!r}")
+                    continue
+                remove = channel["remove"]
+            matches = [entry for entry in plan if name is not None and names[entry[0]] == name]
+            if len(matches) > 1:
+                problem(
+                    rel,
+                    f"channel '{name}' matches {len(matches)} channels of '{parent_name}'; "
+                    "give them distinct `name`s to tell them apart",
+                )
+                continue
+            if not matches:
+                if remove:
+                    message = f"cannot remove channel '{name}': '{parent_name}' has no such channel"
+                    known = [str(n) for n in names if n is not None]
+                    hint = suggest(str(name), known)
+                    if hint is not None:
+                        message += f" (did you mean '{hint}'?)"
+                    elif known:
+                        message += f" (channels: {', '.join(known)})"
+                    problem(rel, message)
+                else:
+                    added.append(ci)
+                continue
+            entry = matches[0]
+            if entry[1] is not None:
+                problem(rel, f"channel '{name}' is given twice")
+                continue
+            entry[1] = "removed" if remove else ci
+
+        result: list[Any] = []
+        for pi, ci in plan:
+            if ci == "removed":
+                continue
+            dst: Loc = ("channels", len(result))
+            psrc: Loc = ("channels", pi)
+            if ci is None:
+                result.append(self.copy(parent[pi], self.parent_lines, psrc, dst))
+            else:
+                body = {key: value for key, value in child[ci].items() if key != "remove"}
+                result.append(self.merge(parent[pi], body, psrc, ("channels", ci), dst))
+        for ci in added:
+            channel = child[ci]
+            if isinstance(channel, dict):
+                channel = {key: value for key, value in channel.items() if key != "remove"}
+            result.append(self.copy(channel, self.child_lines, ("channels", ci), ("channels", len(result))))
+        return result

@@ -1,0 +1,187 @@
+"""The scenario schema: the strategist's language, and the single source of truth for validation and docs.
+
+The top level (market, strategies, timeline) is defined here; each channel's parameters are defined by its
+plugin and joined into a union discriminated on ``type`` when the schema is built from the registry.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Annotated, Any, Union
+
+from pydantic import Field, create_model, field_validator, model_validator
+
+from reachsim.channels import registry
+from reachsim.channels.base import ChannelParams, with_path
+from reachsim.scenario.base import StrictModel
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
+
+
+class Segment(StrictModel):
+    """A group of consumers with its own responsiveness and value."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="Segment name (letters, digits, '_' and '-').")
+    share: float = Field(gt=0, le=1, description="Share of the market in this segment; shares sum to 1.")
+    engagement_multiplier: float = Field(
+        default=1.0, ge=0, le=100, description="Multiplies every channel's engagement probability."
+    )
+    value_per_engagement: float = Field(
+        default=0.0, ge=0, description="Money value of one engagement by a member of this segment."
+    )
+    data_available: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of the segment whose data the brand may use for targeting (consented, matched). "
+        "Channels' relevance_uplift applies to these consumers only.",
+    )
+
+
+class Market(StrictModel):
+    """The consumers the strategies compete for."""
+
+    size: int = Field(ge=1, le=50_000_000, description="Number of consumers in the market.")
+    segments: list[Segment] = Field(
+        default_factory=lambda: [Segment(name="everyone", share=1.0)],
+        min_length=1,
+        description="Consumer segments; one segment 'everyone' when omitted.",
+    )
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> Market:
+        total = math.fsum(s.share for s in self.segments)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"@segments: segment shares must sum to 1 (they sum to {total:g})")
+        seen: set[str] = set()
+        for i, s in enumerate(self.segments):
+            if s.name in seen:
+                raise ValueError(f"@segments[{i}].name: duplicate segment name '{s.name}'")
+            seen.add(s.name)
+        return self
+
+
+class TimelineEntry(StrictModel):
+    """A dated change of channel parameters (a platform rule, a price, a budget)."""
+
+    day: int = Field(ge=0, description="Day (from 0) from which the new values apply.")
+    channel: str = Field(description="Name of the channel to change (its `name`, or its type by default).")
+    set: dict[str, float] = Field(
+        min_length=1,
+        description="Dotted parameter paths and their new numeric values, e.g. {pricing.outside_window: 0.01}.",
+    )
+
+
+def _strategy_checks(channels: list[ChannelParams], timeline: list[TimelineEntry]) -> None:
+    """Channel names unique; timeline entries name a channel and a numeric parameter with a valid value."""
+    by_name: dict[str, ChannelParams] = {}
+    for i, ch in enumerate(channels):
+        if ch.channel_name in by_name:
+            raise ValueError(
+                f"@channels[{i}].name: two channels are named '{ch.channel_name}'; give one a distinct `name`"
+            )
+        by_name[ch.channel_name] = ch
+    for i, ch in enumerate(channels):
+        others = [c for c in channels if c is not ch]
+        for field_path, message in registry.get(ch.type).check_strategy(ch, others):
+            raise ValueError(f"@channels[{i}].{field_path}: {message}")
+    for i, entry in enumerate(timeline):
+        target = by_name.get(entry.channel)
+        if target is None:
+            raise ValueError(
+                f"@timeline[{i}].channel: no channel named '{entry.channel}' in this strategy "
+                f"(channels: {', '.join(by_name) or 'none'})"
+            )
+        for path, value in entry.set.items():
+            try:
+                with_path(target, path, value)
+            except ValueError as exc:
+                raise ValueError(f"@timeline[{i}].set.{path}: {_short(exc)}") from None
+
+
+def _short(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        return f"{loc}: {first['msg']}" if loc else first["msg"]
+    return str(exc)
+
+
+class ScenarioBase(StrictModel):
+    """Fields of a scenario other than the strategies."""
+
+    name: str = Field(min_length=1, description="Title of the scenario, shown in reports.")
+    description: str = Field(default="", description="What question the scenario answers; shown in reports.")
+    horizon_days: int = Field(ge=1, le=36_500, description="Simulated days (day 0 to horizon_days − 1).")
+    seed: int = Field(default=0, ge=0, description="Root seed of every random stream.")
+    replications: int = Field(default=10, ge=1, le=100_000, description="Replications per strategy.")
+    discount_rate: float = Field(default=0.0, ge=0, le=1, description="Annual discount rate for NPV.")
+    market: Market = Field(description="The consumer market.")
+    baseline: str | None = Field(
+        default=None, description="Strategy the others are compared with; the first strategy when omitted."
+    )
+
+    @field_validator("description")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.strip()
+
+
+@functools.cache
+def scenario_model() -> type[ScenarioBase]:
+    """The scenario model for the channels registered now (rebuilt when the registry changes)."""
+    params = tuple(cls.Params for cls in registry.available().values())
+    union: Any = Union[params] if len(params) > 1 else params[0]  # noqa: UP007 - built at run time
+    channel_spec = Annotated[union, Field(discriminator="type")]
+
+    def check(self: Any) -> Any:
+        _strategy_checks(self.channels, self.timeline)
+        return self
+
+    strategy = create_model(
+        "Strategy",
+        __base__=StrictModel,
+        __doc__="A named way of reaching the market: a set of channels and dated changes.",
+        __validators__={"_checks": model_validator(mode="after")(check)},
+        extends=(
+            str | None,
+            Field(default=None, description="Name of a strategy this one starts from (channels merged by name, "
+                  "timeline entries appended)."),
+        ),
+        channels=(list[channel_spec], Field(min_length=1, description="The channels this strategy uses.")),
+        timeline=(list[TimelineEntry], Field(default_factory=list, description="Dated parameter changes.")),
+    )
+
+    def check_scenario(self: Any) -> Any:
+        names = list(self.strategies)
+        if self.baseline is None:
+            self.baseline = names[0]
+        elif self.baseline not in self.strategies:
+            raise ValueError(f"@baseline: no strategy named '{self.baseline}' (strategies: {', '.join(names)})")
+        for name in names:
+            if not _valid_name(name):
+                raise ValueError(f"@strategies.{name}: strategy names use letters, digits, '_' and '-'")
+        return self
+
+    return create_model(
+        "Scenario",
+        __base__=ScenarioBase,
+        __doc__="A market, a horizon and the strategies to compare on the same random numbers.",
+        __validators__={"_checks": model_validator(mode="after")(check_scenario)},
+        strategies=(
+            dict[str, strategy],
+            Field(min_length=1, description="Named strategies, each a set of channels and a timeline."),
+        ),
+    )
+
+
+def _valid_name(name: str) -> bool:
+    import re
+
+    return re.fullmatch(NAME_PATTERN, name) is not None
+
+
+def strategy_channels(scenario: Any, strategy: str) -> list[ChannelParams]:
+    return list(scenario.strategies[strategy].channels)
