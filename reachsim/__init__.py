@@ -15,7 +15,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+source"
 
-from reachsim.experiments.runner import ExperimentResult, run_experiment  # noqa: E402
-from reachsim.scenario.load import load_scenario  # noqa: E402
+from reachsim.experiments.runner import ExperimentResult, run_experiment
+from reachsim.scenario.load import load_scenario
 
 __all__ = ["ExperimentResult", "__version__", "load_scenario", "run_experiment"]

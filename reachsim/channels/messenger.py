@@ -118,7 +118,7 @@ class MessengerParams(ChannelParams):
 class MessengerChannel(Channel):
     type_name: ClassVar[str] = "messenger"
     Params: ClassVar[type[MessengerParams]] = MessengerParams
-    extra_metrics: ClassVar[tuple[str, ...]] = tuple(f"joined_{s}" for s in SOURCES) + ("in_window",)
+    extra_metrics: ClassVar[tuple[str, ...]] = (*(f"joined_{s}" for s in SOURCES), "in_window")
     params: MessengerParams
 
     def start(self) -> None:

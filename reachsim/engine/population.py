@@ -37,7 +37,7 @@ class Population:
         self.has_data = np.zeros(self.size, dtype=bool)
         for code, share in enumerate(data_available):
             members = np.flatnonzero(self.segment == code)
-            k = int(round(share * members.size))
+            k = round(share * members.size)
             if k:
                 self.has_data[rng.choice(members, size=k, replace=False)] = True
         self.first_reached = np.full(self.size, NEVER, dtype=np.float32)

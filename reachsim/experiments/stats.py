@@ -30,7 +30,7 @@ def describe(values: Sequence[float] | np.ndarray) -> dict[str, float | None]:
 
 def paired_difference(
     treatment: Sequence[float] | np.ndarray, baseline: Sequence[float] | np.ndarray
-) -> dict[str, float | None | list[float | None]]:
+) -> dict[str, float | list[float | None] | None]:
     """Mean of per-replication differences (common random numbers) with a Student-t 95% interval."""
     diff = np.asarray(treatment, dtype=float) - np.asarray(baseline, dtype=float)
     diff = diff[np.isfinite(diff)]
