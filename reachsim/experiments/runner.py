@@ -122,11 +122,28 @@ def _channel_rank(run: RunResult, channel: str) -> int:
 ProgressCallback = Callable[[str, int], None]
 
 
-def tasks_for(scenario: Any, replications: int | None = None) -> list[tuple[Any, str, int]]:
+def tasks_for(scenario: Any, portable: bool = False) -> list[tuple[Any, str, int]]:
     """Replication-major order: every strategy of replication 0, then of 1, ... so an interrupted
-    experiment keeps whole, comparable replications."""
-    reps = scenario.replications if replications is None else replications
-    return [(scenario, strategy, r) for r in range(reps) for strategy in scenario.strategies]
+    experiment keeps whole, comparable replications.
+
+    ``portable`` tasks carry the scenario as plain data (the schema class is built at run time from the
+    registry and cannot be pickled); each worker validates it again with its own registry.
+    """
+    payload = scenario.model_dump(mode="python", round_trip=True) if portable else scenario
+    return [(payload, strategy, r) for r in range(scenario.replications) for strategy in scenario.strategies]
+
+
+def run_task(scenario: Any, strategy: str, replication: int) -> RunResult:
+    """One run; ``scenario`` is a validated scenario or its plain-data form."""
+    if isinstance(scenario, dict):
+        scenario = _validated(scenario)
+    return run_once(scenario, strategy, replication)
+
+
+def _validated(data: dict[str, Any]) -> Any:
+    from reachsim.scenario.schema import scenario_model
+
+    return scenario_model().model_validate(data)
 
 
 def run_experiment(
@@ -143,7 +160,8 @@ def run_experiment(
     executor = executor or SequentialExecutor()
     try:
         with executor:
-            for run in executor.map(run_once, tasks_for(scenario)):
+            portable = not isinstance(executor, SequentialExecutor)
+            for run in executor.map(run_task, tasks_for(scenario, portable)):
                 result.runs[run.strategy].append(run)
                 if progress is not None:
                     progress(run.strategy, run.replication)

@@ -250,21 +250,21 @@ def broadcast(
 
     r_f = _decay(t - cols.t_last, h_f)
     r_n = _decay(t - cols.t_novelty, h_n)
-    f_bound = cols.fatigue_bound * r_f  # bound on the decayed stock seen by this broadcast
-    # p = novelty·(base·(1 − floor)) + base·floor, times weight and exp(−s·F).
-    c_nov = _F32(base * (1.0 - floor))
-    c_floor = _F32(base * floor)
-    neg_s = _F32(-strength)
-    r_f32, r_n32 = _F32(r_f), _F32(r_n)
-    q_max = min(1.0, u * (1.0 + fs * f_bound))
-    # Prefilter thresholds, widened a little so float32 rounding of F never hides a candidate.
-    q_pre = min(1.0, q_max * (1.0 + 1e-4) + 2.0**-23)
+    f_bound = cols.fatigue_bound * r_f  # bound on the decayed stock this broadcast sees
+    # p = weight·(novelty·base·(1 − floor) + base·floor)·exp(−s·F)
+    c_nov, c_floor, neg_s = _F32(base * (1.0 - floor)), _F32(base * floor), _F32(-strength)
+    r_f32, r_n32, one = _F32(r_f), _F32(r_n), _F32(1.0)
+    # Opt-out candidates: U < q_pre or U ≥ 1 − q_pre, with q_pre ≥ every row's q (widened a little so that
+    # float32 rounding of the stock can never hide a candidate).
+    q_pre = min(1.0, u * (1.0 + fs * f_bound) * (1.0 + 1e-4) + 2.0**-23)
     low, high = _F32(q_pre), _F32(1.0 - q_pre)
 
+    newly = cols._take_newly_reached()
+    draw = _uniform_drawer(rng)
     deliveries = 0
-    newly = 0
     engaged: list[_IntArray] = []
-    opted: list[_IntArray] = []
+    cand_rows: list[_IntArray] = []
+    cand_data: list[tuple[np.ndarray, ...]] = []
     buf = cols._buffers(block)
     for a in range(0, cols.size, block):
         b = min(a + block, cols.size)
@@ -274,15 +274,12 @@ def broadcast(
         if k == 0:
             continue
         deliveries += k
+        full = k == n
         nov, fat, wt, expo = cols.novelty[a:b], cols.fatigue[a:b], cols.weight[a:b], cols.exposures[a:b]
         uni, prob, work = buf.uniform[:n], buf.prob[:n], buf.work[:n]
         eng, flag, flag2 = buf.eng[:n], buf.flag[:n], buf.flag2[:n]
 
-        np.equal(expo, 0, out=flag)
-        np.logical_and(flag, act, out=flag)
-        newly += np.count_nonzero(flag)
-
-        rng.random(n, dtype=_F32, out=uni)
+        draw(uni)
         if r_n != 1.0:
             np.multiply(nov, r_n32, out=nov)
         if r_f != 1.0:
@@ -295,30 +292,43 @@ def broadcast(
             np.exp(work, out=work)
             np.multiply(prob, work, out=prob)
         np.less(uni, prob, out=eng)
-        np.logical_and(eng, act, out=eng)
+        if not full:
+            np.logical_and(eng, act, out=eng)
         rows = np.flatnonzero(eng)
         if rows.size:
-            engaged.append(rows + a)
+            rows += a
+            engaged.append(rows)
 
-        out_rows = None
         if u > 0.0:
             np.less(uni, low, out=flag)
             np.greater_equal(uni, high, out=flag2)
             np.logical_or(flag, flag2, out=flag)
             cand = np.flatnonzero(flag)
-            cand = cand[act[cand]]
+            if not full:
+                cand = cand[act[cand]]
             if cand.size:
-                uc = uni[cand].astype(np.float64)
-                pc = np.minimum(prob[cand], 1.0, dtype=np.float64)
-                qc = np.minimum(u * (1.0 + fs * fat[cand].astype(np.float64)), 1.0)
-                out = np.where(eng[cand], uc < pc * qc, uc >= 1.0 - (1.0 - pc) * qc)
-                out_rows = cand[out]
+                # Gather what the exact test needs (decayed F, before this delivery's + 1).
+                cand_data.append((uni[cand], prob[cand], eng[cand], fat[cand]))
+                cand += a
+                cand_rows.append(cand)
 
-        np.add(expo, act, out=expo, casting="unsafe")
-        np.add(fat, _F32(1.0), out=fat)
-        if out_rows is not None and out_rows.size:
-            act[out_rows] = False
-            opted.append(out_rows + a)
+        if full:
+            np.add(expo, np.uint32(1), out=expo)
+        else:
+            np.add(expo, act, out=expo)
+        np.add(fat, one, out=fat)
+
+    opted = np.empty(0, dtype=np.int64)
+    if cand_rows:
+        rows_c = _concat(cand_rows)
+        uc, pc, ec, fc = (np.concatenate(parts) for parts in zip(*cand_data, strict=True))
+        uc = uc.astype(np.float64)
+        pc = np.minimum(pc, 1.0, dtype=np.float64)
+        qc = np.minimum(u * (1.0 + fs * fc.astype(np.float64)), 1.0)
+        # engaged: out iff U < p·q; not engaged: out iff U ≥ 1 − (1 − p)·q (see the module docstring)
+        out = np.where(ec, uc < pc * qc, uc >= 1.0 - (1.0 - pc) * qc)
+        opted = rows_c[out]
+        cols.active[opted] = False
 
     cols.t_last = t
     cols.t_novelty = t
@@ -327,8 +337,39 @@ def broadcast(
         deliveries=int(deliveries),
         newly_reached=int(newly),
         engaged=_concat(engaged),
-        opted_out=_concat(opted),
+        opted_out=opted,
     )
+
+
+_RAW64 = (np.random.PCG64, np.random.PCG64DXSM, np.random.SFC64, np.random.Philox)
+"""Bit generators whose raw output is 64 uniform bits (MT19937's is 32 bits, so it is not listed)."""
+
+
+def _uniform_drawer(rng: np.random.Generator):
+    """A function filling a float32 buffer with uniforms on [0, 1), on the grid of 2^−24.
+
+    For the 64-bit bit generators the values are exactly those of ``rng.random(n, dtype=np.float32)`` (the low
+    then the high 32 bits of each raw draw, top 24 bits kept), but taken from ``random_raw`` in bulk: about
+    twice as fast as numpy's element-by-element float32 path. Other bit generators use ``rng.random``.
+    """
+    bit_generator = rng.bit_generator
+    if type(bit_generator) not in _RAW64:
+
+        def draw_random(out: npt.NDArray[np.float32]) -> None:
+            rng.random(out.size, dtype=_F32, out=out)
+
+        return draw_random
+
+    scale = _F32(2.0**-24)
+
+    def draw_raw(out: npt.NDArray[np.float32]) -> None:
+        n = out.size
+        bits = bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
+        np.right_shift(bits, np.uint32(8), out=bits)
+        out[...] = bits.view(np.int32)  # < 2^24: converts exactly
+        np.multiply(out, scale, out=out)
+
+    return draw_raw
 
 
 def _concat(parts: list[_IntArray]) -> _IntArray:

@@ -342,6 +342,45 @@ def _child(data: Any, part: str | int) -> Any:
     return _MISSING
 
 
+def _data_at(data: Any, path: Sequence[str | int]) -> Any:
+    for part in path:
+        data = _child(data, part)
+    return data
+
+
+def _as_written(tp: Any, data: Any, parts: Sequence[str | int]) -> list[str | int]:
+    """A path given by a validator (field names or aliases), with each field spelt as the file spells it."""
+    out: list[str | int] = []
+    for part in parts:
+        tp, discriminator, _ = _unwrap(tp, None) if tp is not None else (None, None, None)
+        if typing.get_origin(tp) in _UNION_TYPES:
+            union = _make_union(tp, discriminator, None, False)
+            tag = data.get(union.discriminator) if isinstance(data, Mapping) and union.discriminator else None
+            tp = union.tags.get(str(tag)) if tag is not None else None
+            tp, _, _ = _unwrap(tp, None) if tp is not None else (None, None, None)
+        fields = _model_fields(tp)
+        key: str | int = part
+        if fields is not None:
+            found = _find_field(fields, part)
+            if found is None:
+                tp = None
+            else:
+                if isinstance(data, Mapping) and part not in data:
+                    key = next((k for k in _field_keys(*found) if k in data), part)
+                tp = found[1].annotation
+        elif isinstance(part, int) and typing.get_origin(tp) in (list, tuple):
+            args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+            tp = args[0] if len(args) == 1 else None
+        elif isinstance(part, str) and typing.get_origin(tp) is dict:
+            args = typing.get_args(tp)
+            tp = args[1] if len(args) == 2 else None
+        else:
+            tp = None
+        out.append(key)
+        data = _child(data, key)
+    return out
+
+
 def _allowed_keys(tp: Any) -> list[str] | None:
     fields = _model_fields(tp)
     if fields is None:
@@ -429,6 +468,8 @@ def _message(error: Any, walk: _Walk) -> str:
     for prefix in _PREFIXES:
         if message.startswith(prefix):
             message = message[len(prefix) :]
+    if kind == "assertion_error":
+        message = message.split("\n", 1)[0]  # the rest is the failing expression, for programmers
     message = " ".join(message.split())  # one line
     if kind in ("literal_error", "enum"):
         choices = [str(v) for v in _literal_values(walk.type)]
@@ -480,7 +521,7 @@ def problems_from_validation_error(
             message = _message(error, walk)
             at = _AT_PATH.match(message) if kind in ("value_error", "assertion_error") else None
             if at is not None:
-                path += parse_path(at.group(1))
+                path += _as_written(walk.type, _data_at(source.data, path), parse_path(at.group(1)))
                 message = at.group(2)
         problems.append(Problem(source.path, source.line_of(tuple(path)), format_path(path), message))
     return sort_problems(dict.fromkeys(problems))
