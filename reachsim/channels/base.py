@@ -167,6 +167,12 @@ class Channel(ABC):
         """Cross-channel checks at load time: a list of (field path within this channel, message)."""
         return []
 
+    @classmethod
+    def check_market(cls, params: ChannelParams, market: Any) -> list[tuple[str, str]]:
+        """Checks against the scenario's market at load time (segment names, sizes): a list of (field path within
+        this channel, message)."""
+        return []
+
     def set_param(self, path: str, value: float) -> None:
         """Apply a timeline entry: a validated copy of the parameters with one numeric field changed."""
         self.params = with_path(self.params, path, value)
@@ -175,8 +181,12 @@ class Channel(ABC):
 def with_path(params: StrictModel, path: str, value: Any) -> Any:
     """A copy of ``params`` with the dotted ``path`` set to ``value``, re-validated (bounds are enforced)."""
     head, _, rest = path.partition(".")
-    if head not in type(params).model_fields:
-        raise ValueError(f"unknown parameter '{head}'")
+    fields = type(params).model_fields
+    if head not in fields:
+        from reachsim.scenario.errors import suggest
+
+        hint = suggest(head, fields)
+        raise ValueError(f"unknown parameter '{head}'" + (f" (did you mean '{hint}'?)" if hint else ""))
     if not rest and not _is_numeric(type(params).model_fields[head].annotation):
         raise ValueError(f"'{head}' is not a numeric parameter")
     if rest:

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from reachsim.channels.base import Channel, ChannelParams
+from reachsim.channels.common import Engagement, Unsubscribe
 from reachsim.engine import bus as topics
 from reachsim.model.bass import bass_daily_adoption_probability
 from reachsim.model.broadcast import BroadcastColumns, broadcast
@@ -56,35 +57,6 @@ class Broadcasts(StrictModel):
 
     every_days: float = Field(gt=0, le=3650, description="Days between broadcasts.")
     first_day: float = Field(default=0.0, ge=0, description="Day of the first broadcast.")
-
-
-class Novelty(StrictModel):
-    """Engagement is higher right after joining and decays to a floor."""
-
-    half_life_days: float = Field(gt=0, description="Days for the novelty excess to halve.")
-    floor: float = Field(default=0.0, ge=0, le=1, description="Long-run share of the initial engagement.")
-
-
-class Fatigue(StrictModel):
-    """Recent messages depress engagement: factor exp(−strength·F) for a decaying message stock F."""
-
-    half_life_days: float = Field(gt=0, description="Days for the message stock F to halve.")
-    strength: float = Field(ge=0, le=50, description="Engagement falls by exp(−strength·F).")
-
-
-class Engagement(StrictModel):
-    """Probability that a delivery is engaged with."""
-
-    probability: float = Field(ge=0, le=1, description="Base probability per delivery (before multipliers).")
-    novelty: Novelty | None = Field(default=None, description="Novelty decay; none when omitted.")
-    fatigue: Fatigue | None = Field(default=None, description="Fatigue; none when omitted.")
-
-
-class Unsubscribe(StrictModel):
-    """Opt-out hazard per delivery: probability × (1 + fatigue_strength·F)."""
-
-    probability: float = Field(default=0.0, ge=0, le=1, description="Opt-out probability per delivery.")
-    fatigue_strength: float = Field(default=0.0, ge=0, description="How fatigue raises the opt-out hazard.")
 
 
 class Pricing(StrictModel):

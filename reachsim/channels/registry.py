@@ -20,6 +20,7 @@ ENTRY_POINT_GROUP = "reachsim.channels"
 
 BUILTIN: dict[str, str] = {
     "messenger": "reachsim.channels.messenger:MessengerChannel",
+    "page": "reachsim.channels.page:PageChannel",
 }
 
 _registered: dict[str, type[Channel]] = {}

@@ -98,12 +98,13 @@ class BroadcastOutcome:
 class BroadcastColumns:
     """Messenger broadcast state of a population of ``size`` consumers, as of the last broadcast time.
 
-    All rows start inactive with zero state. Subscribers enter through :meth:`join` and leave through
-    :meth:`leave` or the kernel's opt-out; writing the columns directly is allowed (e.g. changing ``weight``)
-    as long as an activated row also gets a valid ``novelty`` and ``fatigue``, which :meth:`join` provides.
+    All rows start inactive with zero state. Subscribers enter only through :meth:`join` (which sets a valid
+    state and records the row for ``newly_reached``) and leave through :meth:`leave` or the kernel's opt-out.
+    ``weight`` of an active row may be rewritten directly; the other columns belong to the kernel.
     """
 
     __slots__ = (
+        "_joined",
         "_scratch",
         "active",
         "exposures",
@@ -126,13 +127,14 @@ class BroadcastColumns:
         self.novelty = np.zeros(size, dtype=_F32)
         self.fatigue = np.zeros(size, dtype=_F32)
         self.exposures = np.zeros(size, dtype=np.uint32)
+        # Time the fatigue column refers to: the last broadcast (or t0).
         self.t_last = float(t0)
-        """Time the ``fatigue`` column refers to: the last broadcast (or ``t0``)."""
+        # Time the novelty column refers to: t_last, unless join() re-based it after a long gap.
         self.t_novelty = float(t0)
-        """Time the ``novelty`` column refers to (``t_last`` unless re-based by :meth:`join`)."""
+        # Upper bound on fatigue over active rows: F_max·r_f + 1 after each broadcast (joiners have 0).
         self.fatigue_bound = 0.0
-        """Upper bound on ``fatigue`` over active rows (``F_max·r_f + 1`` after each broadcast; joiners have 0)."""
         self._scratch: _Scratch | None = None
+        self._joined: list[_IntArray] = []  # rows joined since the last broadcast, for ``newly_reached``
 
     def join(
         self,
@@ -156,6 +158,7 @@ class BroadcastColumns:
             self.novelty *= _F32(_decay(t - self.t_novelty, h))
             self.t_novelty = t
         self.active[rows] = True
+        self._joined.append(rows.ravel())
         self.weight[rows] = weight
         self.novelty[rows] = joiner_novelty(t, self.t_novelty, h)
         self.fatigue[rows] = 0.0
@@ -164,7 +167,7 @@ class BroadcastColumns:
         """Unsubscribe rows ``idx`` (for reasons other than a broadcast's opt-out)."""
         self.active[np.asarray(idx, dtype=np.int64)] = False
 
-    def nbytes_per_row(self) -> float:
+    def nbytes_per_row(self) -> int:
         """Bytes of state per consumer (17: the five columns); per-block scratch is in :meth:`scratch_nbytes`."""
         columns = (self.active, self.weight, self.novelty, self.fatigue, self.exposures)
         return sum(c.itemsize for c in columns)
@@ -172,6 +175,14 @@ class BroadcastColumns:
     def scratch_nbytes(self) -> int:
         """Bytes of the per-block scratch buffers currently held (~15 bytes × block rows once a broadcast ran)."""
         return 0 if self._scratch is None else self._scratch.nbytes
+
+    def _take_newly_reached(self) -> int:
+        """Rows joined since the last broadcast that are still active and were never delivered to; resets."""
+        if not self._joined:
+            return 0
+        rows = np.unique(np.concatenate(self._joined))
+        self._joined = []
+        return int(np.count_nonzero(self.active[rows] & (self.exposures[rows] == 0)))
 
     def _buffers(self, block: int) -> _Scratch:
         n = min(block, self.size)

@@ -221,6 +221,13 @@ def _singular(word: str) -> str:
     return word
 
 
+def _is_union(tp: Any, discriminator: Any) -> bool:
+    """A union, or a single model given a discriminator (pydantic then tags it like a union of one)."""
+    if typing.get_origin(tp) in _UNION_TYPES:
+        return True
+    return discriminator is not None and _model_fields(tp) is not None
+
+
 def _make_union(tp: Any, discriminator: Any, field_name: str | None, in_container: bool) -> _Union:
     key = discriminator.discriminator if isinstance(discriminator, Discriminator) else discriminator
     key = key if isinstance(key, str) else None
@@ -245,7 +252,7 @@ def _make_union(tp: Any, discriminator: Any, field_name: str | None, in_containe
                 for value in _literal_values(found[1].annotation):
                     tags.setdefault(str(value), inner)
 
-    for arg in typing.get_args(tp):
+    for arg in typing.get_args(tp) if typing.get_origin(tp) in _UNION_TYPES else (tp,):
         if arg is not type(None):
             collect(arg)
     noun = field_name or ""
@@ -276,7 +283,7 @@ def _walk(model: type[BaseModel], loc: Sequence[str | int], data: Any) -> _Walk:
             continue
         tp, discriminator, _ = _unwrap(tp, discriminator)
         origin = typing.get_origin(tp)
-        if origin in _UNION_TYPES:
+        if _is_union(tp, discriminator):
             union = _make_union(tp, discriminator, field_name, in_container)
             discriminator = None
             if isinstance(part, str) and part in union.tags:
@@ -329,7 +336,7 @@ def _walk(model: type[BaseModel], loc: Sequence[str | int], data: Any) -> _Walk:
     union = None
     if tp is not None:
         tp, discriminator, _ = _unwrap(tp, discriminator)
-        if typing.get_origin(tp) in _UNION_TYPES:
+        if _is_union(tp, discriminator):
             union = _make_union(tp, discriminator, field_name, in_container)
     return _Walk(path, tp, union, key_error)
 
@@ -353,7 +360,7 @@ def _as_written(tp: Any, data: Any, parts: Sequence[str | int]) -> list[str | in
     out: list[str | int] = []
     for part in parts:
         tp, discriminator, _ = _unwrap(tp, None) if tp is not None else (None, None, None)
-        if typing.get_origin(tp) in _UNION_TYPES:
+        if _is_union(tp, discriminator):
             union = _make_union(tp, discriminator, None, False)
             tag = data.get(union.discriminator) if isinstance(data, Mapping) and union.discriminator else None
             tp = union.tags.get(str(tag)) if tag is not None else None

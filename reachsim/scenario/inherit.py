@@ -12,7 +12,8 @@ resolved first: chains are allowed) with the child's keys merged in:
 * any other key: the child's value wins; mappings are merged recursively the same way.
 
 Problems (an unknown parent, a cycle, removing a channel the parent does not have, a channel name that matches
-two parent channels) are collected and raised together as one ScenarioError.
+two parent channels) are collected and raised together as one :class:`ExtendsError` (a ScenarioError that
+also carries everything that could be resolved, so the schema can still report its own problems).
 
 Line numbers: once resolved, the values of a child strategy come partly from the child and partly from its
 ancestors. :func:`resolve_extends` therefore updates ``source.lines`` for each strategy it resolves, so that a
@@ -29,10 +30,22 @@ from typing import Any
 from reachsim.scenario.errors import Problem, ScenarioError, format_path, sort_problems, suggest
 from reachsim.scenario.source import Source
 
-__all__ = ["resolve_extends"]
+__all__ = ["ExtendsError", "resolve_extends"]
 
 Loc = tuple[Any, ...]
 Lines = dict[Loc, int]  # path relative to one strategy → line
+
+
+class ExtendsError(ScenarioError):
+    """The problems found while resolving ``extends``, and what could be resolved nonetheless.
+
+    ``resolved`` holds every strategy: resolved where its chain of parents is sound, its own keys (without
+    ``extends``) where it is not. Validating it reports the schema's problems alongside these ones.
+    """
+
+    def __init__(self, problems: Any, resolved: dict[str, Any] | None = None) -> None:
+        super().__init__(problems)
+        self.resolved: dict[str, Any] = resolved if resolved is not None else {}
 
 
 def resolve_extends(
@@ -40,17 +53,19 @@ def resolve_extends(
 ) -> dict[str, Any]:
     """The strategies with every ``extends`` resolved (see the module docstring); the input is not changed.
 
-    ``base_loc`` is where ``strategies`` sits in the source, for line numbers. Raises ScenarioError with all
-    problems found. On success ``source.lines`` is updated for the strategies that extend another.
+    ``base_loc`` is where ``strategies`` sits in the source, for line numbers. Raises :class:`ExtendsError`
+    (a ScenarioError) with all problems found and the best-effort result in its ``resolved``. Either way,
+    ``source.lines`` is updated for the strategies that were resolved from a parent, so that it describes the
+    returned (or ``resolved``) data.
     """
     if not isinstance(strategies, dict):
         return strategies  # not a mapping: the schema reports it
     base = tuple(base_loc)
     resolver = _Resolver(strategies, source, base)
     result = resolver.run()
-    if resolver.problems:
-        raise ScenarioError(sort_problems(dict.fromkeys(resolver.problems)))
     resolver.update_lines()
+    if resolver.problems:
+        raise ExtendsError(sort_problems(dict.fromkeys(resolver.problems)), result)
     return result
 
 

@@ -7,29 +7,65 @@ from typing import Any
 
 import yaml
 
-from reachsim.scenario.errors import Problem, ScenarioError
-from reachsim.scenario.inherit import resolve_extends
-from reachsim.scenario.schema import scenario_model
+from reachsim.scenario.errors import Problem, ScenarioError, format_path, parse_path, sort_problems
+from reachsim.scenario.inherit import ExtendsError, resolve_extends
+from reachsim.scenario.schema import scenario_model, scenario_problems, strategy_problems
 from reachsim.scenario.source import Source, load_source, validate
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Any:
     """The validated scenario in ``path``; raises ScenarioError listing every problem with its line."""
-    source = load_source(path)
-    data = source.data
-    strategies = data.get("strategies") if isinstance(data, dict) else None
-    if isinstance(strategies, dict):
-        data = {**data, "strategies": resolve_extends(strategies, source)}
-    return validate(scenario_model(), Source(source.path, data, source.lines))
+    return _checked(load_source(path))
 
 
 def scenario_from_dict(data: dict[str, Any], name: str = "<scenario>") -> Any:
     """Validate a scenario given as a Python mapping (notebooks, tests); ``name`` stands for the file."""
-    source = Source(name, data, {})
-    strategies = data.get("strategies")
+    return _checked(Source(name, data, {}))
+
+
+def _checked(source: Source) -> Any:
+    """Resolve inheritance, validate, then check cross-references; report every problem found at once."""
+    problems: list[Problem] = []
+    data = source.data
+    strategies = data.get("strategies") if isinstance(data, dict) else None
     if isinstance(strategies, dict):
-        data = {**data, "strategies": resolve_extends(strategies, source)}
-    return validate(scenario_model(), Source(name, data, {}))
+        try:
+            data = {**data, "strategies": resolve_extends(strategies, source)}
+        except ExtendsError as exc:  # report these, and still validate the strategies that resolved
+            problems.extend(exc.problems)
+            broken = {parse_path(p.field)[1] for p in exc.problems if len(parse_path(p.field)) > 1}
+            data = {**data, "strategies": {k: v for k, v in exc.resolved.items() if k not in broken}}
+    def located(loc: tuple[str | int, ...], message: str) -> Problem:
+        return Problem(source.path, source.line_of(loc), format_path(loc), message)
+
+    try:
+        scenario = validate(scenario_model(), Source(source.path, data, source.lines))
+    except ScenarioError as exc:
+        # Cross-references of the strategies that are valid on their own are worth reporting too.
+        problems.extend(exc.problems)
+        valid = _valid_strategies(data.get("strategies") if isinstance(data, dict) else None)
+        for name, strategy in valid.items():
+            for loc, message in strategy_problems(strategy.channels, strategy.timeline):
+                problems.append(located(("strategies", name, *loc), message))
+        raise ScenarioError(sort_problems(problems)) from None
+    for loc, message in scenario_problems(scenario):
+        problems.append(located(loc, message))
+    if problems:
+        raise ScenarioError(sort_problems(problems))
+    return scenario
+
+
+def _valid_strategies(strategies: Any) -> dict[str, Any]:
+    if not isinstance(strategies, dict):
+        return {}
+    strategy_model = scenario_model().model_fields["strategies"].annotation.__args__[1]  # dict[str, Strategy]
+    valid = {}
+    for name, body in strategies.items():
+        try:
+            valid[name] = strategy_model.model_validate(body)
+        except ValueError:
+            continue
+    return valid
 
 
 def with_overrides(scenario: Any, **changes: Any) -> Any:

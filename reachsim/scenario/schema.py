@@ -15,6 +15,9 @@ from pydantic import Field, create_model, field_validator, model_validator
 from reachsim.channels import registry
 from reachsim.channels.base import ChannelParams, with_path
 from reachsim.scenario.base import StrictModel
+from reachsim.scenario.errors import suggest
+
+Loc = tuple[str | int, ...]
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 
@@ -73,31 +76,56 @@ class TimelineEntry(StrictModel):
     )
 
 
-def _strategy_checks(channels: list[ChannelParams], timeline: list[TimelineEntry]) -> None:
-    """Channel names unique; timeline entries name a channel and a numeric parameter with a valid value."""
+def strategy_problems(channels: list[ChannelParams], timeline: list[TimelineEntry]) -> list[tuple[Loc, str]]:
+    """Cross-references within one strategy, all of them: channel names unique, each channel's own
+    cross-channel checks, timeline entries naming a channel and a numeric parameter with a valid value.
+    Locations are relative to the strategy."""
+    problems: list[tuple[Loc, str]] = []
     by_name: dict[str, ChannelParams] = {}
     for i, ch in enumerate(channels):
         if ch.channel_name in by_name:
-            raise ValueError(
-                f"@channels[{i}].name: two channels are named '{ch.channel_name}'; give one a distinct `name`"
+            problems.append(
+                (("channels", i, "name"), f"two channels are named '{ch.channel_name}'; give one a distinct `name`")
             )
-        by_name[ch.channel_name] = ch
+        by_name.setdefault(ch.channel_name, ch)
     for i, ch in enumerate(channels):
         others = [c for c in channels if c is not ch]
         for field_path, message in registry.get(ch.type).check_strategy(ch, others):
-            raise ValueError(f"@channels[{i}].{field_path}: {message}")
+            problems.append((("channels", i, *field_path.split(".")), message))
     for i, entry in enumerate(timeline):
         target = by_name.get(entry.channel)
         if target is None:
-            raise ValueError(
-                f"@timeline[{i}].channel: no channel named '{entry.channel}' in this strategy "
-                f"(channels: {', '.join(by_name) or 'none'})"
+            hint = suggest(entry.channel, by_name)
+            problems.append(
+                (
+                    ("timeline", i, "channel"),
+                    f"no channel named '{entry.channel}' in this strategy"
+                    + (f" (did you mean '{hint}'?)" if hint else f" (channels: {', '.join(by_name) or 'none'})"),
+                )
             )
-        for path, value in entry.set.items():
-            try:
-                with_path(target, path, value)
-            except ValueError as exc:
-                raise ValueError(f"@timeline[{i}].set.{path}: {_short(exc)}") from None
+            continue
+        if entry.day >= 0:
+            for path, value in entry.set.items():
+                try:
+                    with_path(target, path, value)
+                except ValueError as exc:
+                    problems.append((("timeline", i, "set", path), _short(exc)))
+    return problems
+
+
+def scenario_problems(scenario: Any) -> list[tuple[Loc, str]]:
+    """Every cross-reference problem of a schema-valid scenario, with absolute locations."""
+    problems: list[tuple[Loc, str]] = []
+    for name, strategy in scenario.strategies.items():
+        for loc, message in strategy_problems(strategy.channels, strategy.timeline):
+            problems.append((("strategies", name, *loc), message))
+        for i, entry in enumerate(strategy.timeline):
+            if entry.day >= scenario.horizon_days:
+                problems.append(
+                    (("strategies", name, "timeline", i, "day"),
+                     f"day {entry.day} is past the horizon ({scenario.horizon_days} days): it would never apply")
+                )
+    return problems
 
 
 def _short(exc: ValueError) -> str:
@@ -136,15 +164,10 @@ def scenario_model() -> type[ScenarioBase]:
     union: Any = Union[params] if len(params) > 1 else params[0]  # noqa: UP007 - built at run time
     channel_spec = Annotated[union, Field(discriminator="type")]
 
-    def check(self: Any) -> Any:
-        _strategy_checks(self.channels, self.timeline)
-        return self
-
     strategy = create_model(
         "Strategy",
         __base__=StrictModel,
         __doc__="A named way of reaching the market: a set of channels and dated changes.",
-        __validators__={"_checks": model_validator(mode="after")(check)},
         extends=(
             str | None,
             Field(default=None, description="Name of a strategy this one starts from (channels merged by name, "
@@ -163,6 +186,10 @@ def scenario_model() -> type[ScenarioBase]:
         for name in names:
             if not _valid_name(name):
                 raise ValueError(f"@strategies.{name}: strategy names use letters, digits, '_' and '-'")
+        for name in names:
+            for i, ch in enumerate(self.strategies[name].channels):
+                for field_path, message in registry.get(ch.type).check_market(ch, self.market):
+                    raise ValueError(f"@strategies.{name}.channels[{i}].{field_path}: {message}")
         return self
 
     return create_model(

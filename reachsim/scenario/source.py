@@ -5,11 +5,11 @@ strings, numbers, booleans, None, dates) and a map from each data path to the 1-
 written, so that problems found later (by pydantic or by strategy inheritance) can be reported as
 ``file:line: path: message``.
 
-* YAML is read with ``yaml.SafeLoader`` only: tags that would build Python objects (``!!python/object`` and
-  the like) are refused, a file can never run code. Lines come from the composed node tree: the line of the
-  key for a mapping entry, of the item for a list entry. YAML merge keys (``<<: *defaults``) work; merged
-  entries point at the line where they were written (under the anchor). A key given twice in one mapping is a
-  problem.
+* YAML is read with ``yaml.SafeLoader``'s constructors only: tags that would build Python objects
+  (``!!python/object`` and the like) are refused, a file can never run code. Lines come from the composed
+  node tree: the line of the key for a mapping entry, of the item (or ``*alias``) for a list entry. YAML
+  merge keys (``<<: *defaults``) work; merged entries point at the line where they were written (under the
+  anchor). A key given twice in one mapping is a problem.
 * JSON is read with :mod:`json`; since JSON is (nearly) YAML, its lines come from the YAML composer, and are
   simply absent if that fails. Duplicate keys are a problem here too.
 * TOML is read with :mod:`tomllib`. Its lines come from a best-effort scan of the text for ``[table]`` and
@@ -135,10 +135,23 @@ def _read_text(name: str) -> str:
 # ----------------------------------------------------------------------------------------------------
 
 
+class _SafeLineLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (same constructors: plain data only) that also notes where aliases are used."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.alias_lines: dict[tuple[int, int], int] = {}  # (id of a list node, index) → line of `*alias`
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if isinstance(index, int) and parent is not None and self.check_event(yaml.AliasEvent):
+            self.alias_lines[(id(parent), index)] = self.peek_event().start_mark.line + 1
+        return super().compose_node(parent, index)
+
+
 class _LineWalker:
     """Walks a composed YAML node tree, recording the line of every key and item, and duplicate keys."""
 
-    def __init__(self, loader: yaml.SafeLoader) -> None:
+    def __init__(self, loader: _SafeLineLoader) -> None:
         self.loader = loader
         self.lines: dict[Loc, int] = {(): 1}
         self.duplicates: list[tuple[Loc, int, int]] = []  # (path, line, line of the first occurrence)
@@ -153,7 +166,8 @@ class _LineWalker:
                 self._mapping(node, path)
             elif isinstance(node, yaml.SequenceNode):
                 for index, item in enumerate(node.value):
-                    self.lines[(*path, index)] = item.start_mark.line + 1
+                    line = self.loader.alias_lines.get((id(node), index), item.start_mark.line + 1)
+                    self.lines[(*path, index)] = line
                     self.walk(item, (*path, index))
         finally:
             self._active.discard(id(node))
@@ -227,8 +241,8 @@ def _yaml_problem(name: str, exc: yaml.YAMLError, text: str, what: str = "YAML")
     return Problem(name, None, "", f"invalid {what}: {' '.join(str(exc).split())}")
 
 
-def _compose_lines(text: str) -> tuple[yaml.SafeLoader, yaml.Node | None, _LineWalker]:
-    loader = yaml.SafeLoader(text)
+def _compose_lines(text: str) -> tuple[_SafeLineLoader, yaml.Node | None, _LineWalker]:
+    loader = _SafeLineLoader(text)
     node = loader.get_single_node()
     walker = _LineWalker(loader)
     if node is not None:
@@ -244,7 +258,7 @@ def _duplicate_problems(name: str, walker: _LineWalker) -> list[Problem]:
 
 
 def _load_yaml(name: str, text: str) -> Source:
-    loader: yaml.SafeLoader | None = None
+    loader: _SafeLineLoader | None = None
     try:
         loader, node, walker = _compose_lines(text)
         duplicates = _duplicate_problems(name, walker)

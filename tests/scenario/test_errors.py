@@ -1,4 +1,4 @@
-"""Pydantic errors → ``file:line: path: message`` problems, with toy models standing in for the real schema."""
+"""Pydantic errors → ``file:line: path: message`` problems; toy models stand in for the real schema."""
 
 from __future__ import annotations
 
@@ -187,7 +187,10 @@ def test_paths_use_dots_for_keys_and_brackets_for_indexes():
 
 @given(
     st.lists(
-        st.one_of(st.integers(min_value=0, max_value=10**6), st.from_regex(r"[A-Za-z_][A-Za-z0-9_ -]{0,8}", fullmatch=True)),
+        st.one_of(
+            st.integers(min_value=0, max_value=10**6),
+            st.from_regex(r"[A-Za-z_][A-Za-z0-9_ -]{0,8}", fullmatch=True),
+        ),
         max_size=6,
     )
 )
@@ -273,14 +276,16 @@ def test_unknown_channel_type_says_did_you_mean_and_lists_the_types(tmp_path, mo
 def test_unknown_channel_type_without_a_close_match(tmp_path, monkeypatch):
     text = GOOD.replace("type: page", "type: television")
     assert problems_of(tmp_path, monkeypatch, text) == [
-        "s.yaml:14: strategies.push.channels[1].type: unknown channel type 'television'; available: messenger, page"
+        "s.yaml:14: strategies.push.channels[1].type: "
+        "unknown channel type 'television'; available: messenger, page"
     ]
 
 
 def test_missing_channel_type(tmp_path, monkeypatch):
     text = GOOD.replace("- type: page\n        organic_reach", "- organic_reach")
     assert problems_of(tmp_path, monkeypatch, text) == [
-        "s.yaml:14: strategies.push.channels[1]: missing channel type (key 'type'); available: messenger, page"
+        "s.yaml:14: strategies.push.channels[1]: "
+        "missing channel type (key 'type'); available: messenger, page"
     ]
 
 
@@ -322,9 +327,24 @@ def test_union_discriminated_on_another_key_names_the_field(tmp_path, monkeypatc
 
 
 class Callable(Strict):
-    shape: (
-        Annotated[Kernel, Tag("exp")] | Annotated[Hill, Tag("hill")]
-    ) = Field(discriminator=Discriminator(lambda v: "exp" if isinstance(v, dict) and "half_life" in v else "hill"))
+    shape: Annotated[Kernel, Tag("exp")] | Annotated[Hill, Tag("hill")] = Field(
+        discriminator=Discriminator(lambda v: "exp" if isinstance(v, dict) and "half_life" in v else "hill")
+    )
+
+
+class OnlyOne(Strict):
+    channels: list[Annotated[Messenger, Field(discriminator="type")]]
+
+
+def test_a_discriminated_union_of_one_model_is_tagged_too(tmp_path, monkeypatch):
+    text = (
+        "channels:\n  - type: messenger\n    engagement: {probability: 2}\n    broadcast: 1\n  - type: pag\n"
+    )
+    assert problems_of(tmp_path, monkeypatch, text, OnlyOne) == [
+        "s.yaml:3: channels[0].engagement.probability: Input should be less than or equal to 1 (got 2)",
+        "s.yaml:4: channels[0].broadcast: unknown key 'broadcast' (did you mean 'broadcasts_every_days'?)",
+        "s.yaml:5: channels[1].type: unknown channel type 'pag'; available: messenger",
+    ]
 
 
 def test_callable_discriminator_tags_are_dropped_too(tmp_path, monkeypatch):
@@ -340,7 +360,9 @@ def test_callable_discriminator_tags_are_dropped_too(tmp_path, monkeypatch):
 
 
 def test_missing_key_points_at_the_parent_mapping(tmp_path, monkeypatch):
-    text = GOOD.replace("        engagement:\n          probability: 0.2\n", "        broadcasts_every_days: 3\n")
+    text = GOOD.replace(
+        "        engagement:\n          probability: 0.2\n", "        broadcasts_every_days: 3\n"
+    )
     assert problems_of(tmp_path, monkeypatch, text) == [
         "s.yaml:11: strategies.push.channels[0].engagement: required key is missing"
     ]
@@ -354,8 +376,8 @@ def test_missing_top_level_key_points_at_line_1(tmp_path, monkeypatch):
 def test_list_items_are_indexed_and_found(tmp_path, monkeypatch):
     text = GOOD.replace("{name: casual, share: 0.75}", "{name: casual, share: many}")
     assert problems_of(tmp_path, monkeypatch, text) == [
-        "s.yaml:7: market.segments[1].share: Input should be a valid number, unable to parse string as a number "
-        "(got 'many')"
+        "s.yaml:7: market.segments[1].share: "
+        "Input should be a valid number, unable to parse string as a number (got 'many')"
     ]
 
 
@@ -403,7 +425,9 @@ def test_literal_values_get_did_you_mean(tmp_path, monkeypatch):
         "s.yaml:16: mode: unknown value 'exakt' (did you mean 'exact'?); available: fast, exact"
     ]
     text = GOOD + "mode: 3\n"
-    assert problems_of(tmp_path, monkeypatch, text) == ["s.yaml:16: mode: should be one of: fast, exact (got 3)"]
+    assert problems_of(tmp_path, monkeypatch, text) == [
+        "s.yaml:16: mode: should be one of: fast, exact (got 3)"
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -460,7 +484,9 @@ class HoldsUnpointed(Strict):
 
 def test_value_error_without_a_path_is_reported_at_the_mapping(tmp_path, monkeypatch):
     text = "# header\nrange:\n  low: 2\n  high: 1\n"
-    assert problems_of(tmp_path, monkeypatch, text, HoldsUnpointed) == ["s.yaml:2: range: low must not exceed high"]
+    assert problems_of(tmp_path, monkeypatch, text, HoldsUnpointed) == [
+        "s.yaml:2: range: low must not exceed high"
+    ]
 
 
 def test_assertion_messages_are_shortened_too(tmp_path, monkeypatch):
@@ -494,16 +520,22 @@ def test_every_problem_is_reported_sorted_by_line(tmp_path, monkeypatch):
     assert problems_of(tmp_path, monkeypatch, text) == [
         "s.yaml:2: horizon_days: Input should be greater than or equal to 1 (got 0)",
         "s.yaml:6: market.segments[0].share: Input should be less than or equal to 1 (got 2)",
-        "s.yaml:11: strategies.push.channels[0].organic_reach: Input should be less than or equal to 1 (got 1.5)",
+        "s.yaml:11: strategies.push.channels[0].organic_reach: "
+        "Input should be less than or equal to 1 (got 1.5)",
         "s.yaml:12: strategies.push.channels[1].type: "
         "unknown channel type 'mesenger' (did you mean 'messenger'?); available: messenger, page",
-        "s.yaml:13: extra: unknown key 'extra' (allowed: name, horizon_days, mode, market, strategies, baseline)",
+        "s.yaml:13: extra: "
+        "unknown key 'extra' (allowed: name, horizon_days, mode, market, strategies, baseline)",
     ]
 
 
 def test_problems_from_validation_error_directly_and_without_lines():
-    data = {"name": "x", "horizon_days": 1, "market": {"size": 0, "segments": [{"name": "a", "share": 1}]},
-            "strategies": {}}
+    data = {
+        "name": "x",
+        "horizon_days": 1,
+        "market": {"size": 0, "segments": [{"name": "a", "share": 1}]},
+        "strategies": {},
+    }
     with pytest.raises(ValidationError) as info:
         Scenario.model_validate(data)
     problems = problems_from_validation_error(info.value, Scenario, Source("<scenario>", data, {}))

@@ -9,6 +9,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field
 
 from reachsim.scenario.errors import Problem, ScenarioError
@@ -204,7 +207,10 @@ def test_empty_file_and_non_mapping_top_level(tmp_path):
     assert problem.line == 1
     assert problem.message == "the top level must be a mapping of keys (key: value), not a list"
     [problem] = problems(write(tmp_path, "u.yaml", "just text\n"))
-    assert problem.message == "the top level must be a mapping of keys (key: value), not a single value ('just text')"
+    assert (
+        problem.message
+        == "the top level must be a mapping of keys (key: value), not a single value ('just text')"
+    )
 
 
 def test_several_documents_are_refused(tmp_path):
@@ -226,7 +232,9 @@ def test_unknown_extension_is_read_as_yaml(tmp_path):
 
 def test_missing_file(tmp_path):
     path = tmp_path / "nope.yaml"
-    error = pytest.raises(ScenarioError, load_source, path).value
+    with pytest.raises(ScenarioError) as info:
+        load_source(path)
+    error = info.value
     assert error.problems == [Problem(str(path), None, "", "no such file")]
     assert str(error) == f"{path}: no such file"
 
@@ -297,13 +305,14 @@ def test_duplicate_json_key(tmp_path):
     assert [str(p) for p in problems(path)] == [f"{path}:3: a.b: duplicate key 'b' (first given on line 2)"]
 
 
-def test_json_without_yaml_lines_still_loads(tmp_path):
-    # A tab right after a key's colon is fine in JSON; YAML composes it, but exotic JSON may not: either way the
-    # data is JSON's, and lines fall back to None when the YAML composer refuses the text.
-    text = '{"a":\t1, "b": "\\/x"}'
-    source = load_source(write(tmp_path, "s.json", text))
+def test_json_the_yaml_composer_refuses_loads_without_lines(tmp_path):
+    # Tabs before a token are fine in JSON but not in YAML: the data is JSON's, the lines are unknown.
+    path = write(tmp_path, "s.json", '{\n\t"a": 1,\n\t"b": "\\/x"\n}\n')
+    source = load_source(path)
     assert source.data == {"a": 1, "b": "/x"}
-    assert source.line_of(("a",)) in (1, None)
+    assert source.lines == {}
+    assert source.line_of(("a",)) is None
+    assert source.line_of(()) is None
 
 
 def test_json_top_level_must_be_a_mapping(tmp_path):
@@ -341,7 +350,7 @@ share = 0.8
 
 [strategies.a]
 extends = "b"
-"channels".'x y' = 3
+"sub".'x y' = 3
 
 [[strategies.a.channels]]
 type = "page"
@@ -367,7 +376,7 @@ def test_toml_data_and_best_effort_lines(tmp_path):
     assert source.lines[("market", "segments", 1)] == 18
     assert source.lines[("market", "segments", 1, "share")] == 20
     assert source.lines[("strategies", "a", "extends")] == 23
-    assert source.lines[("strategies", "a", "channels", "x y")] == 24
+    assert source.lines[("strategies", "a", "sub", "x y")] == 24
 
 
 def test_toml_arrays_of_tables_nest(tmp_path):
@@ -435,3 +444,54 @@ def test_validate_returns_the_model_or_raises_one_problem_per_error(tmp_path):
         f"{bad.path}:3: sise: unknown key 'sise' (did you mean 'size'?)",
     ]
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Properties: whatever plain data a file holds, it round-trips and every key and item has a line
+# ---------------------------------------------------------------------------------------------------------
+
+KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True)
+SCALARS = st.one_of(
+    st.integers(-1000, 1000), st.booleans(), st.none(), st.text("abc xyz", max_size=5), st.floats(-1e6, 1e6)
+)
+DATA = st.dictionaries(
+    KEYS,
+    st.recursive(
+        SCALARS,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3),
+        max_leaves=12,
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def paths(value, prefix=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield (*prefix, key)
+            yield from paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield (*prefix, index)
+            yield from paths(item, (*prefix, index))
+
+
+def in_document_order(source, data) -> list[int]:
+    return [source.lines[path] for path in paths(data)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(DATA, st.sampled_from(["block", "flow", "json"]))
+def test_every_key_and_item_gets_a_line_in_document_order(tmp_path_factory, data, style):
+    directory = tmp_path_factory.mktemp("prop")
+    if style == "json":
+        path = write(directory, "s.json", json.dumps(data, indent=2))
+    else:
+        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=(style == "flow"), width=40)
+        path = write(directory, "s.yaml", text)
+    source = load_source(path)
+    assert source.data == data
+    lines = in_document_order(source, data)
+    assert lines == sorted(lines)
+    assert all(1 <= line <= len(path.read_text().splitlines()) for line in lines)

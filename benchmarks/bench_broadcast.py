@@ -1,0 +1,249 @@
+"""Throughput and memory of one Messenger broadcast: the vectorised kernel, its floor and a naive SimPy model.
+
+Run ``python benchmarks/bench_broadcast.py [--subscribers N]``; it prints a table and writes nothing. Measured in
+the same run, interleaved, median of ``--repeats`` repetitions:
+
+(a) kernel  — :func:`reachsim.model.broadcast.broadcast` on N subscribers with novelty, fatigue and opt-out on;
+(b) floor   — one float32 uniform per subscriber (``rng.random(out=)``) plus one pass over the state columns,
+              in the same blocks; also the same floor with the kernel's faster ``random_raw`` draw;
+(c) naive   — one SimPy process per subscriber, each with its own timeout per broadcast, the same per-delivery
+              maths in Python (smaller population: it has to finish);
+(d) memory  — bytes of Messenger state per subscriber, and the peak extra memory of one broadcast (tracemalloc).
+
+NumPy ufuncs are single-threaded, so OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / OPENBLAS_CORETYPE change nothing
+here; the script sets nothing global. Importable: :func:`main` takes an argument list and returns the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import platform
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import simpy
+
+if importlib.util.find_spec("reachsim") is None:  # run from a source checkout that was never installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reachsim.model.broadcast import (  # noqa: E402
+    DEFAULT_BLOCK,
+    BroadcastColumns,
+    _uniform_drawer,
+    broadcast,
+)
+
+# Realistic parameters (the messenger_push strategy of DESIGN.md): weekly broadcasts.
+PARAMS = dict(
+    base=0.25,
+    floor=0.3,
+    novelty_half_life=120.0,
+    fatigue_half_life=4.0,
+    strength=0.4,
+    optout=0.004,
+    optout_fatigue_strength=1.0,
+)
+EVERY_DAYS = 7.0
+SEGMENT_WEIGHTS = (1.0, 1.5)  # casual, loyal
+CHANNEL_EXTRA_BYTES = 5  # the Messenger channel's float32 window-expiry and uint8 source columns
+
+
+class KernelState:
+    """A steady audience: ``subscribers`` active rows among ``market`` rows, replenished after every broadcast."""
+
+    def __init__(self, subscribers: int, market: int, seed: int, block: int, warmup: int = 12) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.block = block
+        self.cols = BroadcastColumns(market)
+        rows = np.arange(market) if subscribers == market else self.rng.choice(market, subscribers, replace=False)
+        for week in range(52):  # joined over the last year, so that novelty is spread out
+            part = rows[rows % 52 == week]
+            self.cols.join(
+                part, -EVERY_DAYS * week, novelty_half_life=PARAMS["novelty_half_life"], weight=self._weight(part)
+            )
+        self.t = 0.0
+        for _ in range(warmup):
+            self.step()
+
+    @staticmethod
+    def _weight(rows: np.ndarray) -> np.ndarray:
+        return np.where(rows % 5 == 0, SEGMENT_WEIGHTS[1], SEGMENT_WEIGHTS[0])
+
+    def step(self) -> tuple[float, int]:
+        """One broadcast; returns (seconds, deliveries). Opted-out rows rejoin afterwards (untimed)."""
+        self.t += EVERY_DAYS
+        t0 = time.perf_counter()
+        out = broadcast(self.cols, self.t, rng=self.rng, block=self.block, **PARAMS)
+        seconds = time.perf_counter() - t0
+        back = out.opted_out
+        self.cols.join(back, self.t, novelty_half_life=PARAMS["novelty_half_life"], weight=self._weight(back))
+        return seconds, out.deliveries
+
+
+def floor_pass(cols: BroadcastColumns, rng: np.random.Generator, block: int, raw: bool) -> float:
+    """One float32 uniform per row plus one pass over every state column (values unchanged); seconds."""
+    uniform = np.empty(min(block, cols.size), dtype=np.float32)
+    draw = _uniform_drawer(rng)
+    one = np.float32(1.0)
+    t0 = time.perf_counter()
+    for a in range(0, cols.size, block):
+        b = min(a + block, cols.size)
+        u = uniform[: b - a]
+        if raw:
+            draw(u)
+        else:
+            rng.random(b - a, dtype=np.float32, out=u)
+        for column in (cols.novelty[a:b], cols.fatigue[a:b], cols.weight[a:b]):
+            np.multiply(column, one, out=column)
+        np.add(cols.exposures[a:b], np.uint32(0), out=cols.exposures[a:b])
+        np.count_nonzero(cols.active[a:b])
+    return time.perf_counter() - t0
+
+
+def naive(subscribers: int, broadcasts: int, seed: int) -> tuple[float, int, int]:
+    """One SimPy process per subscriber, a timeout per broadcast; returns (seconds, deliveries, bytes/process)."""
+    env = simpy.Environment()
+    rnd = random.Random(seed)
+    counts = {"deliveries": 0, "engaged": 0}
+    p = PARAMS
+    h_f, h_n, s, base, fl = p["fatigue_half_life"], p["novelty_half_life"], p["strength"], p["base"], p["floor"]
+    u, fs = p["optout"], p["optout_fatigue_strength"]
+
+    def subscriber(weight: float, joined: float):
+        stock, last = 0.0, joined
+        while True:
+            yield env.timeout(EVERY_DAYS)
+            now = env.now
+            stock *= 2.0 ** (-(now - last) / h_f)
+            novelty = fl + (1.0 - fl) * 2.0 ** (-(now - joined) / h_n)
+            counts["deliveries"] += 1
+            if rnd.random() < min(1.0, base * weight * novelty * math.exp(-s * stock)):
+                counts["engaged"] += 1
+            opt_out = rnd.random() < min(1.0, u * (1.0 + fs * stock))
+            stock += 1.0
+            last = now
+            if opt_out:
+                return
+
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(subscribers):
+        env.process(subscriber(SEGMENT_WEIGHTS[1] if i % 5 == 0 else SEGMENT_WEIGHTS[0], 0.0))
+    env.run(until=EVERY_DAYS / 2)  # start every process (each is now waiting on its first timeout)
+    per_process = (tracemalloc.get_traced_memory()[0] - before) // max(subscribers, 1)
+    tracemalloc.stop()
+    t0 = time.perf_counter()
+    env.run(until=EVERY_DAYS * broadcasts + EVERY_DAYS / 2)
+    return time.perf_counter() - t0, counts["deliveries"], per_process
+
+
+def peak_extra_memory(state: KernelState) -> int:
+    """Peak bytes allocated during one broadcast beyond what was allocated before it (tracemalloc)."""
+    tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+    state.step()
+    peak = tracemalloc.get_traced_memory()[1] - start
+    tracemalloc.stop()
+    return peak
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=1_000_000, help="active subscribers (default 1e6)")
+    parser.add_argument(
+        "--market", type=int, default=0, help="rows of the columns (default: = subscribers, every row active)"
+    )
+    parser.add_argument("--repeats", type=int, default=9, help="interleaved repetitions (median reported)")
+    parser.add_argument("--block", type=int, default=DEFAULT_BLOCK, help="kernel rows per block")
+    parser.add_argument("--naive-subscribers", type=int, default=20_000)
+    parser.add_argument("--naive-broadcasts", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+    market = max(args.market, args.subscribers)
+
+    state = KernelState(args.subscribers, market, args.seed, args.block)
+    floor_rng = np.random.default_rng(args.seed + 1)
+    kernel_rates, floor_rates, floor_raw_rates, naive_rates = [], [], [], []
+    naive_bytes = 0
+    for rep in range(args.repeats):
+        seconds, deliveries = state.step()
+        kernel_rates.append(deliveries / seconds)
+        floor_rates.append(market / floor_pass(state.cols, floor_rng, args.block, raw=False))
+        floor_raw_rates.append(market / floor_pass(state.cols, floor_rng, args.block, raw=True))
+        if rep < max(3, args.repeats // 3):  # the naive model is slow: fewer repetitions
+            seconds, deliveries, naive_bytes = naive(args.naive_subscribers, args.naive_broadcasts, args.seed + rep)
+            naive_rates.append(deliveries / seconds)
+
+    kernel = statistics.median(kernel_rates)
+    floor = statistics.median(floor_rates)
+    floor_raw = statistics.median(floor_raw_rates)
+    slow = statistics.median(naive_rates)
+    peak = peak_extra_memory(state)
+    state_bytes = state.cols.nbytes_per_row() * market / args.subscribers
+    scratch = state.cols.scratch_nbytes() / args.subscribers
+    figures = {
+        "kernel_deliveries_per_s": kernel,
+        "floor_deliveries_per_s": floor,
+        "floor_raw_deliveries_per_s": floor_raw,
+        "naive_deliveries_per_s": slow,
+        "floor_over_kernel": floor / kernel,
+        "floor_raw_over_kernel": floor_raw / kernel,
+        "kernel_over_naive": kernel / slow,
+        "state_bytes_per_subscriber": state_bytes,
+        "scratch_bytes_per_subscriber": scratch,
+        "messenger_bytes_per_subscriber": state_bytes + scratch + CHANNEL_EXTRA_BYTES * market / args.subscribers,
+        "broadcast_peak_extra_bytes": float(peak),
+        "naive_bytes_per_subscriber": float(naive_bytes),
+    }
+    _print_table(args, market, figures)
+    return figures
+
+
+def _print_table(args: argparse.Namespace, market: int, f: dict[str, float]) -> None:
+    def rate(x: float) -> str:
+        return f"{x / 1e6:,.2f} M/s"
+
+    rows = [
+        ("(a) kernel", rate(f["kernel_deliveries_per_s"]), "≥ 100 M/s"),
+        ("(b) floor: rng.random float32 + one pass", rate(f["floor_deliveries_per_s"]), ""),
+        ("    floor with the kernel's random_raw draw", rate(f["floor_raw_deliveries_per_s"]), ""),
+        ("(c) naive: SimPy process per subscriber", rate(f["naive_deliveries_per_s"]), ""),
+        ("floor / kernel", f"{f['floor_over_kernel']:.2f}×", "≤ 2.5"),
+        ("floor (random_raw) / kernel", f"{f['floor_raw_over_kernel']:.2f}×", ""),
+        ("kernel / naive", f"{f['kernel_over_naive']:,.0f}×", "≥ 300"),
+        ("(d) kernel state, bytes per subscriber", f"{f['state_bytes_per_subscriber']:.1f} B", ""),
+        ("    + block scratch, amortised", f"{f['scratch_bytes_per_subscriber']:.2f} B", ""),
+        (
+            f"    Messenger total (+{CHANNEL_EXTRA_BYTES} B channel columns)",
+            f"{f['messenger_bytes_per_subscriber']:.1f} B",
+            "≤ 32 B",
+        ),
+        (
+            "    peak extra memory of one broadcast",
+            f"{f['broadcast_peak_extra_bytes'] / 2**20:.2f} MiB "
+            f"({f['broadcast_peak_extra_bytes'] / args.subscribers:.1f} B/subscriber)",
+            "",
+        ),
+        ("    naive: bytes per subscriber (process)", f"{f['naive_bytes_per_subscriber']:,.0f} B", ""),
+    ]
+    print(
+        f"broadcast benchmark: {args.subscribers:,} subscribers in {market:,} rows, block {args.block:,}, "
+        f"median of {args.repeats} interleaved runs; naive {args.naive_subscribers:,} × {args.naive_broadcasts} "
+        f"broadcasts; numpy {np.__version__}, simpy {simpy.__version__}, Python {platform.python_version()}"
+    )
+    width = max(len(r[0]) for r in rows)
+    value_width = max(len(r[1]) for r in rows)
+    print(f"{'measure':<{width}}  {'value':>{value_width}}  target")
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:>{value_width}}  {target}")
+
+
+if __name__ == "__main__":
+    main()

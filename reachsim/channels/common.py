@@ -1,0 +1,48 @@
+"""Parameter models shared by several channels (engagement, novelty, fatigue, opt-out hazard).
+
+Channels never import each other, so what two of them share lives here. Names and fields are part of the scenario
+contract (DESIGN.md): the semantics are those of :mod:`reachsim.model.kernels` —
+
+* fatigue stock ``F``: before each delivery ``F ← F·2^(−Δt/half_life)``; the delivery sees ``exp(−strength·F)``;
+  then ``F ← F + 1``;
+* novelty factor ``floor + (1 − floor)·2^(−age/half_life)``, ``age`` = days since the consumer joined;
+* opt-out probability per delivery ``probability × (1 + fatigue_strength·F)`` with the same decayed ``F``;
+  engagement is drawn first, then the opt-out, independently.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from reachsim.scenario.base import StrictModel
+
+__all__ = ["Engagement", "Fatigue", "Novelty", "Unsubscribe"]
+
+
+class Novelty(StrictModel):
+    """Engagement is higher right after joining and decays to a floor."""
+
+    half_life_days: float = Field(gt=0, description="Days for the novelty excess to halve.")
+    floor: float = Field(default=0.0, ge=0, le=1, description="Long-run share of the initial engagement.")
+
+
+class Fatigue(StrictModel):
+    """Recent messages depress engagement: factor exp(−strength·F) for a decaying message stock F."""
+
+    half_life_days: float = Field(gt=0, description="Days for the message stock F to halve.")
+    strength: float = Field(ge=0, le=50, description="Engagement falls by exp(−strength·F).")
+
+
+class Engagement(StrictModel):
+    """Probability that a delivery is engaged with."""
+
+    probability: float = Field(ge=0, le=1, description="Base probability per delivery (before multipliers).")
+    novelty: Novelty | None = Field(default=None, description="Novelty decay; none when omitted.")
+    fatigue: Fatigue | None = Field(default=None, description="Fatigue; none when omitted.")
+
+
+class Unsubscribe(StrictModel):
+    """Opt-out hazard per delivery: probability × (1 + fatigue_strength·F)."""
+
+    probability: float = Field(default=0.0, ge=0, le=1, description="Opt-out probability per delivery.")
+    fatigue_strength: float = Field(default=0.0, ge=0, description="How fatigue raises the opt-out hazard.")

@@ -1,0 +1,358 @@
+"""Page: fans reached organically by posts, paid boosts to any target, and paid reach that grows owned audiences.
+
+Each post is shown to every fan independently with probability ``organic_reach`` (which a timeline entry can
+lower to model platform throttling) and, if boosted, to ``budget_per_post / cpm × 1000`` paid impressions, each on a
+uniformly random member of the boost's target (the market, the fans, or named segments) — so one person may see a
+post several times. Every exposure is a delivery with the shared engagement rule (segment, targeting relevance,
+novelty since becoming a fan, fatigue); engaged non-fans may follow the Page, engaged people may opt in to
+Messenger (published on the event bus for the strategy's Messenger channel), and each exposure of a fan carries
+an unfollow hazard growing with fatigue. The maths is in docs/model/page.md; the sampling and response kernels
+are :mod:`reachsim.model.exposure`.
+
+Per-consumer state is kept in population-indexed columns (fan, left, fan since, fatigue stock and time of the
+last exposure, exposures); a post touches only the index arrays of the people it reaches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from reachsim.channels.base import Channel, ChannelParams
+from reachsim.channels.common import Engagement, Unsubscribe
+from reachsim.engine import bus as topics
+from reachsim.model.exposure import (
+    boost_impressions,
+    merge_exposures,
+    organic_sightings,
+    respond,
+    uniform_impressions,
+)
+from reachsim.model.kernels import decay, novelty_factor
+from reachsim.scenario.base import StrictModel
+
+#: How someone became a fan (the ``joined_<source>`` daily metrics). ``boost``: followed after engaging with a
+#: boosted post (organic posts reach only fans, so every follow from an engagement comes from paid reach);
+#: ``other``: a follow published on the bus by another channel.
+SOURCES = ("initial", "organic", "boost", "other")
+#: Boost targets that are not segment names.
+SPECIAL_TARGETS = ("market", "fans")
+
+
+class Posts(StrictModel):
+    """The posting schedule: give either ``every_days`` or ``per_week``."""
+
+    every_days: float | None = Field(default=None, gt=0, le=3650, description="Days between posts.")
+    per_week: float | None = Field(
+        default=None, gt=0, le=1000, description="Posts per week, evenly spaced (every 7/per_week days)."
+    )
+    first_day: float = Field(default=0.0, ge=0, description="Day of the first post.")
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> Posts:
+        if (self.every_days is None) == (self.per_week is None):
+            field = "every_days" if self.every_days is None else "per_week"
+            raise ValueError(
+                f"@{field}: give exactly one of every_days (days between posts) or per_week (posts per week)"
+            )
+        return self
+
+    @property
+    def interval_days(self) -> float:
+        return self.every_days if self.every_days is not None else 7.0 / float(self.per_week)  # type: ignore[arg-type]
+
+
+class Boost(StrictModel):
+    """Paid boost of every post: ``budget_per_post / cpm × 1000`` impressions, each on a uniformly random member
+    of the target (with replacement: a person can see a boosted post more than once)."""
+
+    budget_per_post: float = Field(ge=0, description="Spend on each post's boost (booked in full per post).")
+    cpm: float = Field(gt=0, description="Price of 1,000 paid impressions.")
+    target: str | list[str] = Field(
+        default="market",
+        description="Who the impressions land on: 'market' (everyone), 'fans' (current fans), or a list of "
+        "segment names (their members, fans or not).",
+    )
+
+    @field_validator("target")
+    @classmethod
+    def _normalise(cls, v: str | list[str]) -> str | list[str]:
+        if isinstance(v, str):
+            return v if v in SPECIAL_TARGETS else [v]
+        if not v:
+            raise ValueError("name at least one segment, or use 'market' or 'fans'")
+        for name in v:
+            if name in SPECIAL_TARGETS:
+                raise ValueError(f"'{name}' is a target of its own, not a segment: use target: {name}")
+        if len(set(v)) != len(v):
+            raise ValueError("a segment is named twice")
+        return v
+
+
+class Unfollow(Unsubscribe):
+    """Unfollow hazard per exposure of a fan: probability × (1 + fatigue_strength·F)."""
+
+
+class PageParams(ChannelParams):
+    """A brand Page: fans, organic reach of posts, paid boosts."""
+
+    type: Literal["page"] = Field(description="Channel type.")
+    initial_fans: int = Field(default=0, ge=0, description="Fans at day 0, chosen at random from the market.")
+    initial_fan_age_days: float = Field(
+        default=0.0,
+        ge=0,
+        description="How long the initial fans have been fans at day 0 (their novelty has decayed that long).",
+    )
+    organic_fans_per_day: float = Field(
+        default=0.0, ge=0, description="Mean new fans per day from outside the simulated channels (Poisson)."
+    )
+    posts: Posts | None = Field(default=None, description="Posting schedule; no posts when omitted.")
+    organic_reach: float = Field(
+        ge=0, le=1, description="Share of fans shown each post: each fan sees it independently with this probability."
+    )
+    boost: Boost | None = Field(default=None, description="Paid boost of every post; none when omitted.")
+    engagement: Engagement = Field(
+        description="Engagement with each exposure (organic or paid). Novelty applies to fans, by days since "
+        "they became fans; non-fans see the post as new (novelty 1)."
+    )
+    follow_probability: float = Field(
+        default=0.0, ge=0, le=1, description="Probability that an engaged non-fan becomes a fan (once per post)."
+    )
+    messenger_optin_probability: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Probability that an engaged person opts in to Messenger (once per post); needs a messenger "
+        "channel in the strategy.",
+    )
+    unfollow: Unfollow = Field(default_factory=Unfollow, description="Unfollow hazard per exposure of a fan.")
+    content_cost_per_post: float = Field(default=0.0, ge=0, description="Cost of producing each post.")
+
+
+class PageChannel(Channel):
+    type_name: ClassVar[str] = "page"
+    Params: ClassVar[type[PageParams]] = PageParams
+    extra_metrics: ClassVar[tuple[str, ...]] = (
+        "impressions_organic",
+        "impressions_paid",
+        "boost_spend",
+        "messenger_optins",
+        *(f"joined_{s}" for s in SOURCES),
+    )
+    params: PageParams
+
+    # -- load-time checks ---------------------------------------------------------------------------------------
+    @classmethod
+    def check_strategy(cls, params: ChannelParams, others: Sequence[ChannelParams]) -> list[tuple[str, str]]:
+        assert isinstance(params, PageParams)
+        problems: list[tuple[str, str]] = []
+        if params.messenger_optin_probability > 0 and not any(o.type == "messenger" for o in others):
+            problems.append(
+                (
+                    "messenger_optin_probability",
+                    "engaged people can opt in to Messenger only if the strategy has a messenger channel; "
+                    "add one (type: messenger) or set messenger_optin_probability to 0",
+                )
+            )
+        return problems
+
+    @classmethod
+    def check_market(cls, params: ChannelParams, market: Any) -> list[tuple[str, str]]:
+        assert isinstance(params, PageParams)
+        problems: list[tuple[str, str]] = []
+        if params.initial_fans > market.size:
+            problems.append(("initial_fans", f"{params.initial_fans} fans exceed the market size {market.size}"))
+        if params.boost is not None and isinstance(params.boost.target, list):
+            names = [s.name for s in market.segments]
+            for i, name in enumerate(params.boost.target):
+                if name not in names:
+                    close = difflib.get_close_matches(name, [*names, *SPECIAL_TARGETS], n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    problems.append(
+                        (
+                            f"boost.target[{i}]",
+                            f"no segment named '{name}'{hint}; segments: {', '.join(names)}; "
+                            "or use 'market' or 'fans'",
+                        )
+                    )
+        return problems
+
+    def set_param(self, path: str, value: float) -> None:
+        super().set_param(path, value)
+        if self.params.messenger_optin_probability > 0 and not self.ctx.bus.has_subscribers(
+            topics.MESSENGER_OPTIN
+        ):
+            raise ValueError(
+                f"channel '{self.name}': messenger_optin_probability > 0 needs a messenger channel in the strategy"
+            )
+
+    # -- set-up ---------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        ctx, n = self.ctx, self.ctx.population.size
+        self.fan = np.zeros(n, dtype=bool)
+        self.left = np.zeros(n, dtype=bool)  # unfollowed: not re-acquired
+        self.fan_since = np.zeros(n, dtype=np.float32)
+        self.fatigue = np.zeros(n, dtype=np.float32)  # stock after the last exposure (its + 1 included)
+        self.last_exposure = np.zeros(n, dtype=np.float32)
+        self.exposure_count = np.zeros(n, dtype=np.uint32)
+        self.fans = 0
+        self._credit = Fraction(0)
+        self._rng_fans = ctx.rng("fans")
+        self._rng_organic = ctx.rng("organic")
+        self._rng_boost = ctx.rng("boost")
+        self._rng_response = ctx.rng("response")
+        self._rng_follow = ctx.rng("follow")
+        self._segment_target = self._resolve_segments()
+        ctx.recorder.declare(ctx.name, *self.extra_metrics)
+        ctx.bus.subscribe(topics.PAGE_FOLLOW, self._on_follow)
+        p = self.params
+        if p.initial_fans:
+            k = min(p.initial_fans, n)
+            idx = np.sort(self._rng_fans.choice(n, size=k, replace=False))
+            self._follow(idx, 0.0, "initial", since=-p.initial_fan_age_days)
+        ctx.every(self._daily, first=0.0, interval=lambda: 1.0, slot=0)
+        if p.posts is not None:
+            ctx.every(self._post, first=p.posts.first_day, interval=self._period, slot=1)
+
+    def _resolve_segments(self) -> np.ndarray | None:
+        boost = self.params.boost
+        if boost is None or not isinstance(boost.target, list):
+            return None
+        names = self.ctx.segments.names
+        unknown = [s for s in boost.target if s not in names]
+        if unknown:
+            raise ValueError(f"channel '{self.name}': boost.target names unknown segments {unknown}")
+        codes = np.array([names.index(s) for s in boost.target], dtype=np.int16)
+        return np.flatnonzero(np.isin(self.ctx.population.segment, codes))
+
+    def _period(self) -> float | None:
+        return self.params.posts.interval_days if self.params.posts is not None else None
+
+    # -- audience -------------------------------------------------------------------------------------------
+    def audience(self) -> float:
+        return float(self.fans)
+
+    def exposures(self) -> np.ndarray:
+        return self.exposure_count
+
+    def _follow(self, idx: np.ndarray, t: float, source: str, *, since: float | None = None) -> None:
+        """Make fans of those in ``idx`` who are not fans and never unfollowed."""
+        idx = idx[~self.fan[idx] & ~self.left[idx]]
+        if idx.size == 0:
+            return
+        source = source if source in SOURCES else "other"
+        self.fan[idx] = True
+        self.fan_since[idx] = t if since is None else since
+        self.fans += idx.size
+        self.ctx.flow("joined", idx.size)
+        self.ctx.flow(f"joined_{source}", idx.size)
+
+    def _unfollow(self, idx: np.ndarray) -> None:
+        idx = idx[self.fan[idx]]
+        if idx.size == 0:
+            return
+        self.fan[idx] = False
+        self.left[idx] = True
+        self.fans -= idx.size
+        self.ctx.flow("left", idx.size)
+
+    def _on_follow(self, payload: dict[str, Any]) -> None:
+        self._follow(np.asarray(payload["idx"], dtype=np.int64), payload["t"], payload.get("source", "other"))
+
+    # -- daily: organic fan growth ----------------------------------------------------------------------------
+    def _daily(self, t: float) -> None:
+        rate = self.params.organic_fans_per_day
+        k = int(self._rng_fans.poisson(rate)) if rate else 0
+        if k:
+            eligible = np.flatnonzero(~self.fan & ~self.left)
+            k = min(k, eligible.size)
+            if k:
+                self._follow(np.sort(self._rng_fans.choice(eligible, size=k, replace=False)), t, "organic")
+
+    # -- posts ----------------------------------------------------------------------------------------------
+    def _boost(self, t: float) -> tuple[np.ndarray, np.ndarray, int]:
+        """Paid impressions of one post: (people, impressions each, total); the spend is booked here."""
+        boost, ctx = self.params.boost, self.ctx
+        empty = np.empty(0, dtype=np.int64)
+        if boost is None or boost.budget_per_post == 0:
+            return empty, empty, 0
+        if boost.target == "market":
+            target, size = None, ctx.population.size
+        else:
+            target = np.flatnonzero(self.fan) if boost.target == "fans" else self._segment_target
+            size = target.size  # type: ignore[union-attr]
+        if size == 0:
+            return empty, empty, 0  # nobody to deliver to: the platform spends nothing
+        impressions, self._credit = boost_impressions(self._credit, boost.budget_per_post, boost.cpm)
+        ctx.cost("boost", boost.budget_per_post)
+        ctx.flow("boost_spend", boost.budget_per_post)
+        positions, counts = uniform_impressions(self._rng_boost, size, impressions)
+        people = positions if target is None else target[positions]
+        return people, counts, impressions
+
+    def _post(self, t: float) -> None:
+        p, ctx = self.params, self.ctx
+        ctx.cost("content", p.content_cost_per_post)
+        organic = organic_sightings(self._rng_organic, np.flatnonzero(self.fan), p.organic_reach)
+        paid, paid_counts, impressions = self._boost(t)
+        idx, counts = merge_exposures(organic, np.ones(organic.size, dtype=np.int64), paid, paid_counts)
+        ctx.flow("impressions_organic", organic.size)
+        ctx.flow("impressions_paid", impressions)
+        if idx.size == 0:
+            return
+        eng = p.engagement
+        was_fan = self.fan[idx]
+        # Fatigue stock decayed to now; novelty for fans by days since they became fans, 1 for everyone else.
+        fatigue_half_life = eng.fatigue.half_life_days if eng.fatigue else math.inf
+        stock = self.fatigue[idx] * np.asarray(decay(t - self.last_exposure[idx], fatigue_half_life))
+        probability = eng.probability * ctx.engagement_weights(idx, p.relevance_uplift).astype(np.float64)
+        if eng.novelty is not None:
+            age = t - self.fan_since[idx].astype(np.float64)
+            novelty = novelty_factor(age, eng.novelty.half_life_days, eng.novelty.floor)
+            probability *= np.where(was_fan, novelty, 1.0)
+        response = respond(
+            self._rng_response,
+            counts,
+            stock,
+            probability,
+            strength=eng.fatigue.strength if eng.fatigue else 0.0,
+            optout=p.unfollow.probability,
+            optout_fatigue_strength=p.unfollow.fatigue_strength,
+            can_opt_out=was_fan,
+        )
+        self.fatigue[idx] = response.stock
+        self.last_exposure[idx] = t
+        newly = int(np.count_nonzero(self.exposure_count[idx] == 0))
+        self.exposure_count[idx] += counts.astype(np.uint32)
+        ctx.flow("deliveries", int(counts.sum()))
+        ctx.flow("reached", newly)
+        ctx.reached(idx)
+
+        engagements = response.engagements
+        total = int(engagements.sum())
+        ctx.flow("engagements", total)
+        if total:
+            values = ctx.segments.value_per_engagement[ctx.population.segment[idx]]
+            ctx.value("engagement", float(values @ engagements))
+        self._unfollow(idx[response.opted_out])
+
+        engaged_rows = np.flatnonzero(engagements > 0)
+        if engaged_rows.size == 0:
+            return
+        engaged = idx[engaged_rows]
+        follow_draw = self._rng_follow.random(engaged.size)
+        optin_draw = self._rng_follow.random(engaged.size)
+        if p.follow_probability > 0:
+            follows = ~was_fan[engaged_rows] & (follow_draw < p.follow_probability)
+            self._follow(engaged[follows], t, "boost")
+        if p.messenger_optin_probability > 0:
+            optins = engaged[optin_draw < p.messenger_optin_probability]
+            if optins.size:
+                ctx.flow("messenger_optins", optins.size)
+                ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins, t=t, source="page")

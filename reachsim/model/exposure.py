@@ -1,0 +1,203 @@
+"""Sparse exposures: organic sightings, paid impressions and the response of the people they reach.
+
+The pure, vectorised pieces of the Page channel (docs/model/page.md). A Page post reaches a small share of the
+market, so everything here works on index arrays of the people exposed, never on whole population columns.
+Sampling functions take the generator to draw from and keep no state.
+
+Semantics (DESIGN.md, "Semantics the tests rely on"):
+
+* organic reach ``r``: each member of the audience independently sees the post with probability ``r``
+  (:func:`organic_sightings`);
+* paid impressions: ``budget / cpm × 1000`` impressions (:func:`boost_impressions`), each landing on a uniformly
+  random member of the target, with replacement, so one person may receive several (:func:`uniform_impressions`);
+* every impression is a delivery: the fatigue stock ``F`` of its recipient decays to the delivery's time, the
+  delivery is engaged with probability ``min(1, p0·exp(−s·F))``, an opt-out (for those who can opt out) happens
+  with probability ``min(1, u·(1 + fs·F))`` independently, and then ``F ← F + 1`` (:func:`respond`). Several
+  impressions of one person at the same instant see ``F``, ``F + 1``, ``F + 2``, … in turn.
+
+The closed forms the simulation is tested against are in :mod:`reachsim.model.reach`; the variance of the number
+of people a boost reaches (the classical occupancy problem) is :func:`boost_unique_reach_variance`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "Response",
+    "boost_impressions",
+    "boost_unique_reach_variance",
+    "merge_exposures",
+    "organic_sightings",
+    "respond",
+    "uniform_impressions",
+]
+
+IntArray = npt.NDArray[np.int64]
+_EMPTY = np.empty(0, dtype=np.int64)
+
+#: Above this many impressions per member of the target, counting with ``bincount`` beats sorting.
+_BINCOUNT_RATIO = 0.125
+
+
+def organic_sightings(rng: np.random.Generator, audience: npt.ArrayLike, r: float) -> IntArray:
+    """Members of ``audience`` (an index array) who see one post, each independently with probability ``r``.
+
+    Drawn as a Binomial(n, r) count and then a uniformly random subset of that size — the same distribution as
+    one Bernoulli(r) per member, at a cost proportional to the number of sightings. Returned in the order of
+    ``audience`` (ascending if it is).
+    """
+    members = np.asarray(audience, dtype=np.int64)
+    if not 0.0 <= r <= 1.0:
+        raise ValueError(f"organic reach r must be within [0, 1], got {r!r}")
+    n = members.size
+    if n == 0 or r == 0.0:
+        return _EMPTY
+    if r == 1.0:
+        return members.copy()
+    k = int(rng.binomial(n, r))
+    picked = rng.choice(n, size=k, replace=False, shuffle=False)
+    picked.sort()
+    return members[picked]
+
+
+def boost_impressions(credit: Fraction, budget: float, cpm: float) -> tuple[int, Fraction]:
+    """Whole impressions bought by ``budget`` at ``cpm`` (price per 1,000), with the fractional remainder carried.
+
+    ``budget / cpm × 1000`` is rarely a whole number; the fraction is kept in ``credit`` (exact rational
+    arithmetic on the given floats, so no rounding drifts over thousands of posts) and delivered with a later
+    post. Returns ``(impressions now, new credit)``; over any run the impressions delivered are
+    ``floor(Σ budget_i / cpm_i × 1000)`` while the spend is ``Σ budget_i`` exactly.
+    """
+    if budget < 0 or not math.isfinite(budget):
+        raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
+    if not cpm > 0 or not math.isfinite(cpm):
+        raise ValueError(f"cpm must be a finite number > 0, got {cpm!r}")
+    total = credit + Fraction(budget) * 1000 / Fraction(cpm)
+    whole = math.floor(total)
+    return whole, total - whole
+
+
+def uniform_impressions(
+    rng: np.random.Generator, target_size: int, impressions: int
+) -> tuple[IntArray, IntArray]:
+    """``impressions`` uniform draws with replacement over positions ``0 … target_size − 1``.
+
+    Returns ``(positions, counts)``: the distinct positions hit, ascending, and how many impressions each got
+    (counts sum to ``impressions``). Map positions to consumers with the target's index array.
+    """
+    target_size, impressions = int(target_size), int(impressions)
+    if impressions < 0:
+        raise ValueError(f"impressions must be >= 0, got {impressions}")
+    if impressions == 0:
+        return _EMPTY, _EMPTY
+    if target_size <= 0:
+        raise ValueError("impressions need a non-empty target")
+    hits = rng.integers(0, target_size, size=impressions, dtype=np.int64)
+    if impressions > _BINCOUNT_RATIO * target_size:
+        per_position = np.bincount(hits, minlength=target_size)
+        positions = np.flatnonzero(per_position)
+        return positions.astype(np.int64, copy=False), per_position[positions].astype(np.int64)
+    positions, counts = np.unique(hits, return_counts=True)
+    return positions, counts.astype(np.int64)
+
+
+def merge_exposures(
+    idx_a: npt.ArrayLike, counts_a: npt.ArrayLike, idx_b: npt.ArrayLike, counts_b: npt.ArrayLike
+) -> tuple[IntArray, IntArray]:
+    """Union of two (index, count) exposure lists, counts added: ``(ascending distinct indices, counts)``."""
+    ia, ib = np.asarray(idx_a, dtype=np.int64), np.asarray(idx_b, dtype=np.int64)
+    ca, cb = np.asarray(counts_a, dtype=np.int64), np.asarray(counts_b, dtype=np.int64)
+    if ib.size == 0:
+        order = np.argsort(ia, kind="stable")
+        return ia[order], ca[order]
+    if ia.size == 0:
+        order = np.argsort(ib, kind="stable")
+        return ib[order], cb[order]
+    idx, inverse = np.unique(np.concatenate((ia, ib)), return_inverse=True)
+    counts = np.bincount(inverse, weights=np.concatenate((ca, cb)), minlength=idx.size)
+    return idx, counts.astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What a set of exposed people did, row by row (rows as in the input of :func:`respond`)."""
+
+    engagements: IntArray
+    """Engagements per row (0 … count): every impression may be engaged with."""
+    opted_out: npt.NDArray[np.bool_]
+    """Rows that opted out during these deliveries (only rows allowed to)."""
+    stock: npt.NDArray[np.float64]
+    """Fatigue stock after the deliveries: the decayed stock plus the number of deliveries."""
+
+
+def respond(
+    rng: np.random.Generator,
+    counts: npt.ArrayLike,
+    stock: npt.ArrayLike,
+    probability: npt.ArrayLike,
+    *,
+    strength: float,
+    optout: float = 0.0,
+    optout_fatigue_strength: float = 0.0,
+    can_opt_out: npt.ArrayLike | None = None,
+) -> Response:
+    """Engagement and opt-out for people receiving ``counts`` deliveries each at one instant.
+
+    ``stock`` is each row's fatigue stock decayed to now (before these deliveries); ``probability`` the row's
+    engagement probability before fatigue (base × segment × relevance × novelty). Delivery ``j`` (from 0) of a
+    row sees the stock ``F + j``: it is engaged with probability ``min(1, probability·exp(−strength·(F + j)))``
+    and, where ``can_opt_out``, the row opts out with probability ``min(1, optout·(1 + optout_fatigue_strength·
+    (F + j)))``, drawn after and independently of the engagement. Deliveries are processed in rounds (round
+    ``j`` holds the rows with more than ``j`` deliveries), so the work is proportional to the total deliveries.
+    """
+    c = np.asarray(counts, dtype=np.int64)
+    f0 = np.asarray(stock, dtype=np.float64)
+    p0 = np.broadcast_to(np.asarray(probability, dtype=np.float64), c.shape)
+    n = c.size
+    if f0.shape != c.shape:
+        raise ValueError("counts and stock must have the same shape")
+    if np.any(c < 0):
+        raise ValueError("counts must be >= 0")
+    if strength < 0 or optout < 0 or optout > 1 or optout_fatigue_strength < 0:
+        raise ValueError("strength and optout_fatigue_strength must be >= 0 and optout within [0, 1]")
+    allowed = np.zeros(n, dtype=bool) if can_opt_out is None else np.asarray(can_opt_out, dtype=bool)
+    engagements = np.zeros(n, dtype=np.int64)
+    opted = np.zeros(n, dtype=bool)
+    if n == 0:
+        return Response(engagements, opted, f0.copy())
+    order = np.argsort(-c, kind="stable")  # rows by descending count: round j is a prefix
+    descending = -c[order]
+    for j in range(int(c[order[0]])):
+        m = int(np.searchsorted(descending, -j, side="left"))  # rows with count > j
+        rows = order[:m]
+        f = f0[rows] + j
+        p = p0[rows] * np.exp(-strength * f) if strength else p0[rows]
+        engagements[rows] += rng.random(m) < p
+        if optout > 0.0:
+            cand = rows[allowed[rows]]
+            if cand.size:
+                q = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * (f0[cand] + j)))
+                opted[cand] |= rng.random(cand.size) < q
+    return Response(engagements, opted, f0 + c)
+
+
+def boost_unique_reach_variance(impressions: npt.ArrayLike, target: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Variance of the number of people reached by ``I`` uniform impressions on ``T`` people (occupancy).
+
+    With ``m_k = (1 − k/T)^I`` the probability that ``k`` given people are all missed,
+    ``Var = T·m_1 + T(T − 1)·m_2 − T²·m_1²`` (the indicators of being missed are negatively correlated, so this is
+    below the binomial ``T·p(1 − p)``). Evaluated in logs for large ``T``.
+    """
+    i = np.asarray(impressions, dtype=float)
+    t = np.asarray(target, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m1 = np.exp(i * np.log1p(-1.0 / t))
+        m2 = np.exp(i * np.log1p(-2.0 / np.maximum(t, 2.0)))  # only used when T ≥ 2 (T(T − 1) = 0 below)
+        out = t * m1 + t * (t - 1.0) * m2 - t * t * m1 * m1
+    return np.maximum(np.where(t > 0, out, 0.0), 0.0)[()]
