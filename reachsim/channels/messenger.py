@@ -19,6 +19,7 @@ from pydantic import Field
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe
 from reachsim.engine import bus as topics
+from reachsim.engine.population import sample_rows
 from reachsim.model.bass import bass_daily_adoption_probability
 from reachsim.model.broadcast import BroadcastColumns, broadcast
 from reachsim.scenario.base import StrictModel
@@ -171,10 +172,11 @@ class MessengerChannel(Channel):
         if acq.paid is not None:
             self._paid_credit += acq.paid.budget_per_day / acq.paid.cost_per_subscriber
             wanted["paid"] = math.floor(self._paid_credit)
-        if any(wanted.values()):
-            eligible = np.flatnonzero(self.source == 0)
-            total = min(sum(wanted.values()), eligible.size)
-            chosen = rng.choice(eligible, size=total, replace=False) if total else eligible[:0]
+        total = sum(wanted.values())
+        if total:
+            eligible = self.source == 0
+            chosen = sample_rows(eligible, size - self.ever_subscribed, total, rng)
+            rng.shuffle(chosen)  # sources take their share of the chosen in random order
             start = 0
             for source, k in wanted.items():
                 got = chosen[start : start + k]
@@ -185,9 +187,8 @@ class MessengerChannel(Channel):
                 self._join(np.sort(got), t, source)
         if p.inbound_conversations_per_year and self.subscribers:
             k = int(self._rng_inbound.poisson(self.subscribers * p.inbound_conversations_per_year / 365.0))
-            if k:
-                active = np.flatnonzero(self.cols.active)
-                self._open_window(self._rng_inbound.choice(active, size=k, replace=True), t)
+            if k:  # conversations fall on distinct subscribers (k is small against the audience)
+                self._open_window(sample_rows(self.cols.active, self.subscribers, k, self._rng_inbound), t)
         self.ctx.cost("platform_fee", p.fixed_cost_per_month / DAYS_PER_MONTH)
 
     # -- broadcasts ---------------------------------------------------------------------------------------------

@@ -170,13 +170,13 @@ class PageChannel(Channel):
             problems.append(("initial_fans", f"{params.initial_fans} fans exceed the market size {market.size}"))
         if params.boost is not None and isinstance(params.boost.target, list):
             names = [s.name for s in market.segments]
-            for i, name in enumerate(params.boost.target):
+            for name in params.boost.target:
                 if name not in names:
                     close = difflib.get_close_matches(name, [*names, *SPECIAL_TARGETS], n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else ""
                     problems.append(
                         (
-                            f"boost.target[{i}]",
+                            "boost.target",
                             f"no segment named '{name}'{hint}; segments: {', '.join(names)}; "
                             "or use 'market' or 'fans'",
                         )

@@ -55,3 +55,26 @@ class Population:
 
     def unique_reach(self) -> int:
         return int(np.count_nonzero(self.first_reached != NEVER))
+
+
+def sample_rows(mask: np.ndarray, count: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` distinct rows drawn uniformly from the rows where ``mask`` is True (``count`` of them), sorted.
+
+    When the rows are a fair share of the population, random row numbers are drawn and the first ``k``
+    distinct ones that qualify are kept (a uniform k-subset), which avoids a pass over the whole mask;
+    otherwise the qualifying rows are listed and chosen from.
+    """
+    k = min(int(k), int(count))
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    size = mask.size
+    share = count / size
+    if share < 0.05 or k > 0.25 * count:
+        return np.sort(rng.choice(np.flatnonzero(mask), size=k, replace=False))
+    chosen = np.empty(0, dtype=np.int64)
+    while chosen.size < k:
+        draws = rng.integers(0, size, size=int((k - chosen.size) / share * 1.25) + 16)
+        candidates = np.concatenate([chosen, draws[mask[draws]]])
+        _, first = np.unique(candidates, return_index=True)
+        chosen = candidates[np.sort(first)][:k]
+    return np.sort(chosen)

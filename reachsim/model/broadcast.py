@@ -194,7 +194,7 @@ class BroadcastColumns:
 class _Scratch:
     """Preallocated per-block buffers, so a broadcast allocates nothing population-sized."""
 
-    __slots__ = ("eng", "flag", "flag2", "prob", "rows", "uniform", "work")
+    __slots__ = ("_full", "eng", "flag", "flag2", "prob", "rows", "uniform", "work")
 
     def __init__(self, rows: int) -> None:
         self.rows = rows
@@ -204,10 +204,15 @@ class _Scratch:
         self.eng = np.empty(rows, dtype=bool)
         self.flag = np.empty(rows, dtype=bool)
         self.flag2 = np.empty(rows, dtype=bool)
+        self._full = (self.uniform, self.prob, self.work, self.eng, self.flag, self.flag2)
+
+    def views(self, n: int) -> tuple[np.ndarray, ...]:
+        """The buffers cut to ``n`` rows: uniform, prob, work (float32), eng, flag, flag2 (bool)."""
+        return self._full if n == self.rows else tuple(x[:n] for x in self._full)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.uniform, self.prob, self.work, self.eng, self.flag, self.flag2))
+        return sum(a.nbytes for a in self._full)
 
 
 def _check_probability(name: str, value: float) -> float:
@@ -287,8 +292,7 @@ def broadcast(
         deliveries += k
         full = k == n
         nov, fat, wt, expo = cols.novelty[a:b], cols.fatigue[a:b], cols.weight[a:b], cols.exposures[a:b]
-        uni, prob, work = buf.uniform[:n], buf.prob[:n], buf.work[:n]
-        eng, flag, flag2 = buf.eng[:n], buf.flag[:n], buf.flag2[:n]
+        uni, prob, work, eng, flag, flag2 = buf.views(n)
 
         draw(uni)
         if r_n != 1.0:
@@ -305,7 +309,7 @@ def broadcast(
         np.less(uni, prob, out=eng)
         if not full:
             np.logical_and(eng, act, out=eng)
-        rows = np.flatnonzero(eng)
+        rows = eng.nonzero()[0]
         if rows.size:
             rows += a
             engaged.append(rows)
@@ -314,12 +318,12 @@ def broadcast(
             np.less(uni, low, out=flag)
             np.greater_equal(uni, high, out=flag2)
             np.logical_or(flag, flag2, out=flag)
-            cand = np.flatnonzero(flag)
+            cand = flag.nonzero()[0]
             if not full:
                 cand = cand[act[cand]]
             if cand.size:
-                # Gather what the exact test needs (decayed F, before this delivery's + 1).
-                cand_data.append((uni[cand], prob[cand], eng[cand], fat[cand]))
+                # What the exact test needs: U, p and the decayed F (before this delivery's + 1).
+                cand_data.append((uni[cand], prob[cand], fat[cand]))
                 cand += a
                 cand_rows.append(cand)
 
@@ -332,7 +336,8 @@ def broadcast(
     opted = np.empty(0, dtype=np.int64)
     if cand_rows:
         rows_c = _concat(cand_rows)
-        uc, pc, ec, fc = (np.concatenate(parts) for parts in zip(*cand_data, strict=True))
+        uc, pc, fc = (np.concatenate(parts) for parts in zip(*cand_data, strict=True))
+        ec = uc < pc  # the engagement test again, on the same float32 values
         uc = uc.astype(np.float64)
         pc = np.minimum(pc, 1.0, dtype=np.float64)
         qc = np.minimum(u * (1.0 + fs * fc.astype(np.float64)), 1.0)
@@ -375,7 +380,9 @@ def _uniform_drawer(rng: np.random.Generator):
 
     def draw_raw(out: npt.NDArray[np.float32]) -> None:
         n = out.size
-        bits = bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
+        bits = bit_generator.random_raw((n + 1) // 2).view(np.uint32)
+        if n % 2:
+            bits = bits[:n]
         np.right_shift(bits, np.uint32(8), out=bits)
         out[...] = bits.view(np.int32)  # < 2^24: converts exactly
         np.multiply(out, scale, out=out)

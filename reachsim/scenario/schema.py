@@ -119,6 +119,9 @@ def scenario_problems(scenario: Any) -> list[tuple[Loc, str]]:
     for name, strategy in scenario.strategies.items():
         for loc, message in strategy_problems(strategy.channels, strategy.timeline):
             problems.append((("strategies", name, *loc), message))
+        for i, ch in enumerate(strategy.channels):
+            for field_path, message in registry.get(ch.type).check_market(ch, scenario.market):
+                problems.append((("strategies", name, "channels", i, *field_path.split(".")), message))
         for i, entry in enumerate(strategy.timeline):
             if entry.day >= scenario.horizon_days:
                 problems.append(
@@ -186,10 +189,6 @@ def scenario_model() -> type[ScenarioBase]:
         for name in names:
             if not _valid_name(name):
                 raise ValueError(f"@strategies.{name}: strategy names use letters, digits, '_' and '-'")
-        for name in names:
-            for i, ch in enumerate(self.strategies[name].channels):
-                for field_path, message in registry.get(ch.type).check_market(ch, self.market):
-                    raise ValueError(f"@strategies.{name}.channels[{i}].{field_path}: {message}")
         return self
 
     return create_model(
