@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from reachsim.scenario.errors import ScenarioError
 
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = _console(stderr=True)
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
@@ -137,19 +137,27 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _console(*, stderr: bool = False, quiet: bool = False) -> Console:
+    """A console that prints text as given: no markup, emoji codes or highlighting (names and values in a
+    scenario may contain ``[brackets]`` or ``:colons:``), and no wrapping of long error lines."""
+    return Console(stderr=stderr, quiet=quiet, markup=False, emoji=False, highlight=False, soft_wrap=stderr)
+
+
 def _run(args: argparse.Namespace) -> int:
-    from reachsim.experiments.executors import make_executor
     from reachsim.experiments.runner import run_experiment
     from reachsim.results.rundir import write_run_dir
-    from reachsim.scenario.load import load_scenario, with_overrides
+    from reachsim.scenario.load import load_scenario
 
-    scenario = with_overrides(load_scenario(args.file), seed=args.seed, replications=args.replications)
     out = Path(args.out) if args.out else Path("reports") / Path(args.file).stem
-    console = Console(stderr=True, quiet=args.quiet)
+    if out.exists() and not out.is_dir():  # found now, not after the whole experiment has run
+        raise UsageError(f"reachsim run: argument --out: {str(out)!r} exists and is not a directory")
+    scenario = _with_overrides(load_scenario(args.file), seed=args.seed, replications=args.replications)
+    err = _console(stderr=True)
+    console = _console(stderr=True, quiet=args.quiet)
     total = scenario.replications * len(scenario.strategies)
     started = time.perf_counter()
     with Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -159,19 +167,89 @@ def _run(args: argparse.Namespace) -> int:
         task = bar.add_task(f"{scenario.name}: runs", total=total)
         result = run_experiment(
             scenario,
-            executor=make_executor(args.workers),
+            executor=_make_executor(args.workers),
             progress=lambda strategy, rep: bar.advance(task),
         )
+    if result.interrupted and result.replications == 0:
+        # Nothing worth keeping; an earlier run directory at the same place is left as it was.
+        err.print(f"interrupted before any replication finished: nothing written to {out}")
+        return EXIT_INTERRUPTED
     folder = write_run_dir(result, out)
     elapsed = time.perf_counter() - started
     if not args.quiet:
-        _print_summary(Console(highlight=False), result, folder, elapsed)
+        _print_summary(_console(), result, folder, elapsed)
     if result.interrupted:
-        Console(stderr=True).print(
-            f"interrupted: wrote the {result.replications} complete replications to {folder}", markup=False
+        err.print(
+            f"interrupted: wrote the {_plural(result.replications, 'complete replication')} "
+            f"(of {scenario.replications}) to {folder}"
         )
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _with_overrides(scenario: Any, **changes: Any) -> Any:
+    """The scenario with ``--seed``/``--replications`` applied; a value the schema refuses is a usage error
+    (one line per option, like argparse's own), not a scenario problem."""
+    import pydantic
+
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        return scenario
+    data = scenario.model_dump(mode="python", round_trip=True)
+    data.update(changes)
+    try:
+        return type(scenario).model_validate(data)
+    except pydantic.ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False):
+            loc = error.get("loc") or ("",)
+            option = str(loc[0])
+            where = f"argument --{option}" if option in changes else option or "arguments"
+            lines.append(f"reachsim run: {where}: {error['msg']} (got {changes.get(option, error.get('input'))})")
+        raise UsageError("\n".join(dict.fromkeys(lines))) from None
+
+
+def _make_executor(workers: int) -> Any:
+    """Sequential for one worker; otherwise a process pool that stops promptly and quietly on Ctrl-C."""
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    from reachsim.experiments.executors import ProcessExecutor, SequentialExecutor
+
+    class InterruptibleProcessExecutor(ProcessExecutor):
+        """Workers ignore SIGINT (a terminal sends it to the whole process group): only the main process
+        handles Ctrl-C, so no worker prints a traceback. On an interrupt the pending runs are cancelled and
+        the busy workers stopped instead of waited for; the runs already collected are kept by the runner."""
+
+        def __enter__(self) -> InterruptibleProcessExecutor:
+            # signal.signal itself is the initializer: it runs before the worker imports anything of reachsim.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=self._context,
+                initializer=signal.signal,
+                initargs=(signal.SIGINT, signal.SIG_IGN),
+            )
+            return self
+
+        def __exit__(self, exc_type: Any, *rest: Any) -> None:
+            pool = self._pool
+            if pool is not None and exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+                self._pool = None
+                processes = list((getattr(pool, "_processes", None) or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for process in processes:
+                    if process.is_alive():
+                        process.terminate()
+                for process in processes:
+                    process.join(timeout=5)
+                return
+            super().__exit__(exc_type, *rest)
+
+    return SequentialExecutor() if workers <= 1 else InterruptibleProcessExecutor(workers)
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _fmt(x: Any, money: bool = False) -> str:
@@ -186,7 +264,8 @@ def _print_summary(console: Console, result: Any, folder: Path, elapsed: float) 
     """Metrics as rows and strategies as columns: fits a terminal whatever the number of metrics."""
     summary = result.summary()
     names = list(summary["strategies"])
-    table = Table(title=f"{result.scenario.name}\n{result.replications} replications: mean [p05, p95]")
+    title = f"{result.scenario.name}\n{_plural(result.replications, 'replication')}: mean [p05, p95]"
+    table = Table(title=title)  # the console prints text literally: no markup in names or in "[p05, p95]"
     table.add_column("metric")
     for name in names:
         table.add_column(f"{name}\n(baseline)" if name == summary["baseline"] else name, justify="right")

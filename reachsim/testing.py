@@ -84,8 +84,12 @@ def check_channel(
             other = _run(scenario, 1)
         differences = _differences(first.result, again.result)
         if differences:
-            _fail(type_name, "two runs with the same seed and replication differ in " + ", ".join(differences[:5])
-                  + ": draw every random number from ctx.rng(...) and keep no state outside the channel object")
+            _fail(
+                type_name,
+                "two runs with the same seed and replication differ in "
+                + ", ".join(differences[:5])
+                + ": draw every random number from ctx.rng(...) and keep no state outside the channel object",
+            )
         _check_streams(type_name, first, other)
         _check_series(type_name, channel_cls, first, market_size, horizon_days)
         _check_money(type_name, first, horizon_days)
@@ -106,8 +110,13 @@ def contract_scenario(
         "market": {
             "size": market_size,
             "segments": [
-                {"name": "loyal", "share": 0.3, "engagement_multiplier": 1.5, "value_per_engagement": 0.5,
-                 "data_available": 0.5},
+                {
+                    "name": "loyal",
+                    "share": 0.3,
+                    "engagement_multiplier": 1.5,
+                    "value_per_engagement": 0.5,
+                    "data_available": 0.5,
+                },
                 {"name": "casual", "share": 0.7, "engagement_multiplier": 1.0, "value_per_engagement": 0.1},
             ],
         },
@@ -166,8 +175,10 @@ def _check_shape(channel_cls: type[Channel]) -> None:
     type_field = params.model_fields.get("type")
     annotation = type_field.annotation if type_field is not None else None
     if typing.get_origin(annotation) is not Literal or typing.get_args(annotation) != (type_name,):
-        _fail(type_name, f"{params.__name__}.type must be declared as `type: Literal[{type_name!r}]`, "
-              f"found {annotation!r}")
+        _fail(
+            type_name,
+            f"{params.__name__}.type must be declared as `type: Literal[{type_name!r}]`, found {annotation!r}",
+        )
     if not (params.__doc__ or "").strip():
         _fail(type_name, f"{params.__name__} needs a docstring: the scenario reference shows it")
     problems = list(_model_problems(params, params.__name__, set()))
@@ -178,8 +189,11 @@ def _check_shape(channel_cls: type[Channel]) -> None:
         _fail(type_name, "extra_metrics must be a tuple of metric names")
     clash = sorted(set(extra) & set(CHANNEL_METRICS))
     if clash or len(set(extra)) != len(extra):
-        _fail(type_name, f"extra_metrics repeats a metric ({', '.join(clash) or 'duplicate'}); list only "
-              "metrics beyond CHANNEL_METRICS, once each")
+        _fail(
+            type_name,
+            f"extra_metrics repeats a metric ({', '.join(clash) or 'duplicate'}); list only "
+            "metrics beyond CHANNEL_METRICS, once each",
+        )
 
 
 def _model_problems(model: type[BaseModel], where: str, seen: set[type]) -> Iterator[str]:
@@ -218,8 +232,11 @@ def _check_round_trip(type_name: str, scenario: Any) -> None:
     try:
         again = scenario_from_dict(yaml.safe_load(text), name="<resolved scenario.yaml>")
     except ScenarioError as exc:
-        _fail(type_name, "the resolved scenario (what a run writes to scenario.yaml) does not load again: "
-              + "; ".join(str(p) for p in exc.problems))
+        _fail(
+            type_name,
+            "the resolved scenario (what a run writes to scenario.yaml) does not load again: "
+            + "; ".join(str(p) for p in exc.problems),
+        )
     if again.model_dump() != scenario.model_dump():
         _fail(type_name, "the resolved scenario (scenario.yaml) loads back with different parameters")
 
@@ -233,11 +250,17 @@ def _check_unknown_keys(type_name: str, example: dict[str, Any], size: int, hori
             scenario_from_dict(contract_scenario(params, size, horizon, seed))
         except ScenarioError as exc:
             if not any(_UNKNOWN_KEY in str(p) for p in exc.problems):
-                _fail(type_name, f"an unknown key {prefix}{_UNKNOWN_KEY} was rejected without naming it: "
-                      + "; ".join(str(p) for p in exc.problems))
+                _fail(
+                    type_name,
+                    f"an unknown key {prefix}{_UNKNOWN_KEY} was rejected without naming it: "
+                    + "; ".join(str(p) for p in exc.problems),
+                )
         else:
-            _fail(type_name, f"an unknown key {prefix}{_UNKNOWN_KEY} was accepted; parameter models must "
-                  "derive from StrictModel (extra='forbid')")
+            _fail(
+                type_name,
+                f"an unknown key {prefix}{_UNKNOWN_KEY} was accepted; parameter models must "
+                "derive from StrictModel (extra='forbid')",
+            )
 
 
 def _mappings(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -279,7 +302,8 @@ class _RecordingStreams(Streams):
     def used(self) -> list[str]:
         """Names of the streams whose generator drew at least one number."""
         return [
-            name for name, gen in self.handed
+            name
+            for name, gen in self.handed
             if gen.bit_generator.state != Streams.generator(self, name).bit_generator.state
         ]
 
@@ -311,11 +335,17 @@ def _no_global_random_state(type_name: str) -> Iterator[None]:
     py_before = random.getstate()
     yield
     np_after = np.random.get_state()
-    same_np = np_before[0] == np_after[0] and np.array_equal(np_before[1], np_after[1]) and \
-        tuple(np_before[2:]) == tuple(np_after[2:])
+    same_np = (
+        np_before[0] == np_after[0]
+        and np.array_equal(np_before[1], np_after[1])
+        and tuple(np_before[2:]) == tuple(np_after[2:])
+    )
     if not same_np or random.getstate() != py_before:
-        _fail(type_name, "the run used global random state (numpy.random.* or the random module); draw from "
-              "ctx.rng(purpose) instead")
+        _fail(
+            type_name,
+            "the run used global random state (numpy.random.* or the random module); draw from "
+            "ctx.rng(purpose) instead",
+        )
 
 
 def _differences(a: RunResult, b: RunResult) -> list[str]:
@@ -347,12 +377,18 @@ def _check_streams(type_name: str, first: _Run, other: _Run) -> None:
     prefix = f"{first.channel.name}/"
     for name, _ in first.streams.handed:
         if not name.startswith(prefix):
-            _fail(type_name, f"the channel asked for the random stream {name!r}; use ctx.rng(purpose), which "
-                  f"names it '{prefix}<purpose>' so that every strategy with this channel draws the same numbers")
+            _fail(
+                type_name,
+                f"the channel asked for the random stream {name!r}; use ctx.rng(purpose), which "
+                f"names it '{prefix}<purpose>' so that every strategy with this channel draws the same numbers",
+            )
     if first.streams.used() and not _differences(first.result, other.result):
-        _fail(type_name, "replications 0 and 1 gave identical results although the channel drew random numbers "
-              f"(streams {', '.join(first.streams.used())}): are the draws seeded from ctx.rng? (If the example "
-              "is too small for randomness to show, give check_channel a livelier one.)")
+        _fail(
+            type_name,
+            "replications 0 and 1 gave identical results although the channel drew random numbers "
+            f"(streams {', '.join(first.streams.used())}): are the draws seeded from ctx.rng? (If the example "
+            "is too small for randomness to show, give check_channel a livelier one.)",
+        )
 
 
 def _check_series(type_name: str, cls: type[Channel], run: _Run, size: int, horizon: int) -> None:
@@ -367,26 +403,37 @@ def _check_series(type_name: str, cls: type[Channel], run: _Run, size: int, hori
             _fail(type_name, f"series '{metric}' has shape {values.shape}, expected ({horizon},)")
     undeclared = sorted(m for (ch, m) in series if ch == name and m not in declared)
     if undeclared:
-        _fail(type_name, f"series {', '.join(undeclared)} are recorded but not listed in extra_metrics: a metric "
-              "recorded in some replications only breaks the summaries")
+        _fail(
+            type_name,
+            f"series {', '.join(undeclared)} are recorded but not listed in extra_metrics: a metric "
+            "recorded in some replications only breaks the summaries",
+        )
     for metric in CHANNEL_METRICS:
         values = series[name, metric]
         if not np.all(np.isfinite(values)):
             _fail(type_name, f"series '{metric}' has non-finite values (first on day {_first(~np.isfinite(values))})")
         if np.any(values < 0):
-            _fail(type_name, f"series '{metric}' is negative on day {_first(values < 0)}: flows count events "
-                  "and stocks count people, so neither can be negative")
+            _fail(
+                type_name,
+                f"series '{metric}' is negative on day {_first(values < 0)}: flows count events "
+                "and stocks count people, so neither can be negative",
+            )
     audience = series[name, "audience"]
     if np.any(audience > size):
-        _fail(type_name, f"audience {audience.max():g} exceeds the market size {size} "
-              f"(day {_first(audience > size)})")
+        _fail(type_name, f"audience {audience.max():g} exceeds the market size {size} (day {_first(audience > size)})")
     reach = series["all", "unique_reach"]
     if reach[-1] > size or np.any(np.diff(reach) < 0):
-        _fail(type_name, "unique reach must be non-decreasing and at most the market size: pass ctx.reached() "
-              "the consumers exposed now (the population de-duplicates)")
+        _fail(
+            type_name,
+            "unique reach must be non-decreasing and at most the market size: pass ctx.reached() "
+            "the consumers exposed now (the population de-duplicates)",
+        )
     if not any(series[name, m].any() for m in ("deliveries", "engagements", "cost", "audience")):
-        _fail(type_name, "the example run delivered nothing, engaged nobody, spent nothing and has no audience: "
-              "give check_channel an example that exercises the channel")
+        _fail(
+            type_name,
+            "the example run delivered nothing, engaged nobody, spent nothing and has no audience: "
+            "give check_channel an example that exercises the channel",
+        )
 
 
 def _first(mask: np.ndarray) -> int:
@@ -398,8 +445,11 @@ def _check_money(type_name: str, run: _Run, horizon: int) -> None:
     for metric in ("cost", "value"):
         recorded = run.recorded.get((name, metric))
         if recorded is not None and np.any(recorded):
-            _fail(type_name, f"the channel recorded '{metric}' with ctx.flow(); book money with ctx.{metric}() so "
-                  "that the ledger stays the single source of money (the series are derived from it)")
+            _fail(
+                type_name,
+                f"the channel recorded '{metric}' with ctx.flow(); book money with ctx.{metric}() so "
+                "that the ledger stays the single source of money (the series are derived from it)",
+            )
     cost = value = 0.0
     for day, channel, category, amount in run.sim.ledger.entries():
         if channel != name:
@@ -441,9 +491,7 @@ def _check_results(type_name: str, run: _Run, size: int) -> None:
             _fail(type_name, f"finish() metric {metric!r} is {value!r}, not a number")
 
 
-def _check_timeline(
-    type_name: str, example: dict[str, Any], first: _Run, size: int, horizon: int, seed: int
-) -> None:
+def _check_timeline(type_name: str, example: dict[str, Any], first: _Run, size: int, horizon: int, seed: int) -> None:
     leaves = dict(_numeric_leaves({k: v for k, v in example.items() if k not in ("type", "name")}))
     if not leaves:
         return
@@ -454,6 +502,10 @@ def _check_timeline(
     scenario = _validated(type_name, data)
     differences = _differences(first.result, _run(scenario, 0).result)
     if differences:
-        _fail(type_name, "a timeline entry setting parameters to their current values changed the run ("
-              + ", ".join(differences[:5]) + "): set_param() must only replace the parameters, keeping the "
-              "channel's state and its random streams")
+        _fail(
+            type_name,
+            "a timeline entry setting parameters to their current values changed the run ("
+            + ", ".join(differences[:5])
+            + "): set_param() must only replace the parameters, keeping the "
+            "channel's state and its random streams",
+        )

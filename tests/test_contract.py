@@ -203,7 +203,7 @@ def test_streams_are_named_after_the_channel() -> None:
             super().start()
             self.rng = self.ctx.streams.generator("daily")
 
-    with pytest.raises(AssertionError, match="use ctx.rng"):
+    with pytest.raises(AssertionError, match=r"use ctx\.rng"):
         check_channel(Unnamed, {"probability": 0.1})
 
 

@@ -182,7 +182,8 @@ class MessengerChannel(Channel):
                 got = chosen[start : start + k]
                 start += got.size
                 if source == "paid":
-                    self._paid_credit -= got.size
+                    # what the market could not supply is not bought: the budget is not spent, no credit kept
+                    self._paid_credit = min(self._paid_credit - got.size, self._paid_credit % 1.0)
                     self.ctx.cost("acquisition", got.size * acq.paid.cost_per_subscriber)  # type: ignore[union-attr]
                 self._join(np.sort(got), t, source)
         if p.inbound_conversations_per_year and self.subscribers:
@@ -201,9 +202,7 @@ class MessengerChannel(Channel):
             self._pending.clear()
             return
         pricing = p.pricing
-        in_window = self.subscribers
-        if pricing.in_window != pricing.outside_window:
-            in_window = int(np.count_nonzero(self.cols.active & (self.window_until > t)))
+        in_window = int(np.count_nonzero(self.cols.active & (self.window_until > t)))
         newly = np.concatenate(self._pending) if self._pending else np.empty(0, dtype=np.int64)
         newly = newly[self.cols.active[newly]]
         self._pending.clear()

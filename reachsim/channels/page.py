@@ -27,6 +27,7 @@ from pydantic import Field, field_validator, model_validator
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe
 from reachsim.engine import bus as topics
+from reachsim.engine.population import sample_rows
 from reachsim.model.exposure import (
     boost_impressions,
     merge_exposures,
@@ -139,6 +140,7 @@ class PageChannel(Channel):
     type_name: ClassVar[str] = "page"
     Params: ClassVar[type[PageParams]] = PageParams
     extra_metrics: ClassVar[tuple[str, ...]] = (
+        "post_reach",
         "impressions_organic",
         "impressions_paid",
         "boost_spend",
@@ -197,11 +199,13 @@ class PageChannel(Channel):
         ctx, n = self.ctx, self.ctx.population.size
         self.fan = np.zeros(n, dtype=bool)
         self.left = np.zeros(n, dtype=bool)  # unfollowed: not re-acquired
+        self.never_fan = np.ones(n, dtype=bool)  # may still become a fan (neither fan nor left)
         self.fan_since = np.zeros(n, dtype=np.float32)
         self.fatigue = np.zeros(n, dtype=np.float32)  # stock after the last exposure (its + 1 included)
         self.last_exposure = np.zeros(n, dtype=np.float32)
         self.exposure_count = np.zeros(n, dtype=np.uint32)
         self.fans = 0
+        self.ever_fans = 0
         self._credit = Fraction(0)
         self._rng_fans = ctx.rng("fans")
         self._rng_organic = ctx.rng("organic")
@@ -243,13 +247,15 @@ class PageChannel(Channel):
 
     def _follow(self, idx: np.ndarray, t: float, source: str, *, since: float | None = None) -> None:
         """Make fans of those in ``idx`` who are not fans and never unfollowed."""
-        idx = idx[~self.fan[idx] & ~self.left[idx]]
+        idx = idx[self.never_fan[idx]]
         if idx.size == 0:
             return
         source = source if source in SOURCES else "other"
         self.fan[idx] = True
+        self.never_fan[idx] = False
         self.fan_since[idx] = t if since is None else since
         self.fans += idx.size
+        self.ever_fans += idx.size
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(f"joined_{source}", idx.size)
 
@@ -263,17 +269,16 @@ class PageChannel(Channel):
         self.ctx.flow("left", idx.size)
 
     def _on_follow(self, payload: dict[str, Any]) -> None:
-        self._follow(np.asarray(payload["idx"], dtype=np.int64), payload["t"], payload.get("source", "other"))
+        idx = np.unique(np.asarray(payload["idx"], dtype=np.int64))
+        self._follow(idx, payload["t"], payload.get("source", "other"))
 
     # -- daily: organic fan growth ----------------------------------------------------------------------------
     def _daily(self, t: float) -> None:
         rate = self.params.organic_fans_per_day
         k = int(self._rng_fans.poisson(rate)) if rate else 0
         if k:
-            eligible = np.flatnonzero(~self.fan & ~self.left)
-            k = min(k, eligible.size)
-            if k:
-                self._follow(np.sort(self._rng_fans.choice(eligible, size=k, replace=False)), t, "organic")
+            eligible = self.ctx.population.size - self.ever_fans
+            self._follow(sample_rows(self.never_fan, eligible, k, self._rng_fans), t, "organic")
 
     # -- posts ----------------------------------------------------------------------------------------------
     def _boost(self, t: float) -> tuple[np.ndarray, np.ndarray, int]:
@@ -331,6 +336,7 @@ class PageChannel(Channel):
         newly = int(np.count_nonzero(self.exposure_count[idx] == 0))
         self.exposure_count[idx] += counts.astype(np.uint32)
         ctx.flow("deliveries", int(counts.sum()))
+        ctx.flow("post_reach", idx.size)
         ctx.flow("reached", newly)
         ctx.reached(idx)
 

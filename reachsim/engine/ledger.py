@@ -22,6 +22,8 @@ class Ledger:
             self._append(t, channel, category, float(amount))
 
     def _append(self, t: float, channel: str, category: str, signed: float) -> None:
+        if not 0 <= t < self.horizon_days:
+            raise ValueError(f"{channel}: ledger entry at day {t} is outside the horizon [0, {self.horizon_days})")
         self._days.append(float(t))
         self._channels.append(channel)
         self._categories.append(category)
@@ -48,7 +50,7 @@ class Ledger:
         for t, ch, _, amount in self.entries():
             if channel is not None and ch != channel:
                 continue
-            day = min(int(t), self.horizon_days - 1)
+            day = int(t)
             if amount < 0:
                 cost[day] -= amount
             else:

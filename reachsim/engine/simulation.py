@@ -106,17 +106,21 @@ class Simulation:
                 self.timeline.setdefault(entry.day, []).append((entry.channel, path, value))
 
     def _boundaries(self) -> Generator[simpy.Event, None, None]:
-        """At each integer day: record yesterday's stocks, then apply today's timeline entries."""
+        """At each integer day after 0: record yesterday's stocks, then apply today's timeline entries
+        (day 0's are applied before the channels start, so they shape the initial state too)."""
+        for day in range(1, self.horizon):
+            yield OrderedTimeout(self.env, 1.0, BOUNDARY_PRIORITY)
+            self.recorder.end_of_day(day - 1)
+            self._apply_timeline(day)
+
+    def _apply_timeline(self, day: int) -> None:
         by_name = {ch.name: ch for ch in self.channels}
-        for day in range(self.horizon):
-            if day:
-                yield OrderedTimeout(self.env, 1.0, BOUNDARY_PRIORITY)
-                self.recorder.end_of_day(day - 1)
-            for channel, path, value in self.timeline.get(day, ()):
-                by_name[channel].set_param(path, value)
+        for channel, path, value in self.timeline.get(day, ()):
+            by_name[channel].set_param(path, value)
 
     def run(self) -> RunResult:
         self.env.process(self._boundaries())  # started first: its first step precedes every channel's
+        self._apply_timeline(0)
         for ch in self.channels:
             self.recorder.declare(ch.name, *CHANNEL_METRICS, *ch.extra_metrics)
             self.recorder.stock(ch.name, "audience", ch.audience)

@@ -1,39 +1,40 @@
-"""One Messenger broadcast delivered to every active subscriber: the channel's hot path as a vectorised kernel.
+"""One Messenger broadcast to every active subscriber: the channel's hot path as a vectorised kernel.
 
 Semantics (DESIGN.md, "Semantics the tests rely on"), for each delivery to subscriber ``i`` at time ``t``:
 
-* fatigue stock ``F``: first ``F ← F·2^(−Δt/h_f)``; the delivery sees the factor ``exp(−s·F)``; then ``F ← F + 1``;
+* fatigue stock ``F``: first ``F ← F·2^(−Δt/h_f)``; the delivery sees ``exp(−s·F)``; then ``F ← F + 1``;
 * novelty factor ``floor + (1 − floor)·2^(−age/h_n)``, ``age = t − join_time_i``;
 * engagement probability ``p_i = min(1, base·weight_i·novelty_i·exp(−s·F_i))``;
-* opt-out probability ``q_i = min(1, u·(1 + fs·F_i))`` with the same decayed ``F`` (before the + 1); engagement
-  is drawn first, then the opt-out, and the two are independent.
+* opt-out probability ``q_i = min(1, u·(1 + fs·F_i))``, with the same decayed ``F`` (before the + 1);
+  engagement is drawn first, then the opt-out, and the two are independent.
 
-Representation. Every active subscriber receives every broadcast, so the state is kept "as of the last broadcast"
-``t_last``: between two broadcasts every stock decays by the same factor, and a broadcast needs only the scalar
-decays ``r_f = 2^(−(t − t_last)/h_f)`` and ``r_n = 2^(−(t − t_novelty)/h_n)``. The columns (struct of arrays,
-population-indexed, 17 bytes per row) are
+Representation. Every active subscriber receives every broadcast, so the state is kept "as of the last
+broadcast" ``t_last``: between two broadcasts every stock decays by the same factor, and a broadcast needs
+only the scalar decays ``r_f = 2^(−(t − t_last)/h_f)`` and ``r_n = 2^(−(t − t_novelty)/h_n)``. The columns
+(struct of arrays, population-indexed, 17 bytes per row) are
 
-* ``active: bool`` — subscribed now; inactive rows are skipped and their state is garbage until :meth:`join`;
+* ``active: bool`` — subscribed now; inactive rows are skipped; their state is garbage until :meth:`join`;
 * ``weight: float32`` — per-subscriber multiplier (segment × relevance); ``base`` stays a scalar argument;
-* ``novelty: float32`` — ``2^(−(t_novelty − join_i)/h_n)``, above 1 for someone who joined after ``t_novelty``;
-  ``t_novelty`` equals ``t_last`` except after a long gap without broadcasts (see :meth:`BroadcastColumns.join`);
+* ``novelty: float32`` — ``2^(−(t_novelty − join_i)/h_n)``, above 1 for someone who joined after
+  ``t_novelty``, which equals ``t_last`` except after a long silence (see :meth:`BroadcastColumns.join`);
 * ``fatigue: float32`` — ``F`` as of ``t_last``, after that broadcast's + 1 (0 for a new subscriber);
 * ``exposures: uint32`` — deliveries over the row's lifetime (kept across re-subscriptions), so
   ``exposures > 0`` says who was ever reached by the channel.
 
-Randomness. One float32 uniform ``U`` per row of a block (``rng.random(n, dtype=float32, out=...)``) decides both
-events exactly. Engagement is ``U < p``. The opt-out uses the two ends of the same uniform::
+Randomness. One float32 uniform ``U`` per row decides both events exactly. Engagement is ``U < p``; the
+opt-out uses the two ends of the same uniform::
 
     engaged and opts out       ⇔  U < p·q            (measure p·q, inside the engaged interval [0, p))
     not engaged and opts out   ⇔  U ≥ 1 − (1 − p)·q  (measure (1 − p)·q, inside [p, 1))
 
 so P(engaged ∧ out) = p·q and P(not engaged ∧ out) = (1 − p)·q: the opt-out has probability q and is
-independent of engagement. Since ``q ≤ q_max`` (from a scalar bound on the stock), only rows with ``U < q_max``
-or ``U ≥ 1 − q_max`` (about 2·q_max of them) are checked exactly. Probabilities are resolved to the float32
-uniform's grid of 2^−24.
+independent of engagement. As ``q ≤ q_max`` (from a scalar bound on the stock), only rows with
+``U < q_max`` or ``U ≥ 1 − q_max`` (about 2·q_max of them) are checked exactly. The uniforms are those of
+``rng.random(n, dtype=np.float32)`` (multiples of 2^−24, which is the resolution of every probability), drawn
+twice as fast through ``random_raw`` for the 64-bit bit generators (see :func:`_uniform_drawer`).
 
-Results are deterministic for a given generator state, column state and ``block``; they may differ (in value, not
-in distribution) between block sizes, because blocks without active rows draw nothing.
+Results are deterministic for a given generator state, column state and ``block``; they may differ (in value,
+not in distribution) between block sizes, because blocks without active rows draw nothing.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ DEFAULT_BLOCK = 65536
 """Rows per block: 64k float32 scratch columns stay in the 2 MB L2 cache of the reference machine."""
 
 _MAX_NOVELTY_EXPONENT = 64.0
-"""A joiner's stored novelty is 2^e with e ≤ this; beyond it the novelty column is re-based (float32 max ≈ 2^128)."""
+"""A joiner's stored novelty is at most 2^this; beyond, the novelty column is re-based (float32: 2^128)."""
 
 _F32 = np.float32
 _IntArray = npt.NDArray[np.int64]
@@ -68,11 +69,20 @@ def _check_half_life(name: str, value: float) -> float:
     return value
 
 
+def _rows(idx: npt.ArrayLike) -> _IntArray:
+    """Row indices from an index array (or list, or scalar) or a boolean mask over the population."""
+    rows = np.asarray(idx)
+    if rows.dtype == bool:
+        return np.flatnonzero(rows)
+    return rows.astype(np.int64, copy=False).ravel()
+
+
 def joiner_novelty(t_join: npt.ArrayLike, t_ref: float, half_life: float) -> npt.NDArray[np.float32]:
     """Stored novelty of subscribers who join at ``t_join``, expressed as of the reference time ``t_ref``.
 
-    Returns ``2^((t_join − t_ref)/half_life)`` as float32 (1 for an infinite half-life): at a later broadcast at
-    ``t`` the kernel multiplies it by ``2^(−(t − t_ref)/half_life)``, giving ``2^(−(t − t_join)/half_life)``.
+    Returns ``2^((t_join − t_ref)/half_life)`` as float32 (1 for an infinite half-life): at a later
+    broadcast at ``t`` the kernel multiplies it by ``2^(−(t − t_ref)/half_life)``, giving
+    ``2^(−(t − t_join)/half_life)``.
     """
     h = _check_half_life("novelty_half_life", half_life)
     tj = np.asarray(t_join, dtype=np.float64)
@@ -85,8 +95,9 @@ def joiner_novelty(t_join: npt.ArrayLike, t_ref: float, half_life: float) -> npt
 class BroadcastOutcome:
     """What one broadcast did.
 
-    ``engaged`` and ``opted_out`` are ascending int64 row indices; a row may be in both (engagement and opt-out
-    are independent). Opted-out rows have already been set inactive.
+    ``engaged`` and ``opted_out`` are ascending int64 row indices; a row may be in both (engagement and
+    opt-out are independent). Opted-out rows have already been set inactive. ``newly_reached`` counts active
+    rows delivered to for the first time in their lifetime.
     """
 
     deliveries: int
@@ -146,34 +157,44 @@ class BroadcastColumns:
     ) -> None:
         """Subscribe rows ``idx`` at time ``t`` (new or returning subscribers): fresh novelty, no fatigue.
 
-        ``weight`` (scalar or one per row) is the subscriber's multiplier; ``novelty_half_life`` must be the one
+        ``idx`` is an index array or a boolean mask over the population. ``weight`` (scalar or one per row) is
+        the subscriber's multiplier (segment × relevance); ``novelty_half_life`` must be the one
         the broadcasts use. ``exposures`` is kept, so a returning subscriber does not count as newly reached.
         If no broadcast happened for more than 64 novelty half-lives, the novelty column is first re-based to
         ``t`` (one pass) so that stored values stay within float32 range.
         """
         h = _check_half_life("novelty_half_life", novelty_half_life)
         t = float(t)
-        rows = np.asarray(idx, dtype=np.int64)
+        if not math.isfinite(t):
+            raise ValueError(f"join time must be finite, got {t!r}")
+        rows = _rows(idx)
+        w = np.asarray(weight, dtype=np.float64)
+        if w.ndim:
+            w = w.reshape(-1)
+        if not (np.isfinite(w).all() and (w >= 0).all()):
+            raise ValueError(
+                "weight must be finite and >= 0 (a multiplier of the base engagement probability)"
+            )
         if not math.isinf(h) and (t - self.t_novelty) / h > _MAX_NOVELTY_EXPONENT:
             self.novelty *= _F32(_decay(t - self.t_novelty, h))
             self.t_novelty = t
         self.active[rows] = True
-        self._joined.append(rows.ravel())
-        self.weight[rows] = weight
+        self._joined.append(rows)
+        self.weight[rows] = w
         self.novelty[rows] = joiner_novelty(t, self.t_novelty, h)
         self.fatigue[rows] = 0.0
 
     def leave(self, idx: npt.ArrayLike) -> None:
         """Unsubscribe rows ``idx`` (for reasons other than a broadcast's opt-out)."""
-        self.active[np.asarray(idx, dtype=np.int64)] = False
+        self.active[_rows(idx)] = False
 
     def nbytes_per_row(self) -> int:
-        """Bytes of state per consumer (17: the five columns); per-block scratch is in :meth:`scratch_nbytes`."""
+        """Bytes of state per consumer row (17: five columns); block scratch is in :meth:`scratch_nbytes`."""
         columns = (self.active, self.weight, self.novelty, self.fatigue, self.exposures)
         return sum(c.itemsize for c in columns)
 
     def scratch_nbytes(self) -> int:
-        """Bytes of the per-block scratch buffers currently held (~15 bytes × block rows once a broadcast ran)."""
+        """Bytes of the per-block scratch buffers held (15 bytes × block rows once a broadcast has run)."""
         return 0 if self._scratch is None else self._scratch.nbytes
 
     def _take_newly_reached(self) -> int:

@@ -33,6 +33,7 @@ __all__ = [
     "boost_impressions",
     "boost_unique_reach_variance",
     "merge_exposures",
+    "organic_sighting_count",
     "organic_sightings",
     "respond",
     "uniform_impressions",
@@ -45,6 +46,23 @@ _EMPTY = np.empty(0, dtype=np.int64)
 _BINCOUNT_RATIO = 0.125
 
 
+def organic_sighting_count(rng: np.random.Generator, audience_size: int, r: float) -> int:
+    """How many of ``audience_size`` people see one post when each does independently with probability ``r``:
+    a Binomial(n, r) draw (0 and n exactly at r = 0 and 1, without drawing).
+
+    Together with a uniformly random subset of that size this is the same distribution as one Bernoulli(r) per
+    member (the members are exchangeable), which is what :func:`organic_sightings` does.
+    """
+    if not 0.0 <= r <= 1.0:
+        raise ValueError(f"organic reach r must be within [0, 1], got {r!r}")
+    n = int(audience_size)
+    if n <= 0 or r == 0.0:
+        return 0
+    if r == 1.0:
+        return n
+    return int(rng.binomial(n, r))
+
+
 def organic_sightings(rng: np.random.Generator, audience: npt.ArrayLike, r: float) -> IntArray:
     """Members of ``audience`` (an index array) who see one post, each independently with probability ``r``.
 
@@ -53,14 +71,12 @@ def organic_sightings(rng: np.random.Generator, audience: npt.ArrayLike, r: floa
     ``audience`` (ascending if it is).
     """
     members = np.asarray(audience, dtype=np.int64)
-    if not 0.0 <= r <= 1.0:
-        raise ValueError(f"organic reach r must be within [0, 1], got {r!r}")
     n = members.size
-    if n == 0 or r == 0.0:
+    k = organic_sighting_count(rng, n, r)
+    if k == 0:
         return _EMPTY
-    if r == 1.0:
+    if k == n:
         return members.copy()
-    k = int(rng.binomial(n, r))
     picked = rng.choice(n, size=k, replace=False, shuffle=False)
     picked.sort()
     return members[picked]
@@ -110,15 +126,17 @@ def uniform_impressions(
 def merge_exposures(
     idx_a: npt.ArrayLike, counts_a: npt.ArrayLike, idx_b: npt.ArrayLike, counts_b: npt.ArrayLike
 ) -> tuple[IntArray, IntArray]:
-    """Union of two (index, count) exposure lists, counts added: ``(ascending distinct indices, counts)``."""
+    """Union of two (index, count) exposure lists, counts added: ``(ascending distinct indices, counts)``.
+
+    Each list must have distinct indices in ascending order (as :func:`organic_sightings` of an ascending audience
+    and :func:`uniform_impressions` give them).
+    """
     ia, ib = np.asarray(idx_a, dtype=np.int64), np.asarray(idx_b, dtype=np.int64)
     ca, cb = np.asarray(counts_a, dtype=np.int64), np.asarray(counts_b, dtype=np.int64)
     if ib.size == 0:
-        order = np.argsort(ia, kind="stable")
-        return ia[order], ca[order]
+        return ia, ca
     if ia.size == 0:
-        order = np.argsort(ib, kind="stable")
-        return ib[order], cb[order]
+        return ib, cb
     idx, inverse = np.unique(np.concatenate((ia, ib)), return_inverse=True)
     counts = np.bincount(inverse, weights=np.concatenate((ca, cb)), minlength=idx.size)
     return idx, counts.astype(np.int64)
@@ -171,16 +189,23 @@ def respond(
     opted = np.zeros(n, dtype=bool)
     if n == 0:
         return Response(engagements, opted, f0.copy())
-    order = np.argsort(-c, kind="stable")  # rows by descending count: round j is a prefix
-    descending = -c[order]
-    for j in range(int(c[order[0]])):
-        m = int(np.searchsorted(descending, -j, side="left"))  # rows with count > j
-        rows = order[:m]
+    rounds = int(c.max())
+    order = descending = None
+    if rounds > 1 or not np.all(c > 0):
+        order = np.argsort(-c, kind="stable")  # rows by descending count: round j is a prefix
+        descending = -c[order]
+    for j in range(rounds):
+        if order is None:  # one delivery each (the usual case): a single round over every row
+            rows: slice | IntArray = slice(None)
+            m = n
+        else:
+            m = int(np.searchsorted(descending, -j, side="left"))  # rows with count > j
+            rows = order[:m]
         f = f0[rows] + j
         p = p0[rows] * np.exp(-strength * f) if strength else p0[rows]
         engagements[rows] += rng.random(m) < p
         if optout > 0.0:
-            cand = rows[allowed[rows]]
+            cand = np.flatnonzero(allowed) if order is None else rows[allowed[rows]]
             if cand.size:
                 q = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * (f0[cand] + j)))
                 opted[cand] |= rng.random(cand.size) < q

@@ -8,13 +8,17 @@ from pathlib import Path
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write to a temporary file in the same folder, flush it to disk, then rename it over ``path``."""
+    """Write to a temporary file in the same folder, flush it to disk, then rename it over ``path``.
+
+    Whatever happens (an error, KeyboardInterrupt), ``path`` holds either its old content or all of ``data``,
+    and the temporary file is removed.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fd, "wb") as fh:  # owns fd from here: closed whatever fails next
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -22,13 +26,37 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(target.parent)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (best effort: not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process umask. Read from /proc where possible: setting it to read it back is not thread-safe (a
+    file another thread creates meanwhile would get no umask)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask

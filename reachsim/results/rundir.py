@@ -51,13 +51,18 @@ def timeseries_csv(result: ExperimentResult) -> str:
 
 def write_run_dir(result: ExperimentResult, out: str | os.PathLike[str]) -> Path:
     """Write the run directory; every file atomically. Returns the folder."""
+    # Every text is made before any file is written: a failure while making one (a value JSON cannot hold,
+    # say) leaves an earlier run directory at the same place as it was, not half replaced.
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
     scenario_text = resolved_yaml(result.scenario)
-    write_text(folder / "scenario.yaml", scenario_text)
-    write_text(folder / "timeseries.csv", timeseries_csv(result))
-    summary = summary_document(result, scenario_text)
-    write_text(folder / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    files = {
+        "scenario.yaml": scenario_text,
+        "timeseries.csv": timeseries_csv(result),
+        "summary.json": json.dumps(summary_document(result, scenario_text), indent=2, allow_nan=False) + "\n",
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():  # summary.json last: its presence means the run directory is complete
+        write_text(folder / name, text)
     return folder
 
 

@@ -1,8 +1,8 @@
 """The Messenger broadcast kernel against the semantics of DESIGN.md and their closed forms.
 
-Statistical checks use seeded generators and a tolerance of four standard errors (SE) derived from the binomial
-(or multinomial) law of the counts involved, so a correct kernel fails with probability below ~1e-4 per check
-and a biased one is caught once its bias exceeds four SE.
+Statistical checks use seeded generators and a tolerance of four standard errors (SE) derived from the
+binomial (or multinomial) law of the counts involved, so a correct kernel fails with probability below ~1e-4
+per check and a biased one is caught once its bias exceeds four SE.
 """
 
 import math
@@ -37,7 +37,9 @@ def params(**changes: float) -> dict[str, float]:
     return p
 
 
-def subscribed(n: int, *, t: float = 0.0, weight: float | np.ndarray = 1.0, h_n: float = INF) -> BroadcastColumns:
+def subscribed(
+    n: int, *, t: float = 0.0, weight: float | np.ndarray = 1.0, h_n: float = INF
+) -> BroadcastColumns:
     cols = BroadcastColumns(n, t0=t)
     cols.join(np.arange(n), t, novelty_half_life=h_n, weight=weight)
     return cols
@@ -51,7 +53,7 @@ def binomial_se(n: float, p: float) -> float:
     return math.sqrt(n * p * (1.0 - p))
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # A straightforward reference: per-subscriber times, float64, the DESIGN.md formulas delivery by delivery.
 
 
@@ -124,7 +126,9 @@ def _run(kernel: bool, seed: int) -> np.ndarray:
     for t in SCHEDULE:
         for tj in sorted(tj for tj in pending if tj <= t):
             new = pending.pop(tj)
-            back = np.concatenate(opted) if tj == 23.0 else np.empty(0, dtype=np.int64)  # returning subscribers
+            back = (
+                np.concatenate(opted) if tj == 23.0 else np.empty(0, dtype=np.int64)
+            )  # returning subscribers
             who = np.concatenate([new, back])
             if kernel:
                 cols.join(who, tj, novelty_half_life=10.0, weight=_weights(who))
@@ -160,7 +164,7 @@ def test_kernel_agrees_in_distribution_with_a_per_delivery_reference():
         assert within(totals_k.mean(), totals_r.mean(), se_total), name
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Closed forms.
 
 
@@ -225,7 +229,11 @@ def test_novelty_of_a_cohort_decays_to_the_floor(t):
     ("weight", "optout", "seed"),
     [
         (1.0, 0.3, 5),  # large q: the prefilter keeps ~60% of the rows
-        (np.where(np.arange(200_000) % 2 == 0, 1.0, 5.0), 0.02, 6),  # small q; odd rows have p = min(1, 2) = 1
+        (
+            np.where(np.arange(200_000) % 2 == 0, 1.0, 5.0),
+            0.02,
+            6,
+        ),  # small q; odd rows have p = min(1, 2) = 1
     ],
 )
 def test_engagement_and_optout_are_independent(weight, optout, seed):
@@ -259,14 +267,16 @@ def test_optout_grows_with_the_steady_fatigue_stock():
     rng = np.random.default_rng(7)
     deliveries = out = 0
     for j in range(20):  # from the 12th broadcast on, the stock is within 3e-4 of r/(1 − r)
-        o = broadcast(cols, d * j, rng=rng, **params(fatigue_half_life=h, optout=u, optout_fatigue_strength=fs))
+        o = broadcast(
+            cols, d * j, rng=rng, **params(fatigue_half_life=h, optout=u, optout_fatigue_strength=fs)
+        )
         if j >= 12:
             deliveries += o.deliveries
             out += o.opted_out.size
     assert within(out, deliveries * q_ss, binomial_se(deliveries, q_ss))
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # State handling.
 
 
@@ -353,7 +363,9 @@ def test_joining_after_a_long_silence_rebases_novelty():
     assert cols.t_novelty == 1_000.0
     assert np.isfinite(cols.novelty).all()
     assert cols.novelty[9] == 1.0 and (cols.novelty[:9] == 0.0).all()
-    o = broadcast(cols, 1_000.0, rng=np.random.default_rng(13), **params(base=1.0, floor=0.0, novelty_half_life=h))
+    o = broadcast(
+        cols, 1_000.0, rng=np.random.default_rng(13), **params(base=1.0, floor=0.0, novelty_half_life=h)
+    )
     assert o.engaged.tolist() == [9]  # only the newcomer has any novelty left
 
 
@@ -386,7 +398,8 @@ def test_same_generator_state_same_outcome():
 
 
 @pytest.mark.parametrize(
-    "bit_generator", [np.random.PCG64, np.random.PCG64DXSM, np.random.SFC64, np.random.Philox, np.random.MT19937]
+    "bit_generator",
+    [np.random.PCG64, np.random.PCG64DXSM, np.random.SFC64, np.random.Philox, np.random.MT19937],
 )
 def test_uniforms_match_numpy_float32_stream(bit_generator):
     """All active, even block sizes: the kernel's uniforms are exactly ``rng.random(n, dtype=np.float32)``."""
@@ -412,6 +425,21 @@ def test_invalid_parameters_are_rejected(change, message):
     cols = subscribed(10)
     with pytest.raises(ValueError, match=message):
         broadcast(cols, 1.0, rng=np.random.default_rng(0), **params(**change))
+
+
+def test_join_accepts_masks_and_rejects_bad_weights():
+    cols = BroadcastColumns(6)
+    cols.join(
+        np.array([True, False, True, False, False, False]), 0.0, novelty_half_life=INF, weight=[1.0, 2.0]
+    )
+    assert cols.active.tolist() == [True, False, True, False, False, False]
+    assert cols.weight[[0, 2]].tolist() == [1.0, 2.0]
+    cols.leave(cols.active)
+    assert not cols.active.any()
+    with pytest.raises(ValueError, match="weight must be finite and >= 0"):
+        cols.join([1], 0.0, novelty_half_life=INF, weight=-1.0)
+    with pytest.raises(ValueError, match="join time must be finite"):
+        cols.join([1], math.nan, novelty_half_life=INF)
 
 
 def test_broadcasts_cannot_go_back_in_time():

@@ -1,0 +1,396 @@
+"""The Page channel: parameters and their validation, engagement and audience dynamics through the engine, the
+paid-to-owned flow into Messenger, and the shipped Page scenarios.
+
+Statistical checks compare with the exact expectation given what the run did (e.g. the people actually exposed)
+within 4 standard errors.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from reachsim.channels import registry
+from reachsim.channels.page import PageChannel, PageParams
+from reachsim.engine import bus as topics
+from reachsim.engine.simulation import RunResult, Simulation
+from reachsim.model.exposure import (
+    boost_impressions,
+    merge_exposures,
+    organic_sightings,
+    respond,
+    uniform_impressions,
+)
+from reachsim.model.kernels import fatigue_stock_after
+from reachsim.scenario.errors import ScenarioError
+from reachsim.scenario.load import load_scenario, scenario_from_dict, with_overrides
+
+ROOT = Path(__file__).resolve().parents[2]
+Z = 4.0
+
+
+def page(**fields: Any) -> dict[str, Any]:
+    return {"type": "page", "organic_reach": 0.0, "engagement": {"probability": 0.0}, **fields}
+
+
+def messenger(**fields: Any) -> dict[str, Any]:
+    return {"type": "messenger", "engagement": {"probability": 0.1}, **fields}
+
+
+def scenario(
+    *channels: dict[str, Any],
+    size: int = 20_000,
+    horizon: int = 10,
+    segments: list[dict[str, Any]] | None = None,
+    timeline: list[dict[str, Any]] | None = None,
+    strategies: dict[str, Any] | None = None,
+) -> Any:
+    market: dict[str, Any] = {"size": size} if segments is None else {"size": size, "segments": segments}
+    return scenario_from_dict(
+        {
+            "name": "page",
+            "horizon_days": horizon,
+            "seed": 3,
+            "market": market,
+            "strategies": strategies or {"s": {"channels": list(channels), "timeline": timeline or []}},
+        }
+    )
+
+
+def run(sc: Any, strategy: str = "s", replication: int = 0) -> tuple[RunResult, Simulation]:
+    sim = Simulation(sc, strategy, replication)
+    return sim.run(), sim
+
+
+def assert_bernoulli_sum(observed: float, probabilities: np.ndarray | float, n: int = 1, what: str = "") -> None:
+    """``observed`` is a sum of independent Bernoulli(p_i) (``n`` of each when p is a scalar): 4-SE check."""
+    p = np.broadcast_to(np.asarray(probabilities, dtype=float), (n,) if np.ndim(probabilities) == 0 else
+                        np.shape(probabilities))
+    mean, sd = float(p.sum()), math.sqrt(float((p * (1 - p)).sum()))
+    assert abs(observed - mean) <= Z * sd + 1e-9, f"{what}: observed {observed}, expected {mean:.6g} ± {Z * sd:.3g}"
+
+
+# -- registration and parameters --------------------------------------------------------------------------------
+
+
+def test_registered_as_builtin_and_entry_point() -> None:
+    assert registry.get("page") is PageChannel
+    names = {ep.name: ep.value for ep in entry_points(group=registry.ENTRY_POINT_GROUP)}
+    assert names.get("page") == "reachsim.channels.page:PageChannel"
+
+
+def test_design_contract_keys() -> None:
+    """The page entries of DESIGN.md's scenario contract, verbatim."""
+    sc = scenario(
+        strategies={
+            "page_only": {
+                "channels": [
+                    {"type": "page", "initial_fans": 4000, "posts": {"every_days": 1}, "organic_reach": 0.06,
+                     "boost": {"budget_per_post": 30, "cpm": 9.0, "target": "market"},
+                     "engagement": {"probability": 0.02}, "follow_probability": 0.01}
+                ],
+                "timeline": [{"day": 5, "channel": "page", "set": {"organic_reach": 0.02}}],
+            },
+            "messenger_push": {
+                "channels": [
+                    {"type": "page", "initial_fans": 4000, "posts": {"every_days": 1}, "organic_reach": 0.06,
+                     "engagement": {"probability": 0.02}, "messenger_optin_probability": 0.05},
+                    messenger(broadcasts={"every_days": 7}),
+                ]
+            },
+        }
+    )
+    for name in sc.strategies:
+        result, _ = run(sc, name)
+        assert result.series["page", "deliveries"].sum() > 0
+
+
+def test_posts_schedule_needs_exactly_one_of_every_days_or_per_week() -> None:
+    assert PageParams.model_validate(page(posts={"per_week": 3.5})).posts.interval_days == pytest.approx(2.0)
+    for posts in ({}, {"every_days": 1, "per_week": 7}):
+        with pytest.raises(ScenarioError, match="give exactly one of every_days"):
+            scenario(page(posts=posts))
+
+
+def test_per_week_schedule_posts_every_7_over_n_days() -> None:
+    result, _ = run(scenario(page(initial_fans=100, organic_reach=1.0, posts={"per_week": 3.5}), horizon=14))
+    np.testing.assert_array_equal(result.series["page", "deliveries"], [100, 0] * 7)
+
+
+def test_messenger_optin_needs_a_messenger_channel() -> None:
+    with pytest.raises(ScenarioError) as info:
+        scenario(page(messenger_optin_probability=0.05))
+    assert str(info.value) == (
+        "<scenario>: strategies.s.channels[0].messenger_optin_probability: engaged people can opt in to Messenger "
+        "only if the strategy has a messenger channel; add one (type: messenger) or set messenger_optin_probability "
+        "to 0"
+    )
+    scenario(page(messenger_optin_probability=0.05), messenger())  # fine with one
+
+
+def test_timeline_cannot_switch_on_optins_without_messenger() -> None:
+    sc = scenario(page(posts={"every_days": 1}),
+                  timeline=[{"day": 2, "channel": "page", "set": {"messenger_optin_probability": 0.1}}])
+    with pytest.raises(ValueError, match="needs a messenger channel"):
+        run(sc)
+
+
+def test_boost_target_names_segments_with_did_you_mean() -> None:
+    segments = [{"name": "loyal", "share": 0.2}, {"name": "casual", "share": 0.8}]
+    with pytest.raises(ScenarioError) as info:
+        scenario(page(boost={"budget_per_post": 1, "cpm": 5, "target": ["loyl"]}), segments=segments)
+    assert "strategies.s.channels[0].boost.target: no segment named 'loyl' (did you mean 'loyal'?)" in str(info.value)
+    with pytest.raises(ScenarioError, match="'fans' is a target of its own"):
+        scenario(page(boost={"budget_per_post": 1, "cpm": 5, "target": ["loyal", "fans"]}), segments=segments)
+    one = scenario(page(boost={"budget_per_post": 1, "cpm": 5, "target": "loyal"}), segments=segments)
+    assert one.strategies["s"].channels[0].boost.target == ["loyal"]
+
+
+def test_initial_fans_within_the_market() -> None:
+    with pytest.raises(ScenarioError, match="initial_fans: 500 fans exceed the market size 100"):
+        scenario(page(initial_fans=500), size=100)
+
+
+# -- engagement: novelty, relevance, fatigue, unfollow ------------------------------------------------------
+
+
+def test_novelty_of_initial_fans_by_their_age() -> None:
+    fans, p, age, half_life, floor = 20_000, 0.3, 20.0, 10.0, 0.2
+    sc = scenario(
+        page(initial_fans=fans, initial_fan_age_days=age, organic_reach=1.0, posts={"every_days": 1},
+             engagement={"probability": p, "novelty": {"half_life_days": half_life, "floor": floor}}),
+        size=fans,
+        horizon=3,
+    )
+    result, _ = run(sc)
+    for day in range(3):
+        novelty = floor + (1 - floor) * 2 ** (-(age + day) / half_life)
+        assert_bernoulli_sum(result.series["page", "engagements"][day], p * novelty, fans, f"day {day}")
+
+
+def test_relevance_uplift_only_where_data_is_available() -> None:
+    segments = [
+        {"name": "loyal", "share": 0.25, "engagement_multiplier": 2.0, "data_available": 0.5},
+        {"name": "casual", "share": 0.75, "engagement_multiplier": 1.0, "data_available": 0.0},
+    ]
+    size, p, uplift = 40_000, 0.1, 1.5
+    sc = scenario(
+        page(initial_fans=size, organic_reach=1.0, posts={"every_days": 1}, relevance_uplift=uplift,
+             engagement={"probability": p}),
+        size=size,
+        horizon=1,
+        segments=segments,
+    )
+    result, sim = run(sc)
+    multiplier = np.array([2.0, 1.0])[sim.population.segment]
+    probability = p * multiplier * np.where(sim.population.has_data, 1 + uplift, 1.0)
+    assert sim.population.has_data.sum() == 5_000
+    assert_bernoulli_sum(result.series["page", "engagements"][0], probability, what="engagements with uplift")
+
+
+def test_fatigue_across_posts_and_unfollow_hazard() -> None:
+    """Every fan sees every daily post: the k-th post sees the stock F_k = r + … + r^k for all remaining fans."""
+    fans, p, s, h, u, fs, k = 40_000, 0.3, 0.5, 2.0, 0.01, 1.0, 8
+    sc = scenario(
+        page(initial_fans=fans, organic_reach=1.0, posts={"every_days": 1},
+             engagement={"probability": p, "fatigue": {"half_life_days": h, "strength": s}},
+             unfollow={"probability": u, "fatigue_strength": fs}),
+        size=fans,
+        horizon=k,
+    )
+    result, _ = run(sc)
+    audience = result.series["page", "audience"]
+    for day in range(k):
+        alive = fans if day == 0 else int(audience[day - 1])
+        stock = float(fatigue_stock_after(day, 1.0, h))
+        assert result.series["page", "deliveries"][day] == alive
+        assert_bernoulli_sum(result.series["page", "engagements"][day], p * math.exp(-s * stock), alive,
+                             f"engagements, post {day}")
+        assert_bernoulli_sum(result.series["page", "left"][day], u * (1 + fs * stock), alive, f"unfollows, post {day}")
+    assert audience[-1] == fans - result.series["page", "left"].sum()
+
+
+def test_fatigue_within_one_boost() -> None:
+    """Impressions of one person at one instant see the stock 0, 1, 2, …: E = Σ_i Σ_(j < c_i) p·e^(−s·j)."""
+    size, p, s = 20_000, 0.4, 0.7
+    sc = scenario(
+        page(posts={"every_days": 1}, boost={"budget_per_post": 400, "cpm": 10, "target": "market"},
+             engagement={"probability": p, "fatigue": {"half_life_days": 3, "strength": s}}),
+        size=size,
+        horizon=1,
+    )
+    result, sim = run(sc)
+    counts = sim.channels[0].exposures().astype(int)
+    assert counts.sum() == 40_000 and counts.max() > 3
+    probability = np.concatenate([np.full(np.count_nonzero(counts > j), p * math.exp(-s * j))
+                                  for j in range(counts.max())])
+    assert_bernoulli_sum(result.series["page", "engagements"][0], probability, what="engagements within a boost")
+    np.testing.assert_allclose(sim.channels[0].fatigue, counts)  # F ← F + 1 per impression
+
+
+# -- audience: follows, unfollows, organic growth, other channels -----------------------------------------------
+
+
+def test_engaged_non_fans_follow() -> None:
+    size, f = 50_000, 0.3
+    sc = scenario(
+        page(posts={"every_days": 1}, boost={"budget_per_post": 100, "cpm": 10, "target": "market"},
+             engagement={"probability": 1.0}, follow_probability=f),
+        size=size,
+        horizon=1,
+    )
+    result, sim = run(sc)
+    reached = int(result.series["page", "reached"][0])  # everyone reached engaged (p = 1)
+    joined = result.series["page", "joined_boost"][0]
+    assert_bernoulli_sum(joined, f, reached, "follows")
+    assert result.series["page", "audience"][0] == joined == result.series["page", "joined"][0]
+    assert np.all(sim.channels[0].exposures()[sim.channels[0].fan] > 0)
+
+
+def test_who_unfollowed_never_follows_again() -> None:
+    fans, size = 5_000, 10_000
+    with pytest.raises(ScenarioError, match="'boost' is not set"):
+        scenario(page(), timeline=[{"day": 1, "channel": "page", "set": {"boost.cpm": 1.0}}])
+    sc = scenario(
+        page(initial_fans=fans, organic_reach=1.0, posts={"every_days": 1}, unfollow={"probability": 1.0},
+             boost={"budget_per_post": 0.0, "cpm": 1.0, "target": "market"}),
+        size=size,
+        horizon=3,
+        timeline=[{"day": 1, "channel": "page", "set": {"organic_reach": 0.0, "engagement.probability": 1.0,
+                                                           "follow_probability": 1.0, "boost.budget_per_post": 20.0,
+                                                           "unfollow.probability": 0.0}}],
+    )
+    result, sim = run(sc)
+    channel = sim.channels[0]
+    assert result.series["page", "left"][0] == fans
+    assert channel.left.sum() == fans
+    assert not np.any(channel.fan & channel.left)
+    assert result.series["page", "joined_boost"].sum() == channel.fan.sum() > 0
+
+
+def test_organic_fan_growth_is_poisson() -> None:
+    rate, days = 40.0, 50
+    result, sim = run(scenario(page(organic_fans_per_day=rate), size=20_000, horizon=days))
+    joined = result.series["page", "joined_organic"].sum()
+    assert abs(joined - rate * days) <= Z * math.sqrt(rate * days)
+    assert sim.channels[0].fans == joined == result.series["page", "audience"][-1]
+
+
+def test_follows_from_other_channels_over_the_bus() -> None:
+    _, sim = run(scenario(page(), size=1_000, horizon=2))
+    channel = sim.channels[0]
+    sim.bus.publish(topics.PAGE_FOLLOW, idx=np.array([3, 5, 5, 7]), t=1.0, source="app")
+    assert channel.fans == 3 and channel.fan[[3, 5, 7]].all()
+
+
+# -- paid media feeding owned media ---------------------------------------------------------------------------
+
+
+def test_paid_reach_feeds_messenger_over_the_bus() -> None:
+    size, m = 50_000, 0.2
+    sc = scenario(
+        page(posts={"every_days": 1}, boost={"budget_per_post": 100, "cpm": 10, "target": "market"},
+             engagement={"probability": 1.0}, messenger_optin_probability=m),
+        messenger(acquisition={"organic_per_day": 5, "paid": {"budget_per_day": 20, "cost_per_subscriber": 2.0}}),
+        size=size,
+        horizon=5,
+    )
+    result, sim = run(sc)
+    day0_reached = int(result.series["page", "reached"][0])
+    optins = result.series["page", "messenger_optins"]
+    assert_bernoulli_sum(optins[0], m, day0_reached, "opt-ins")
+    joined_page = result.series["messenger", "joined_page"]
+    assert joined_page[0] == optins[0]  # nobody had subscribed through the page yet
+    assert 0 < joined_page.sum() <= optins.sum()
+    sources = ("initial", "organic", "paid", "bass", "page", "other")
+    np.testing.assert_array_equal(
+        sum(result.series["messenger", f"joined_{s}"] for s in sources), result.series["messenger", "joined"]
+    )
+    assert result.series["messenger", "joined_paid"].sum() == 5 * 10
+    # Every subscriber from the page engaged with a page post.
+    page_subscribers = np.flatnonzero(sim.channels[1].source == 1 + sources.index("page"))
+    assert np.all(sim.channels[0].exposures()[page_subscribers] > 0)
+
+
+def test_common_random_numbers_between_strategies() -> None:
+    """The same page in two strategies draws the same numbers, whatever else the strategy has."""
+    the_page = page(initial_fans=3_000, organic_reach=0.1, posts={"every_days": 2},
+                    boost={"budget_per_post": 20, "cpm": 8, "target": "market"},
+                    engagement={"probability": 0.05}, follow_probability=0.2, unfollow={"probability": 0.01})
+    sc = scenario(strategies={"a": {"channels": [the_page]},
+                              "b": {"channels": [the_page, messenger(broadcasts={"every_days": 3})]}}, horizon=20)
+    a, _ = run(sc, "a")
+    b, _ = run(sc, "b")
+    for metric in ("deliveries", "engagements", "joined", "left", "audience", "impressions_paid"):
+        np.testing.assert_array_equal(a.series["page", metric], b.series["page", metric])
+    again, _ = run(sc, "a")
+    for key, series in a.series.items():
+        np.testing.assert_array_equal(series, again.series[key])
+
+
+# -- the exposure kernels ---------------------------------------------------------------------------------------
+
+
+def test_organic_sightings_subset() -> None:
+    rng = np.random.default_rng(0)
+    audience = np.arange(10, 100_010, 10)
+    seen = organic_sightings(rng, audience, 0.3)
+    assert np.all(np.diff(seen) > 0) and np.isin(seen, audience).all()
+    assert abs(seen.size - 3_000) <= Z * math.sqrt(10_000 * 0.21)
+    assert organic_sightings(rng, audience, 0.0).size == 0
+    np.testing.assert_array_equal(organic_sightings(rng, audience, 1.0), audience)
+
+
+def test_uniform_impressions_and_merge() -> None:
+    rng = np.random.default_rng(1)
+    for target, impressions in ((1_000, 50), (1_000, 5_000)):  # sorting and counting paths
+        positions, counts = uniform_impressions(rng, target, impressions)
+        assert counts.sum() == impressions and np.all(np.diff(positions) > 0) and positions.max() < target
+    idx, counts = merge_exposures([1, 5, 9], [1, 1, 1], [5, 2], [3, 2])
+    np.testing.assert_array_equal(idx, [1, 2, 5, 9])
+    np.testing.assert_array_equal(counts, [1, 2, 4, 1])
+
+
+def test_boost_impressions_carry_is_exact() -> None:
+    credit, delivered = Fraction(0), 0
+    for _ in range(1_000):
+        whole, credit = boost_impressions(credit, 30.0, 9.0)
+        delivered += whole
+        assert 0 <= credit < 1
+    assert delivered == 3_333_333
+
+
+def test_respond_expected_engagements_and_optouts() -> None:
+    rng = np.random.default_rng(2)
+    n = 200_000
+    counts = rng.integers(1, 4, size=n)
+    stock = rng.random(n) * 2
+    p, s, u, fs = 0.5, 0.4, 0.05, 2.0
+    allowed = rng.random(n) < 0.5
+    response = respond(rng, counts, stock, p, strength=s, optout=u, optout_fatigue_strength=fs, can_opt_out=allowed)
+    per_delivery = np.concatenate([p * np.exp(-s * (stock[counts > j] + j)) for j in range(3)])
+    assert_bernoulli_sum(response.engagements.sum(), per_delivery, what="engagements")
+    stay = np.ones(n)
+    for j in range(3):
+        stay *= np.where(counts > j, 1 - np.minimum(1, u * (1 + fs * (stock + j))), 1.0)
+    assert_bernoulli_sum(response.opted_out.sum(), np.where(allowed, 1 - stay, 0.0), what="opt-outs")
+    assert not response.opted_out[~allowed].any()
+    np.testing.assert_allclose(response.stock, stock + counts)
+
+
+# -- shipped scenarios ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["page_reach_decline.yaml", "paid_to_owned.yaml"])
+def test_shipped_scenario_loads_and_runs(name: str) -> None:
+    sc = load_scenario(ROOT / "scenarios" / name)
+    short = with_overrides(sc, horizon_days=40)
+    for strategy in short.strategies:
+        result, _ = run(short, strategy)
+        assert result.series["page", "deliveries"].sum() > 0
