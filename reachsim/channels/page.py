@@ -19,7 +19,7 @@ import difflib
 import math
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -152,9 +152,9 @@ class PageChannel(Channel):
     # -- load-time checks ---------------------------------------------------------------------------------------
     @classmethod
     def check_strategy(cls, params: ChannelParams, others: Sequence[ChannelParams]) -> list[tuple[str, str]]:
-        assert isinstance(params, PageParams)
+        page = cast(PageParams, params)
         problems: list[tuple[str, str]] = []
-        if params.messenger_optin_probability > 0 and not any(o.type == "messenger" for o in others):
+        if page.messenger_optin_probability > 0 and not any(o.type == "messenger" for o in others):
             problems.append(
                 (
                     "messenger_optin_probability",
@@ -166,13 +166,13 @@ class PageChannel(Channel):
 
     @classmethod
     def check_market(cls, params: ChannelParams, market: Any) -> list[tuple[str, str]]:
-        assert isinstance(params, PageParams)
+        page = cast(PageParams, params)
         problems: list[tuple[str, str]] = []
-        if params.initial_fans > market.size:
-            problems.append(("initial_fans", f"{params.initial_fans} fans exceed the market size {market.size}"))
-        if params.boost is not None and isinstance(params.boost.target, list):
+        if page.initial_fans > market.size:
+            problems.append(("initial_fans", f"{page.initial_fans} fans exceed the market size {market.size}"))
+        if page.boost is not None and isinstance(page.boost.target, list):
             names = [s.name for s in market.segments]
-            for name in params.boost.target:
+            for name in page.boost.target:
                 if name not in names:
                     close = difflib.get_close_matches(name, [*names, *SPECIAL_TARGETS], n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -281,8 +281,10 @@ class PageChannel(Channel):
             self._follow(sample_rows(self.never_fan, eligible, k, self._rng_fans), t, "organic")
 
     # -- posts ----------------------------------------------------------------------------------------------
-    def _boost(self, t: float) -> tuple[np.ndarray, np.ndarray, int]:
-        """Paid impressions of one post: (people, impressions each, total); the spend is booked here."""
+    def _boost(self, fans: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Paid impressions of one post: (people, impressions each, total); the spend is booked here.
+
+        ``fans`` are the current fans (ascending), the target of ``target: fans``."""
         boost, ctx = self.params.boost, self.ctx
         empty = np.empty(0, dtype=np.int64)
         if boost is None or boost.budget_per_post == 0:
@@ -290,7 +292,7 @@ class PageChannel(Channel):
         if boost.target == "market":
             target, size = None, ctx.population.size
         else:
-            target = np.flatnonzero(self.fan) if boost.target == "fans" else self._segment_target
+            target = fans if boost.target == "fans" else self._segment_target
             size = target.size  # type: ignore[union-attr]
         if size == 0:
             return empty, empty, 0  # nobody to deliver to: the platform spends nothing
@@ -304,8 +306,9 @@ class PageChannel(Channel):
     def _post(self, t: float) -> None:
         p, ctx = self.params, self.ctx
         ctx.cost("content", p.content_cost_per_post)
-        organic = organic_sightings(self._rng_organic, np.flatnonzero(self.fan), p.organic_reach)
-        paid, paid_counts, impressions = self._boost(t)
+        fans = np.flatnonzero(self.fan)
+        organic = organic_sightings(self._rng_organic, fans, p.organic_reach)
+        paid, paid_counts, impressions = self._boost(fans)
         idx, counts = merge_exposures(organic, np.ones(organic.size, dtype=np.int64), paid, paid_counts)
         ctx.flow("impressions_organic", organic.size)
         ctx.flow("impressions_paid", impressions)

@@ -37,6 +37,7 @@ class RunResult:
     series: dict[tuple[str, str], np.ndarray]
     final: dict[str, dict[str, float]] = field(default_factory=dict)  # channel → metric → value
     ledger_totals: dict[tuple[str, str], float] = field(default_factory=dict)
+    parameters: dict[str, float] = field(default_factory=dict)  # sampled uncertain parameters
 
 
 def build_segments(scenario: Any) -> SegmentTable:

@@ -9,9 +9,11 @@ from typing import Any
 import numpy as np
 
 from reachsim.engine.simulation import RunResult, run_once
+from reachsim.engine.streams import Streams
 from reachsim.experiments.executors import Executor, SequentialExecutor
 from reachsim.experiments.stats import daily_bands, describe, paired_difference
 from reachsim.model.finance import breakeven_day, npv, roi
+from reachsim.scenario.uncertainty import sample as sample_uncertain
 
 #: Strategy metrics in summary.json (``strategies.<name>.metrics``), in this order.
 STRATEGY_METRICS = (
@@ -93,12 +95,22 @@ class ExperimentResult:
                 },
             }
         base = self.scenario.baseline
+        parameters: dict[str, list[float]] = {}
+        first = next(iter(self.runs.values()), [])
+        for run in first[: self.replications]:  # the same values in every strategy
+            for key, value in run.parameters.items():
+                parameters.setdefault(key, []).append(value)
         comparisons = {
             name: {m: paired_difference(scalars[name][m], scalars[base][m]) for m in scalars[name]}
             for name in self.runs
             if name != base and base in scalars
         }
-        return {"baseline": base, "strategies": strategies, "comparisons": comparisons}
+        return {
+            "baseline": base,
+            "parameters": {key: describe(values) for key, values in parameters.items()},
+            "strategies": strategies,
+            "comparisons": comparisons,
+        }
 
     def timeseries_rows(self) -> Iterator[tuple[str, str, int, str, float, float, float]]:
         """Long-format daily rows: (strategy, channel, day, metric, mean, p05, p95)."""
@@ -134,10 +146,14 @@ def tasks_for(scenario: Any, portable: bool = False) -> list[tuple[Any, str, int
 
 
 def run_task(scenario: Any, strategy: str, replication: int) -> RunResult:
-    """One run; ``scenario`` is a validated scenario or its plain-data form."""
+    """One run; ``scenario`` is a validated scenario or its plain-data form. Uncertain parameters take this
+    replication's values first (the same in every strategy)."""
     if isinstance(scenario, dict):
         scenario = _validated(scenario)
-    return run_once(scenario, strategy, replication)
+    sampled, values = sample_uncertain(scenario, Streams(scenario.seed, replication))
+    result = run_once(sampled, strategy, replication)
+    result.parameters = values
+    return result
 
 
 def _validated(data: dict[str, Any]) -> Any:

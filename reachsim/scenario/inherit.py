@@ -95,7 +95,7 @@ class _Resolver:
         broken: set[Any] = set()
         names = list(self.strategies)
         for name, spec in self.strategies.items():
-            if not isinstance(spec, dict) or "extends" not in spec:
+            if not isinstance(spec, dict) or spec.get("extends") is None:  # `extends: null` (a dump) = none
                 continue
             parent = spec["extends"]
             if not isinstance(parent, str):

@@ -11,6 +11,7 @@ from reachsim.scenario.errors import Problem, ScenarioError, format_path, parse_
 from reachsim.scenario.inherit import ExtendsError, resolve_extends
 from reachsim.scenario.schema import scenario_model, scenario_problems, strategy_problems
 from reachsim.scenario.source import Source, load_source, validate
+from reachsim.scenario.uncertainty import extract_inline
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Any:
@@ -35,14 +36,20 @@ def _checked(source: Source) -> Any:
             problems.extend(exc.problems)
             broken = {parse_path(p.field)[1] for p in exc.problems if len(parse_path(p.field)) > 1}
             data = {**data, "strategies": {k: v for k, v in exc.resolved.items() if k not in broken}}
+    origins: dict[int, tuple[str | int, ...]] = {}
+    if isinstance(data, dict):
+        data, origins = extract_inline(data, source.lines)
+
     def located(loc: tuple[str | int, ...], message: str) -> Problem:
+        if loc[:1] == ("uncertainty",) and len(loc) > 1 and loc[1] in origins:  # written inline: report it there
+            loc = (*origins[loc[1]], *loc[2:])
         return Problem(source.path, source.line_of(loc), format_path(loc), message)
 
     try:
         scenario = validate(scenario_model(), Source(source.path, data, source.lines))
     except ScenarioError as exc:
+        problems.extend(_relocated(p, origins, located) for p in exc.problems)
         # Cross-references of the strategies that are valid on their own are worth reporting too.
-        problems.extend(exc.problems)
         valid = _valid_strategies(data.get("strategies") if isinstance(data, dict) else None)
         for name, strategy in valid.items():
             for loc, message in strategy_problems(strategy.channels, strategy.timeline):
@@ -53,6 +60,14 @@ def _checked(source: Source) -> Any:
     if problems:
         raise ScenarioError(sort_problems(problems))
     return scenario
+
+
+def _relocated(problem: Problem, origins: dict[int, tuple[str | int, ...]], located: Any) -> Problem:
+    """A problem of an inline distribution, reported where it was written rather than in ``uncertainty``."""
+    loc = parse_path(problem.field)
+    if loc[:1] == ("uncertainty",) and len(loc) > 1 and loc[1] in origins:
+        return located(loc, problem.message)
+    return problem
 
 
 def _valid_strategies(strategies: Any) -> dict[str, Any]:

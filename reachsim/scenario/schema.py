@@ -16,6 +16,8 @@ from reachsim.channels import registry
 from reachsim.channels.base import ChannelParams, with_path
 from reachsim.scenario.base import StrictModel
 from reachsim.scenario.errors import suggest
+from reachsim.scenario.uncertainty import Distribution
+from reachsim.scenario.uncertainty import problems as uncertainty_problems
 
 Loc = tuple[str | int, ...]
 
@@ -128,6 +130,7 @@ def scenario_problems(scenario: Any) -> list[tuple[Loc, str]]:
                     (("strategies", name, "timeline", i, "day"),
                      f"day {entry.day} is past the horizon ({scenario.horizon_days} days): it would never apply")
                 )
+    problems.extend(uncertainty_problems(scenario))
     return problems
 
 
@@ -152,6 +155,11 @@ class ScenarioBase(StrictModel):
     market: Market = Field(description="The consumer market.")
     baseline: str | None = Field(
         default=None, description="Strategy the others are compared with; the first strategy when omitted."
+    )
+    uncertainty: list[Distribution] = Field(
+        default_factory=list,
+        description="Uncertain parameters, each sampled once per replication (the same quantile in every "
+        "strategy). A distribution may also be written in place of any number: {dist: uniform, low: 1, high: 2}.",
     )
 
     @field_validator("description")

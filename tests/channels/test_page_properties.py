@@ -21,7 +21,7 @@ from reachsim.scenario.load import scenario_from_dict
 
 SEGMENTS = [{"name": "loyal", "share": 0.3, "engagement_multiplier": 2.0, "data_available": 0.5},
             {"name": "casual", "share": 0.7}]
-PROPERTY_SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 probabilities = st.floats(min_value=0.0, max_value=1.0)
 small_probabilities = st.floats(min_value=0.0, max_value=0.2)
@@ -144,7 +144,7 @@ def test_expected_paid_reach_grows_with_budget(budget: float, extra: float, targ
     assert 0 <= low <= high <= target * (1 + 1e-12)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(spec=page_specs(), seed=st.integers(0, 2**16))
 def test_same_seed_same_result(spec: dict[str, Any], seed: int) -> None:
     sc = make([spec], size=2_000, horizon=8, seed=seed)

@@ -1,0 +1,322 @@
+"""Uncertain parameters: any numeric input of a scenario may be a distribution, sampled once per replication.
+
+Two ways to write one, with the same meaning:
+
+* inline, in place of the number: ``probability: {dist: uniform, low: 0.1, high: 0.2}``;
+* in the top-level ``uncertainty`` list, naming the parameter by its path:
+  ``{path: channels.messenger.engagement.probability, dist: uniform, low: 0.1, high: 0.2}``.
+
+Inline distributions are moved into the list when the file is loaded (so the resolved scenario shows each
+parameter's central value in place, and the list says how it varies). A path is either absolute
+(``market.segments[0].value_per_engagement``, ``strategies.push.channels[0].engagement.probability``) or
+``channels.<channel name>.<parameter>``, which means that parameter of the channel of that name in every strategy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, model_validator
+
+from reachsim.model import distributions as d
+from reachsim.scenario.base import StrictModel
+from reachsim.scenario.errors import format_path, parse_path, suggest
+
+PATH_DESCRIPTION = (
+    "The parameter this distribution replaces: an absolute path (market.segments[0].share, "
+    "strategies.NAME.channels[0].engagement.probability) or channels.CHANNEL_NAME.parameter for that channel in "
+    "every strategy. Omitted when the distribution is written in place of the number."
+)
+
+
+class _Distribution(StrictModel):
+    path: str | None = Field(default=None, description=PATH_DESCRIPTION)
+
+    def ppf(self, u: float) -> float:
+        raise NotImplementedError
+
+    def center(self) -> float:
+        """The value written in place of the distribution in the resolved scenario."""
+        return self.ppf(0.5)
+
+    def support(self) -> tuple[float, float]:
+        return self.ppf(0.0), self.ppf(1.0)
+
+
+class Uniform(_Distribution):
+    """Every value in [low, high] equally likely."""
+
+    dist: Literal["uniform"] = Field(description="Distribution name.")
+    low: float = Field(description="Smallest value.")
+    high: float = Field(description="Largest value.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if not self.low < self.high:
+            raise ValueError("@high: must be greater than low")
+        return self
+
+    def ppf(self, u: float) -> float:
+        return d.uniform_ppf(u, self.low, self.high)
+
+
+class Triangular(_Distribution):
+    """A range with a most likely value: the usual expert estimate (low, most likely, high)."""
+
+    dist: Literal["triangular"] = Field(description="Distribution name.")
+    low: float = Field(description="Smallest value.")
+    mode: float = Field(description="Most likely value.")
+    high: float = Field(description="Largest value.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Triangular:
+        if not (self.low <= self.mode <= self.high and self.low < self.high):
+            raise ValueError("@mode: needs low ≤ mode ≤ high and low < high")
+        return self
+
+    def ppf(self, u: float) -> float:
+        return d.triangular_ppf(u, self.low, self.mode, self.high)
+
+
+class Normal(_Distribution):
+    """Normal, optionally truncated to [low, high] (needed where the parameter is bounded)."""
+
+    dist: Literal["normal"] = Field(description="Distribution name.")
+    mean: float = Field(description="Mean before truncation.")
+    sd: float = Field(gt=0, description="Standard deviation before truncation.")
+    low: float | None = Field(default=None, description="Truncate below this value.")
+    high: float | None = Field(default=None, description="Truncate above this value.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Normal:
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise ValueError("@high: must be greater than low")
+        return self
+
+    def ppf(self, u: float) -> float:
+        low = -math.inf if self.low is None else self.low
+        high = math.inf if self.high is None else self.high
+        return d.normal_ppf(u, self.mean, self.sd, low, high)
+
+
+class LogNormal(_Distribution):
+    """Positive and right-skewed: costs, prices, rates known up to a factor."""
+
+    dist: Literal["lognormal"] = Field(description="Distribution name.")
+    median: float = Field(gt=0, description="Median value.")
+    sigma: float = Field(gt=0, le=5, description="Standard deviation of the logarithm.")
+
+    def ppf(self, u: float) -> float:
+        return d.lognormal_ppf(u, self.median, self.sigma)
+
+
+class Beta(_Distribution):
+    """A probability or share known by its mean and standard deviation."""
+
+    dist: Literal["beta"] = Field(description="Distribution name.")
+    mean: float = Field(gt=0, lt=1, description="Mean.")
+    sd: float = Field(gt=0, description="Standard deviation; sd² < mean·(1 − mean).")
+
+    @model_validator(mode="after")
+    def _feasible(self) -> Beta:
+        if not self.sd**2 < self.mean * (1 - self.mean):
+            raise ValueError("@sd: too large for a beta distribution with this mean (needs sd² < mean·(1 − mean))")
+        return self
+
+    def ppf(self, u: float) -> float:
+        return d.beta_ppf(u, self.mean, self.sd)
+
+
+Distribution = Annotated[
+    Union[Uniform, Triangular, Normal, LogNormal, Beta],  # noqa: UP007 - a discriminated union
+    Field(discriminator="dist"),
+]
+
+#: Quantiles at which a distribution's range is checked against the parameter's bounds at load time.
+SUPPORT_QUANTILES = (1e-9, 0.5, 1 - 1e-9)
+
+
+def extract_inline(
+    data: dict[str, Any], lines: dict[tuple[Any, ...], int]
+) -> tuple[dict[str, Any], dict[int, tuple[str | int, ...]]]:
+    """Move inline distributions into ``uncertainty`` (with their lines), leaving a central value in place.
+
+    Works on raw data (after inheritance, before validation). Returns the new mapping and, for each moved
+    entry, its index in ``uncertainty`` → where it was written (so problems can be reported there).
+    """
+    found: list[tuple[tuple[str | int, ...], dict[str, Any]]] = []
+
+    def walk(value: Any, loc: tuple[str | int, ...]) -> Any:
+        if isinstance(value, dict):
+            if isinstance(value.get("dist"), str) and loc[:1] != ("uncertainty",):
+                found.append((loc, value))
+                return _central(value)
+            return {k: walk(v, (*loc, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*loc, i)) for i, v in enumerate(value)]
+        return value
+
+    out = walk(data, ())
+    if not found:
+        return out, {}
+    listed = out.get("uncertainty")
+    entries = list(listed) if isinstance(listed, list) else []
+    origins: dict[int, tuple[str | int, ...]] = {}
+    for loc, spec in found:
+        k = len(entries)
+        origins[k] = loc
+        entries.append({**spec, "path": format_path(loc)})
+        for key_loc, line in list(lines.items()):
+            if key_loc[: len(loc)] == loc:
+                lines[("uncertainty", k, *key_loc[len(loc) :])] = line
+    out["uncertainty"] = entries
+    return out, origins
+
+
+def _central(spec: dict[str, Any]) -> Any:
+    """A stand-in value for validation: the spec's own central number when it has one; else the spec."""
+    for key in ("mode", "median", "mean"):
+        if isinstance(spec.get(key), int | float) and not isinstance(spec.get(key), bool):
+            return spec[key]
+    low, high = spec.get("low"), spec.get("high")
+    if isinstance(low, int | float) and isinstance(high, int | float):
+        middle = (low + high) / 2
+        return round(middle) if isinstance(low, int) and isinstance(high, int) else middle
+    return spec
+
+
+def stream_key(path: str, scenario: Any) -> str:
+    """The name of the random stream of a parameter: the same for that parameter in every strategy.
+
+    ``strategies.S.channels[i].rest`` → ``channels.NAME.rest``; ``strategies.S.timeline[i]...`` → the path
+    without the strategy; other paths as written.
+    """
+    parts = parse_path(path)
+    if len(parts) >= 4 and parts[0] == "strategies" and parts[2] == "channels" and isinstance(parts[3], int):
+        channels = scenario.strategies[parts[1]].channels
+        rest = ".".join(str(p) for p in parts[4:])
+        return f"channels.{channels[parts[3]].channel_name}.{rest}"
+    if len(parts) >= 2 and parts[0] == "strategies":
+        return format_path(parts[2:])
+    return path
+
+
+def targets(path: str, scenario: Any) -> list[tuple[str | int, ...]]:
+    """The absolute locations a path refers to (several for ``channels.NAME.param``); [] if none."""
+    parts = parse_path(path)
+    if parts[:1] != ("channels",):
+        return [parts]
+    if len(parts) < 3:
+        return []
+    name, rest = parts[1], parts[2:]
+    found = []
+    for strategy_name, strategy in scenario.strategies.items():
+        for i, channel in enumerate(strategy.channels):
+            if channel.channel_name == name:
+                found.append(("strategies", strategy_name, "channels", i, *rest))
+    return found
+
+
+def set_in(data: Any, loc: tuple[str | int, ...], value: float) -> float:
+    """Set a number inside plain data and return it (rounded where the number there is whole); a mapping key
+    may itself contain dots (timeline ``set`` keys)."""
+    node = data
+    i = 0
+    while i < len(loc) - 1:
+        part = loc[i]
+        if isinstance(node, dict):
+            joined = ".".join(str(p) for p in loc[i:])
+            if joined in node:
+                node[joined] = value
+                return value
+            if part not in node:
+                raise KeyError(format_path(loc[: i + 1]))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            raise KeyError(format_path(loc[: i + 1]))
+        i += 1
+    last = loc[-1]
+    found = (isinstance(node, dict) and last in node) or (
+        isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node)
+    )
+    if not found or not _is_number(node[last]):
+        raise KeyError(format_path(loc))
+    node[last] = round(value) if isinstance(node[last], int) else value  # whole-number parameters stay whole
+    return node[last]
+
+
+def with_values(scenario: Any, values: dict[tuple[str | int, ...], float]) -> Any:
+    """A re-validated copy of the scenario with numbers replaced at absolute locations (ValueError if invalid).
+
+    ``values`` is updated with the values actually set (whole-number parameters are rounded)."""
+    data = scenario.model_dump(mode="python", round_trip=True)
+    for loc, value in values.items():
+        values[loc] = set_in(data, loc, value)
+    return type(scenario).model_validate(data)
+
+
+def sample(scenario: Any, streams: Any) -> tuple[Any, dict[str, float]]:
+    """The scenario of one replication: every uncertain parameter at its quantile for this replication.
+
+    ``streams`` is the replication's :class:`reachsim.engine.streams.Streams`. Returns the scenario and the
+    sampled value of each parameter by stream key.
+    """
+    if not scenario.uncertainty:
+        return scenario, {}
+    values: dict[tuple[str | int, ...], float] = {}
+    drawn: dict[str, float] = {}
+    for entry in scenario.uncertainty:
+        for loc in targets(entry.path, scenario):
+            u = float(streams.generator(f"uncertainty/{stream_key(format_path(loc), scenario)}").random())
+            values[loc] = entry.ppf(u)
+    sampled = with_values(scenario, values)
+    for loc, value in values.items():
+        drawn[stream_key(format_path(loc), scenario)] = value
+    return sampled, drawn
+
+
+def problems(scenario: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """Load-time checks: each entry names numeric parameters, and its whole range is allowed there."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for k, entry in enumerate(scenario.uncertainty):
+        here = ("uncertainty", k)
+        if entry.path is None:
+            found.append(((*here, "path"), "required key is missing (which parameter does this distribution vary?)"))
+            continue
+        locs = targets(entry.path, scenario)
+        if not locs:
+            found.append(((*here, "path"), _no_target(entry.path, scenario)))
+            continue
+        for q in SUPPORT_QUANTILES:
+            value = entry.ppf(q)
+            try:
+                with_values(scenario, dict.fromkeys(locs, value))
+            except KeyError as exc:
+                found.append(((*here, "path"), f"'{exc.args[0]}' is not a numeric parameter of this scenario"))
+                break
+            except ValueError as exc:
+                message = _first_error(exc)
+                found.append(((*here, "dist"), f"its range reaches {value:g}, which is not allowed ({message})"))
+                break
+    return found
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    return errors()[0]["msg"] if callable(errors) else str(exc)
+
+
+def _no_target(path: str, scenario: Any) -> str:
+    parts = parse_path(path)
+    if len(parts) < 3:
+        return "a channels path names a channel and a parameter: channels.CHANNEL_NAME.parameter"
+    names = {c.channel_name for s in scenario.strategies.values() for c in s.channels}
+    hint = suggest(str(parts[1]), names)
+    return f"no channel is named '{parts[1]}' in any strategy" + (f" (did you mean '{hint}'?)" if hint else "")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,202 @@
+"""`reachsim run`, `reachsim schema` and `reachsim --version`: exit codes, outputs and where files go."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reachsim import __version__
+from reachsim.cli import main
+
+RUN_FILES = {"summary.json", "timeseries.csv", "scenario.yaml"}
+
+
+def invoke(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def files_in(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# In a subprocess
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_subprocess_run_default_out_and_version(tmp_path: Path, cli, small_text: str) -> None:
+    """The default run directory is reports/<file stem> under the working directory; started together with
+    `--version` since each subprocess takes a second to start."""
+    (tmp_path / "my_small.yaml").write_text(small_text, encoding="utf-8")
+    run = cli.start("run", "my_small.yaml", "--replications", "2", cwd=tmp_path)
+    version = cli.start("--version", cwd=tmp_path)
+    run, version = cli.finish(run), cli.finish(version)
+
+    assert version.returncode == 0
+    assert version.stdout == f"reachsim {__version__}\n"
+    assert version.stderr == ""
+
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    folder = tmp_path / "reports" / "my_small"
+    assert files_in(folder) == RUN_FILES
+    assert files_in(tmp_path) == {"my_small.yaml", "reports"}
+    assert "Small messenger push" in run.stdout
+    assert "mean [p05, p95]" in run.stdout
+    assert "wrote reports/my_small/" in run.stdout
+    assert json.loads((folder / "summary.json").read_text())["replications"] == 2
+
+
+# ---------------------------------------------------------------------------------------------------------
+# In-process
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_messenger_push_two_replications(messenger_run: Path) -> None:
+    assert files_in(messenger_run) == RUN_FILES
+    summary = json.loads((messenger_run / "summary.json").read_text())
+    assert summary["replications"] == 2
+    assert summary["seed"] == 7
+    assert summary["horizon_days"] == 730
+    assert summary["interrupted"] is False
+    assert set(summary["strategies"]) == {"push_free", "push_charged", "push_twice_weekly"}
+    assert set(summary["comparisons"]) == {"push_charged", "push_twice_weekly"}
+    resolved = yaml.safe_load((messenger_run / "scenario.yaml").read_text())
+    assert resolved["replications"] == 2
+    assert "extends" not in resolved["strategies"]["push_charged"]
+
+
+def test_run_prints_a_summary_table(small_scenario: Path, tmp_path: Path, capsys) -> None:
+    code, out, err = invoke(capsys, "run", small_scenario, "--out", tmp_path / "out")
+    assert code == 0, err
+    assert files_in(tmp_path / "out") == RUN_FILES
+    assert "Small messenger push" in out
+    assert "3 replications: mean [p05, p95]" in out
+    for metric in ("total_cost", "npv", "unique_reach", "breakeven_day"):
+        assert metric in out
+    assert "NPV push_charged − push_free:" in out
+    assert f"wrote {tmp_path / 'out'}/" in out
+    assert "Traceback" not in err
+
+
+def test_quiet_prints_nothing(small_scenario: Path, tmp_path: Path, capsys) -> None:
+    code, out, err = invoke(capsys, "run", small_scenario, "--out", tmp_path / "out", "--quiet")
+    assert code == 0
+    assert out == ""
+    assert err == ""
+    assert files_in(tmp_path / "out") == RUN_FILES
+
+
+def test_default_out_is_relative_to_the_working_directory(
+    small_scenario: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    code, _, err = invoke(capsys, "run", small_scenario, "--quiet", "--replications", "1")
+    assert code == 0, err
+    assert files_in(work / "reports" / "small") == RUN_FILES
+    assert not (small_scenario.parent / "reports").exists()
+
+
+def test_an_existing_run_directory_is_replaced(small_scenario: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert invoke(capsys, "run", small_scenario, "--out", out, "--quiet", "--seed", "1")[0] == 0
+    assert invoke(capsys, "run", small_scenario, "--out", out, "--quiet", "--seed", "2")[0] == 0
+    assert json.loads((out / "summary.json").read_text())["seed"] == 2
+    assert yaml.safe_load((out / "scenario.yaml").read_text())["seed"] == 2
+    assert files_in(out) == RUN_FILES  # no temporary files left behind
+
+
+def test_seed_and_replications_overrides(small_scenario: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    code, _, err = invoke(
+        capsys, "run", small_scenario, "--out", out, "--seed", "123", "--replications", "2", "--quiet"
+    )
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 123
+    assert summary["replications"] == 2
+    assert summary["replications_requested"] == 2
+    resolved = yaml.safe_load((out / "scenario.yaml").read_text())
+    assert resolved["seed"] == 123
+    assert resolved["replications"] == 2
+    # the file itself is unchanged
+    assert yaml.safe_load(small_scenario.read_text())["seed"] == 11
+
+
+def test_other_seed_other_results_same_seed_same_results(small_scenario: Path, tmp_path: Path, capsys) -> None:
+    def npv(out: Path) -> float:
+        return json.loads((out / "summary.json").read_text())["strategies"]["push_free"]["metrics"]["npv"]["mean"]
+
+    for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
+        assert invoke(capsys, "run", small_scenario, "--out", tmp_path / name, "--seed", seed, "--quiet")[0] == 0
+    assert (tmp_path / "a" / "summary.json").read_bytes() == (tmp_path / "b" / "summary.json").read_bytes()
+    assert (tmp_path / "a" / "timeseries.csv").read_bytes() == (tmp_path / "b" / "timeseries.csv").read_bytes()
+    assert npv(tmp_path / "a") != npv(tmp_path / "c")
+
+
+def test_two_workers_give_the_same_files(small_scenario: Path, tmp_path: Path, capsys) -> None:
+    args = ("run", small_scenario, "--replications", "2", "--quiet")
+    assert invoke(capsys, *args, "--out", tmp_path / "one")[0] == 0
+    assert invoke(capsys, *args, "--out", tmp_path / "two", "--workers", "2")[0] == 0
+    for name in RUN_FILES:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+
+
+def test_schema_prints_json_schema(capsys) -> None:
+    code, out, err = invoke(capsys, "schema")
+    assert code == 0 and err == ""
+    schema = json.loads(out)
+    assert "strategies" in schema["properties"]
+    assert {"name", "horizon_days", "market"} <= set(schema["properties"])
+    assert set(schema.get("required", [])) >= {"name", "horizon_days", "market", "strategies"}
+
+
+def test_schema_out_file(tmp_path: Path, capsys) -> None:
+    target = tmp_path / "sub" / "schema.json"
+    code, out, err = invoke(capsys, "schema", "--out", target)
+    assert code == 0 and out == "" and err == ""
+    written = json.loads(target.read_text())
+    assert "strategies" in written["properties"]
+    code, printed, _ = invoke(capsys, "schema")
+    assert json.loads(printed) == written
+    assert files_in(target.parent) == {"schema.json"}
+
+
+def test_version(capsys) -> None:
+    code, out, err = invoke(capsys, "--version")
+    assert (code, out, err) == (0, f"reachsim {__version__}\n", "")
+
+
+def test_help_exits_0(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--help"])
+    assert exit_info.value.code == 0
+    assert "--replications" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Text that looks like rich markup is printed as it is
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_markup_in_names_and_paths_is_printed_literally(small_text: str, tmp_path: Path, capsys) -> None:
+    name = "[bold]x[/bold] [red]:fire: [link=http://example.com]y[/link]"
+    scenario = tmp_path / "markup.yaml"
+    scenario.write_text(small_text.replace("name: Small messenger push", f"name: {json.dumps(name)}"))
+    out_dir = tmp_path / "[red]out"
+    code, out, err = invoke(capsys, "run", scenario, "--out", out_dir, "--replications", "2")
+    assert code == 0, err
+    assert name in out
+    assert "2 replications: mean [p05, p95]" in out
+    assert f"wrote {out_dir}/" in out
+    assert "\N{FIRE}" not in out
+    assert json.loads((out_dir / "summary.json").read_text())["scenario"] == name
+    code, out, _ = invoke(capsys, "validate", scenario)
+    assert code == 0 and name in out

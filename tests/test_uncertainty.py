@@ -1,0 +1,160 @@
+"""Uncertain parameters: sampled once per replication, the same quantile in every strategy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from reachsim.engine.streams import Streams
+from reachsim.experiments.runner import run_experiment, run_task
+from reachsim.model import distributions as d
+from reachsim.scenario.errors import ScenarioError
+from reachsim.scenario.load import load_scenario, resolved_yaml, scenario_from_dict
+from reachsim.scenario.uncertainty import sample
+
+U = np.linspace(0.0005, 0.9995, 2000)
+
+
+@pytest.mark.parametrize(
+    ("ppf", "reference"),
+    [
+        (lambda u: d.uniform_ppf(u, 2, 5), stats.uniform(2, 3)),
+        (lambda u: d.triangular_ppf(u, 1, 2, 6), stats.triang((2 - 1) / 5, loc=1, scale=5)),
+        (lambda u: d.normal_ppf(u, 1, 2), stats.norm(1, 2)),
+        (lambda u: d.normal_ppf(u, 0, 1, -0.5, 2), stats.truncnorm(-0.5, 2)),
+        (lambda u: d.lognormal_ppf(u, 3, 0.4), stats.lognorm(0.4, scale=3)),
+        (lambda u: d.beta_ppf(u, 0.2, 0.05), stats.beta(*d.beta_shape(0.2, 0.05))),
+    ],
+)
+def test_quantile_functions_invert_the_distribution(ppf, reference):
+    values = np.array([ppf(u) for u in U])
+    np.testing.assert_allclose(reference.cdf(values), U, atol=1e-9)
+
+
+def test_beta_shape_matches_the_moments():
+    a, b = d.beta_shape(0.3, 0.1)
+    dist = stats.beta(a, b)
+    assert math.isclose(dist.mean(), 0.3) and math.isclose(dist.std(), 0.1)
+    with pytest.raises(ValueError):
+        d.beta_shape(0.5, 0.6)
+
+
+def _scenario(**uncertainty):
+    channel = {
+        "type": "messenger",
+        "initial_subscribers": {"dist": "triangular", "low": 100, "mode": 300, "high": 500},
+        "broadcasts": {"every_days": 7},
+        "engagement": {"probability": {"dist": "uniform", "low": 0.1, "high": 0.3}},
+    }
+    data = {
+        "name": "u",
+        "horizon_days": 21,
+        "replications": 3,
+        "market": {"size": 1000},
+        "strategies": {
+            "a": {"channels": [channel]},
+            "b": {"extends": "a", "channels": [{"type": "messenger", "broadcasts": {"every_days": 3}}]},
+        },
+        **uncertainty,
+    }
+    return scenario_from_dict(data)
+
+
+def test_every_strategy_gets_the_same_values_in_a_replication():
+    sc = _scenario()
+    for rep in range(3):
+        a, b = run_task(sc, "a", rep), run_task(sc, "b", rep)
+        assert a.parameters == b.parameters
+        assert set(a.parameters) == {
+            "channels.messenger.initial_subscribers",
+            "channels.messenger.engagement.probability",
+        }
+    assert run_task(sc, "a", 0).parameters != run_task(sc, "a", 1).parameters
+
+
+def test_sampled_values_follow_the_distribution_over_replications():
+    sc = _scenario()
+    draws = np.array(
+        [sample(sc, Streams(sc.seed, r))[1]["channels.messenger.engagement.probability"] for r in range(800)]
+    )
+    assert stats.kstest(draws, stats.uniform(0.1, 0.2).cdf).pvalue > 1e-4
+    whole = [sample(sc, Streams(sc.seed, r))[0].strategies["a"].channels[0].initial_subscribers for r in range(50)]
+    assert all(isinstance(x, int) and 100 <= x <= 500 for x in whole)
+
+
+def test_the_sampled_value_is_the_one_that_runs():
+    sc = _scenario()
+    run = run_task(sc, "a", 2)
+    assert run.series["messenger", "audience"][0] == run.parameters["channels.messenger.initial_subscribers"]
+
+
+def test_inline_and_listed_forms_are_the_same_parameter():
+    listed = _scenario(
+        uncertainty=[{"path": "channels.messenger.unsubscribe.probability", "dist": "beta", "mean": 0.01, "sd": 0.005}]
+    )
+    key = "channels.messenger.unsubscribe.probability"
+    values = [sample(listed, Streams(0, r))[1][key] for r in range(5)]
+    data = listed.model_dump(mode="python")
+    data["uncertainty"] = [u for u in data["uncertainty"] if u["path"] != key]
+    for strategy in data["strategies"].values():
+        strategy["channels"][0]["unsubscribe"]["probability"] = {"dist": "beta", "mean": 0.01, "sd": 0.005}
+    inline = scenario_from_dict(data)
+    assert [sample(inline, Streams(0, r))[1][key] for r in range(5)] == values
+
+
+def test_the_resolved_scenario_loads_again_with_the_same_draws(tmp_path):
+    sc = _scenario()
+    path = tmp_path / "scenario.yaml"
+    path.write_text(resolved_yaml(sc))
+    again = load_scenario(path)
+    assert [sample(again, Streams(0, r))[1] for r in range(3)] == [sample(sc, Streams(0, r))[1] for r in range(3)]
+
+
+def test_summary_reports_each_parameter():
+    summary = run_experiment(_scenario()).summary()
+    band = summary["parameters"]["channels.messenger.engagement.probability"]
+    assert 0.1 <= band["p05"] <= band["mean"] <= band["p95"] <= 0.3
+
+
+BAD = """\
+name: u
+horizon_days: 30
+market: {size: 100}
+uncertainty:
+  - {path: channels.mesenger.unsubscribe.probability, dist: uniform, low: 0.0, high: 0.02}
+  - {path: channels.messenger.unsubscribe.probability, dist: normal, mean: 0.01, sd: 0.1}
+  - {dist: uniform, low: 0, high: 1}
+  - {path: channels.messenger.unsubscribe, dist: uniform, low: 0, high: 1}
+strategies:
+  a:
+    channels:
+      - type: messenger
+        engagement: {probability: {dist: uniform, low: 0.5, high: 1.5}}
+        initial_subscribers: {dist: triangle, low: 1, high: 2}
+"""
+
+
+def test_bad_distributions_are_reported_where_they_are_written(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD)
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path)
+    assert [str(p) for p in exc.value.problems] == [
+        f"{path}:14: strategies.a.channels[0].initial_subscribers.dist: unknown uncertainty dist 'triangle' "
+        "(did you mean 'triangular'?); available: uniform, triangular, normal, lognormal, beta"
+    ]
+    path.write_text(BAD.replace("triangle, low: 1,", "triangular, low: 1, mode: 1,"))
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path)
+    assert [str(p).removeprefix(f"{path}:") for p in exc.value.problems] == [
+        "5: uncertainty[0].path: no channel is named 'mesenger' in any strategy (did you mean 'messenger'?)",
+        "6: uncertainty[1].dist: its range reaches -0.589781, which is not allowed "
+        "(Input should be greater than or equal to 0)",
+        "7: uncertainty[2].path: required key is missing (which parameter does this distribution vary?)",
+        "8: uncertainty[3].path: 'strategies.a.channels[0].unsubscribe' is not a numeric parameter of this scenario",
+        "13: strategies.a.channels[0].engagement.probability.dist: its range reaches 1.5, which is not allowed "
+        "(Input should be less than or equal to 1)",
+    ]
