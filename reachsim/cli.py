@@ -148,10 +148,10 @@ def _run(args: argparse.Namespace) -> int:
     from reachsim.results.rundir import write_run_dir
     from reachsim.scenario.load import load_scenario
 
+    scenario = _with_overrides(load_scenario(args.file), seed=args.seed, replications=args.replications)
     out = Path(args.out) if args.out else Path("reports") / Path(args.file).stem
     if out.exists() and not out.is_dir():  # found now, not after the whole experiment has run
         raise UsageError(f"reachsim run: argument --out: {str(out)!r} exists and is not a directory")
-    scenario = _with_overrides(load_scenario(args.file), seed=args.seed, replications=args.replications)
     err = _console(stderr=True)
     console = _console(stderr=True, quiet=args.quiet)
     total = scenario.replications * len(scenario.strategies)
