@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
     schema.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    for command in (validate, run, schema):  # `reachsim run FILE --debug` works as well as `reachsim --debug run`
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 

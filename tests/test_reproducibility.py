@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from reachsim.engine.simulation import Simulation
 from reachsim.experiments.executors import ProcessExecutor
@@ -64,3 +65,14 @@ def test_an_unrelated_channel_leaves_the_messenger_draws_unchanged(scenario_fact
     for metric in ("joined", "engagements", "left", "audience", "deliveries", "in_window"):
         assert np.array_equal(alone["messenger", metric], both["messenger", metric]), metric
     assert both["second_bot", "engagements"].sum() > 0
+
+
+def test_dask_gives_the_same_files(scenario_factory, tmp_path):
+    pytest.importorskip("distributed")
+    from reachsim.experiments.executors import DaskExecutor
+
+    sc = scenario_factory([MESSENGER], size=3_000, horizon=30, replications=3, seed=5)
+    expected = _files(write_run_dir(run_experiment(sc), tmp_path / "seq"))
+    with DaskExecutor(workers=2) as dask:
+        got = _files(write_run_dir(run_experiment(sc, executor=dask), tmp_path / "dask"))
+    assert got == expected

@@ -62,6 +62,67 @@ class ProcessExecutor:
             yield future.result()
 
 
-def make_executor(workers: int | None) -> SequentialExecutor | ProcessExecutor:
-    """Sequential for 1 worker (or None), a process pool otherwise."""
-    return SequentialExecutor() if not workers or workers == 1 else ProcessExecutor(workers)
+class DaskExecutor:
+    """Dask distributed: a cluster at ``address``, or a local cluster of ``workers`` single-threaded processes.
+
+    Needs the ``dask`` extra (``pip install 'reachsim[dask]'``). Tasks are submitted in order and their results
+    gathered in the same order, so the output does not depend on which worker ran what.
+    """
+
+    def __init__(self, address: str | None = None, workers: int = 2) -> None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise RuntimeError(
+                "the Dask executor needs Dask distributed: pip install 'reachsim[dask]'"
+            ) from None
+        self.address = address
+        self.workers = workers
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def __enter__(self) -> DaskExecutor:
+        from distributed import Client, LocalCluster
+
+        if self.address is None:
+            self._cluster = LocalCluster(
+                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            )
+            self._client = Client(self._cluster)
+        else:
+            self._client = Client(self.address)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+    def map(self, fn: Callable[..., Any], tasks: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
+        if self._client is None:
+            raise RuntimeError("use DaskExecutor as a context manager")
+        futures = [self._client.submit(fn, *task, pure=False) for task in tasks]
+        for future in futures:
+            yield future.result()
+
+
+EXECUTORS = ("sequential", "processes", "dask")
+
+
+def make_executor(
+    workers: int | None = None, kind: str | None = None, address: str | None = None
+) -> SequentialExecutor | ProcessExecutor | DaskExecutor:
+    """The executor for a run: ``kind`` one of EXECUTORS; by default sequential for one worker, a process
+    pool for more, and Dask when a scheduler ``address`` is given."""
+    workers = workers or 1
+    if kind is None:
+        kind = "dask" if address else ("sequential" if workers == 1 else "processes")
+    if kind == "sequential":
+        return SequentialExecutor()
+    if kind == "processes":
+        return ProcessExecutor(workers)
+    if kind == "dask":
+        return DaskExecutor(address, workers)
+    raise ValueError(f"unknown executor '{kind}'; available: {', '.join(EXECUTORS)}")

@@ -174,6 +174,25 @@ def test_version(capsys) -> None:
     assert (code, out, err) == (0, f"reachsim {__version__}\n", "")
 
 
+@pytest.mark.parametrize("debug_first", [True, False])
+def test_unexpected_errors_exit_1_with_a_traceback_only_under_debug(
+    small_scenario: Path, tmp_path: Path, monkeypatch, capsys, debug_first: bool
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("something unexpected")
+
+    monkeypatch.setattr("reachsim.experiments.runner.run_once", broken)
+    args = ["run", small_scenario, "--out", tmp_path / "out", "--quiet"]
+    code, _, err = invoke(capsys, *args)
+    assert code == 1
+    assert err.splitlines()[0] == "error: RuntimeError: something unexpected"
+    assert "Traceback" not in err
+    code, _, err = invoke(capsys, *(["--debug", *args] if debug_first else [*args, "--debug"]))
+    assert code == 1
+    assert "Traceback" in err and "something unexpected" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_help_exits_0(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "--help"])
