@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replications", type=_positive, metavar="R", help="override the scenario's replications")
     run.add_argument("--seed", type=_non_negative, metavar="S", help="override the scenario's seed")
     run.add_argument("--workers", type=_positive, default=1, metavar="N", help="worker processes (default 1)")
+    run.add_argument(
+        "--executor",
+        choices=("sequential", "processes", "dask"),
+        help="how runs are executed (default: sequential for 1 worker, processes for more, dask with --scheduler)",
+    )
+    run.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
 
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
@@ -146,6 +152,7 @@ def _console(*, stderr: bool = False, quiet: bool = False) -> Console:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from reachsim.experiments.executors import make_executor
     from reachsim.experiments.runner import run_experiment
     from reachsim.results.rundir import write_run_dir
     from reachsim.scenario.load import load_scenario
@@ -169,7 +176,7 @@ def _run(args: argparse.Namespace) -> int:
         task = bar.add_task(f"{scenario.name}: runs", total=total)
         result = run_experiment(
             scenario,
-            executor=_make_executor(args.workers),
+            executor=make_executor(args.workers, args.executor, args.scheduler),
             progress=lambda strategy, rep: bar.advance(task),
         )
     if result.interrupted and result.replications == 0:
@@ -192,62 +199,16 @@ def _run(args: argparse.Namespace) -> int:
 def _with_overrides(scenario: Any, **changes: Any) -> Any:
     """The scenario with ``--seed``/``--replications`` applied; a value the schema refuses is a usage error
     (one line per option, like argparse's own), not a scenario problem."""
-    import pydantic
+    from reachsim.scenario.load import OverrideError, with_overrides
 
-    changes = {k: v for k, v in changes.items() if v is not None}
-    if not changes:
-        return scenario
-    data = scenario.model_dump(mode="python", round_trip=True)
-    data.update(changes)
     try:
-        return type(scenario).model_validate(data)
-    except pydantic.ValidationError as exc:
-        lines = []
-        for error in exc.errors(include_url=False):
-            loc = error.get("loc") or ("",)
-            option = str(loc[0])
-            where = f"argument --{option}" if option in changes else option or "arguments"
-            lines.append(f"reachsim run: {where}: {error['msg']} (got {changes.get(option, error.get('input'))})")
-        raise UsageError("\n".join(dict.fromkeys(lines))) from None
-
-
-def _make_executor(workers: int) -> Any:
-    """Sequential for one worker; otherwise a process pool that stops promptly and quietly on Ctrl-C."""
-    import signal
-    from concurrent.futures import ProcessPoolExecutor
-
-    from reachsim.experiments.executors import ProcessExecutor, SequentialExecutor
-
-    class InterruptibleProcessExecutor(ProcessExecutor):
-        """Workers ignore SIGINT (a terminal sends it to the whole process group): only the main process
-        handles Ctrl-C, so no worker prints a traceback. On an interrupt the pending runs are cancelled and
-        the busy workers stopped instead of waited for; the runs already collected are kept by the runner."""
-
-        def __enter__(self) -> InterruptibleProcessExecutor:
-            # signal.signal itself is the initializer: it runs before the worker imports anything of reachsim.
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=self._context,
-                initializer=signal.signal,
-                initargs=(signal.SIGINT, signal.SIG_IGN),
-            )
-            return self
-
-        def __exit__(self, exc_type: Any, *rest: Any) -> None:
-            pool = self._pool
-            if pool is not None and exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
-                self._pool = None
-                processes = list((getattr(pool, "_processes", None) or {}).values())
-                pool.shutdown(wait=False, cancel_futures=True)
-                for process in processes:
-                    if process.is_alive():
-                        process.terminate()
-                for process in processes:
-                    process.join(timeout=5)
-                return
-            super().__exit__(exc_type, *rest)
-
-    return SequentialExecutor() if workers <= 1 else InterruptibleProcessExecutor(workers)
+        return with_overrides(scenario, **changes)
+    except OverrideError as exc:
+        lines = [
+            f"reachsim run: {f'argument --{field}' if field in changes else field or 'arguments'}: {msg} (got {value})"
+            for field, msg, value in exc.problems
+        ]
+        raise UsageError("\n".join(lines)) from None
 
 
 def _plural(n: int, noun: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pydantic
 import yaml
 
 from reachsim.scenario.errors import Problem, ScenarioError, format_path, parse_path, sort_problems
@@ -83,6 +84,14 @@ def _valid_strategies(strategies: Any) -> dict[str, Any]:
     return valid
 
 
+class OverrideError(ValueError):
+    """Top-level values given in code or on the command line that the schema refuses: (field, message, value)."""
+
+    def __init__(self, problems: list[tuple[str, str, Any]]) -> None:
+        super().__init__("; ".join(f"{field}: {message} (got {value!r})" for field, message, value in problems))
+        self.problems = problems
+
+
 def with_overrides(scenario: Any, **changes: Any) -> Any:
     """A re-validated copy with top-level fields replaced (``seed``, ``replications``), None values ignored."""
     changes = {k: v for k, v in changes.items() if v is not None}
@@ -92,8 +101,12 @@ def with_overrides(scenario: Any, **changes: Any) -> Any:
     data.update(changes)
     try:
         return type(scenario).model_validate(data)
-    except ValueError as exc:
-        raise ScenarioError([Problem("<arguments>", None, ", ".join(changes), str(exc))]) from None
+    except pydantic.ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            field = str((error.get("loc") or ("",))[0])
+            problems.append((field, error["msg"], changes.get(field, error.get("input"))))
+        raise OverrideError(list(dict.fromkeys(problems))) from None
 
 
 def resolved_yaml(scenario: Any) -> str:

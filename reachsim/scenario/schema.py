@@ -111,7 +111,7 @@ def strategy_problems(channels: list[ChannelParams], timeline: list[TimelineEntr
                 try:
                     with_path(target, path, value)
                 except ValueError as exc:
-                    problems.append((("timeline", i, "set", path), _short(exc)))
+                    problems.append((("timeline", i, "set", path), _short(exc, value)))
     return problems
 
 
@@ -134,12 +134,11 @@ def scenario_problems(scenario: Any) -> list[tuple[Loc, str]]:
     return problems
 
 
-def _short(exc: ValueError) -> str:
+def _short(exc: ValueError, value: float) -> str:
+    """The first error of a re-validated channel, for a timeline value (its path is already in the report)."""
     errors = getattr(exc, "errors", None)
     if callable(errors):
-        first = errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        return f"{loc}: {first['msg']}" if loc else first["msg"]
+        return f"{errors()[0]['msg']} (got {value:g})"
     return str(exc)
 
 
