@@ -368,7 +368,7 @@ def test_toml_scenario_problems(tmp_path: Path, capsys) -> None:
     [
         (["run", "{valid}", "--replications", "0"], "--replications: must be at least 1, got 0"),
         (["run", "{valid}", "--replications", "2.5"], "--replications: expected a whole number"),
-        (["run", "{valid}", "--seed", "-1"], "--seed: must be 0 or more, got -1"),
+        (["run", "{valid}", "--seed", "-1"], "--seed: must be at least 0, got -1"),
         (["run", "{valid}", "--workers", "x"], "--workers: expected a whole number, got 'x'"),
         (["run", "{valid}", "--workers", "0"], "--workers: must be at least 1"),
         (["run", "{valid}", "--frobnicate"], "unrecognized arguments: --frobnicate"),
