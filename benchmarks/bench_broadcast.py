@@ -273,7 +273,7 @@ def _print_table(args: argparse.Namespace, market: int, load: float, f: dict[str
         f"{args.repeats} interleaved repetitions; naive: {args.naive_subscribers:,} subscribers × "
         f"{args.naive_broadcasts} broadcasts; numpy {np.__version__}, simpy {simpy.__version__}, "
         f"Python {platform.python_version()}; load average before the run "
-        f"{load:.2f} on {os.cpu_count()} CPUs" + (" (busy machine: figures unreliable)" if load > 0.5 else "")
+        f"{load:.2f} on {os.cpu_count()} CPUs"
     )
     header = ("measure", "median", "best", "target")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]

@@ -386,8 +386,9 @@ def _uniform_drawer(rng: np.random.Generator):
     """A function filling a float32 buffer with uniforms on [0, 1), on the grid of 2^−24.
 
     For the 64-bit bit generators the values are exactly those of ``rng.random(n, dtype=np.float32)`` (the low
-    then the high 32 bits of each raw draw, top 24 bits kept), but taken from ``random_raw`` in bulk: about
-    twice as fast as numpy's element-by-element float32 path. Other bit generators use ``rng.random``.
+    then the high 32 bits of each raw draw, top 24 bits kept; on a little-endian machine), but taken from
+    ``random_raw`` in bulk: about twice as fast as numpy's element-by-element float32 path. Other bit
+    generators use ``rng.random``. Either way the generator's state advances by the draws consumed.
     """
     bit_generator = rng.bit_generator
     if type(bit_generator) not in _RAW64:
