@@ -42,7 +42,7 @@ def test_beta_shape_matches_the_moments():
         d.beta_shape(0.5, 0.6)
 
 
-def _scenario(**uncertainty):
+def _scenario(replications=3, **uncertainty):
     channel = {
         "type": "messenger",
         "initial_subscribers": {"dist": "triangular", "low": 100, "mode": 300, "high": 500},
@@ -52,7 +52,7 @@ def _scenario(**uncertainty):
     data = {
         "name": "u",
         "horizon_days": 21,
-        "replications": 3,
+        "replications": replications,
         "market": {"size": 1000},
         "strategies": {
             "a": {"channels": [channel]},
@@ -158,3 +158,18 @@ def test_bad_distributions_are_reported_where_they_are_written(tmp_path):
         "13: strategies.a.channels[0].engagement.probability.dist: its range reaches 1.5, which is not allowed "
         "(Input should be less than or equal to 1)",
     ]
+
+
+def test_sensitivity_ranks_the_input_that_drives_the_result():
+    sc = _scenario(
+        uncertainty=[
+            {"path": "channels.messenger.fixed_cost_per_month", "dist": "uniform", "low": 100, "high": 10_000},
+        ],
+        replications=12,
+    )
+    summary = run_experiment(sc).summary()
+    fee = summary["sensitivity"]["b"]["channels.messenger.fixed_cost_per_month"]
+    assert fee["npv"] == pytest.approx(-1.0)  # the fee dominates cost: NPV falls with it, monotonically
+    base = summary["sensitivity"]["a"]["channels.messenger.initial_subscribers"]
+    assert base["unique_reach"] == pytest.approx(1.0)  # no acquisition: everyone reached is an initial subscriber
+    assert "npv_vs_baseline" not in base  # the baseline is not compared with itself

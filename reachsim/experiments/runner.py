@@ -11,6 +11,7 @@ import numpy as np
 from reachsim.engine.simulation import RunResult, run_once
 from reachsim.engine.streams import Streams
 from reachsim.experiments.executors import Executor, SequentialExecutor
+from reachsim.experiments.sensitivity import sensitivity
 from reachsim.experiments.stats import daily_bands, describe, paired_difference
 from reachsim.model.finance import breakeven_day, npv, roi
 from reachsim.scenario.uncertainty import sample as sample_uncertain
@@ -105,9 +106,11 @@ class ExperimentResult:
             for name in self.runs
             if name != base and base in scalars
         }
+        sampled = {key: np.asarray(values, dtype=float) for key, values in parameters.items()}
         return {
             "baseline": base,
-            "parameters": {key: describe(values) for key, values in parameters.items()},
+            "parameters": {key: describe(values) for key, values in sampled.items()},
+            "sensitivity": sensitivity(sampled, scalars, base) if sampled else {},
             "strategies": strategies,
             "comparisons": comparisons,
         }

@@ -1,0 +1,46 @@
+"""Which uncertain input drives a result: rank correlations across replications.
+
+With parameters sampled once per replication (see reachsim.scenario.uncertainty), each replication is one point
+of a Monte-Carlo design. The Spearman rank correlation between a parameter's sampled values and a metric (or a
+paired difference between strategies) says how strongly, and in which direction, that input moves the result.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+#: Metrics whose sensitivity is reported.
+SENSITIVITY_METRICS = ("npv", "net_value", "unique_reach", "engagements")
+
+
+def rank_correlation(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Spearman's rho over the replications where both are defined; None when it is undefined."""
+    keep = np.isfinite(x) & np.isfinite(y)
+    if keep.sum() < 3 or np.ptp(x[keep]) == 0 or np.ptp(y[keep]) == 0:
+        return None
+    rho = float(stats.spearmanr(x[keep], y[keep]).statistic)
+    return rho if math.isfinite(rho) else None
+
+
+def sensitivity(
+    parameters: dict[str, np.ndarray],
+    metrics: dict[str, dict[str, np.ndarray]],
+    baseline: str,
+) -> dict[str, dict[str, dict[str, float | None]]]:
+    """``result[strategy][parameter][metric]``: rank correlation of the parameter with the strategy's metric,
+    and with the paired difference against the baseline (``<metric>_vs_baseline``)."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for strategy, values in metrics.items():
+        per_parameter: dict[str, dict[str, float | None]] = {}
+        for name, sampled in parameters.items():
+            row: dict[str, float | None] = {}
+            for metric in SENSITIVITY_METRICS:
+                row[metric] = rank_correlation(sampled, values[metric])
+                if strategy != baseline:
+                    row[f"{metric}_vs_baseline"] = rank_correlation(sampled, values[metric] - metrics[baseline][metric])
+            per_parameter[name] = row
+        out[strategy] = per_parameter
+    return out

@@ -1,0 +1,587 @@
+"""Publication-quality charts of a run directory, made from its files (summary.json + timeseries.csv).
+
+Every chart is a :class:`matplotlib.figure.Figure` built directly: no pyplot, no backend selection and no change to
+the global ``rcParams`` (importing this module changes nothing). The only setting that has to go through
+``rcParams`` — the salt of the ids in SVG files, random unless set — is set inside a ``rc_context`` while an SVG is
+written, so that two renders of the same run give byte-identical files.
+
+One colour per strategy (Okabe–Ito, colour-blind safe) in every chart, in the scenario's order of strategies;
+sources of new subscribers have their own fixed colours (Paul Tol's "bright" scheme).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import Formatter, MaxNLocator
+
+from reachsim.report.rundata import RunData
+
+DPI = 150
+#: Okabe & Ito (2008), reordered so that the first strategies get the most distinct colours; yellow is last
+#: (weak on white). Beyond eight strategies the colours repeat with a dashed line.
+STRATEGY_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
+LINESTYLES = ("-", "--", ":", "-.")
+#: Paul Tol's "bright" scheme, one fixed colour per source of new members.
+SOURCE_COLOURS = {
+    "initial": "#BBBBBB",
+    "organic": "#228833",
+    "paid": "#EE6677",
+    "bass": "#4477AA",
+    "page": "#CCBB44",
+    "boost": "#AA3377",
+    "other": "#66CCEE",
+}
+EXTRA_SOURCE_COLOURS = ("#332288", "#882255", "#44AA99", "#999933", "#117733", "#88CCEE")
+SOURCE_LABELS = {
+    "initial": "initial (day 0)",
+    "organic": "organic",
+    "paid": "paid acquisition",
+    "bass": "word of mouth (Bass)",
+    "page": "from the Page",
+    "boost": "from boosted posts",
+    "other": "other channels",
+}
+#: Paired differences shown in the forest plot: (metric, axis label).
+FOREST_METRICS = (
+    ("npv", "NPV (currency)"),
+    ("total_cost", "total cost (currency)"),
+    ("unique_reach", "unique reach (people)"),
+    ("engagements", "engagements (count)"),
+)
+#: Horizons from which daily engagements are shown as a 7-day mean.
+SMOOTH_FROM_DAYS = 28
+_REACH_K = re.compile(r"^reach_(\d+)plus$")
+_TEXT = "#222222"
+_GRID = "#E5E5E5"
+_SVG_SALT = "reachsim"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One rendered chart: its file stem under ``charts/``, the words around it, and its two files."""
+
+    name: str
+    title: str
+    caption: str
+    png: bytes
+    svg: bytes
+    width_px: int
+    height_px: int
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    title: str
+    caption: str
+    build: Callable[[RunData, Palette], Figure | None]
+
+
+def render_charts(data: RunData) -> list[Chart]:
+    """Every chart that applies to this run, in report order (a run with one strategy has no comparison chart,
+    a run without Messenger or Page sign-up sources no sources chart, ...)."""
+    palette = Palette(data.strategies)
+    charts = []
+    for spec in CHARTS:
+        fig = spec.build(data, palette)
+        if fig is None:
+            continue
+        width, height = (round(v * DPI) for v in fig.get_size_inches())
+        charts.append(Chart(spec.name, spec.title, spec.caption, _png(fig), _svg(fig), width, height))
+    return charts
+
+
+def chart_names() -> tuple[str, ...]:
+    """File stems of every chart the report can make (a re-render removes those it no longer makes)."""
+    return tuple(spec.name for spec in CHARTS)
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    # No "Software" text chunk (it names the matplotlib version); Agg output is otherwise deterministic.
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _svg(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    # Ids of clip paths and glyphs are hashed with svg.hashsalt (a random uuid when unset): fixed for the
+    # duration of this one save, and restored afterwards.
+    with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Style helpers
+# ---------------------------------------------------------------------------------------------------------
+
+
+class Palette:
+    """A fixed colour (and line style) for each strategy, from its place in the scenario."""
+
+    def __init__(self, strategies: Sequence[str]) -> None:
+        self._order = {name: i for i, name in enumerate(strategies)}
+
+    def colour(self, strategy: str) -> str:
+        return STRATEGY_COLOURS[self._order.get(strategy, 0) % len(STRATEGY_COLOURS)]
+
+    def linestyle(self, strategy: str) -> str:
+        return LINESTYLES[(self._order.get(strategy, 0) // len(STRATEGY_COLOURS)) % len(LINESTYLES)]
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: self.colour(name) for name in self._order}
+
+
+def source_colours(sources: Sequence[str]) -> dict[str, str]:
+    extra = iter(EXTRA_SOURCE_COLOURS * (1 + len(sources) // len(EXTRA_SOURCE_COLOURS)))
+    return {s: SOURCE_COLOURS[s] if s in SOURCE_COLOURS else next(extra) for s in sources}
+
+
+def plain(text: object) -> str:
+    """Text from a scenario, shown as written: a '$' would otherwise start matplotlib's maths mode."""
+    return str(text).replace("$", r"\$")
+
+
+class HumanFormatter(Formatter):
+    """Tick labels with one scale per axis (all in k, or all in M, or plain with thousands separators) and as
+    many decimals as the tick step needs: 0 · 5k · 10k · 15k rather than 0 · 5,000 · 10k · 15k."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        locs = np.asarray(self.locs, dtype=float)
+        top = float(np.max(np.abs(locs))) if locs.size else abs(x)
+        scale, suffix = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 else (1.0, "")
+        step = float(np.min(np.diff(np.sort(locs)))) / scale if locs.size > 1 else 1.0
+        decimals = max(0, -math.floor(math.log10(step))) if step > 0 else 0
+        if x == 0:
+            return "0"
+        return ("−" if x < 0 else "") + f"{abs(x) / scale:,.{decimals}f}{suffix}"
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained", facecolor="white")
+    fig.get_layout_engine().set(h_pad=0.06, w_pad=0.06, hspace=0.04, wspace=0.03)
+    return fig
+
+
+def _style(ax: Axes, *, xlabel: str | None = None, ylabel: str | None = None, title: str | None = None) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color("#888888")
+    ax.tick_params(colors=_TEXT, labelsize=8.5)
+    ax.grid(True, color=_GRID, linewidth=0.7)
+    ax.set_axisbelow(True)
+    ax.yaxis.set_major_formatter(HumanFormatter())
+    if xlabel:
+        ax.set_xlabel(xlabel, fontsize=9, color=_TEXT)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=9, color=_TEXT)
+    if title:
+        ax.set_title(plain(title), fontsize=10, color=_TEXT, loc="left", fontweight="bold")
+
+
+def _title(fig: Figure, text: str) -> None:
+    fig.suptitle(text, fontsize=12.5, color=_TEXT, fontweight="bold", x=0.01, ha="left")
+
+
+def _strategy_legend(fig: Figure, palette: Palette, strategies: Sequence[str], baseline: str | None,
+                     extra: Sequence[tuple[Line2D | Patch, str]] = ()) -> None:
+    """One legend for the whole figure, below the panels (outside the data)."""
+    handles: list[Line2D | Patch] = []
+    labels: list[str] = []
+    for s in strategies:
+        handles.append(Line2D([], [], color=palette.colour(s), linestyle=palette.linestyle(s), linewidth=2.2))
+        labels.append(plain(f"{s} (baseline)" if s == baseline else s))
+    for handle, label in extra:
+        handles.append(handle)
+        labels.append(label)
+    _legend(fig, handles, labels)
+
+
+def _legend(fig: Figure, handles: Sequence[Line2D | Patch], labels: Sequence[str]) -> None:
+    width = fig.get_size_inches()[0]
+    per_row = max(1, min(len(labels), int(width // 2.2)))
+    fig.legend(handles, labels, loc="outside lower center", ncols=per_row, frameon=False, fontsize=9,
+               handlelength=2.2, labelcolor=_TEXT)
+
+
+def _days(data: RunData) -> np.ndarray:
+    return np.arange(data.horizon)
+
+
+def _day_axis(ax: Axes, horizon: int) -> None:
+    ax.set_xlim(0, max(horizon - 1, 1))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True, steps=[1, 2, 3, 5, 6, 10]))
+
+
+def _grid(n: int, max_cols: int) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return math.ceil(n / cols), cols
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The charts
+# ---------------------------------------------------------------------------------------------------------
+
+
+def audience_chart(data: RunData, palette: Palette) -> Figure | None:
+    channels = [c for c in data.channels() if any(data.band(s, c, "audience") for s in data.strategies)]
+    if not channels:
+        return None
+    rows, cols = _grid(len(channels), 3)
+    fig = _figure(min(11.0, 4.2 * cols + 1.0), 3.4 * rows + 1.1)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
+    days = _days(data)
+    for ax, channel in zip(axes.flat, channels, strict=False):
+        for s in data.strategies:
+            band = data.band(s, channel, "audience")
+            if band is None:
+                continue
+            colour = palette.colour(s)
+            ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.18, linewidth=0)
+            ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=1.8)
+        _style(ax, title=channel, xlabel="day", ylabel="audience at day's end (people)")
+        _day_axis(ax, data.horizon)
+        ax.set_ylim(bottom=0)
+    for ax in axes.flat[len(channels):]:
+        ax.set_visible(False)
+    _title(fig, "Audience over time, by channel")
+    _strategy_legend(fig, palette, data.strategies, data.baseline,
+                     [(Patch(color="#999999", alpha=0.3), "5th–95th percentile across replications")])
+    return fig
+
+
+def money_chart(data: RunData, palette: Palette) -> Figure | None:
+    series = {s: (data.band(s, "all", "cost"), data.band(s, "all", "value")) for s in data.strategies}
+    series = {s: (c, v) for s, (c, v) in series.items() if c is not None and v is not None}
+    if not series:
+        return None
+    fig = _figure(11.0, 4.3)
+    axes = fig.subplots(1, 3, sharex=True)
+    days = _days(data)
+    panels = (
+        ("cumulative cost", "total_cost", lambda c, v: np.nancumsum(c.mean)),
+        ("cumulative value", "total_value", lambda c, v: np.nancumsum(v.mean)),
+        ("cumulative net value (value − cost)", "net_value", lambda c, v: np.nancumsum(v.mean - c.mean)),
+    )
+    last = data.horizon - 1
+    n = len(series)
+    for ax, (title, total, curve) in zip(axes, panels, strict=True):
+        for i, (s, (cost, value)) in enumerate(series.items()):
+            colour = palette.colour(s)
+            y = curve(cost, value)
+            ax.plot(days, y, color=colour, linestyle=palette.linestyle(s), linewidth=1.8)
+            band = data.metric(s, total)
+            if band and band.get("p05") is not None and band.get("p95") is not None:
+                x = last + data.horizon * 0.012 * (i + 1)
+                ax.plot([x, x], [band["p05"], band["p95"]], color=colour, linewidth=2.2, solid_capstyle="butt")
+            if total == "net_value":
+                _mark_breakeven(ax, days, y, colour, i, n)
+        _style(ax, title=title, xlabel="day", ylabel="currency")
+        ax.set_xlim(0, last + data.horizon * 0.012 * (n + 1))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True, steps=[1, 2, 3, 5, 6, 10]))
+    axes[2].axhline(0, color="#555555", linewidth=1.0, zorder=1)
+    _title(fig, "Cumulative cost, value and net value")
+    _strategy_legend(fig, palette, list(series), data.baseline, [
+        (Line2D([], [], color="#555555", linewidth=2.2, solid_capstyle="butt"),
+         "bars at the right: 5th–95th percentile of the total"),
+        (Line2D([], [], color="#555555", marker="o", linestyle="none", markerfacecolor="white"),
+         "break-even (net value turns ≥ 0 for good)"),
+    ])
+    return fig
+
+
+def _breakeven(net: np.ndarray) -> int | None:
+    """First day from which the cumulative net value stays ≥ 0 (as in summary.json); None if it never does."""
+    negative = np.flatnonzero(net < 0)
+    if negative.size == 0:
+        return 0
+    day = int(negative[-1]) + 1
+    return day if day < net.size else None
+
+
+def _mark_breakeven(ax: Axes, days: np.ndarray, net: np.ndarray, colour: str, i: int, n: int) -> None:
+    day = _breakeven(net)
+    if day is None or day == 0:  # never, or never below 0: nothing to mark
+        return
+    ax.plot([days[day]], [0], marker="o", markersize=7, markerfacecolor="white", markeredgecolor=colour,
+            markeredgewidth=2, zorder=5, linestyle="none")
+    ax.annotate(f"day {day}", (days[day], 0), xytext=(0, 10 + 12 * (i % max(n, 1))), textcoords="offset points",
+                ha="center", fontsize=8, color=colour, fontweight="bold")
+
+
+def unique_reach_chart(data: RunData, palette: Palette) -> Figure | None:
+    bands = {s: data.band(s, "all", "unique_reach") for s in data.strategies}
+    bands = {s: b for s, b in bands.items() if b is not None}
+    if not bands:
+        return None
+    fig = _figure(11.0, 4.4)
+    ax = fig.subplots()
+    days = _days(data)
+    for s, band in bands.items():
+        colour = palette.colour(s)
+        ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.18, linewidth=0)
+        ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=1.8)
+    _style(ax, xlabel="day", ylabel="people reached at least once")
+    _day_axis(ax, data.horizon)
+    ax.set_ylim(bottom=0)
+    _title(fig, "Cumulative unique reach, all channels (de-duplicated)")
+    _strategy_legend(fig, palette, list(bands), data.baseline,
+                     [(Patch(color="#999999", alpha=0.3), "5th–95th percentile across replications")])
+    return fig
+
+
+def _trailing_mean(y: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last ``window`` days (fewer at the start)."""
+    c = np.concatenate([[0.0], np.nancumsum(y)])
+    k = np.arange(1, y.size + 1)
+    lo = np.maximum(k - window, 0)
+    return (c[k] - c[lo]) / (k - lo)
+
+
+def engagements_chart(data: RunData, palette: Palette) -> Figure | None:
+    bands = {s: data.band(s, "all", "engagements") for s in data.strategies}
+    bands = {s: b for s, b in bands.items() if b is not None}
+    if not bands:
+        return None
+    fig = _figure(11.0, 4.4)
+    ax = fig.subplots()
+    days = _days(data)
+    smooth = data.horizon >= SMOOTH_FROM_DAYS
+    for s, band in bands.items():
+        colour = palette.colour(s)
+        if smooth:  # daily counts swing with broadcast days: four strategies' spikes would hide each other
+            ax.plot(days, _trailing_mean(band.mean, 7), color=colour, linestyle=palette.linestyle(s), linewidth=1.9)
+        else:
+            ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.18, linewidth=0)
+            ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=1.8)
+    _style(ax, xlabel="day", ylabel="engagements per day" + (" (mean of the last 7 days)" if smooth else ""))
+    _day_axis(ax, data.horizon)
+    ax.set_ylim(bottom=0)
+    _title(fig, "Daily engagements, all channels" + (" (7-day mean)" if smooth else ""))
+    extra = [] if smooth else [(Patch(color="#999999", alpha=0.3), "5th–95th percentile across replications")]
+    _strategy_legend(fig, palette, list(bands), data.baseline, extra)
+    return fig
+
+
+def _sources(data: RunData, strategy: str, channel: str) -> list[str]:
+    return [m.removeprefix("joined_") for m in data.metrics_of(strategy, channel) if m.startswith("joined_")]
+
+
+def _source_order(sources: set[str]) -> list[str]:
+    known = [s for s in SOURCE_COLOURS if s in sources]
+    return known + sorted(sources - set(known))
+
+
+def joined_chart(data: RunData, palette: Palette) -> Figure | None:
+    # channel -> strategies with joined_* series, and the sources with any member in any of them
+    blocks: list[tuple[str, list[str], list[str]]] = []
+    for channel in data.channels():
+        strategies = [s for s in data.strategies if _sources(data, s, channel)]
+        found: set[str] = set()
+        for s in strategies:
+            for source in _sources(data, s, channel):
+                band = data.band(s, channel, f"joined_{source}")
+                if band is not None and np.nansum(band.mean) > 0:
+                    found.add(source)
+        if strategies and found:
+            blocks.append((channel, strategies, _source_order(found)))
+    if not blocks:
+        return None
+    cols = min(4, max(len(strategies) for _, strategies, _ in blocks))
+    rows = sum(math.ceil(len(strategies) / cols) for _, strategies, _ in blocks)
+    fig = _figure(min(12.0, 3.0 * cols + 1.2), 2.9 * rows + 1.3)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
+    colours = source_colours(sorted({s for _, _, sources in blocks for s in sources}))
+    days = _days(data)
+    row = 0
+    used: dict[str, None] = {}
+    for channel, strategies, sources in blocks:
+        block_axes = []
+        top = 0.0
+        for i, s in enumerate(strategies):
+            ax = axes[row + i // cols, i % cols]
+            block_axes.append(ax)
+            stack = []
+            for source in sources:
+                band = data.band(s, channel, f"joined_{source}")
+                stack.append(np.nancumsum(band.mean) if band is not None else np.zeros(days.size))
+                used.setdefault(source)
+            ax.stackplot(days, np.vstack(stack), colors=[colours[src] for src in sources], linewidth=0)
+            top = max(top, float(np.sum([a[-1] for a in stack])))
+            _style(ax, title=f"{channel} · {s}", xlabel="day" if row + i // cols == rows - 1 else None)
+            _day_axis(ax, data.horizon)
+            if i % cols == 0:
+                ax.set_ylabel("joined since day 0 (people)", fontsize=9, color=_TEXT)
+        for j, ax in enumerate(block_axes):  # one y scale per channel: strategies side by side compare
+            ax.set_ylim(0, top * 1.04 if top > 0 else 1)
+            if j % cols:
+                ax.tick_params(axis="y", labelleft=False)
+        for j in range(len(strategies), math.ceil(len(strategies) / cols) * cols):
+            axes[row + j // cols, j % cols].set_visible(False)
+        row += math.ceil(len(strategies) / cols)
+    _title(fig, "Who joined, by source (cumulative, stacked)")
+    order = _source_order(set(used))
+    handles = [Patch(color=colours[src]) for src in order]
+    labels = [plain(SOURCE_LABELS.get(src, src)) for src in order]
+    _legend(fig, handles, labels)
+    return fig
+
+
+def forest_chart(data: RunData, palette: Palette) -> Figure | None:
+    others = [s for s in data.strategies if s in data.comparisons]
+    metrics = [(m, label) for m, label in FOREST_METRICS if any(m in data.comparisons[s] for s in others)]
+    if not others or not metrics:
+        return None
+    rows, cols = _grid(len(metrics), 2)
+    fig = _figure(11.0, rows * (0.42 * len(others) + 1.4) + 0.6)
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    y = np.arange(len(others))[::-1]
+    for ax, (metric, label) in zip(axes.flat, metrics, strict=False):
+        for yi, s in zip(y, others, strict=True):
+            diff = data.comparisons[s].get(metric) or {}
+            mean = diff.get("mean")
+            if mean is None:
+                continue
+            lo, hi = (diff.get("ci95") or [None, None])[:2]
+            colour = palette.colour(s)
+            if lo is not None and hi is not None:
+                ax.plot([lo, hi], [yi, yi], color=colour, linewidth=2.4, solid_capstyle="butt")
+                ax.plot([lo, hi], [yi, yi], color=colour, linestyle="none", marker="|", markersize=10)
+            ax.plot([mean], [yi], marker="o", color=colour, markersize=7, linestyle="none")
+        ax.axvline(0, color="#555555", linewidth=1.0, zorder=1)
+        _style(ax, title=label, xlabel=f"difference against {data.baseline}")
+        ax.xaxis.set_major_formatter(HumanFormatter())
+        ax.set_yticks(y, [plain(s) for s in others])
+        ax.tick_params(axis="y", length=0, labelsize=9)
+        ax.set_ylim(-0.6, len(others) - 0.4)
+        ax.grid(False, axis="y")
+        _symmetric_room(ax)
+    for ax in axes.flat[len(metrics):]:
+        ax.set_visible(False)
+    _title(fig, f"Paired differences against the baseline ({plain(data.baseline)}): mean and 95% CI")
+    return fig
+
+
+def _symmetric_room(ax: Axes) -> None:
+    """Keep 0 in view with a margin, so that 'the interval excludes 0' can be seen."""
+    lo, hi = ax.get_xlim()
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    pad = 0.08 * (hi - lo or 1.0)
+    ax.set_xlim(lo - pad, hi + pad)
+
+
+def _thresholds(metrics: dict[str, object]) -> list[int]:
+    return sorted(int(m.group(1)) for m in map(_REACH_K.match, metrics) if m)
+
+
+def reach_frequency_chart(data: RunData, palette: Palette) -> Figure | None:
+    # panels: all channels (strategy metrics), then each channel
+    panels: list[tuple[str, dict[str, dict[str, object]]]] = []
+    overall = {s: data.summary["strategies"][s].get("metrics", {}) for s in data.strategies}
+    panels.append(("all channels (de-duplicated)", overall))
+    for channel in data.channels():
+        panels.append((channel, {s: data.channel_metrics(s).get(channel, {}) for s in data.strategies}))
+    panels = [(t, by_s) for t, by_s in panels if any(_thresholds(m) for m in by_s.values())]
+    if not panels:
+        return None
+    rows, cols = _grid(len(panels), 3)
+    fig = _figure(min(11.0, 3.9 * cols + 1.0), 3.5 * rows + 1.1)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, (title, by_strategy) in zip(axes.flat, panels, strict=False):
+        strategies = [s for s in data.strategies if _thresholds(by_strategy.get(s, {}))]
+        ks = sorted({k for s in strategies for k in _thresholds(by_strategy[s])})
+        x = np.arange(len(ks))
+        width = 0.8 / max(len(strategies), 1)
+        for i, s in enumerate(strategies):
+            means, lows, highs = [], [], []
+            for k in ks:
+                cell = by_strategy[s].get(f"reach_{k}plus") or {}
+                mean = cell.get("mean")
+                means.append(np.nan if mean is None else mean)
+                lows.append(np.nan if cell.get("p05") is None or mean is None else mean - cell["p05"])
+                highs.append(np.nan if cell.get("p95") is None or mean is None else cell["p95"] - mean)
+            xs = x - 0.4 + width * (i + 0.5)
+            ax.bar(xs, means, width=width * 0.92, color=palette.colour(s), linewidth=0)
+            ax.errorbar(xs, means, yerr=[np.nan_to_num(lows), np.nan_to_num(highs)], fmt="none",
+                        ecolor="#333333", elinewidth=0.9, capsize=2)
+        ax.set_xticks(x, [f"{k}+" for k in ks])
+        _style(ax, title=title, xlabel="times reached (at least)", ylabel="people")
+        ax.grid(False, axis="x")
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    _title(fig, "Reach at frequency: people reached at least k times over the horizon")
+    _strategy_legend(fig, palette, data.strategies, data.baseline,
+                     [(Line2D([], [], color="#333333", linewidth=0.9, marker="_", markersize=6),
+                       "5th–95th percentile")])
+    return fig
+
+
+#: Every chart, in report order: file stem, title, how to read it.
+CHARTS: tuple[_Spec, ...] = (
+    _Spec(
+        "money", "Cumulative cost, value and net value",
+        "Money over time, summed day by day (means across replications); the bars past the last day span the "
+        "5th–95th percentile of each total. Where a net-value line crosses 0 for good, a circle marks the "
+        "break-even day.",
+        money_chart,
+    ),
+    _Spec(
+        "comparisons", "Paired differences against the baseline",
+        "Each dot is a strategy's mean difference from the baseline over replications on the same random numbers; "
+        "the line is its 95% confidence interval. An interval that does not touch the vertical 0 line is a clear "
+        "difference; right of 0 means more (better for NPV and reach, worse for cost).",
+        forest_chart,
+    ),
+    _Spec(
+        "audience", "Audience over time, by channel",
+        "Each panel is one channel: the line is the mean audience at the end of each day, the shaded band the 5th "
+        "to 95th percentile across replications. Strategies without the channel have no line in its panel.",
+        audience_chart,
+    ),
+    _Spec(
+        "unique_reach", "Cumulative unique reach",
+        "People reached at least once by any channel, counted once however many channels reached them; the band "
+        "is the 5th–95th percentile across replications. A flattening line means new messages mostly reach the "
+        "same people.",
+        unique_reach_chart,
+    ),
+    _Spec(
+        "engagements", "Daily engagements",
+        "Engagements per day across all channels, as the mean over the last 7 days (for runs of 4 weeks or more: "
+        "daily counts jump on broadcast and post days). A rising line means the audience grows faster than "
+        "fatigue and opt-outs wear it down.",
+        engagements_chart,
+    ),
+    _Spec(
+        "joined_by_source", "Who joined, by source",
+        "For each channel that records where its members came from, the cumulative number of people who joined, "
+        "stacked by source (one panel per strategy, the same scale across a channel's panels). People who later "
+        "left are still counted, so the top edge exceeds the audience.",
+        joined_chart,
+    ),
+    _Spec(
+        "reach_frequency", "Reach at frequency",
+        "How many people were reached at least 1, 2, 3, 5 and 10 times over the horizon, for all channels "
+        "together and per channel; bars are means, whiskers the 5th–95th percentile. Tall bars at high "
+        "frequencies mean repeated contact with the same people.",
+        reach_frequency_chart,
+    ),
+)
