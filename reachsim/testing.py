@@ -492,7 +492,12 @@ def _check_results(type_name: str, run: _Run, size: int) -> None:
 
 
 def _check_timeline(type_name: str, example: dict[str, Any], first: _Run, size: int, horizon: int, seed: int) -> None:
-    leaves = dict(_numeric_leaves({k: v for k, v in example.items() if k not in ("type", "name")}))
+    fixed = type(first.channel).fixed_parameters
+    leaves = {
+        path: value
+        for path, value in _numeric_leaves({k: v for k, v in example.items() if k not in ("type", "name")})
+        if path not in fixed
+    }
     if not leaves:
         return
     data = contract_scenario(example, size, horizon, seed)

@@ -138,6 +138,8 @@ class Channel(ABC):
     Params: ClassVar[type[ChannelParams]]
     #: Extra daily metrics this channel reports besides CHANNEL_METRICS.
     extra_metrics: ClassVar[tuple[str, ...]] = ()
+    #: Parameters a timeline may not change, with the reason (e.g. state kept relative to them).
+    fixed_parameters: ClassVar[dict[str, str]] = {}
 
     def __init__(self, params: ChannelParams, ctx: ChannelContext) -> None:
         self.params = params

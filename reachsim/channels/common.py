@@ -16,7 +16,7 @@ from pydantic import Field
 
 from reachsim.scenario.base import StrictModel
 
-__all__ = ["Engagement", "Fatigue", "Novelty", "Unsubscribe"]
+__all__ = ["Engagement", "Fatigue", "Novelty", "Unsubscribe", "optout_needs_fatigue"]
 
 
 class Novelty(StrictModel):
@@ -46,3 +46,13 @@ class Unsubscribe(StrictModel):
 
     probability: float = Field(default=0.0, ge=0, le=1, description="Opt-out probability per delivery.")
     fatigue_strength: float = Field(default=0.0, ge=0, description="How fatigue raises the opt-out hazard.")
+
+
+def optout_needs_fatigue(engagement: Engagement, optout: Unsubscribe, field: str) -> None:
+    """A fatigue-driven opt-out needs the stock to decay: without ``engagement.fatigue`` the stock would count
+    every delivery ever and the hazard would grow without bound. Raised as a model-validator error at ``field``."""
+    if optout.fatigue_strength > 0 and engagement.fatigue is None:
+        raise ValueError(
+            f"@{field}.fatigue_strength: needs engagement.fatigue (its half-life is how fast the message stock "
+            "decays); set engagement.fatigue or make fatigue_strength 0"
+        )

@@ -14,10 +14,10 @@ import math
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from reachsim.channels.base import Channel, ChannelParams
-from reachsim.channels.common import Engagement, Unsubscribe
+from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
 from reachsim.engine import bus as topics
 from reachsim.engine.population import sample_rows
 from reachsim.model.bass import bass_daily_adoption_probability
@@ -87,11 +87,19 @@ class MessengerParams(ChannelParams):
     )
     fixed_cost_per_month: float = Field(default=0.0, ge=0, description="Platform or tool fee per month.")
 
+    @model_validator(mode="after")
+    def _fatigue_for_unsubscribe(self) -> MessengerParams:
+        optout_needs_fatigue(self.engagement, self.unsubscribe, "unsubscribe")
+        return self
+
 
 class MessengerChannel(Channel):
     type_name: ClassVar[str] = "messenger"
     Params: ClassVar[type[MessengerParams]] = MessengerParams
     extra_metrics: ClassVar[tuple[str, ...]] = (*(f"joined_{s}" for s in SOURCES), "in_window")
+    fixed_parameters: ClassVar[dict[str, str]] = {
+        "engagement.novelty.half_life_days": "novelty is kept relative to the half-life between broadcasts"
+    }
     params: MessengerParams
 
     def start(self) -> None:
@@ -103,7 +111,7 @@ class MessengerChannel(Channel):
         self.ever_subscribed = 0
         self._paid_credit = 0.0
         self._pending: list[np.ndarray] = []  # joined since the last broadcast: reached by the next one
-        self._rng_acquire = ctx.rng("acquisition")
+        self._rng = {purpose: ctx.rng(f"acquisition/{purpose}") for purpose in ("initial", "organic", "bass", "paid")}
         self._rng_broadcast = ctx.rng("broadcast")
         self._rng_inbound = ctx.rng("inbound")
         ctx.recorder.declare(ctx.name, *self.extra_metrics)
@@ -111,7 +119,7 @@ class MessengerChannel(Channel):
         ctx.bus.subscribe(topics.MESSENGER_USER_ACTION, self._on_user_action)
         if self.params.initial_subscribers:
             k = min(self.params.initial_subscribers, n)
-            self._join(np.sort(self._rng_acquire.choice(n, size=k, replace=False)), 0.0, "initial")
+            self._join(np.sort(self._rng["initial"].choice(n, size=k, replace=False)), 0.0, "initial")
         ctx.every(self._daily, first=0.0, interval=lambda: 1.0, slot=0)
         if self.params.broadcasts is not None:
             ctx.every(self._broadcast, first=self.params.broadcasts.first_day, interval=self._period, slot=1)
@@ -161,31 +169,30 @@ class MessengerChannel(Channel):
 
     # -- daily activity: acquisition, inbound conversations, fixed fee ------------------------------------------
     def _daily(self, t: float) -> None:
-        p, rng, size = self.params, self._rng_acquire, self.ctx.population.size
+        p, size = self.params, self.ctx.population.size
         acq = p.acquisition
-        wanted: dict[str, int] = {"organic": int(rng.poisson(acq.organic_per_day)) if acq.organic_per_day else 0}
+        # Each source draws from its own stream, counts first, in a fixed order: a change to one source (say a
+        # bigger paid budget) leaves the other sources' counts paired across strategies.
+        counts: dict[str, int] = {}
+        if acq.organic_per_day:
+            counts["organic"] = int(self._rng["organic"].poisson(acq.organic_per_day))
         if acq.bass is not None:
             potential = math.floor(acq.bass.potential * size)
             remaining = potential - self.ever_subscribed
             prob = bass_daily_adoption_probability(acq.bass.p, acq.bass.q, self.ever_subscribed, potential)
-            wanted["bass"] = int(rng.binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
+            counts["bass"] = int(self._rng["bass"].binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
         if acq.paid is not None:
             self._paid_credit += acq.paid.budget_per_day / acq.paid.cost_per_subscriber
-            wanted["paid"] = math.floor(self._paid_credit)
-        total = sum(wanted.values())
-        if total:
-            eligible = self.source == 0
-            chosen = sample_rows(eligible, size - self.ever_subscribed, total, rng)
-            rng.shuffle(chosen)  # sources take their share of the chosen in random order
-            start = 0
-            for source, k in wanted.items():
-                got = chosen[start : start + k]
-                start += got.size
-                if source == "paid":
-                    # what the market could not supply is not bought: the budget is not spent, no credit kept
-                    self._paid_credit = min(self._paid_credit - got.size, self._paid_credit % 1.0)
-                    self.ctx.cost("acquisition", got.size * acq.paid.cost_per_subscriber)  # type: ignore[union-attr]
-                self._join(np.sort(got), t, source)
+            counts["paid"] = math.floor(self._paid_credit)
+        for source, k in counts.items():
+            got = sample_rows(self.source == 0, size - self.ever_subscribed, k, self._rng[source]) if k else None
+            acquired = 0 if got is None else got.size
+            if source == "paid":
+                # what the market could not supply is not bought: the budget is not spent, no credit kept
+                self._paid_credit = min(self._paid_credit - acquired, self._paid_credit % 1.0)
+                self.ctx.cost("acquisition", acquired * acq.paid.cost_per_subscriber)  # type: ignore[union-attr]
+            if got is not None:
+                self._join(got, t, source)
         if p.inbound_conversations_per_year and self.subscribers:
             k = int(self._rng_inbound.poisson(self.subscribers * p.inbound_conversations_per_year / 365.0))
             if k:  # conversations fall on distinct subscribers (k is small against the audience)

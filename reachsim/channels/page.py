@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from reachsim.channels.base import Channel, ChannelParams
-from reachsim.channels.common import Engagement, Unsubscribe
+from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
 from reachsim.engine import bus as topics
 from reachsim.engine.population import sample_rows
 from reachsim.model.exposure import (
@@ -135,6 +135,11 @@ class PageParams(ChannelParams):
     unfollow: Unfollow = Field(default_factory=Unfollow, description="Unfollow hazard per exposure of a fan.")
     content_cost_per_post: float = Field(default=0.0, ge=0, description="Cost of producing each post.")
 
+    @model_validator(mode="after")
+    def _fatigue_for_unfollow(self) -> PageParams:
+        optout_needs_fatigue(self.engagement, self.unfollow, "unfollow")
+        return self
+
 
 class PageChannel(Channel):
     type_name: ClassVar[str] = "page"
@@ -184,15 +189,6 @@ class PageChannel(Channel):
                         )
                     )
         return problems
-
-    def set_param(self, path: str, value: float) -> None:
-        super().set_param(path, value)
-        if self.params.messenger_optin_probability > 0 and not self.ctx.bus.has_subscribers(
-            topics.MESSENGER_OPTIN
-        ):
-            raise ValueError(
-                f"channel '{self.name}': messenger_optin_probability > 0 needs a messenger channel in the strategy"
-            )
 
     # -- set-up ---------------------------------------------------------------------------------------------
     def start(self) -> None:

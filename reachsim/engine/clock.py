@@ -39,6 +39,16 @@ def channel_priority(channel_index: int, slot: int) -> int:
     return 2 + SLOTS_PER_CHANNEL * channel_index + slot
 
 
+#: Recurring times are snapped to a grid of 2^-20 day (about 0.08 s). Grid times and their differences are exact
+#: in floating point, so the n-th occurrence of a period never drifts, never slips past the horizon and never
+#: falls a rounding error short of the day it belongs to.
+GRID = 2.0**-20
+
+
+def snap(t: float) -> float:
+    return round(t / GRID) * GRID
+
+
 def repeat(
     env: simpy.Environment,
     action: Callable[[float], None],
@@ -50,15 +60,24 @@ def repeat(
 ) -> Generator[Event, None, None]:
     """Process body: call ``action(now)`` at ``first`` and then every ``interval()`` days, before ``until``.
 
-    ``interval`` is read after each call so a timeline change of the period takes effect at the next occurrence;
-    returning None stops the activity.
+    The n-th occurrence after the last change of period is at ``anchor + n·period`` (on the grid), not a running
+    sum, so schedules such as three posts a week land exactly. ``interval`` is read after each call, so a timeline
+    change of the period takes effect from the next occurrence; returning None stops the activity.
     """
-    if first >= until:
+    anchor = snap(first)
+    if anchor >= until:
         return
-    yield OrderedTimeout(env, first - env.now, priority)
+    yield OrderedTimeout(env, anchor - env.now, priority)
+    step, n = interval(), 0
     while True:
         action(env.now)
-        step = interval()
-        if step is None or env.now + step >= until:
+        new_step = interval()
+        if new_step is None:
             return
-        yield OrderedTimeout(env, step, priority)
+        if new_step != step:
+            anchor, step, n = env.now, new_step, 0
+        n += 1
+        at = snap(anchor + n * step)
+        if at >= until:
+            return
+        yield OrderedTimeout(env, at - env.now, priority)

@@ -14,7 +14,7 @@ import numpy as np
 import simpy
 
 from reachsim.channels import registry
-from reachsim.channels.base import CHANNEL_METRICS, Channel, ChannelContext, SegmentTable
+from reachsim.channels.base import CHANNEL_METRICS, Channel, ChannelContext, SegmentTable, with_path
 from reachsim.engine.bus import EventBus
 from reachsim.engine.clock import BOUNDARY_PRIORITY, OrderedTimeout
 from reachsim.engine.ledger import Ledger
@@ -121,7 +121,9 @@ class Simulation:
 
     def run(self) -> RunResult:
         self.env.process(self._boundaries())  # started first: its first step precedes every channel's
-        self._apply_timeline(0)
+        by_name = {ch.name: ch for ch in self.channels}
+        for channel, path, value in self.timeline.get(0, ()):  # day 0: the parameters the channels start with
+            by_name[channel].params = with_path(by_name[channel].params, path, value)
         for ch in self.channels:
             self.recorder.declare(ch.name, *CHANNEL_METRICS, *ch.extra_metrics)
             self.recorder.stock(ch.name, "audience", ch.audience)

@@ -20,27 +20,43 @@ def _number(x: float) -> float | None:
 
 
 def describe(values: Sequence[float] | np.ndarray) -> dict[str, float | None]:
-    """Mean, 5th and 95th percentile over replications, ignoring undefined (NaN) replications."""
+    """Mean, 5th and 95th percentile over replications.
+
+    Replications where the value is undefined (a break-even that never came, an ROI without cost) are left out,
+    and then ``n`` says on how many replications the figures rest, so a mean over few is not mistaken for one
+    over all."""
+    total = len(values)
     arr = _finite(values)
     if arr.size == 0:
-        return {"mean": None, "p05": None, "p95": None}
-    p05, p95 = np.percentile(arr, [5, 95])
-    return {"mean": _number(float(arr.mean())), "p05": _number(float(p05)), "p95": _number(float(p95))}
+        out: dict[str, float | None] = {"mean": None, "p05": None, "p95": None}
+    else:
+        p05, p95 = np.percentile(arr, [5, 95])
+        out = {"mean": _number(float(arr.mean())), "p05": _number(float(p05)), "p95": _number(float(p95))}
+    if arr.size < total:
+        out["n"] = arr.size
+    return out
 
 
 def paired_difference(
     treatment: Sequence[float] | np.ndarray, baseline: Sequence[float] | np.ndarray
 ) -> dict[str, float | list[float | None] | None]:
-    """Mean of per-replication differences (common random numbers) with a Student-t 95% interval."""
+    """Mean of per-replication differences (common random numbers) with a Student-t 95% interval; ``n`` as in
+    :func:`describe` when some pairs are undefined."""
     diff = np.asarray(treatment, dtype=float) - np.asarray(baseline, dtype=float)
+    total = diff.size
     diff = diff[np.isfinite(diff)]
+    out: dict[str, float | list[float | None] | None]
     if diff.size == 0:
-        return {"mean": None, "ci95": [None, None]}
-    mean = float(diff.mean())
-    if diff.size < 2:
-        return {"mean": _number(mean), "ci95": [None, None]}
-    half = float(stats.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / math.sqrt(diff.size))
-    return {"mean": _number(mean), "ci95": [_number(mean - half), _number(mean + half)]}
+        out = {"mean": None, "ci95": [None, None]}
+    elif diff.size < 2:
+        out = {"mean": _number(float(diff.mean())), "ci95": [None, None]}
+    else:
+        mean = float(diff.mean())
+        half = float(stats.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / math.sqrt(diff.size))
+        out = {"mean": _number(mean), "ci95": [_number(mean - half), _number(mean + half)]}
+    if diff.size < total:
+        out["n"] = diff.size  # pairs where both are defined
+    return out
 
 
 def daily_bands(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

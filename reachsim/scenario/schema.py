@@ -94,7 +94,7 @@ def strategy_problems(channels: list[ChannelParams], timeline: list[TimelineEntr
         others = [c for c in channels if c is not ch]
         for field_path, message in registry.get(ch.type).check_strategy(ch, others):
             problems.append((("channels", i, *field_path.split(".")), message))
-    for i, entry in enumerate(timeline):
+    for i, entry in sorted(enumerate(timeline), key=lambda item: item[1].day):  # in the order they apply
         target = by_name.get(entry.channel)
         if target is None:
             hint = suggest(entry.channel, by_name)
@@ -106,12 +106,21 @@ def strategy_problems(channels: list[ChannelParams], timeline: list[TimelineEntr
                 )
             )
             continue
-        if entry.day >= 0:
-            for path, value in entry.set.items():
-                try:
-                    with_path(target, path, value)
-                except ValueError as exc:
-                    problems.append((("timeline", i, "set", path), _short(exc, value)))
+        cls = registry.get(target.type)
+        for path, value in entry.set.items():
+            here = ("timeline", i, "set", path)
+            if path in cls.fixed_parameters:
+                problems.append((here, f"'{path}' cannot change during a run ({cls.fixed_parameters[path]})"))
+                continue
+            try:
+                target = with_path(target, path, value)
+            except ValueError as exc:
+                problems.append((here, _short(exc, value)))
+                continue
+            others = [c for name, c in by_name.items() if name != target.channel_name]
+            for field_path, message in cls.check_strategy(target, others):
+                problems.append((here, f"from day {entry.day}, {field_path}: {message}"))
+        by_name[target.channel_name] = target  # later entries build on earlier ones
     return problems
 
 

@@ -133,6 +133,9 @@ Distribution = Annotated[
     Field(discriminator="dist"),
 ]
 
+#: Top-level fields that define the experiment itself rather than the market: never uncertain.
+STRUCTURAL = {("horizon_days",), ("seed",), ("replications",)}
+
 #: Quantiles at which a distribution's range is checked against the parameter's bounds at load time.
 SUPPORT_QUANTILES = (1e-9, 0.5, 1 - 1e-9)
 
@@ -189,14 +192,18 @@ def _central(spec: dict[str, Any]) -> Any:
 def stream_key(path: str, scenario: Any) -> str:
     """The name of the random stream of a parameter: the same for that parameter in every strategy.
 
-    ``strategies.S.channels[i].rest`` → ``channels.NAME.rest``; ``strategies.S.timeline[i]...`` → the path
-    without the strategy; other paths as written.
+    ``strategies.S.channels[i].rest`` → ``channels.NAME.rest``; ``strategies.S.timeline[i].set.P`` →
+    ``timeline.CHANNEL.dayD.P``; other paths as written.
     """
     parts = parse_path(path)
     if len(parts) >= 4 and parts[0] == "strategies" and parts[2] == "channels" and isinstance(parts[3], int):
         channels = scenario.strategies[parts[1]].channels
         rest = ".".join(str(p) for p in parts[4:])
         return f"channels.{channels[parts[3]].channel_name}.{rest}"
+    if len(parts) >= 5 and parts[0] == "strategies" and parts[2] == "timeline" and parts[4] == "set":
+        entry = scenario.strategies[parts[1]].timeline[parts[3]]
+        rest = ".".join(str(p) for p in parts[5:])
+        return f"timeline.{entry.channel}.day{entry.day}.{rest}"
     if len(parts) >= 2 and parts[0] == "strategies":
         return format_path(parts[2:])
     return path
@@ -285,6 +292,10 @@ def problems(scenario: Any) -> list[tuple[tuple[str | int, ...], str]]:
         here = ("uncertainty", k)
         if entry.path is None:
             found.append(((*here, "path"), "required key is missing (which parameter does this distribution vary?)"))
+            continue
+        if parse_path(entry.path)[:1] in STRUCTURAL:
+            message = f"'{entry.path}' shapes the whole experiment and cannot vary by replication"
+            found.append(((*here, "path"), message))
             continue
         locs = targets(entry.path, scenario)
         if not locs:

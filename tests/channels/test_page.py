@@ -135,10 +135,10 @@ def test_messenger_optin_needs_a_messenger_channel() -> None:
 
 
 def test_timeline_cannot_switch_on_optins_without_messenger() -> None:
-    sc = scenario(page(posts={"every_days": 1}),
-                  timeline=[{"day": 2, "channel": "page", "set": {"messenger_optin_probability": 0.1}}])
-    with pytest.raises(ValueError, match="needs a messenger channel"):
-        run(sc)
+    with pytest.raises(ScenarioError, match=r"timeline\[0\].set.messenger_optin_probability: from day 2, "
+                       "messenger_optin_probability: .*messenger channel"):
+        scenario(page(posts={"every_days": 1}),
+                 timeline=[{"day": 2, "channel": "page", "set": {"messenger_optin_probability": 0.1}}])
 
 
 def test_boost_target_names_segments_with_did_you_mean() -> None:

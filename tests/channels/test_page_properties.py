@@ -49,6 +49,8 @@ def page_specs(draw: st.DrawFn) -> dict[str, Any]:
         "content_cost_per_post": draw(st.floats(0, 100)),
         "relevance_uplift": draw(st.floats(0, 3)),
     }
+    if spec["engagement"]["fatigue"] is None:
+        spec["unfollow"]["fatigue_strength"] = 0.0  # a fatigue-driven hazard needs a decaying stock
     if draw(st.booleans()):
         spec["boost"] = {
             "budget_per_post": draw(st.just(0.0) | st.floats(0.01, 50)),
