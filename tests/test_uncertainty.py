@@ -173,3 +173,26 @@ def test_sensitivity_ranks_the_input_that_drives_the_result():
     base = summary["sensitivity"]["a"]["channels.messenger.initial_subscribers"]
     assert base["unique_reach"] == pytest.approx(1.0)  # no acquisition: everyone reached is an initial subscriber
     assert "npv_vs_baseline" not in base  # the baseline is not compared with itself
+
+
+@pytest.mark.parametrize("field", ["horizon_days", "seed", "replications"])
+def test_fields_that_shape_the_experiment_cannot_be_uncertain(field):
+    with pytest.raises(ScenarioError, match="shapes the whole experiment"):
+        _scenario(uncertainty=[{"path": field, "dist": "uniform", "low": 10, "high": 20}])
+
+
+def test_an_uncertain_timeline_value_is_the_same_draw_wherever_the_entry_stands():
+    entry = {"day": 5, "channel": "messenger",
+             "set": {"pricing.outside_window": {"dist": "uniform", "low": 0.0, "high": 0.1}}}
+    other = {"day": 2, "channel": "messenger", "set": {"pricing.in_window": 0.0}}
+    channel = {"type": "messenger", "engagement": {"probability": 0.1}}
+    sc = scenario_from_dict({
+        "name": "t", "horizon_days": 10, "market": {"size": 100},
+        "strategies": {"a": {"channels": [channel], "timeline": [entry]},
+                       "b": {"channels": [channel], "timeline": [other, entry]}},
+    })
+    sampled, values = sample(sc, Streams(0, 0))
+    assert list(values) == ["timeline.messenger.day5.pricing.outside_window"]
+    a = sampled.strategies["a"].timeline[0].set["pricing.outside_window"]
+    b = sampled.strategies["b"].timeline[1].set["pricing.outside_window"]
+    assert a == b == values["timeline.messenger.day5.pricing.outside_window"]

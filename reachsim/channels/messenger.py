@@ -111,7 +111,11 @@ class MessengerChannel(Channel):
         self.ever_subscribed = 0
         self._paid_credit = 0.0
         self._pending: list[np.ndarray] = []  # joined since the last broadcast: reached by the next one
-        self._rng = {purpose: ctx.rng(f"acquisition/{purpose}") for purpose in ("initial", "organic", "bass", "paid")}
+        # Counts and choices of people draw from separate streams per source: how many join stays paired across
+        # strategies even where who is eligible differs.
+        sources = ("initial", "organic", "bass", "paid")
+        self._rng = {source: ctx.rng(f"acquisition/{source}") for source in sources}
+        self._rng_who = {source: ctx.rng(f"acquisition/{source}/who") for source in sources}
         self._rng_broadcast = ctx.rng("broadcast")
         self._rng_inbound = ctx.rng("inbound")
         ctx.recorder.declare(ctx.name, *self.extra_metrics)
@@ -119,7 +123,7 @@ class MessengerChannel(Channel):
         ctx.bus.subscribe(topics.MESSENGER_USER_ACTION, self._on_user_action)
         if self.params.initial_subscribers:
             k = min(self.params.initial_subscribers, n)
-            self._join(np.sort(self._rng["initial"].choice(n, size=k, replace=False)), 0.0, "initial")
+            self._join(np.sort(self._rng_who["initial"].choice(n, size=k, replace=False)), 0.0, "initial")
         ctx.every(self._daily, first=0.0, interval=lambda: 1.0, slot=0)
         if self.params.broadcasts is not None:
             ctx.every(self._broadcast, first=self.params.broadcasts.first_day, interval=self._period, slot=1)
@@ -171,8 +175,8 @@ class MessengerChannel(Channel):
     def _daily(self, t: float) -> None:
         p, size = self.params, self.ctx.population.size
         acq = p.acquisition
-        # Each source draws from its own stream, counts first, in a fixed order: a change to one source (say a
-        # bigger paid budget) leaves the other sources' counts paired across strategies.
+        # Sources in a fixed order, each with its own streams: a change to one source (say a bigger paid budget)
+        # leaves the other sources' counts paired across strategies.
         counts: dict[str, int] = {}
         if acq.organic_per_day:
             counts["organic"] = int(self._rng["organic"].poisson(acq.organic_per_day))
@@ -185,7 +189,7 @@ class MessengerChannel(Channel):
             self._paid_credit += acq.paid.budget_per_day / acq.paid.cost_per_subscriber
             counts["paid"] = math.floor(self._paid_credit)
         for source, k in counts.items():
-            got = sample_rows(self.source == 0, size - self.ever_subscribed, k, self._rng[source]) if k else None
+            got = sample_rows(self.source == 0, size - self.ever_subscribed, k, self._rng_who[source]) if k else None
             acquired = 0 if got is None else got.size
             if source == "paid":
                 # what the market could not supply is not bought: the budget is not spent, no credit kept
