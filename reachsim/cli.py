@@ -73,10 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    run.add_argument("--no-report", action="store_true", help="write no report.html or charts/ (faster)")
+
+    report = sub.add_parser("report", help="render report.html and charts/ again from an existing run directory")
+    report.add_argument("run_dir", metavar="RUN_DIR")
+    report.add_argument("--quiet", action="store_true", help="print nothing")
 
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
     schema.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
-    for command in (validate, run, schema):  # `reachsim run FILE --debug` works as well as `reachsim --debug run`
+    # `reachsim run FILE --debug` works as well as `reachsim --debug run`
+    for command in (validate, run, report, schema):
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
@@ -94,8 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"reachsim {__version__}")
             return EXIT_OK
         if args.command is None:
-            raise UsageError("reachsim: a command is required (validate, run, schema); see reachsim --help")
-        return {"validate": _validate, "run": _run, "schema": _schema}[args.command](args)
+            raise UsageError("reachsim: a command is required (validate, run, report, schema); see reachsim --help")
+        return {"validate": _validate, "run": _run, "report": _report, "schema": _schema}[args.command](args)
     except UsageError as exc:
         err.print(str(exc), markup=False)
         return EXIT_USAGE
@@ -183,15 +189,51 @@ def _run(args: argparse.Namespace) -> int:
         err.print(f"interrupted before any replication finished: nothing written to {out}")
         return EXIT_INTERRUPTED
     folder = write_run_dir(result, out)
+    report = _render_after_run(folder, console, no_report=args.no_report)
     elapsed = time.perf_counter() - started
     if not args.quiet:
-        _print_summary(_console(), result, folder, elapsed)
+        _print_summary(_console(), result, folder, elapsed, report)
     if result.interrupted:
         err.print(
             f"interrupted: wrote the {_plural(result.replications, 'complete replication')} "
             f"(of {scenario.replications}) to {folder}"
         )
         return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+class ReportError(Exception):
+    """The run directory is written but its report could not be made (exit 1)."""
+
+
+def _render_after_run(folder: Path, console: Console, *, no_report: bool) -> Path | None:
+    """The report of a run directory that has just been (re)written; an earlier run's report in the same folder
+    is removed first, so a report.html there always describes the files beside it."""
+    from reachsim.report import clear_report, render_report
+
+    clear_report(folder)
+    if no_report:
+        return None
+    try:
+        with console.status("rendering the report"):
+            return render_report(folder)
+    except Exception as exc:
+        raise ReportError(
+            f"wrote {folder}/, but its report failed ({type(exc).__name__}: {exc}); "
+            f"try again with `reachsim report {folder}`"
+        ) from exc
+
+
+def _report(args: argparse.Namespace) -> int:
+    from reachsim.report import RunDirError, render_report
+
+    started = time.perf_counter()
+    try:
+        path = render_report(args.run_dir)
+    except RunDirError as exc:
+        raise UsageError(f"reachsim report: {exc}") from None
+    if not args.quiet:
+        _console().print(f"wrote {path} in {time.perf_counter() - started:.1f} s", soft_wrap=True)
     return EXIT_OK
 
 
@@ -222,7 +264,7 @@ def _fmt(x: Any, money: bool = False) -> str:
     return f"{x:,.3g}" if abs(x) < 100 else f"{x:,.0f}"
 
 
-def _print_summary(console: Console, result: Any, folder: Path, elapsed: float) -> None:
+def _print_summary(console: Console, result: Any, folder: Path, elapsed: float, report: Path | None) -> None:
     """Metrics as rows and strategies as columns: fits a terminal whatever the number of metrics."""
     summary = result.summary()
     names = list(summary["strategies"])
@@ -245,7 +287,8 @@ def _print_summary(console: Console, result: Any, folder: Path, elapsed: float) 
             f"NPV {name} − {summary['baseline']}: {_fmt(d['mean'], True)} "
             f"(95% CI {_fmt(lo, True)} to {_fmt(hi, True)})"
         )
-    console.print(f"wrote {folder}/ in {elapsed:.1f} s")
+    line = f"wrote {folder}/ in {elapsed:.1f} s" + (f"; report: {report}" if report else "")
+    console.print(line, soft_wrap=True)  # one line, however long the paths
 
 
 #: (metric, is money) rows of the summary table.

@@ -103,7 +103,9 @@ def render_charts(data: RunData) -> list[Chart]:
         if fig is None:
             continue
         width, height = (round(v * DPI) for v in fig.get_size_inches())
-        charts.append(Chart(spec.name, spec.title, spec.caption, _png(fig), _svg(fig), width, height))
+        png = _png(fig)
+        fig.set_layout_engine("none")  # laid out while drawing the PNG: the SVG keeps those positions
+        charts.append(Chart(spec.name, spec.title, spec.caption, png, _svg(fig), width, height))
     return charts
 
 
@@ -142,11 +144,14 @@ class Palette:
     def colour(self, strategy: str) -> str:
         return STRATEGY_COLOURS[self._order.get(strategy, 0) % len(STRATEGY_COLOURS)]
 
+    def linewidth(self, strategy: str) -> float:
+        """Wider for earlier strategies, drawn first: where two strategies' lines coincide (the same costs, say)
+        the later one runs inside the earlier one and both stay visible."""
+        rank = len(self._order) - 1 - self._order.get(strategy, 0)
+        return 1.4 + 1.1 * min(rank, 3)
+
     def linestyle(self, strategy: str) -> str:
         return LINESTYLES[(self._order.get(strategy, 0) // len(STRATEGY_COLOURS)) % len(LINESTYLES)]
-
-    def as_dict(self) -> dict[str, str]:
-        return {name: self.colour(name) for name in self._order}
 
 
 def source_colours(sources: Sequence[str]) -> dict[str, str]:
@@ -163,8 +168,14 @@ class HumanFormatter(Formatter):
     """Tick labels with one scale per axis (all in k, or all in M, or plain with thousands separators) and as
     many decimals as the tick step needs: 0 · 5k · 10k · 15k rather than 0 · 5,000 · 10k · 15k."""
 
+    def __init__(self) -> None:
+        self._ticks = np.zeros(0)
+
+    def set_locs(self, locs: Sequence[float]) -> None:
+        self._ticks = np.asarray(locs, dtype=float)
+
     def __call__(self, x: float, pos: int | None = None) -> str:
-        locs = np.asarray(self.locs, dtype=float)
+        locs = self._ticks
         top = float(np.max(np.abs(locs))) if locs.size else abs(x)
         scale, suffix = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 else (1.0, "")
         step = float(np.min(np.diff(np.sort(locs)))) / scale if locs.size > 1 else 1.0
@@ -202,12 +213,16 @@ def _title(fig: Figure, text: str) -> None:
 
 
 def _strategy_legend(fig: Figure, palette: Palette, strategies: Sequence[str], baseline: str | None,
-                     extra: Sequence[tuple[Line2D | Patch, str]] = ()) -> None:
+                     extra: Sequence[tuple[Line2D | Patch, str]] = (), *, bars: bool = False) -> None:
     """One legend for the whole figure, below the panels (outside the data)."""
     handles: list[Line2D | Patch] = []
     labels: list[str] = []
     for s in strategies:
-        handles.append(Line2D([], [], color=palette.colour(s), linestyle=palette.linestyle(s), linewidth=2.2))
+        if bars:
+            handles.append(Patch(color=palette.colour(s)))
+        else:
+            handles.append(Line2D([], [], color=palette.colour(s), linestyle=palette.linestyle(s),
+                                  linewidth=palette.linewidth(s)))
         labels.append(plain(f"{s} (baseline)" if s == baseline else s))
     for handle, label in extra:
         handles.append(handle)
@@ -256,7 +271,7 @@ def audience_chart(data: RunData, palette: Palette) -> Figure | None:
                 continue
             colour = palette.colour(s)
             ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.18, linewidth=0)
-            ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=1.8)
+            ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=palette.linewidth(s))
         _style(ax, title=channel, xlabel="day", ylabel="audience at day's end (people)")
         _day_axis(ax, data.horizon)
         ax.set_ylim(bottom=0)
@@ -287,7 +302,7 @@ def money_chart(data: RunData, palette: Palette) -> Figure | None:
         for i, (s, (cost, value)) in enumerate(series.items()):
             colour = palette.colour(s)
             y = curve(cost, value)
-            ax.plot(days, y, color=colour, linestyle=palette.linestyle(s), linewidth=1.8)
+            ax.plot(days, y, color=colour, linestyle=palette.linestyle(s), linewidth=palette.linewidth(s))
             band = data.metric(s, total)
             if band and band.get("p05") is not None and band.get("p95") is not None:
                 x = last + data.horizon * 0.012 * (i + 1)
@@ -324,7 +339,8 @@ def _mark_breakeven(ax: Axes, days: np.ndarray, net: np.ndarray, colour: str, i:
     ax.plot([days[day]], [0], marker="o", markersize=7, markerfacecolor="white", markeredgecolor=colour,
             markeredgewidth=2, zorder=5, linestyle="none")
     ax.annotate(f"day {day}", (days[day], 0), xytext=(0, 10 + 12 * (i % max(n, 1))), textcoords="offset points",
-                ha="center", fontsize=8, color=colour, fontweight="bold")
+                ha="center", fontsize=8, color=colour, fontweight="bold", zorder=6,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
 
 
 def unique_reach_chart(data: RunData, palette: Palette) -> Figure | None:
@@ -338,7 +354,7 @@ def unique_reach_chart(data: RunData, palette: Palette) -> Figure | None:
     for s, band in bands.items():
         colour = palette.colour(s)
         ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.18, linewidth=0)
-        ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=1.8)
+        ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=palette.linewidth(s))
     _style(ax, xlabel="day", ylabel="people reached at least once")
     _day_axis(ax, data.horizon)
     ax.set_ylim(bottom=0)
@@ -349,11 +365,11 @@ def unique_reach_chart(data: RunData, palette: Palette) -> Figure | None:
 
 
 def _trailing_mean(y: np.ndarray, window: int) -> np.ndarray:
-    """Mean of the last ``window`` days (fewer at the start)."""
+    """Mean of the last ``window`` days; NaN (not drawn) until a whole window has passed."""
     c = np.concatenate([[0.0], np.nancumsum(y)])
-    k = np.arange(1, y.size + 1)
-    lo = np.maximum(k - window, 0)
-    return (c[k] - c[lo]) / (k - lo)
+    out = np.full(y.size, np.nan)
+    out[window - 1:] = (c[window:] - c[:-window]) / window
+    return out
 
 
 def engagements_chart(data: RunData, palette: Palette) -> Figure | None:
@@ -368,10 +384,11 @@ def engagements_chart(data: RunData, palette: Palette) -> Figure | None:
     for s, band in bands.items():
         colour = palette.colour(s)
         if smooth:  # daily counts swing with broadcast days: four strategies' spikes would hide each other
-            ax.plot(days, _trailing_mean(band.mean, 7), color=colour, linestyle=palette.linestyle(s), linewidth=1.9)
+            ax.plot(days, _trailing_mean(band.mean, 7), color=colour, linestyle=palette.linestyle(s),
+                    linewidth=palette.linewidth(s))
         else:
             ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.18, linewidth=0)
-            ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=1.8)
+            ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=palette.linewidth(s))
     _style(ax, xlabel="day", ylabel="engagements per day" + (" (mean of the last 7 days)" if smooth else ""))
     _day_axis(ax, data.horizon)
     ax.set_ylim(bottom=0)
@@ -455,6 +472,7 @@ def forest_chart(data: RunData, palette: Palette) -> Figure | None:
     axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
     y = np.arange(len(others))[::-1]
     for ax, (metric, label) in zip(axes.flat, metrics, strict=False):
+        shown: list[float] = []
         for yi, s in zip(y, others, strict=True):
             diff = data.comparisons[s].get(metric) or {}
             mean = diff.get("mean")
@@ -462,7 +480,9 @@ def forest_chart(data: RunData, palette: Palette) -> Figure | None:
                 continue
             lo, hi = (diff.get("ci95") or [None, None])[:2]
             colour = palette.colour(s)
+            shown.append(mean)
             if lo is not None and hi is not None:
+                shown.extend((lo, hi))
                 ax.plot([lo, hi], [yi, yi], color=colour, linewidth=2.4, solid_capstyle="butt")
                 ax.plot([lo, hi], [yi, yi], color=colour, linestyle="none", marker="|", markersize=10)
             ax.plot([mean], [yi], marker="o", color=colour, markersize=7, linestyle="none")
@@ -473,18 +493,21 @@ def forest_chart(data: RunData, palette: Palette) -> Figure | None:
         ax.tick_params(axis="y", length=0, labelsize=9)
         ax.set_ylim(-0.6, len(others) - 0.4)
         ax.grid(False, axis="y")
-        _symmetric_room(ax)
+        _symmetric_room(ax, shown)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=7, integer=metric in ("unique_reach", "engagements")))
     for ax in axes.flat[len(metrics):]:
         ax.set_visible(False)
     _title(fig, f"Paired differences against the baseline ({plain(data.baseline)}): mean and 95% CI")
     return fig
 
 
-def _symmetric_room(ax: Axes) -> None:
-    """Keep 0 in view with a margin, so that 'the interval excludes 0' can be seen."""
-    lo, hi = ax.get_xlim()
-    lo, hi = min(lo, 0.0), max(hi, 0.0)
-    pad = 0.08 * (hi - lo or 1.0)
+def _symmetric_room(ax: Axes, values: Sequence[float]) -> None:
+    """Keep 0 in view with a margin, so that 'the interval excludes 0' can be seen; ±1 if every value is 0."""
+    lo, hi = min([0.0, *values]), max([0.0, *values])
+    if hi - lo <= 1e-12 * max(1.0, abs(lo), abs(hi)):
+        ax.set_xlim(-1, 1)
+        return
+    pad = 0.08 * (hi - lo)
     ax.set_xlim(lo - pad, hi + pad)
 
 
@@ -530,7 +553,7 @@ def reach_frequency_chart(data: RunData, palette: Palette) -> Figure | None:
     _title(fig, "Reach at frequency: people reached at least k times over the horizon")
     _strategy_legend(fig, palette, data.strategies, data.baseline,
                      [(Line2D([], [], color="#333333", linewidth=0.9, marker="_", markersize=6),
-                       "5th–95th percentile")])
+                       "5th–95th percentile")], bars=True)
     return fig
 
 

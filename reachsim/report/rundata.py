@@ -46,7 +46,7 @@ class RunData:
     series: dict[tuple[str, str, str], Band]  # (strategy, channel, metric) -> daily band
     description: str = ""
     scenario_text: str | None = None
-    _channels: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    channel_order: dict[str, list[str]] = field(default_factory=dict, repr=False)  # strategy -> its channels
 
     # -- provenance ------------------------------------------------------------------------------------
     @property
@@ -85,10 +85,10 @@ class RunData:
     def channels(self, strategy: str | None = None) -> list[str]:
         """Channel names (not ``all``) in order of first appearance, for one strategy or across all."""
         if strategy is not None:
-            return list(self._channels.get(strategy, []))
+            return list(self.channel_order.get(strategy, []))
         seen: dict[str, None] = {}
         for s in self.strategies:
-            for c in self._channels.get(s, []):
+            for c in self.channel_order.get(s, []):
                 seen.setdefault(c)
         return list(seen)
 
@@ -125,7 +125,7 @@ def read_run_dir(folder: str | os.PathLike[str]) -> RunData:
         series=series,
         description=description,
         scenario_text=scenario_text,
-        _channels=channels,
+        channel_order=channels,
     )
 
 

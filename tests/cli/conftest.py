@@ -127,7 +127,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("small_run")
     scenario = folder / "small.yaml"
     scenario.write_text(SMALL_SCENARIO, encoding="utf-8")
-    assert main(["run", str(scenario), "--out", str(folder / "out"), "--quiet"]) == 0
+    assert main(["run", str(scenario), "--out", str(folder / "out"), "--quiet", "--no-report"]) == 0
     return folder / "out"
 
 
@@ -137,5 +137,5 @@ def messenger_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from reachsim.cli import main
 
     out = tmp_path_factory.mktemp("messenger_run") / "out"
-    assert main(["run", str(MESSENGER_PUSH), "--replications", "2", "--out", str(out), "--quiet"]) == 0
+    assert main(["run", str(MESSENGER_PUSH), "--replications", "2", "--out", str(out), "--quiet", "--no-report"]) == 0
     return out

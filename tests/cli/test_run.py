@@ -12,6 +12,8 @@ from reachsim import __version__
 from reachsim.cli import main
 
 RUN_FILES = {"summary.json", "timeseries.csv", "scenario.yaml"}
+#: What the report adds to a run directory (tests/report covers its contents); most tests here pass --no-report.
+REPORT_FILES = {"report.html", "charts"}
 
 
 def invoke(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
@@ -44,7 +46,7 @@ def test_subprocess_run_default_out_and_version(tmp_path: Path, cli, small_text:
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     folder = tmp_path / "reports" / "my_small"
-    assert files_in(folder) == RUN_FILES
+    assert files_in(folder) == RUN_FILES | REPORT_FILES  # the report is written by default
     assert files_in(tmp_path) == {"my_small.yaml", "reports"}
     assert "Small messenger push" in run.stdout
     assert "mean [p05, p95]" in run.stdout
@@ -72,7 +74,7 @@ def test_messenger_push_two_replications(messenger_run: Path) -> None:
 
 
 def test_run_prints_a_summary_table(small_scenario: Path, tmp_path: Path, capsys) -> None:
-    code, out, err = invoke(capsys, "run", small_scenario, "--out", tmp_path / "out")
+    code, out, err = invoke(capsys, "run", small_scenario, "--out", tmp_path / "out", "--no-report")
     assert code == 0, err
     assert files_in(tmp_path / "out") == RUN_FILES
     assert "Small messenger push" in out
@@ -88,8 +90,8 @@ def test_quiet_prints_nothing(small_scenario: Path, tmp_path: Path, capsys) -> N
     code, out, err = invoke(capsys, "run", small_scenario, "--out", tmp_path / "out", "--quiet")
     assert code == 0
     assert out == ""
-    assert err == ""
-    assert files_in(tmp_path / "out") == RUN_FILES
+    assert err == ""  # nothing from the report either
+    assert files_in(tmp_path / "out") == RUN_FILES | REPORT_FILES
 
 
 def test_default_out_is_relative_to_the_working_directory(
@@ -98,7 +100,7 @@ def test_default_out_is_relative_to_the_working_directory(
     work = tmp_path / "elsewhere"
     work.mkdir()
     monkeypatch.chdir(work)
-    code, _, err = invoke(capsys, "run", small_scenario, "--quiet", "--replications", "1")
+    code, _, err = invoke(capsys, "run", small_scenario, "--quiet", "--replications", "1", "--no-report")
     assert code == 0, err
     assert files_in(work / "reports" / "small") == RUN_FILES
     assert not (small_scenario.parent / "reports").exists()
@@ -106,8 +108,8 @@ def test_default_out_is_relative_to_the_working_directory(
 
 def test_an_existing_run_directory_is_replaced(small_scenario: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    assert invoke(capsys, "run", small_scenario, "--out", out, "--quiet", "--seed", "1")[0] == 0
-    assert invoke(capsys, "run", small_scenario, "--out", out, "--quiet", "--seed", "2")[0] == 0
+    assert invoke(capsys, "run", small_scenario, "--out", out, "--quiet", "--seed", "1", "--no-report")[0] == 0
+    assert invoke(capsys, "run", small_scenario, "--out", out, "--quiet", "--seed", "2", "--no-report")[0] == 0
     assert json.loads((out / "summary.json").read_text())["seed"] == 2
     assert yaml.safe_load((out / "scenario.yaml").read_text())["seed"] == 2
     assert files_in(out) == RUN_FILES  # no temporary files left behind
@@ -116,7 +118,7 @@ def test_an_existing_run_directory_is_replaced(small_scenario: Path, tmp_path: P
 def test_seed_and_replications_overrides(small_scenario: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     code, _, err = invoke(
-        capsys, "run", small_scenario, "--out", out, "--seed", "123", "--replications", "2", "--quiet"
+        capsys, "run", small_scenario, "--out", out, "--seed", "123", "--replications", "2", "--quiet", "--no-report"
     )
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
@@ -135,14 +137,15 @@ def test_other_seed_other_results_same_seed_same_results(small_scenario: Path, t
         return json.loads((out / "summary.json").read_text())["strategies"]["push_free"]["metrics"]["npv"]["mean"]
 
     for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
-        assert invoke(capsys, "run", small_scenario, "--out", tmp_path / name, "--seed", seed, "--quiet")[0] == 0
+        args = ("run", small_scenario, "--out", tmp_path / name, "--seed", seed, "--quiet", "--no-report")
+        assert invoke(capsys, *args)[0] == 0
     assert (tmp_path / "a" / "summary.json").read_bytes() == (tmp_path / "b" / "summary.json").read_bytes()
     assert (tmp_path / "a" / "timeseries.csv").read_bytes() == (tmp_path / "b" / "timeseries.csv").read_bytes()
     assert npv(tmp_path / "a") != npv(tmp_path / "c")
 
 
 def test_two_workers_give_the_same_files(small_scenario: Path, tmp_path: Path, capsys) -> None:
-    args = ("run", small_scenario, "--replications", "2", "--quiet")
+    args = ("run", small_scenario, "--replications", "2", "--quiet", "--no-report")
     assert invoke(capsys, *args, "--out", tmp_path / "one")[0] == 0
     assert invoke(capsys, *args, "--out", tmp_path / "two", "--workers", "2")[0] == 0
     for name in RUN_FILES:
@@ -210,7 +213,7 @@ def test_markup_in_names_and_paths_is_printed_literally(small_text: str, tmp_pat
     scenario = tmp_path / "markup.yaml"
     scenario.write_text(small_text.replace("name: Small messenger push", f"name: {json.dumps(name)}"))
     out_dir = tmp_path / "[red]out"
-    code, out, err = invoke(capsys, "run", scenario, "--out", out_dir, "--replications", "2")
+    code, out, err = invoke(capsys, "run", scenario, "--out", out_dir, "--replications", "2", "--no-report")
     assert code == 0, err
     assert name in out
     assert "2 replications: mean [p05, p95]" in out

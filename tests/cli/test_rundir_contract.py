@@ -59,7 +59,9 @@ def read_timeseries(folder: Path) -> tuple[list[str], dict[tuple[str, str, str],
 
 
 def check_band(band: Any, where: str) -> None:
-    assert isinstance(band, dict) and set(band) == {"mean", "p05", "p95"}, where
+    assert isinstance(band, dict) and set(band) - {"n"} == {"mean", "p05", "p95"}, where
+    if "n" in band:  # present only when some replications are undefined (e.g. never break even)
+        assert isinstance(band["n"], int) and band["n"] >= 0, where
     values = [band["p05"], band["mean"], band["p95"]]
     if None in values:
         assert values == [None, None, None], where  # undefined in every replication (e.g. never breaks even)
@@ -108,7 +110,7 @@ def check_contract(folder: Path) -> dict[str, Any]:
     for name, diffs in summary["comparisons"].items():
         for metric in STRATEGY_METRICS:
             d = diffs[metric]
-            assert set(d) == {"mean", "ci95"} and len(d["ci95"]) == 2, (name, metric)
+            assert set(d) - {"n"} == {"mean", "ci95"} and len(d["ci95"]) == 2, (name, metric)
             lo, hi = d["ci95"]
             if d["mean"] is not None and lo is not None:
                 assert at_most(lo, d["mean"]) and at_most(d["mean"], hi), (name, metric, d)
@@ -176,7 +178,7 @@ def test_written_scenario_loads_and_reruns_identically(small_run: Path, tmp_path
     scenario = load_scenario(small_run / "scenario.yaml")
     assert scenario.seed == 11 and scenario.replications == 3
     assert list(scenario.strategies) == ["push_free", "push_charged", "push_twice_weekly"]
-    assert run("run", small_run / "scenario.yaml", "--out", tmp_path / "again", "--quiet") == 0
+    assert run("run", small_run / "scenario.yaml", "--out", tmp_path / "again", "--quiet", "--no-report") == 0
     for name in RUN_FILES:
         assert (tmp_path / "again" / name).read_bytes() == (small_run / name).read_bytes(), name
 
@@ -230,17 +232,17 @@ def test_failing_json_leaves_an_earlier_run_directory_as_it_was(
     small_scenario: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     out = tmp_path / "out"
-    assert run("run", small_scenario, "--out", out, "--quiet", "--seed", "1") == 0
+    assert run("run", small_scenario, "--out", out, "--quiet", "--seed", "1", "--no-report") == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def failing_dumps(*args: Any, **kwargs: Any) -> str:
         raise ValueError("Out of range float values are not JSON compliant")
 
     monkeypatch.setattr("reachsim.results.rundir.json.dumps", failing_dumps)
-    assert run("run", small_scenario, "--out", out, "--quiet", "--seed", "2") == 1
+    assert run("run", small_scenario, "--out", out, "--quiet", "--seed", "2", "--no-report") == 1
     assert "Traceback" not in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert run("run", small_scenario, "--out", tmp_path / "fresh", "--quiet") == 1
+    assert run("run", small_scenario, "--out", tmp_path / "fresh", "--quiet", "--no-report") == 1
     assert not (tmp_path / "fresh").exists() or not any((tmp_path / "fresh").iterdir())
 
 
@@ -305,7 +307,7 @@ def test_interrupt_keeps_the_complete_replications(small_scenario: Path, tmp_pat
     monkeypatch.undo()
 
     # what was kept is exactly what an uninterrupted run of 2 replications gives
-    assert run("run", small_scenario, "--out", tmp_path / "two", "--replications", "2", "--quiet") == 0
+    assert run("run", small_scenario, "--out", tmp_path / "two", "--replications", "2", "--quiet", "--no-report") == 0
     two = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert two["interrupted"] is False
     for key in ("strategies", "comparisons"):
@@ -326,10 +328,10 @@ def test_interrupt_before_any_replication_writes_nothing(
     small_scenario: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     out = tmp_path / "out"
-    assert run("run", small_scenario, "--out", out, "--quiet", "--replications", "1") == 0
+    assert run("run", small_scenario, "--out", out, "--quiet", "--replications", "1", "--no-report") == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     interrupt_after(monkeypatch, 2)  # replication 0 of the third strategy never finishes
-    assert run("run", small_scenario, "--out", out, "--quiet", "--seed", "99") == 130
+    assert run("run", small_scenario, "--out", out, "--quiet", "--seed", "99", "--no-report") == 130
     err = capsys.readouterr().err
     assert "nothing written" in err and "Traceback" not in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
