@@ -133,7 +133,11 @@ def test_bass_acquisition_follows_m_f_t(scenario_factory):
         se = cumulative[:, day].std(ddof=1) / math.sqrt(reps)
         bias = abs(discrete[day] - expected)
         assert bias < 0.01 * M
-        assert abs(cumulative[:, day].mean() - expected) < t_crit * se + bias, (day, cumulative[:, day].mean(), expected)
+        assert abs(cumulative[:, day].mean() - expected) < t_crit * se + bias, (
+            day,
+            cumulative[:, day].mean(),
+            expected,
+        )
 
 
 def test_paid_acquisition_is_budget_over_cost_with_exact_spend(scenario_factory):
@@ -257,7 +261,9 @@ def test_fatigue_raises_the_opt_out_hazard_with_the_stock_before_the_delivery(sc
 
 def test_a_bigger_paid_budget_leaves_organic_sign_up_counts_paired(scenario_factory):
     def acquisition(budget):
-        return messenger(acquisition={"organic_per_day": 30, "paid": {"budget_per_day": budget, "cost_per_subscriber": 1}})
+        return messenger(
+            acquisition={"organic_per_day": 30, "paid": {"budget_per_day": budget, "cost_per_subscriber": 1}}
+        )
 
     sc = scenario_factory({"small": [acquisition(100)], "big": [acquisition(200)]}, size=50_000, horizon=60)
     small = Simulation(sc, "small", 0).run().series["messenger", "joined_organic"]
