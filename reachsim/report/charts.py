@@ -148,7 +148,7 @@ class Palette:
         """Wider for earlier strategies, drawn first: where two strategies' lines coincide (the same costs, say)
         the later one runs inside the earlier one and both stay visible."""
         rank = len(self._order) - 1 - self._order.get(strategy, 0)
-        return 1.4 + 1.1 * min(rank, 3)
+        return 1.2 + 0.7 * min(rank, 3)
 
     def linestyle(self, strategy: str) -> str:
         return LINESTYLES[(self._order.get(strategy, 0) // len(STRATEGY_COLOURS)) % len(LINESTYLES)]
