@@ -75,6 +75,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     run.add_argument("--no-report", action="store_true", help="write no report.html or charts/ (faster)")
 
+    sweep = sub.add_parser("sweep", help="run a scenario at several values of one parameter (marginal returns)")
+    sweep.add_argument("file", metavar="FILE")
+    sweep.add_argument(
+        "--param",
+        required=True,
+        metavar="PATH",
+        help="the parameter: channels.NAME.param (every strategy with it) or an absolute path such as "
+        "strategies.S.channels[0].boost.budget_per_post",
+    )
+    sweep.add_argument(
+        "--values", required=True, metavar="V1,V2,...", help="ascending values, or START:STOP:N for N evenly spaced"
+    )
+    sweep.add_argument("--out", metavar="DIR", help="output folder (default: reports/<scenario file name>-sweep)")
+    sweep.add_argument("--replications", type=_positive, metavar="R", help="override the scenario's replications")
+    sweep.add_argument("--seed", type=_non_negative, metavar="S", help="override the scenario's seed")
+    sweep.add_argument("--workers", type=_positive, default=1, metavar="N", help="worker processes (default 1)")
+    sweep.add_argument(
+        "--executor",
+        choices=("sequential", "processes", "dask"),
+        help="how runs are executed (default: sequential for 1 worker, processes for more, dask with --scheduler)",
+    )
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    sweep.add_argument("--no-report", action="store_true", help="draw no sweep.png/sweep.svg (faster)")
+
     report = sub.add_parser("report", help="render report.html and charts/ again from an existing run directory")
     report.add_argument("run_dir", metavar="RUN_DIR")
     report.add_argument("--quiet", action="store_true", help="print nothing")
@@ -82,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
     schema.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     # `reachsim run FILE --debug` works as well as `reachsim --debug run`
-    for command in (validate, run, report, schema):
+    for command in (validate, run, sweep, report, schema):
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
@@ -100,8 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"reachsim {__version__}")
             return EXIT_OK
         if args.command is None:
-            raise UsageError("reachsim: a command is required (validate, run, report, schema); see reachsim --help")
-        return {"validate": _validate, "run": _run, "report": _report, "schema": _schema}[args.command](args)
+            names = "validate, run, sweep, report, schema"
+            raise UsageError(f"reachsim: a command is required ({names}); see reachsim --help")
+        commands = {"validate": _validate, "run": _run, "sweep": _sweep, "report": _report, "schema": _schema}
+        return commands[args.command](args)
     except UsageError as exc:
         err.print(str(exc), markup=False)
         return EXIT_USAGE
@@ -237,7 +264,7 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _with_overrides(scenario: Any, **changes: Any) -> Any:
+def _with_overrides(scenario: Any, command: str = "run", **changes: Any) -> Any:
     """The scenario with ``--seed``/``--replications`` applied; a value the schema refuses is a usage error
     (one line per option, like argparse's own), not a scenario problem."""
     from reachsim.scenario.load import OverrideError, with_overrides
@@ -246,7 +273,8 @@ def _with_overrides(scenario: Any, **changes: Any) -> Any:
         return with_overrides(scenario, **changes)
     except OverrideError as exc:
         lines = [
-            f"reachsim run: {f'argument --{field}' if field in changes else field or 'arguments'}: {msg} (got {value})"
+            f"reachsim {command}: {f'argument --{field}' if field in changes else field or 'arguments'}: {msg} "
+            f"(got {value})"
             for field, msg, value in exc.problems
         ]
         raise UsageError("\n".join(lines)) from None
@@ -302,3 +330,123 @@ SUMMARY_ROWS = (
     ("cost_per_engagement", False),
     ("breakeven_day", False),
 )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# reachsim sweep
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from reachsim.experiments.executors import make_executor
+    from reachsim.experiments.sweep import SweepError, parse_values, plan_sweep, run_sweep
+    from reachsim.results.sweepdir import write_sweep_dir
+    from reachsim.scenario.load import load_scenario
+
+    try:
+        values = parse_values(args.values)
+    except SweepError as exc:
+        raise UsageError(f"reachsim sweep: argument --values: {exc}") from None
+    scenario = _with_overrides(load_scenario(args.file), "sweep", seed=args.seed, replications=args.replications)
+    try:  # the path and every value, checked against the schema before anything runs
+        plan_sweep(scenario, args.param, values)
+    except SweepError as exc:
+        raise UsageError(f"reachsim sweep: argument --{exc.argument}: {exc}") from None
+    out = Path(args.out) if args.out else Path("reports") / f"{Path(args.file).stem}-sweep"
+    if out.exists() and not out.is_dir():  # found now, not after the whole sweep has run
+        raise UsageError(f"reachsim sweep: argument --out: {str(out)!r} exists and is not a directory")
+    err = _console(stderr=True)
+    console = _console(stderr=True, quiet=args.quiet)
+    total = len(values) * scenario.replications * len(scenario.strategies)
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("{task.description}", style="bold", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"{scenario.name}: sweep of {args.param}", total=total)
+        result = run_sweep(
+            scenario,
+            args.param,
+            values,
+            executor=make_executor(args.workers, args.executor, args.scheduler),
+            progress=lambda value, strategy, rep: bar.advance(task),
+        )
+    if result.interrupted and result.replications == 0:
+        err.print(f"interrupted before any replication finished: nothing written to {out}")
+        return EXIT_INTERRUPTED
+    folder = write_sweep_dir(result, out)
+    chart = _chart_after_sweep(folder, console, no_report=args.no_report)
+    elapsed = time.perf_counter() - started
+    if not args.quiet:
+        _print_sweep(_console(), result, folder, elapsed, chart)
+    if result.interrupted:
+        err.print(
+            f"interrupted: wrote the {_plural(result.replications, 'complete replication')} "
+            f"(of {scenario.replications}) of every value to {folder}"
+        )
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _chart_after_sweep(folder: Path, console: Console, *, no_report: bool) -> Path | None:
+    """The chart of a sweep folder that has just been (re)written; an earlier chart is removed first."""
+    from reachsim.results.sweepdir import clear_chart
+
+    clear_chart(folder)
+    if no_report:
+        return None
+    try:
+        from reachsim.report.sweep_chart import write_sweep_chart  # imports matplotlib: only when drawing
+
+        with console.status("drawing the chart"):
+            return write_sweep_chart(folder)
+    except Exception as exc:
+        raise ReportError(f"wrote {folder}/, but its chart failed ({type(exc).__name__}: {exc})") from exc
+
+
+def _print_sweep(console: Console, result: Any, folder: Path, elapsed: float, chart: Path | None) -> None:
+    """NPV by value (rows) and strategy (columns), the best value of each strategy, then the marginal NPV per
+    unit of the parameter between consecutive values for the strategies the parameter changes."""
+    points, best = result.points(), result.best()
+    names = result.strategies
+    varied = [name for name in names if name in result.varies_in]
+    console.print(f"{result.scenario.name}", soft_wrap=True)
+    console.print(
+        f"sweep of {result.path} in {', '.join(varied)}; {_plural(result.replications, 'replication')}",
+        soft_wrap=True,
+    )
+    table = Table(title="NPV: mean [p05, p95]")
+    table.add_column("value", justify="right")
+    for name in names:
+        table.add_column(name if name in varied else f"{name}\n(not varied)", justify="right")
+    for point in points:
+        cells = []
+        for name in names:
+            m = point["strategies"][name]["npv"]
+            cells.append(f"{_fmt(m['mean'], True)}\n[{_fmt(m['p05'], True)}, {_fmt(m['p95'], True)}]")
+        table.add_row(_fmt_value(point["value"]), *cells)
+    table.add_section()
+    table.add_row("best value", *(_fmt_value(best[n]["value"]) if n in varied else "any" for n in names))
+    console.print(table)
+    marginal = Table(title="Marginal NPV per unit: mean (95% CI)")
+    marginal.add_column("between", justify="right")
+    for name in varied:
+        marginal.add_column(name, justify="right")
+    for step in result.marginal():
+        cells = []
+        for name in varied:
+            d = step["strategies"][name]["npv"]
+            lo, hi = d["ci95"]
+            cells.append(f"{_fmt(d['mean'])}\n({_fmt(lo)} to {_fmt(hi)})")
+        marginal.add_row(f"{_fmt_value(step['from'])} → {_fmt_value(step['to'])}", *cells)
+    console.print(marginal)
+    line = f"wrote {folder}/ in {elapsed:.1f} s" + (f"; chart: {chart}" if chart else "")
+    console.print(line, soft_wrap=True)
+
+
+def _fmt_value(x: float | None) -> str:
+    return "—" if x is None else f"{x:,.6g}"
