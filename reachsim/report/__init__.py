@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from reachsim.report.rundata import RunDirError, is_run_dir
+from reachsim.results.rundata import RunDirError, is_run_dir
 
 __all__ = ["CHART_NAMES", "REPORT_FILE", "RunDirError", "clear_report", "is_run_dir", "render_report"]
 
@@ -36,8 +36,8 @@ def render_report(run_dir: str | os.PathLike[str]) -> Path:
     """
     from reachsim.report.charts import render_charts
     from reachsim.report.html import render_html
-    from reachsim.report.rundata import read_run_dir
     from reachsim.results.atomic import write_bytes, write_text
+    from reachsim.results.rundata import read_run_dir
 
     data = read_run_dir(run_dir)
     charts = render_charts(data)

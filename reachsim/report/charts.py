@@ -25,7 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import Formatter, MaxNLocator
 
-from reachsim.report.rundata import RunData
+from reachsim.results.rundata import RunData
 
 DPI = 150
 #: Okabe & Ito (2008), reordered so that the first strategies get the most distinct colours; yellow is last

@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from reachsim.report.charts import DPI, Chart, Palette
-from reachsim.report.rundata import RunData
+from reachsim.results.rundata import RunData
 
 #: Strategy metrics in the order of the tables, with a label, a kind (how to print it) and what it means.
 METRICS: dict[str, tuple[str, str, str]] = {

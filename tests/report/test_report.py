@@ -18,7 +18,7 @@ from matplotlib.image import imread
 from reachsim.cli import main
 from reachsim.report import CHART_NAMES, REPORT_FILE, RunDirError, render_report
 from reachsim.report.html import fmt_sig, headline, render_html
-from reachsim.report.rundata import read_run_dir
+from reachsim.results.rundata import read_run_dir
 from reachsim.scenario.load import resolved_yaml
 from tests.report.conftest import (
     HOSTILE_DESCRIPTION,

@@ -1,8 +1,8 @@
-"""A run directory read back from its files: the report's only input.
+"""A run directory read back from its files: for analysts, notebooks and the report (its only input).
 
-The report is made from ``summary.json``, ``timeseries.csv`` and (for the description) ``scenario.yaml``, never
-from simulation objects, so that any run directory, however old, can be rendered again. Only the standard library,
-NumPy and PyYAML are used here (no pandas).
+``read_run_dir(folder)`` gives the summary and every daily band (strategy, channel, metric → mean, p05, p95 arrays
+indexed by day). The report is made from these files, never from simulation objects, so any run directory,
+however old, can be rendered again. Only the standard library, NumPy and PyYAML are used here (no pandas).
 """
 
 from __future__ import annotations
