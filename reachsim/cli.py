@@ -51,6 +51,20 @@ _positive = _whole_number(1)
 _non_negative = _whole_number(0)
 
 
+def _add_experiment_options(command: argparse.ArgumentParser) -> None:
+    """Options shared by the commands that run replications (run, sweep)."""
+    command.add_argument("--replications", type=_positive, metavar="R", help="override the scenario's replications")
+    command.add_argument("--seed", type=_non_negative, metavar="S", help="override the scenario's seed")
+    command.add_argument("--workers", type=_positive, default=1, metavar="N", help="worker processes (default 1)")
+    command.add_argument(
+        "--executor",
+        choices=("sequential", "processes", "dask"),
+        help="how runs are executed (default: sequential for 1 worker, processes for more, dask with --scheduler)",
+    )
+    command.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786")
+    command.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reachsim", description="Simulate owned versus paid reach and compare strategies.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -63,16 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a scenario and write its run directory")
     run.add_argument("file", metavar="FILE")
     run.add_argument("--out", metavar="DIR", help="run directory (default: reports/<scenario file name>)")
-    run.add_argument("--replications", type=_positive, metavar="R", help="override the scenario's replications")
-    run.add_argument("--seed", type=_non_negative, metavar="S", help="override the scenario's seed")
-    run.add_argument("--workers", type=_positive, default=1, metavar="N", help="worker processes (default 1)")
-    run.add_argument(
-        "--executor",
-        choices=("sequential", "processes", "dask"),
-        help="how runs are executed (default: sequential for 1 worker, processes for more, dask with --scheduler)",
-    )
-    run.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786")
-    run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    _add_experiment_options(run)
     run.add_argument("--no-report", action="store_true", help="write no report.html or charts/ (faster)")
 
     sweep = sub.add_parser("sweep", help="run a scenario at several values of one parameter (marginal returns)")
@@ -88,16 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--values", required=True, metavar="V1,V2,...", help="ascending values, or START:STOP:N for N evenly spaced"
     )
     sweep.add_argument("--out", metavar="DIR", help="output folder (default: reports/<scenario file name>-sweep)")
-    sweep.add_argument("--replications", type=_positive, metavar="R", help="override the scenario's replications")
-    sweep.add_argument("--seed", type=_non_negative, metavar="S", help="override the scenario's seed")
-    sweep.add_argument("--workers", type=_positive, default=1, metavar="N", help="worker processes (default 1)")
-    sweep.add_argument(
-        "--executor",
-        choices=("sequential", "processes", "dask"),
-        help="how runs are executed (default: sequential for 1 worker, processes for more, dask with --scheduler)",
-    )
-    sweep.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786")
-    sweep.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    _add_experiment_options(sweep)
     sweep.add_argument("--no-report", action="store_true", help="draw no sweep.png/sweep.svg (faster)")
 
     report = sub.add_parser("report", help="render report.html and charts/ again from an existing run directory")

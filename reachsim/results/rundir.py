@@ -22,21 +22,24 @@ def _num(x: float) -> str:
 
 
 def summary_document(result: ExperimentResult, scenario_text: str) -> dict[str, Any]:
+    return {**provenance(result.scenario, scenario_text, result.replications, result.interrupted), **result.summary()}
+
+
+def provenance(scenario: Any, scenario_text: str, replications: int, interrupted: bool) -> dict[str, Any]:
+    """What produced a result: version, scenario and its hash (of the resolved text written beside it), seed,
+    replications completed and requested, horizon and discount rate."""
     from reachsim import __version__
 
-    scenario = result.scenario
-    body = result.summary()
     return {
         "reachsim_version": __version__,
         "scenario": scenario.name,
         "scenario_sha256": hashlib.sha256(scenario_text.encode("utf-8")).hexdigest(),
         "seed": scenario.seed,
-        "replications": result.replications,
+        "replications": replications,
         "replications_requested": scenario.replications,
-        "interrupted": result.interrupted,
+        "interrupted": interrupted,
         "horizon_days": scenario.horizon_days,
         "discount_rate": scenario.discount_rate,
-        **body,
     }
 
 

@@ -9,7 +9,6 @@ the value with the highest mean NPV). ``sweep.csv`` holds the points in long for
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -18,6 +17,7 @@ from typing import Any
 
 from reachsim.experiments.sweep import SweepResult
 from reachsim.results.atomic import write_text
+from reachsim.results.rundir import provenance
 from reachsim.scenario.load import resolved_yaml
 
 SWEEP_FILE = "sweep.json"
@@ -34,19 +34,9 @@ def _num(x: float | None) -> str:
 
 def sweep_document(result: SweepResult, scenario_text: str) -> dict[str, Any]:
     """The content of sweep.json; ``scenario_text`` is the resolved base scenario (scenario.yaml)."""
-    from reachsim import __version__
-
     scenario = result.scenario
     return {
-        "reachsim_version": __version__,
-        "scenario": scenario.name,
-        "scenario_sha256": hashlib.sha256(scenario_text.encode("utf-8")).hexdigest(),
-        "seed": scenario.seed,
-        "replications": result.replications,
-        "replications_requested": scenario.replications,
-        "interrupted": result.interrupted,
-        "horizon_days": scenario.horizon_days,
-        "discount_rate": scenario.discount_rate,
+        **provenance(scenario, scenario_text, result.replications, result.interrupted),
         "baseline": scenario.baseline,
         "strategies": result.strategies,
         "parameter": result.path,
