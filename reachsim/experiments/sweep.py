@@ -32,7 +32,7 @@ from reachsim.experiments.executors import Executor, SequentialExecutor
 from reachsim.experiments.runner import ExperimentResult, run_task, tasks_for
 from reachsim.experiments.stats import describe, paired_difference
 from reachsim.scenario.errors import format_path, parse_path, suggest
-from reachsim.scenario.uncertainty import set_in, targets, with_values
+from reachsim.scenario.uncertainty import first_error, no_target, set_in, targets, with_values
 
 #: Which input of a sweep an error is about (``SweepError.argument``): the parameter path or its values.
 PARAM, VALUES = "param", "values"
@@ -144,7 +144,7 @@ def plan_sweep(scenario: Any, path: str, values: Sequence[float]) -> SweepPlan:
         try:
             scenarios.append(with_values(scenario, applied))
         except ValueError as exc:
-            raise SweepError(f"{path} = {_g(value)} is not allowed: {_first_error(exc)}") from None
+            raise SweepError(f"{path} = {_g(value)} is not allowed: {first_error(exc)}") from None
         set_values.append(float(next(iter(applied.values()))))
     for a, b, asked in zip(set_values, set_values[1:], values[1:], strict=False):
         if not b > a:  # two values rounded to the same whole number
@@ -198,27 +198,6 @@ def _refuse_uncertain(path: str, found: list[tuple[str | int, ...]], scenario: A
                 "fixed values: give it a number instead of a distribution",
                 PARAM,
             )
-
-
-def _channel_hint(path: str, scenario: Any) -> str:
-    parts = parse_path(path)
-    if parts[:1] != ("channels",):
-        return ""
-    if len(parts) < 3:
-        return " (a channels path names a channel and a parameter: channels.CHANNEL_NAME.parameter)"
-    names = {c.channel_name for s in scenario.strategies.values() for c in s.channels}
-    hint = suggest(str(parts[1]), names)
-    return f" (no channel is named '{parts[1]}'" + (f"; did you mean '{hint}'?)" if hint else ")")
-
-
-def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        message = str(errors()[0]["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if message.startswith("@") and ": " in message:  # a model validator pointing at one of its fields
-            message = message.split(": ", 1)[1]
-        return message
-    return str(exc)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -346,3 +325,7 @@ def run_sweep(
             experiment.interrupted = True
             experiment.runs = {s: runs[:keep] for s, runs in experiment.runs.items()}
     return result
+
+
+def _channel_hint(path: str, scenario: Any) -> str:
+    return f" ({no_target(path, scenario)})" if parse_path(path)[:1] == ("channels",) else ""

@@ -299,7 +299,7 @@ def problems(scenario: Any) -> list[tuple[tuple[str | int, ...], str]]:
             continue
         locs = targets(entry.path, scenario)
         if not locs:
-            found.append(((*here, "path"), _no_target(entry.path, scenario)))
+            found.append(((*here, "path"), no_target(entry.path, scenario)))
             continue
         for q in SUPPORT_QUANTILES:
             value = entry.ppf(q)
@@ -309,18 +309,25 @@ def problems(scenario: Any) -> list[tuple[tuple[str | int, ...], str]]:
                 found.append(((*here, "path"), f"'{exc.args[0]}' is not a numeric parameter of this scenario"))
                 break
             except ValueError as exc:
-                message = _first_error(exc)
+                message = first_error(exc)
                 found.append(((*here, "dist"), f"its range reaches {value:g}, which is not allowed ({message})"))
                 break
     return found
 
 
-def _first_error(exc: ValueError) -> str:
+def first_error(exc: ValueError) -> str:
+    """The first message of a validation error, without pydantic's prefixes or a validator's ``@path: ``."""
     errors = getattr(exc, "errors", None)
-    return errors()[0]["msg"] if callable(errors) else str(exc)
+    if not callable(errors):
+        return str(exc)
+    message = str(errors()[0]["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if message.startswith("@") and ": " in message:
+        message = message.split(": ", 1)[1]
+    return message
 
 
-def _no_target(path: str, scenario: Any) -> str:
+def no_target(path: str, scenario: Any) -> str:
+    """Why a ``channels.NAME.param`` path matches nothing, with a "did you mean" for the channel name."""
     parts = parse_path(path)
     if len(parts) < 3:
         return "a channels path names a channel and a parameter: channels.CHANNEL_NAME.parameter"
