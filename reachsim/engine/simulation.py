@@ -114,16 +114,19 @@ class Simulation:
             self.recorder.end_of_day(day - 1)
             self._apply_timeline(day)
 
-    def _apply_timeline(self, day: int) -> None:
+    def _apply_timeline(self, day: int, *, before_start: bool = False) -> None:
+        """Day 0's entries are the parameters the channels start with (set before start(), no change hooks)."""
         by_name = {ch.name: ch for ch in self.channels}
         for channel, path, value in self.timeline.get(day, ()):
-            by_name[channel].set_param(path, value)
+            target = by_name[channel]
+            if before_start:
+                target.params = with_path(target.params, path, value)
+            else:
+                target.set_param(path, value)
 
     def run(self) -> RunResult:
         self.env.process(self._boundaries())  # started first: its first step precedes every channel's
-        by_name = {ch.name: ch for ch in self.channels}
-        for channel, path, value in self.timeline.get(0, ()):  # day 0: the parameters the channels start with
-            by_name[channel].params = with_path(by_name[channel].params, path, value)
+        self._apply_timeline(0, before_start=True)
         for ch in self.channels:
             self.recorder.declare(ch.name, *CHANNEL_METRICS, *ch.extra_metrics)
             self.recorder.stock(ch.name, "audience", ch.audience)
