@@ -150,7 +150,8 @@ class MessengerChannel(Channel):
         idx = idx[self.source[idx] == 0]
         if idx.size == 0:
             return
-        self.source[idx] = 1 + SOURCES.index(source if source in SOURCES else "other")
+        source = source if source in SOURCES else "other"
+        self.source[idx] = 1 + SOURCES.index(source)
         novelty = self.params.engagement.novelty
         self.cols.join(
             idx, t, novelty_half_life=novelty.half_life_days if novelty else math.inf, weight=self._weights(idx)
@@ -159,10 +160,11 @@ class MessengerChannel(Channel):
         self.ever_subscribed += idx.size
         self._pending.append(idx)
         self.ctx.flow("joined", idx.size)
-        self.ctx.flow(f"joined_{source if source in SOURCES else 'other'}", idx.size)
+        self.ctx.flow(f"joined_{source}", idx.size)
 
     def _on_optin(self, payload: dict[str, Any]) -> None:
-        self._join(np.asarray(payload["idx"], dtype=np.int64), payload["t"], payload.get("source", "other"))
+        idx = np.unique(np.asarray(payload["idx"], dtype=np.int64))  # one subscription per person
+        self._join(idx, payload["t"], payload.get("source", "other"))
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:
         idx = np.asarray(payload["idx"], dtype=np.int64)
