@@ -155,7 +155,7 @@ def _validate(args: argparse.Namespace) -> int:
         except ScenarioError as exc:
             problems.extend(exc.problems)
         else:
-            print(f"{file}: ok ({scenario.name}; {len(scenario.strategies)} strategies)")
+            print(f"{file}: ok ({scenario.name}; {_plural(len(scenario.strategies), 'strategy', 'strategies')})")
     if problems:
         raise ScenarioError(problems)
     return EXIT_OK
@@ -276,15 +276,15 @@ def _with_overrides(scenario: Any, command: str = "run", **changes: Any) -> Any:
         raise UsageError("\n".join(lines)) from None
 
 
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def _plural(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
 def _fmt(x: Any, money: bool = False) -> str:
     if x is None:
         return "—"
     if money:
-        return f"{x:,.0f}"
+        return f"{x:,.0f}" if round(x) != 0 else "0"  # no "-0"
     return f"{x:,.3g}" if abs(x) < 100 else f"{x:,.0f}"
 
 
@@ -301,7 +301,10 @@ def _print_summary(console: Console, result: Any, folder: Path, elapsed: float, 
         cells = []
         for name in names:
             m = summary["strategies"][name]["metrics"][metric]
-            cells.append(f"{_fmt(m['mean'], money)}\n[{_fmt(m['p05'], money)}, {_fmt(m['p95'], money)}]")
+            cell = f"{_fmt(m['mean'], money)}\n[{_fmt(m['p05'], money)}, {_fmt(m['p95'], money)}]"
+            if "n" in m:  # defined in some replications only (a break-even that comes in some)
+                cell += f"\nin {m['n']} of {result.replications}"
+            cells.append(cell)
         table.add_row(metric, *cells)
     console.print(table)
     for name, diffs in summary["comparisons"].items():

@@ -196,3 +196,78 @@ def test_an_uncertain_timeline_value_is_the_same_draw_wherever_the_entry_stands(
     a = sampled.strategies["a"].timeline[0].set["pricing.outside_window"]
     b = sampled.strategies["b"].timeline[1].set["pricing.outside_window"]
     assert a == b == values["timeline.messenger.day5.pricing.outside_window"]
+
+
+def test_an_uncertain_discount_rate_is_the_one_each_replications_npv_uses():
+    channel = {"type": "messenger", "initial_subscribers": 100, "fixed_cost_per_month": 1000,
+               "engagement": {"probability": 0.1}}
+
+    def npv(rate):
+        sc = scenario_from_dict({"name": "d", "horizon_days": 730, "replications": 6, "market": {"size": 500},
+                                 "discount_rate": rate, "strategies": {"a": {"channels": [channel]}}})
+        return run_experiment(sc).summary()
+
+    uncertain = npv({"dist": "uniform", "low": 0.0, "high": 1.0})
+    fixed = npv(0.5)
+    assert uncertain["strategies"]["a"]["metrics"]["npv"] != fixed["strategies"]["a"]["metrics"]["npv"]
+    assert uncertain["sensitivity"]["a"]["discount_rate"]["npv"] == pytest.approx(1.0)  # less discounted cost
+
+
+def _problems(data):
+    with pytest.raises(ScenarioError) as exc:
+        scenario_from_dict(data)
+    return [str(p) for p in exc.value.problems]
+
+
+def _base(**changes):
+    channel = {"type": "messenger", "engagement": {"probability": 0.1}, "broadcasts": {"every_days": 7}}
+    data = {"name": "u", "horizon_days": 30, "market": {"size": 100}, "strategies": {"a": {"channels": [channel]}}}
+    data.update(changes)
+    return data
+
+
+def test_a_parameter_gets_one_distribution_only():
+    data = _base(uncertainty=[
+        {"path": "channels.messenger.engagement.probability", "dist": "uniform", "low": 0.1, "high": 0.2},
+        {"path": "strategies.a.channels[0].engagement.probability", "dist": "uniform", "low": 0.3, "high": 0.4},
+    ])
+    assert _problems(data) == [
+        "<scenario>: uncertainty[1].path: 'strategies.a.channels[0].engagement.probability' already has a "
+        "distribution (uncertainty[0])"
+    ]
+
+
+def test_a_distribution_cannot_vary_another_distribution():
+    data = _base(uncertainty=[
+        {"path": "channels.messenger.engagement.probability", "dist": "uniform", "low": 0.1, "high": 0.2},
+        {"path": "uncertainty[0].high", "dist": "uniform", "low": 0.3, "high": 0.4},
+    ])
+    assert any("shapes the whole experiment" in p for p in _problems(data))
+
+
+def test_uncertain_values_get_the_cross_checks_of_a_loaded_file():
+    bad_timeline = _base()
+    bad_timeline["strategies"]["a"]["timeline"] = [
+        {"day": 5, "channel": "messenger",
+         "set": {"pricing.outside_window": {"dist": "uniform", "low": -0.01, "high": 0.03}}}]
+    assert any("which is not allowed" in p for p in _problems(bad_timeline))
+    too_many = _base(market={"size": {"dist": "uniform", "low": 50, "high": 500}})
+    too_many["strategies"]["a"]["channels"][0]["initial_subscribers"] = 100
+    assert any("market.size" in p and "which is not allowed" in p for p in _problems(too_many))
+
+
+def test_a_child_strategy_replaces_its_parents_distribution_whole():
+    data = _base()
+    data["strategies"]["a"]["channels"][0]["engagement"]["probability"] = {"dist": "uniform", "low": 0.1, "high": 0.2}
+    data["strategies"]["b"] = {"extends": "a", "channels": [
+        {"type": "messenger", "engagement": {"probability": {"dist": "beta", "mean": 0.3, "sd": 0.05}}}]}
+    sc = scenario_from_dict(data)
+    kinds = {u.path: u.dist for u in sc.uncertainty}
+    assert kinds == {"strategies.a.channels[0].engagement.probability": "uniform",
+                     "strategies.b.channels[0].engagement.probability": "beta"}
+
+
+def test_schedules_are_at_most_hourly():
+    data = _base()
+    data["strategies"]["a"]["channels"][0]["broadcasts"] = {"every_days": 1e-9}
+    assert any("broadcasts.every_days" in p for p in _problems(data))

@@ -56,7 +56,7 @@ class Acquisition(StrictModel):
 class Broadcasts(StrictModel):
     """The push schedule: every active subscriber receives each broadcast."""
 
-    every_days: float = Field(gt=0, le=3650, description="Days between broadcasts.")
+    every_days: float = Field(ge=1 / 24, le=3650, description="Days between broadcasts (at most hourly: 1/24).")
     first_day: float = Field(default=0.0, ge=0, description="Day of the first broadcast.")
 
 
@@ -122,11 +122,18 @@ class MessengerChannel(Channel):
         ctx.bus.subscribe(topics.MESSENGER_OPTIN, self._on_optin)
         ctx.bus.subscribe(topics.MESSENGER_USER_ACTION, self._on_user_action)
         if self.params.initial_subscribers:
-            k = min(self.params.initial_subscribers, n)
+            k = self.params.initial_subscribers  # at most the market (checked at load)
             self._join(np.sort(self._rng_who["initial"].choice(n, size=k, replace=False)), 0.0, "initial")
         ctx.every(self._daily, first=0.0, interval=lambda: 1.0, slot=0)
         if self.params.broadcasts is not None:
             ctx.every(self._broadcast, first=self.params.broadcasts.first_day, interval=self._period, slot=1)
+
+    @classmethod
+    def check_market(cls, params: ChannelParams, market: Any) -> list[tuple[str, str]]:
+        size = params.initial_subscribers  # type: ignore[attr-defined]
+        if size > market.size:
+            return [("initial_subscribers", f"{size} subscribers exceed the market size {market.size}")]
+        return []
 
     # -- audience -------------------------------------------------------------------------------------------
     def audience(self) -> float:

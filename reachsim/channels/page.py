@@ -49,9 +49,11 @@ SPECIAL_TARGETS = ("market", "fans")
 class Posts(StrictModel):
     """The posting schedule: give either ``every_days`` or ``per_week``."""
 
-    every_days: float | None = Field(default=None, gt=0, le=3650, description="Days between posts.")
+    every_days: float | None = Field(
+        default=None, ge=1 / 24, le=3650, description="Days between posts (at most hourly: 1/24)."
+    )
     per_week: float | None = Field(
-        default=None, gt=0, le=1000, description="Posts per week, evenly spaced (every 7/per_week days)."
+        default=None, gt=0, le=168, description="Posts per week, evenly spaced (every 7/per_week days; at most hourly)."
     )
     first_day: float = Field(default=0.0, ge=0, description="Day of the first post.")
 

@@ -38,6 +38,7 @@ class RunResult:
     final: dict[str, dict[str, float]] = field(default_factory=dict)  # channel → metric → value
     ledger_totals: dict[tuple[str, str], float] = field(default_factory=dict)
     parameters: dict[str, float] = field(default_factory=dict)  # sampled uncertain parameters
+    discount_rate: float | None = None  # the rate this replication's NPV uses (sampled when uncertain)
 
 
 def build_segments(scenario: Any) -> SegmentTable:

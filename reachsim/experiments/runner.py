@@ -47,7 +47,6 @@ class ExperimentResult:
 
     # -- per-replication scalars ---------------------------------------------------------------------------
     def strategy_metrics(self, strategy: str) -> dict[str, np.ndarray]:
-        rate = self.scenario.discount_rate
         rows: dict[str, list[float]] = {m: [] for m in STRATEGY_METRICS}
         for run in self.runs[strategy][: self.replications]:
             cost, value = run.series["all", "cost"], run.series["all", "value"]
@@ -57,6 +56,7 @@ class ExperimentResult:
             rows["total_cost"].append(total_cost)
             rows["total_value"].append(total_value)
             rows["net_value"].append(total_value - total_cost)
+            rate = self.scenario.discount_rate if run.discount_rate is None else run.discount_rate
             rows["npv"].append(npv(np.arange(net.size), net, rate))
             rows["roi"].append(roi(total_cost, total_value))
             rows["unique_reach"].append(float(run.series["all", "unique_reach"][-1]))
@@ -156,6 +156,7 @@ def run_task(scenario: Any, strategy: str, replication: int) -> RunResult:
     sampled, values = sample_uncertain(scenario, Streams(scenario.seed, replication))
     result = run_once(sampled, strategy, replication)
     result.parameters = values
+    result.discount_rate = sampled.discount_rate  # may itself be uncertain
     return result
 
 

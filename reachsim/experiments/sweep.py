@@ -37,7 +37,11 @@ from reachsim.scenario.uncertainty import first_error, no_target, set_in, target
 #: Which input of a sweep an error is about (``SweepError.argument``): the parameter path or its values.
 PARAM, VALUES = "param", "values"
 #: Top-level fields a sweep cannot vary: every value must run on the same random numbers and replications.
-FIXED = {("seed",): "the seed", ("replications",): "the number of replications"}
+FIXED = {
+    ("seed",): "the seed",
+    ("replications",): "the number of replications",
+    ("horizon_days",): "the horizon (every point must cover the same days)",
+}
 
 #: (value, strategy, replication) of each finished run.
 SweepProgress = Callable[[float, str, int], None]

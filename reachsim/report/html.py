@@ -181,7 +181,14 @@ def _cell(band: dict[str, Any] | None, kind: str) -> dict[str, Any]:
     }
     # no band where it says nothing: undefined, or every replication agrees (to the digits shown)
     cell["has_band"] = cell["p05"] != "—" and cell["p95"] != "—" and cell["p05"] != cell["p95"]
+    cell["defined_in"] = _defined_in(band)
     return cell
+
+
+def _defined_in(band: dict[str, Any]) -> str:
+    """When a figure exists in only some replications (a break-even that comes in some), say in how many:
+    the mean and band are over those only."""
+    return f"defined in {band['n']} replications only" if "n" in band else ""
 
 
 def _diff_text(value: float | None, kind: str) -> str:
@@ -205,6 +212,7 @@ def _diff_cell(diff: dict[str, Any] | None, kind: str) -> dict[str, Any]:
     # (no key may be named like a dict method: Jinja looks attributes up before items, c.clear is dict.clear)
     cell["excludes_zero"] = lo is not None and hi is not None and (lo > 0 or hi < 0)
     cell["has_ci"] = lo is not None and hi is not None and cell["lo"] != cell["hi"]
+    cell["defined_in"] = _defined_in(diff)
     return cell
 
 

@@ -18,7 +18,8 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:  # owns fd from here: closed whatever fails next
-            os.fchmod(fh.fileno(), 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
+            if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
+                os.fchmod(fh.fileno(), 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

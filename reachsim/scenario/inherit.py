@@ -236,8 +236,9 @@ class _Merger:
         return copy.deepcopy(value)
 
     def merge(self, parent: Any, child: Any, psrc: Loc, csrc: Loc, dst: Loc) -> Any:
-        """Child wins; two mappings merge key by key."""
-        if not (isinstance(parent, dict) and isinstance(child, dict)):
+        """Child wins; two mappings merge key by key, except a distribution (a mapping with ``dist``), which is
+        one value: the child's replaces the parent's whole."""
+        if not (isinstance(parent, dict) and isinstance(child, dict)) or "dist" in child or "dist" in parent:
             return self.copy(child, self.child_lines, csrc, dst)
         self.note(dst, psrc, csrc)
         merged: dict[Any, Any] = {}

@@ -124,8 +124,9 @@ def strategy_problems(channels: list[ChannelParams], timeline: list[TimelineEntr
     return problems
 
 
-def scenario_problems(scenario: Any) -> list[tuple[Loc, str]]:
-    """Every cross-reference problem of a schema-valid scenario, with absolute locations."""
+def scenario_problems(scenario: Any, *, uncertainty: bool = True) -> list[tuple[Loc, str]]:
+    """Every cross-reference problem of a schema-valid scenario, with absolute locations (``uncertainty=False``
+    leaves out the checks of the uncertainty list, for a scenario whose uncertain values were just set)."""
     problems: list[tuple[Loc, str]] = []
     for name, strategy in scenario.strategies.items():
         for loc, message in strategy_problems(strategy.channels, strategy.timeline):
@@ -139,7 +140,8 @@ def scenario_problems(scenario: Any) -> list[tuple[Loc, str]]:
                     (("strategies", name, "timeline", i, "day"),
                      f"day {entry.day} is past the horizon ({scenario.horizon_days} days): it would never apply")
                 )
-    problems.extend(uncertainty_problems(scenario))
+    if uncertainty:
+        problems.extend(uncertainty_problems(scenario))
     return problems
 
 

@@ -134,7 +134,7 @@ Distribution = Annotated[
 ]
 
 #: Top-level fields that define the experiment itself rather than the market: never uncertain.
-STRUCTURAL = {("horizon_days",), ("seed",), ("replications",)}
+STRUCTURAL = {("horizon_days",), ("seed",), ("replications",), ("uncertainty",)}
 
 #: Quantiles at which a distribution's range is checked against the parameter's bounds at load time.
 SUPPORT_QUANTILES = (1e-9, 0.5, 1 - 1e-9)
@@ -204,6 +204,9 @@ def stream_key(path: str, scenario: Any) -> str:
         entry = scenario.strategies[parts[1]].timeline[parts[3]]
         rest = ".".join(str(p) for p in parts[5:])
         return f"timeline.{entry.channel}.day{entry.day}.{rest}"
+    if len(parts) >= 5 and parts[0] == "strategies" and parts[2] == "timeline":
+        entry = scenario.strategies[parts[1]].timeline[parts[3]]
+        return f"timeline.{entry.channel}.entry{parts[3]}.{format_path(parts[4:])}"
     if len(parts) >= 2 and parts[0] == "strategies":
         return format_path(parts[2:])
     return path
@@ -259,10 +262,17 @@ def with_values(scenario: Any, values: dict[tuple[str | int, ...], float]) -> An
     """A re-validated copy of the scenario with numbers replaced at absolute locations (ValueError if invalid).
 
     ``values`` is updated with the values actually set (whole-number parameters are rounded)."""
+    from reachsim.scenario.schema import scenario_problems
+
     data = scenario.model_dump(mode="python", round_trip=True)
     for loc, value in values.items():
         values[loc] = set_in(data, loc, value)
-    return type(scenario).model_validate(data)
+    changed = type(scenario).model_validate(data)
+    problems = scenario_problems(changed, uncertainty=False)  # the cross-checks a file gets when it is loaded
+    if problems:
+        loc, message = problems[0]
+        raise ValueError(f"{format_path(loc)}: {message}")
+    return changed
 
 
 def sample(scenario: Any, streams: Any) -> tuple[Any, dict[str, float]]:
@@ -288,6 +298,7 @@ def sample(scenario: Any, streams: Any) -> tuple[Any, dict[str, float]]:
 def problems(scenario: Any) -> list[tuple[tuple[str | int, ...], str]]:
     """Load-time checks: each entry names numeric parameters, and its whole range is allowed there."""
     found: list[tuple[tuple[str | int, ...], str]] = []
+    claimed: dict[tuple[str | int, ...], int] = {}
     for k, entry in enumerate(scenario.uncertainty):
         here = ("uncertainty", k)
         if entry.path is None:
@@ -301,6 +312,13 @@ def problems(scenario: Any) -> list[tuple[tuple[str | int, ...], str]]:
         if not locs:
             found.append(((*here, "path"), no_target(entry.path, scenario)))
             continue
+        twice = [loc for loc in locs if loc in claimed]
+        if twice:
+            other = claimed[twice[0]]
+            message = f"'{format_path(twice[0])}' already has a distribution (uncertainty[{other}])"
+            found.append(((*here, "path"), message))
+            continue
+        claimed.update(dict.fromkeys(locs, k))
         for q in SUPPORT_QUANTILES:
             value = entry.ppf(q)
             try:

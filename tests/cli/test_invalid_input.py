@@ -232,7 +232,7 @@ def test_single_problem(tmp_path: Path, capsys, edit: tuple[str, str], expected:
     code, out, err = invoke(capsys, "validate", path)
     if expected is None:
         assert code == 0 and err == ""
-        assert out.strip() == f"{path}: ok (valid; 1 strategies)"
+        assert out.strip() == f"{path}: ok (valid; 1 strategy)"
         return
     lines = assert_invalid(code, err)
     assert len(lines) == 1, lines
@@ -303,7 +303,7 @@ def test_every_file_given_to_validate_is_checked(tmp_path: Path, capsys) -> None
         f"{bad1}:4: market.size: Input should be greater than or equal to 1 (got -1)",
         f"{bad2}:2: seed: Input should be greater than or equal to 0 (got -3)",
     ]
-    assert out == f"{good}: ok (valid; 1 strategies)\n"
+    assert out == f"{good}: ok (valid; 1 strategy)\n"
 
 
 def test_json_scenario_problems(tmp_path: Path, capsys) -> None:

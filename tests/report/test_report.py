@@ -378,3 +378,14 @@ def test_only_the_report_imports_matplotlib_and_it_reads_files_only() -> None:
         forbidden = ("reachsim.engine", "reachsim.experiments", "reachsim.channels", "reachsim.cli",
                      "reachsim.scenario", "reachsim.model")
         assert not [n for n in imports if n.startswith(forbidden)], path
+
+
+def test_a_figure_defined_in_some_replications_says_in_how_many(run_dir: Path, tmp_path: Path) -> None:
+    folder = copy_run(run_dir, tmp_path / "partial")
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    summary["strategies"]["messenger_push"]["metrics"]["breakeven_day"] = {"mean": 40.0, "p05": 40.0, "p95": 40.0,
+                                                                           "n": 1}
+    summary["comparisons"]["messenger_push"]["breakeven_day"] = {"mean": 3.0, "ci95": [None, None], "n": 1}
+    edit_summary(folder, strategies=summary["strategies"], comparisons=summary["comparisons"])
+    html = (render_report(folder)).read_text(encoding="utf-8")
+    assert html.count("defined in 1 replications only") == 2

@@ -206,3 +206,8 @@ def test_absolute_path_and_whole_numbers(sweep_scenario: Any) -> None:
     assert [s.strategies["paid"].channels[0].initial_subscribers for s in plan.scenarios] == [100, 100]
     market = plan_sweep(sweep_scenario, "market.size", [3000, 5000])
     assert market.varies_in == ("organic_only", "paid")
+
+
+def test_the_horizon_cannot_be_swept(sweep_scenario: Any) -> None:
+    with pytest.raises(SweepError, match="the horizon"):
+        plan_sweep(sweep_scenario, "horizon_days", [30, 60])
