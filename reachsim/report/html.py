@@ -153,7 +153,10 @@ def headline(strategy: str, baseline: str, horizon: int, diff: dict[str, Any] | 
     if lo is None or hi is None:
         return f"{strategy} earns {amount} (a single replication gives no confidence interval)", "undetermined"
     verdict = "better" if lo > 0 else "worse" if hi < 0 else "no clear difference"
-    return f"{strategy} earns {amount} (95% CI {fmt_sig(lo)} to {fmt_sig(hi)})", verdict
+    digits = 3  # more digits where three would print a narrow interval as a single number
+    while digits < 8 and lo != hi and fmt_sig(lo, digits) == fmt_sig(hi, digits):
+        digits += 1
+    return f"{strategy} earns {amount} (95% CI {fmt_sig(lo, digits)} to {fmt_sig(hi, digits)})", verdict
 
 
 # ---------------------------------------------------------------------------------------------------------
