@@ -173,6 +173,18 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _progress(console: Console) -> Progress:
+    """The progress bar of the commands that run replications (cleared when done)."""
+    return Progress(
+        TextColumn("{task.description}", style="bold", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
 def _console(*, stderr: bool = False, quiet: bool = False) -> Console:
     """A console that prints text as given: no markup, emoji codes or highlighting (names and values in a
     scenario may contain ``[brackets]`` or ``:colons:``), and no wrapping of long error lines."""
@@ -193,14 +205,7 @@ def _run(args: argparse.Namespace) -> int:
     console = _console(stderr=True, quiet=args.quiet)
     total = scenario.replications * len(scenario.strategies)
     started = time.perf_counter()
-    with Progress(
-        TextColumn("{task.description}", style="bold", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with _progress(console) as bar:
         task = bar.add_task(f"{scenario.name}: runs", total=total)
         result = run_experiment(
             scenario,
@@ -358,14 +363,7 @@ def _sweep(args: argparse.Namespace) -> int:
     console = _console(stderr=True, quiet=args.quiet)
     total = len(values) * scenario.replications * len(scenario.strategies)
     started = time.perf_counter()
-    with Progress(
-        TextColumn("{task.description}", style="bold", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with _progress(console) as bar:
         task = bar.add_task(f"{scenario.name}: sweep of {args.param}", total=total)
         result = run_sweep(
             scenario,
