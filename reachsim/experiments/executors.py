@@ -110,6 +110,8 @@ class DaskExecutor:
                 n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
             )
             self._client = Client(self._cluster)
+            # local workers share the terminal: only this process handles Ctrl-C (as ProcessExecutor's workers)
+            self._client.run(_ignore_interrupts)
         else:
             self._client = Client(self.address)
         return self
@@ -127,6 +129,10 @@ class DaskExecutor:
         futures = [self._client.submit(fn, *task, pure=False) for task in tasks]
         for future in futures:
             yield future.result()
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 EXECUTORS = ("sequential", "processes", "dask")
