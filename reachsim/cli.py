@@ -198,10 +198,7 @@ def _run(args: argparse.Namespace) -> int:
     from reachsim.scenario.load import load_scenario
 
     scenario = _with_overrides(load_scenario(args.file), seed=args.seed, replications=args.replications)
-    out = Path(args.out) if args.out else Path("reports") / Path(args.file).stem
-    if out.exists() and not out.is_dir():  # found now, not after the whole experiment has run
-        raise UsageError(f"reachsim run: argument --out: {str(out)!r} exists and is not a directory")
-    err = _console(stderr=True)
+    out = _output_folder(args, "run", Path("reports") / Path(args.file).stem)
     console = _console(stderr=True, quiet=args.quiet)
     total = scenario.replications * len(scenario.strategies)
     started = time.perf_counter()
@@ -212,19 +209,52 @@ def _run(args: argparse.Namespace) -> int:
             executor=make_executor(args.workers, args.executor, args.scheduler),
             progress=lambda strategy, rep: bar.advance(task),
         )
+    return _keep(
+        result,
+        out,
+        started,
+        quiet=args.quiet,
+        write=write_run_dir,
+        draw=lambda folder: _render_after_run(folder, console, no_report=args.no_report),
+        tell=_print_summary,
+    )
+
+
+def _output_folder(args: argparse.Namespace, command: str, default: Path) -> Path:
+    """``--out`` or the default; a file in the way is found now, not after the whole experiment has run."""
+    out = Path(args.out) if args.out else default
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"reachsim {command}: argument --out: {str(out)!r} exists and is not a directory")
+    return out
+
+
+def _keep(
+    result: Any,
+    out: Path,
+    started: float,
+    *,
+    quiet: bool,
+    write: Callable[[Any, Path], Path],
+    draw: Callable[[Path], Path | None],
+    tell: Callable[[Console, Any, Path, float, Path | None], None],
+    of_what: str = "",
+) -> int:
+    """After the runs of `run` or `sweep`: write what finished, draw it, tell it; exit 130 if interrupted.
+
+    Without one whole replication there is nothing worth keeping, and an earlier folder at ``out`` is left as
+    it was."""
+    err = _console(stderr=True)
     if result.interrupted and result.replications == 0:
-        # Nothing worth keeping; an earlier run directory at the same place is left as it was.
         err.print(f"interrupted before any replication finished: nothing written to {out}")
         return EXIT_INTERRUPTED
-    folder = write_run_dir(result, out)
-    report = _render_after_run(folder, console, no_report=args.no_report)
-    elapsed = time.perf_counter() - started
-    if not args.quiet:
-        _print_summary(_console(), result, folder, elapsed, report)
+    folder = write(result, out)
+    drawn = draw(folder)
+    if not quiet:
+        tell(_console(), result, folder, time.perf_counter() - started, drawn)
     if result.interrupted:
         err.print(
             f"interrupted: wrote the {_plural(result.replications, 'complete replication')} "
-            f"(of {scenario.replications}) to {folder}"
+            f"(of {result.scenario.replications}){of_what} to {folder}"
         )
         return EXIT_INTERRUPTED
     return EXIT_OK
@@ -356,10 +386,7 @@ def _sweep(args: argparse.Namespace) -> int:
         plan_sweep(scenario, args.param, values)
     except SweepError as exc:
         raise UsageError(f"reachsim sweep: argument --{exc.argument}: {exc}") from None
-    out = Path(args.out) if args.out else Path("reports") / f"{Path(args.file).stem}-sweep"
-    if out.exists() and not out.is_dir():  # found now, not after the whole sweep has run
-        raise UsageError(f"reachsim sweep: argument --out: {str(out)!r} exists and is not a directory")
-    err = _console(stderr=True)
+    out = _output_folder(args, "sweep", Path("reports") / f"{Path(args.file).stem}-sweep")
     console = _console(stderr=True, quiet=args.quiet)
     total = len(values) * scenario.replications * len(scenario.strategies)
     started = time.perf_counter()
@@ -372,21 +399,16 @@ def _sweep(args: argparse.Namespace) -> int:
             executor=make_executor(args.workers, args.executor, args.scheduler),
             progress=lambda value, strategy, rep: bar.advance(task),
         )
-    if result.interrupted and result.replications == 0:
-        err.print(f"interrupted before any replication finished: nothing written to {out}")
-        return EXIT_INTERRUPTED
-    folder = write_sweep_dir(result, out)
-    chart = _chart_after_sweep(folder, console, no_report=args.no_report)
-    elapsed = time.perf_counter() - started
-    if not args.quiet:
-        _print_sweep(_console(), result, folder, elapsed, chart)
-    if result.interrupted:
-        err.print(
-            f"interrupted: wrote the {_plural(result.replications, 'complete replication')} "
-            f"(of {scenario.replications}) of every value to {folder}"
-        )
-        return EXIT_INTERRUPTED
-    return EXIT_OK
+    return _keep(
+        result,
+        out,
+        started,
+        quiet=args.quiet,
+        write=write_sweep_dir,
+        draw=lambda folder: _chart_after_sweep(folder, console, no_report=args.no_report),
+        tell=_print_sweep,
+        of_what=" of every value",
+    )
 
 
 def _chart_after_sweep(folder: Path, console: Console, *, no_report: bool) -> Path | None:
