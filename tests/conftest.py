@@ -40,3 +40,26 @@ def build_scenario(
 @pytest.fixture
 def scenario_factory():
     return build_scenario
+
+
+@pytest.fixture
+def interrupt_on_file_sync(monkeypatch):
+    """``interrupt_on_file_sync(n)``: Ctrl-C while the n-th regular file is being written — after its data is on
+    disk, before its atomic rename."""
+    import os
+    import stat
+
+    def arm(n: int) -> None:
+        real_fsync = os.fsync
+        synced: list[int] = []
+
+        def fsync(fd: int) -> None:
+            real_fsync(fd)
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                synced.append(fd)
+                if len(synced) == n:
+                    raise KeyboardInterrupt
+
+        monkeypatch.setattr(os, "fsync", fsync)
+
+    return arm

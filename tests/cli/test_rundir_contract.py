@@ -8,7 +8,6 @@ import itertools
 import json
 import math
 import os
-import stat
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -337,19 +336,9 @@ def test_interrupt_before_any_replication_writes_nothing(
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-def test_interrupt_while_writing(small_scenario: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_interrupt_while_writing(small_scenario: Path, tmp_path: Path, interrupt_on_file_sync, capsys) -> None:
     """Ctrl-C while the second file is being written (after its data, before its rename)."""
-    real_fsync = os.fsync
-    files: list[int] = []
-
-    def fsync(fd: int) -> None:
-        real_fsync(fd)
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            files.append(fd)
-            if len(files) == 2:
-                raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    interrupt_on_file_sync(2)
     out = tmp_path / "out"
     assert run("run", small_scenario, "--out", out, "--quiet") == 130
     assert "Traceback" not in capsys.readouterr().err

@@ -6,8 +6,6 @@ import csv
 import hashlib
 import io
 import json
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -203,20 +201,10 @@ def test_interrupt_before_a_whole_replication_writes_nothing(sweep_file: Path, t
 
 
 def test_interrupt_while_writing_leaves_nothing_half_written(sweep_file: Path, tmp_path: Path, capsys,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+                                                             interrupt_on_file_sync) -> None:
     """Ctrl-C while the second file is written (after its data, before its rename): no partial file, and no
     sweep.json (written last: its presence means the folder is complete)."""
-    real_fsync = os.fsync
-    files: list[int] = []
-
-    def fsync(fd: int) -> None:
-        real_fsync(fd)
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            files.append(fd)
-            if len(files) == 2:
-                raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    interrupt_on_file_sync(2)
     out = tmp_path / "out"
     code, _, err = sweep(capsys, sweep_file, out, "--quiet")
     assert code == 130 and "Traceback" not in err
