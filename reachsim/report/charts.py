@@ -25,7 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import Formatter, MaxNLocator
 
-from reachsim.results.rundata import RunData
+from reachsim.results.rundata import Band, RunData
 
 DPI = 150
 #: Okabe & Ito (2008), reordered so that the first strategies get the most distinct colours; yellow is last
@@ -343,9 +343,14 @@ def _mark_breakeven(ax: Axes, days: np.ndarray, net: np.ndarray, colour: str, i:
                 bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
 
 
+def _strategy_bands(data: RunData, metric: str) -> dict[str, Band]:
+    """The strategy-level (channel ``all``) daily band of ``metric`` for each strategy that has it."""
+    bands = {s: data.band(s, "all", metric) for s in data.strategies}
+    return {s: b for s, b in bands.items() if b is not None}
+
+
 def unique_reach_chart(data: RunData, palette: Palette) -> Figure | None:
-    bands = {s: data.band(s, "all", "unique_reach") for s in data.strategies}
-    bands = {s: b for s, b in bands.items() if b is not None}
+    bands = _strategy_bands(data, "unique_reach")
     if not bands:
         return None
     fig = _figure(11.0, 4.4)
@@ -373,8 +378,7 @@ def _trailing_mean(y: np.ndarray, window: int) -> np.ndarray:
 
 
 def engagements_chart(data: RunData, palette: Palette) -> Figure | None:
-    bands = {s: data.band(s, "all", "engagements") for s in data.strategies}
-    bands = {s: b for s, b in bands.items() if b is not None}
+    bands = _strategy_bands(data, "engagements")
     if not bands:
         return None
     fig = _figure(11.0, 4.4)
