@@ -185,10 +185,9 @@ def with_path(params: StrictModel, path: str, value: Any) -> Any:
     head, _, rest = path.partition(".")
     fields = type(params).model_fields
     if head not in fields:
-        from reachsim.scenario.errors import suggest
+        from reachsim.scenario.errors import did_you_mean
 
-        hint = suggest(head, fields)
-        raise ValueError(f"unknown parameter '{head}'" + (f" (did you mean '{hint}'?)" if hint else ""))
+        raise ValueError(f"unknown parameter '{head}'{did_you_mean(head, fields)}")
     if not rest and not _is_numeric(type(params).model_fields[head].annotation):
         raise ValueError(f"'{head}' is not a numeric parameter")
     if rest:

@@ -15,7 +15,6 @@ last exposure, exposures); a post touches only the index arrays of the people it
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Sequence
 from fractions import Fraction
@@ -37,6 +36,7 @@ from reachsim.model.exposure import (
 )
 from reachsim.model.kernels import decay, novelty_factor
 from reachsim.scenario.base import StrictModel
+from reachsim.scenario.errors import did_you_mean
 
 #: How someone became a fan (the ``joined_<source>`` daily metrics). ``boost``: followed after engaging with a
 #: boosted post (organic posts reach only fans, so every follow from an engagement comes from paid reach);
@@ -181,8 +181,7 @@ class PageChannel(Channel):
             names = [s.name for s in market.segments]
             for name in page.boost.target:
                 if name not in names:
-                    close = difflib.get_close_matches(name, [*names, *SPECIAL_TARGETS], n=1)
-                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    hint = did_you_mean(name, [*names, *SPECIAL_TARGETS])
                     problems.append(
                         (
                             "boost.target",

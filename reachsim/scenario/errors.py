@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Problem",
     "ScenarioError",
+    "did_you_mean",
     "format_path",
     "problems_from_validation_error",
     "suggest",
@@ -92,6 +93,12 @@ def suggest(name: str, choices: Iterable[str]) -> str | None:
         return matches[0]
     lowered = {option.lower(): option for option in options}
     return lowered.get(str(name).lower())
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a choice is close to ``name``, else an empty string."""
+    hint = suggest(name, choices)
+    return f" (did you mean '{hint}'?)" if hint is not None else ""
 
 
 def format_path(loc: Iterable[str | int]) -> str:
@@ -452,10 +459,7 @@ def _tag_message(error: Any, walk: _Walk) -> tuple[list[str | int], str]:
         missing = f"missing {what}" + (f" (key '{key}')" if key else "")
         return walk.path, f"{missing}; available: {listed}" if listed else missing
     tag = str(ctx.get("tag", ""))
-    message = f"unknown {what} '{tag}'"
-    hint = suggest(tag, available)
-    if hint is not None:
-        message += f" (did you mean '{hint}'?)"
+    message = f"unknown {what} '{tag}'{did_you_mean(tag, available)}"
     if listed:
         message += f"; available: {listed}"
     path = [*walk.path, key] if key else walk.path

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 
 from reachsim.model import distributions as d
 from reachsim.scenario.base import StrictModel
-from reachsim.scenario.errors import format_path, parse_path, suggest
+from reachsim.scenario.errors import did_you_mean, format_path, parse_path
 
 PATH_DESCRIPTION = (
     "The parameter this distribution replaces: an absolute path (market.segments[0].share, "
@@ -350,8 +350,7 @@ def no_target(path: str, scenario: Any) -> str:
     if len(parts) < 3:
         return "a channels path names a channel and a parameter: channels.CHANNEL_NAME.parameter"
     names = {c.channel_name for s in scenario.strategies.values() for c in s.channels}
-    hint = suggest(str(parts[1]), names)
-    return f"no channel is named '{parts[1]}' in any strategy" + (f" (did you mean '{hint}'?)" if hint else "")
+    return f"no channel is named '{parts[1]}' in any strategy{did_you_mean(str(parts[1]), names)}"
 
 
 def _is_number(value: Any) -> bool:
