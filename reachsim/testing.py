@@ -31,6 +31,8 @@ from pydantic import BaseModel
 
 from reachsim.channels import registry
 from reachsim.channels.base import CHANNEL_METRICS, Channel, ChannelParams
+from reachsim.core.metrics import Kind, Metric
+from reachsim.engine.recorder import UndeclaredMetricError
 from reachsim.engine.simulation import RunResult, Simulation
 from reachsim.engine.streams import Streams
 from reachsim.scenario.errors import ScenarioError
@@ -63,7 +65,7 @@ def check_channel(
     resolved scenario.yaml; that unknown keys in its parameters are rejected; that a short run is deterministic
     (same seed and replication, identical series) and that another replication draws other numbers when the
     channel uses randomness, only from streams named ``"<channel name>/<purpose>"``, never from global random
-    state; that the daily series hold every metric of CHANNEL_METRICS and of ``extra_metrics`` (and no
+    state; that the daily series hold every metric of STANDARD_METRICS and of ``metrics`` (and no
     undeclared one), non-negative, with the audience never above the market size; that money is booked in the
     ledger only (the cost and value series equal the ledger entries, all within the horizon); and that a
     timeline entry setting the example's numeric parameters to their own values changes nothing.
@@ -184,16 +186,35 @@ def _check_shape(channel_cls: type[Channel]) -> None:
     problems = list(_model_problems(params, params.__name__, set()))
     if problems:
         _fail(type_name, "parameter model problems:\n  " + "\n  ".join(problems))
-    extra = getattr(channel_cls, "extra_metrics", ())
-    if not isinstance(extra, tuple) or not all(isinstance(m, str) for m in extra):
-        _fail(type_name, "extra_metrics must be a tuple of metric names")
-    clash = sorted(set(extra) & set(CHANNEL_METRICS))
-    if clash or len(set(extra)) != len(extra):
+    _check_declarations(type_name, channel_cls)
+
+
+def _check_declarations(type_name: str, channel_cls: type[Channel]) -> None:
+    """Every metric declared once, with a known kind and unit, a label, and inputs that exist and are flows."""
+    own = getattr(channel_cls, "metrics", ())
+    if not isinstance(own, tuple) or not all(isinstance(m, Metric) for m in own):
+        _fail(type_name, "metrics must be a tuple of reachsim.core.metrics.Metric (flow(...), stock(...), ...)")
+    declared = channel_cls.declared_metrics()
+    names = [m.name for m in declared]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
         _fail(
             type_name,
-            f"extra_metrics repeats a metric ({', '.join(clash) or 'duplicate'}); list only "
-            "metrics beyond CHANNEL_METRICS, once each",
+            f"metrics declares {', '.join(repeated)} more than once; declare only metrics beyond the standard "
+            f"ones ({', '.join(CHANNEL_METRICS)}), once each",
         )
+    by_name = {m.name: m for m in declared}
+    for metric in declared:
+        if not metric.label.strip():
+            _fail(type_name, f"metric '{metric.name}' needs a label: the report shows it")
+        for needed in metric.inputs:
+            source = by_name.get(needed)
+            if source is None or source.kind is not Kind.FLOW:
+                _fail(
+                    type_name,
+                    f"metric '{metric.name}' ({metric.kind}) is computed from '{needed}', which must be a flow "
+                    "declared by the same channel",
+                )
 
 
 def _model_problems(model: type[BaseModel], where: str, seen: set[type]) -> Iterator[str]:
@@ -325,8 +346,15 @@ def _run(scenario: Any, replication: int) -> _Run:
     streams = _RecordingStreams(sim.streams.seed, sim.streams.replication)
     for channel in sim.channels:
         channel.ctx.streams = streams
-    result = sim.run()
+    try:
+        result = sim.run()
+    except UndeclaredMetricError as exc:
+        _fail(_channel_type(scenario), f"{exc}: every recorded metric must be declared")
     return _Run(sim, result, streams, dict(sim.recorder.series()))
+
+
+def _channel_type(scenario: Any) -> str:
+    return scenario.strategies[_STRATEGY].channels[0].type
 
 
 @contextlib.contextmanager
@@ -394,18 +422,18 @@ def _check_streams(type_name: str, first: _Run, other: _Run) -> None:
 def _check_series(type_name: str, cls: type[Channel], run: _Run, size: int, horizon: int) -> None:
     name = run.channel.name
     series = run.result.series
-    declared = (*CHANNEL_METRICS, *cls.extra_metrics)
+    declared = tuple(m.name for m in cls.declared_metrics() if m.daily)
     for metric in declared:
         values = series.get((name, metric))
         if values is None:
-            _fail(type_name, f"no daily series '{metric}': declare extra metrics in extra_metrics")
+            _fail(type_name, f"no daily series '{metric}': declare it in the class attribute metrics")
         if values.shape != (horizon,):
             _fail(type_name, f"series '{metric}' has shape {values.shape}, expected ({horizon},)")
     undeclared = sorted(m for (ch, m) in series if ch == name and m not in declared)
     if undeclared:
         _fail(
             type_name,
-            f"series {', '.join(undeclared)} are recorded but not listed in extra_metrics: a metric "
+            f"series {', '.join(undeclared)} are recorded but not declared in metrics: a metric "
             "recorded in some replications only breaks the summaries",
         )
     for metric in CHANNEL_METRICS:

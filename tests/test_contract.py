@@ -223,7 +223,7 @@ def test_undeclared_metrics_are_reported() -> None:
             super().daily(t)
             self.ctx.flow("surprise", 1.0)
 
-    with pytest.raises(AssertionError, match="surprise are recorded but not listed in extra_metrics"):
+    with pytest.raises(AssertionError, match="records the metric 'surprise' but does not declare it"):
         check_channel(Chatty, {"probability": 0.1})
 
 

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
+from reachsim.core.metrics import Metric, flow
 from reachsim.engine import bus as topics
 from reachsim.engine.population import sample_rows
 from reachsim.model.bass import bass_daily_adoption_probability
@@ -96,7 +97,11 @@ class MessengerParams(ChannelParams):
 class MessengerChannel(Channel):
     type_name: ClassVar[str] = "messenger"
     Params: ClassVar[type[MessengerParams]] = MessengerParams
-    extra_metrics: ClassVar[tuple[str, ...]] = (*(f"joined_{s}" for s in SOURCES), "in_window")
+    metrics: ClassVar[tuple[Metric, ...]] = (
+        *(flow(f"joined_{s}", "people", s, group="joined, by source") for s in SOURCES),
+        flow("in_window", "messages", "in-window deliveries",
+             description="deliveries inside the standard messaging window a user action opened"),
+    )
     fixed_parameters: ClassVar[dict[str, str]] = {
         "engagement.novelty.half_life_days": "novelty is kept relative to the half-life between broadcasts"
     }
@@ -118,7 +123,6 @@ class MessengerChannel(Channel):
         self._rng_who = {source: ctx.rng(f"acquisition/{source}/who") for source in sources}
         self._rng_broadcast = ctx.rng("broadcast")
         self._rng_inbound = ctx.rng("inbound")
-        ctx.recorder.declare(ctx.name, *self.extra_metrics)
         ctx.bus.subscribe(topics.MESSENGER_OPTIN, self._on_optin)
         ctx.bus.subscribe(topics.MESSENGER_USER_ACTION, self._on_user_action)
         if self.params.initial_subscribers:

@@ -34,6 +34,7 @@ from reachsim.model.exposure import (
     respond,
     uniform_impressions,
 )
+from reachsim.core.metrics import Metric, flow
 from reachsim.model.kernels import decay, novelty_factor
 from reachsim.scenario.base import StrictModel
 from reachsim.scenario.errors import did_you_mean
@@ -146,13 +147,14 @@ class PageParams(ChannelParams):
 class PageChannel(Channel):
     type_name: ClassVar[str] = "page"
     Params: ClassVar[type[PageParams]] = PageParams
-    extra_metrics: ClassVar[tuple[str, ...]] = (
-        "post_reach",
-        "impressions_organic",
-        "impressions_paid",
-        "boost_spend",
-        "messenger_optins",
-        *(f"joined_{s}" for s in SOURCES),
+    metrics: ClassVar[tuple[Metric, ...]] = (
+        flow("post_reach", "people", "post reach", description="people who saw a post (fans and boosted reach)"),
+        flow("impressions_organic", "impressions", "organic impressions", group="impressions"),
+        flow("impressions_paid", "impressions", "paid impressions", group="impressions"),
+        flow("boost_spend", "currency", "boost spend", description="budget spent on boosts"),
+        flow("messenger_optins", "people", "Messenger opt-ins",
+             description="engaged people who opted in to Messenger (published on the bus)"),
+        *(flow(f"joined_{s}", "people", s, group="joined, by source") for s in SOURCES),
     )
     params: PageParams
 
@@ -210,7 +212,6 @@ class PageChannel(Channel):
         self._rng_response = ctx.rng("response")
         self._rng_follow = ctx.rng("follow")
         self._segment_target = self._resolve_segments()
-        ctx.recorder.declare(ctx.name, *self.extra_metrics)
         ctx.bus.subscribe(topics.PAGE_FOLLOW, self._on_follow)
         p = self.params
         if p.initial_fans:

@@ -1,7 +1,8 @@
 """One run: one strategy of a scenario, one replication, from day 0 to the horizon.
 
 setup (population, channels, processes) → run (SimPy orders every event) → finish (daily series, ledger,
-end-of-run metrics). The engine knows no particular channel: it builds them through the registry.
+end-of-run metrics). The engine knows no particular channel and imports none: the validated scenario hands it the
+class of each channel (``scenario.channel_class(type)``, resolved through the registry by the scenario layer).
 """
 
 from __future__ import annotations
@@ -13,19 +14,35 @@ from typing import Any
 import numpy as np
 import simpy
 
-from reachsim.channels import registry
-from reachsim.channels.base import CHANNEL_METRICS, Channel, ChannelContext, SegmentTable, with_path
+from reachsim.core.metrics import Metric, flow, run_figure, stock
+from reachsim.core.paths import with_path
 from reachsim.engine.bus import EventBus
 from reachsim.engine.clock import BOUNDARY_PRIORITY, OrderedTimeout
+from reachsim.engine.context import ChannelContext, SegmentTable
 from reachsim.engine.ledger import Ledger
 from reachsim.engine.population import Population
 from reachsim.engine.recorder import Recorder
 from reachsim.engine.streams import Streams
 
-#: Strategy-level daily series (channel ``all``).
-ALL_METRICS = ("unique_reach", "engagements", "cost", "value")
 #: Exposure thresholds reported as reach at frequency (k+ reach).
 FREQUENCY_THRESHOLDS = (1, 2, 3, 5, 10)
+#: Strategy-level daily series (channel ``all``).
+ALL_METRICS: tuple[Metric, ...] = (
+    stock("unique_reach", "people", "unique reach",
+          description="people reached at least once by any channel (de-duplicated), cumulative"),
+    flow("engagements", "engagements", "engagements", description="engagements, all channels"),
+    flow("cost", "currency", "cost", description="every cost in the ledger"),
+    flow("value", "currency", "value", description="every value in the ledger"),
+)
+#: Reach at frequency: figures of the whole run, for each channel that counts exposures and for all channels.
+FREQUENCY_METRICS: tuple[Metric, ...] = (
+    *(
+        run_figure(f"reach_{k}plus", "people", f"reached {k}+ times", group="reach at frequency",
+                   description=f"people reached at least {k} time{'s' if k > 1 else ''}")
+        for k in FREQUENCY_THRESHOLDS
+    ),
+    run_figure("average_frequency", "number", "average frequency", description="deliveries per person reached"),
+)
 
 
 @dataclass
@@ -36,6 +53,7 @@ class RunResult:
     replication: int
     series: dict[tuple[str, str], np.ndarray]
     final: dict[str, dict[str, float]] = field(default_factory=dict)  # channel → metric → value
+    metrics: dict[str, tuple[Metric, ...]] = field(default_factory=dict)  # channel → its declared metrics
     ledger_totals: dict[tuple[str, str], float] = field(default_factory=dict)
     parameters: dict[str, float] = field(default_factory=dict)  # sampled uncertain parameters
     discount_rate: float | None = None  # the rate this replication's NPV uses (sampled when uncertain)
@@ -83,12 +101,12 @@ class Simulation:
         self.bus = EventBus()
         self.ledger = Ledger(self.horizon)
         self.recorder = Recorder(self.horizon)
-        self.recorder.declare("all", *ALL_METRICS)
+        self.recorder.declare("all", ALL_METRICS)
         segments = build_segments(scenario)
         strategy_spec = scenario.strategies[strategy]
-        self.channels: list[Channel] = []
+        self.channels: list[Any] = []  # channel instances (reachsim.channels.base.Channel)
         for index, params in enumerate(strategy_spec.channels):
-            cls = registry.get(params.type)
+            cls = scenario.channel_class(params.type)
             ctx = ChannelContext(
                 name=params.channel_name,
                 index=index,
@@ -129,7 +147,7 @@ class Simulation:
         self.env.process(self._boundaries())  # started first: its first step precedes every channel's
         self._apply_timeline(0, before_start=True)
         for ch in self.channels:
-            self.recorder.declare(ch.name, *CHANNEL_METRICS, *ch.extra_metrics)
+            self.recorder.declare(ch.name, ch.declared_metrics())
             self.recorder.stock(ch.name, "audience", ch.audience)
             ch.start()
         self.env.run(until=self.horizon)
@@ -156,11 +174,14 @@ class Simulation:
         for ch in self.channels:  # the ledger is the single source of money: channel series from it too
             series[ch.name, "cost"], series[ch.name, "value"] = self.ledger.daily(ch.name)
         final["all"] = reach_at_frequency(total_exposures)
+        metrics = {"all": (*ALL_METRICS, *FREQUENCY_METRICS)}
+        metrics.update((ch.name, ch.declared_metrics()) for ch in self.channels)
         return RunResult(
             strategy=self.strategy_name,
             replication=self.replication,
             series=series,
             final=final,
+            metrics=metrics,
             ledger_totals=self.ledger.totals(),
         )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from reachsim.core.metrics import Metric, run_figure
 from reachsim.engine.simulation import RunResult, run_once
 from reachsim.engine.streams import Streams
 from reachsim.experiments.executors import Executor, SequentialExecutor
@@ -16,20 +17,23 @@ from reachsim.experiments.stats import daily_bands, describe, paired_difference
 from reachsim.model.finance import breakeven_day, npv, roi
 from reachsim.scenario.uncertainty import sample as sample_uncertain
 
-#: Strategy metrics in summary.json (``strategies.<name>.metrics``), in this order.
-STRATEGY_METRICS = (
-    "total_cost",
-    "total_value",
-    "net_value",
-    "npv",
-    "roi",
-    "unique_reach",
-    "engagements",
-    "cost_per_engagement",
-    "breakeven_day",
+#: The strategy metrics, declared like a channel's (the report reads units and labels from here).
+STRATEGY_DECLARATIONS: tuple[Metric, ...] = (
+    run_figure("total_cost", "currency", "total cost", description="every cost in the ledger over the horizon"),
+    run_figure("total_value", "currency", "total value",
+               description="value from engagements and other sources over the horizon"),
+    run_figure("net_value", "currency", "net value", description="value − cost over the horizon, undiscounted"),
+    run_figure("npv", "currency", "NPV", description="net value discounted at the scenario's annual rate, day by day"),
+    run_figure("roi", "share", "ROI", description="(value − cost) / cost"),
+    run_figure("unique_reach", "people", "unique reach",
+               description="people reached at least once by any channel (de-duplicated)"),
+    run_figure("engagements", "engagements", "engagements", description="engagements over the horizon, all channels"),
+    run_figure("cost_per_engagement", "currency", "cost per engagement", description="total cost / engagements"),
+    run_figure("breakeven_day", "days", "break-even day",
+               description="first day from which cumulative net value stays ≥ 0"),
 )
-#: Daily channel metrics that are stocks (summarised by their value at the end), not flows (totals).
-STOCK_METRICS = frozenset({"audience"})
+#: Strategy metrics in summary.json (``strategies.<name>.metrics``), in this order.
+STRATEGY_METRICS = tuple(m.name for m in STRATEGY_DECLARATIONS)
 
 
 @dataclass
@@ -68,13 +72,16 @@ class ExperimentResult:
         return {k: np.asarray(v, dtype=float) for k, v in rows.items()}
 
     def channel_metrics(self, strategy: str) -> dict[str, dict[str, np.ndarray]]:
+        """Per channel and metric, one figure per replication, each summarised as its declaration says."""
         out: dict[str, dict[str, list[float]]] = {}
         for run in self.runs[strategy][: self.replications]:
-            for (channel, metric), series in run.series.items():
+            for channel, metrics in run.metrics.items():
                 if channel == "all":
                     continue
-                value = float(series[-1]) if metric in STOCK_METRICS else float(series.sum())
-                out.setdefault(channel, {}).setdefault(metric, []).append(value)
+                daily = {m.name: run.series[channel, m.name] for m in metrics if m.daily}
+                for metric in metrics:
+                    if metric.daily:
+                        out.setdefault(channel, {}).setdefault(metric.name, []).append(metric.summarise(daily))
             for channel, metrics in run.final.items():
                 if channel == "all":
                     continue
@@ -113,7 +120,20 @@ class ExperimentResult:
             "sensitivity": sensitivity(sampled, scalars, base) if sampled else {},
             "strategies": strategies,
             "comparisons": comparisons,
+            "metrics": self.declarations(),
         }
+
+    def declarations(self) -> dict[str, Any]:
+        """What every metric means (kind, unit, label, group), so that a run directory explains itself:
+        ``strategy`` for the strategy metrics, ``channels.<strategy>.<channel>`` for each channel (``all``
+        included)."""
+        channels: dict[str, Any] = {}
+        for strategy, runs in self.runs.items():
+            if runs:
+                channels[strategy] = {
+                    channel: {m.name: m.declaration() for m in metrics} for channel, metrics in runs[0].metrics.items()
+                }
+        return {"strategy": {m.name: m.declaration() for m in STRATEGY_DECLARATIONS}, "channels": channels}
 
     def timeseries_rows(self) -> Iterator[tuple[str, str, int, str, float, float, float]]:
         """Long-format daily rows: (strategy, channel, day, metric, mean, p05, p95)."""

@@ -1,9 +1,5 @@
-"""The strict base model every part of a scenario derives from."""
+"""The strict base model, where plugins written for earlier versions import it from (see reachsim.core.strict)."""
 
-from pydantic import BaseModel, ConfigDict
+from reachsim.core.strict import StrictModel
 
-
-class StrictModel(BaseModel):
-    """Unknown keys are errors (with a "did you mean"), never silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=False, validate_default=True)
+__all__ = ["StrictModel"]

@@ -1,7 +1,8 @@
-"""Scenario problems: what is wrong, where, and how to fix it.
+"""Pydantic validation errors translated into scenario problems, with the paths the user wrote.
 
-A :class:`Problem` is one line of the ``file:line: path.to.field: message`` report that the command line
-prints for invalid input (exit code 2); a :class:`ScenarioError` carries all the problems of one file at once.
+A :class:`~reachsim.core.problems.Problem` is one line of the ``file:line: path.to.field: message`` report that the
+command line prints for invalid input (exit code 2). (``Problem``, ``ScenarioError``, ``suggest``, ``did_you_mean``,
+``format_path`` and ``parse_path`` are re-exported from :mod:`reachsim.core` for older imports.)
 
 :func:`problems_from_validation_error` turns a pydantic ``ValidationError`` into problems. It walks the
 model's field annotations alongside each error location, which lets it
@@ -33,7 +34,6 @@ field validators (the path is then relative to the field's value).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import re
 import types
@@ -45,6 +45,9 @@ import pydantic
 from pydantic import BaseModel, Discriminator, RootModel, Tag
 from pydantic.fields import FieldInfo
 
+from reachsim.core.paths import format_path, parse_path
+from reachsim.core.problems import Problem, ScenarioError, did_you_mean, sort_problems, suggest
+
 if TYPE_CHECKING:
     from reachsim.scenario.source import Source
 
@@ -53,77 +56,11 @@ __all__ = [
     "ScenarioError",
     "did_you_mean",
     "format_path",
+    "parse_path",
     "problems_from_validation_error",
+    "sort_problems",
     "suggest",
 ]
-
-
-@dataclasses.dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a scenario: where (file, line, dotted field path) and what (message)."""
-
-    file: str
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        if self.field:
-            return f"{where}: {self.field}: {self.message}"
-        return f"{where}: {self.message}"
-
-
-class ScenarioError(Exception):
-    """Invalid scenario input: every problem found, one per line when printed."""
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems: list[Problem] = list(problems)
-        super().__init__(self.problems)
-
-    def __str__(self) -> str:
-        return "\n".join(str(problem) for problem in self.problems)
-
-
-def suggest(name: str, choices: Iterable[str]) -> str | None:
-    """The choice closest to ``name`` (a likely typo of it), or None when nothing is close enough."""
-    options = [str(choice) for choice in choices]
-    matches = difflib.get_close_matches(str(name), options, n=1, cutoff=0.6)
-    if matches:
-        return matches[0]
-    lowered = {option.lower(): option for option in options}
-    return lowered.get(str(name).lower())
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when a choice is close to ``name``, else an empty string."""
-    hint = suggest(name, choices)
-    return f" (did you mean '{hint}'?)" if hint is not None else ""
-
-
-def format_path(loc: Iterable[str | int]) -> str:
-    """``('a', 'b', 0, 'c')`` → ``'a.b[0].c'``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int) and not isinstance(part, bool):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def parse_path(text: str) -> tuple[str | int, ...]:
-    """``'a.b[0].c'`` → ``('a', 'b', 0, 'c')`` (the inverse of :func:`format_path`)."""
-    parts: list[str | int] = []
-    for match in re.finditer(r"\[(\d+)\]|([^.\[\]]+)", text):
-        index, key = match.groups()
-        parts.append(int(index) if index is not None else key)
-    return tuple(parts)
-
-
-def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
-    """By line (problems without a line last), keeping the given order among equal lines."""
-    return sorted(problems, key=lambda p: (p.line is None, p.line or 0))
 
 
 # ----------------------------------------------------------------------------------------------------

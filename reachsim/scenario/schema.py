@@ -13,7 +13,8 @@ from typing import Annotated, Any, Union
 from pydantic import Field, create_model, field_validator, model_validator
 
 from reachsim.channels import registry
-from reachsim.channels.base import ChannelParams, with_path
+from reachsim.channels.base import Channel, ChannelParams
+from reachsim.core.paths import with_path
 from reachsim.scenario.base import StrictModel
 from reachsim.scenario.errors import suggest
 from reachsim.scenario.uncertainty import Distribution
@@ -176,6 +177,12 @@ class ScenarioBase(StrictModel):
     @classmethod
     def _strip(cls, v: str) -> str:
         return v.strip()
+
+    @staticmethod
+    def channel_class(type_name: str) -> type[Channel]:
+        """The channel class registered for ``type_name``: how the engine is handed channels without
+        importing any."""
+        return registry.get(type_name)
 
 
 @functools.cache

@@ -1,0 +1,65 @@
+"""Dotted field paths (``a.b[0].c``): formatting, parsing, reading and replacing values along them.
+
+One implementation for every place that names a field by its path: error messages, timelines, uncertain inputs,
+sweeps and the plugin contract suite.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel
+
+from reachsim.core.problems import did_you_mean
+
+__all__ = ["format_path", "parse_path", "with_path"]
+
+Loc = tuple[str | int, ...]
+
+
+def format_path(loc: Iterable[str | int]) -> str:
+    """``('a', 'b', 0, 'c')`` → ``'a.b[0].c'``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def parse_path(text: str) -> tuple[str | int, ...]:
+    """``'a.b[0].c'`` → ``('a', 'b', 0, 'c')`` (the inverse of :func:`format_path`)."""
+    parts: list[str | int] = []
+    for match in re.finditer(r"\[(\d+)\]|([^.\[\]]+)", text):
+        index, key = match.groups()
+        parts.append(int(index) if index is not None else key)
+    return tuple(parts)
+
+
+def with_path(params: BaseModel, path: str, value: Any) -> Any:
+    """A copy of ``params`` with the dotted ``path`` set to ``value``, re-validated (bounds are enforced)."""
+    head, _, rest = path.partition(".")
+    fields = type(params).model_fields
+    if head not in fields:
+        raise ValueError(f"unknown parameter '{head}'{did_you_mean(head, fields)}")
+    if not rest and not _is_numeric(type(params).model_fields[head].annotation):
+        raise ValueError(f"'{head}' is not a numeric parameter")
+    if rest:
+        inner = getattr(params, head)
+        if inner is None:
+            raise ValueError(f"'{head}' is not set for this channel; set it in the channel before changing it")
+        new_value = with_path(inner, rest, value)
+    else:
+        new_value = value
+    data = params.model_dump(exclude_unset=False, round_trip=True)
+    data[head] = new_value.model_dump(round_trip=True) if isinstance(new_value, BaseModel) else new_value
+    return type(params).model_validate(data)
+
+
+def _is_numeric(annotation: Any) -> bool:
+    args = typing.get_args(annotation) or (annotation,)
+    return any(a in (int, float) for a in args) and bool not in args

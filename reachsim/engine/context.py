@@ -1,0 +1,96 @@
+"""What the engine lends a channel for one run: clock, population, streams, bus, ledger, recorder.
+
+Channels receive a :class:`ChannelContext`; they never reach into the simulation otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from reachsim.engine.clock import channel_priority, repeat
+
+if TYPE_CHECKING:
+    import simpy
+
+    from reachsim.engine.bus import EventBus
+    from reachsim.engine.ledger import Ledger
+    from reachsim.engine.population import Population
+    from reachsim.engine.recorder import Recorder
+    from reachsim.engine.streams import Streams
+
+
+@dataclass
+class SegmentTable:
+    """Per-segment constants as arrays indexed by segment code."""
+
+    names: tuple[str, ...]
+    engagement_multiplier: np.ndarray
+    value_per_engagement: np.ndarray
+
+
+@dataclass
+class ChannelContext:
+    """Everything the engine lends a channel for one run."""
+
+    name: str
+    index: int
+    env: simpy.Environment
+    population: Population
+    segments: SegmentTable
+    streams: Streams
+    bus: EventBus
+    ledger: Ledger
+    recorder: Recorder
+    horizon_days: int
+
+    def rng(self, purpose: str) -> np.random.Generator:
+        """The random stream ``"<channel name>/<purpose>"`` (same in every strategy that has this channel)."""
+        return self.streams.generator(f"{self.name}/{purpose}")
+
+    def every(
+        self,
+        action: Callable[[float], None],
+        *,
+        first: float,
+        interval: Callable[[], float | None],
+        slot: int,
+    ) -> None:
+        """Run ``action(now)`` at ``first`` and every ``interval()`` days after, in this channel's ``slot``."""
+        self.env.process(
+            repeat(
+                self.env,
+                action,
+                first=first,
+                interval=interval,
+                priority=channel_priority(self.index, slot),
+                until=self.horizon_days,
+            )
+        )
+
+    def flow(self, metric: str, amount: float) -> None:
+        self.recorder.flow(self.name, metric, self.env.now, amount)
+
+    def cost(self, category: str, amount: float) -> None:
+        """Book a cost now (the daily ``cost`` series is derived from the ledger)."""
+        self.ledger.cost(self.env.now, self.name, category, amount)
+
+    def value(self, category: str, amount: float) -> None:
+        """Book a value now (the daily ``value`` series is derived from the ledger)."""
+        self.ledger.value(self.env.now, self.name, category, amount)
+
+    def reached(self, idx: np.ndarray) -> None:
+        """Consumers exposed by this channel now: counts towards de-duplicated reach across channels."""
+        self.recorder.flow("all", "unique_reach", self.env.now, self.population.mark_reached(idx, self.env.now))
+
+    def engagement_weights(self, idx: np.ndarray, relevance_uplift: float) -> np.ndarray:
+        """Engagement multiplier of consumers ``idx``: their segment's multiplier, times (1 + relevance_uplift)
+        for those whose data the brand may use."""
+        seg = self.segments.engagement_multiplier[self.population.segment[idx]]
+        uplift = np.where(self.population.has_data[idx], 1.0 + relevance_uplift, 1.0)
+        return (seg * uplift).astype(np.float32)
+
+
