@@ -82,6 +82,10 @@ class Channel(ABC):
     #: Metrics this channel records besides STANDARD_METRICS (and FREQUENCY_METRICS when it has exposures),
     #: each declared with its kind, unit and label (:mod:`reachsim.core.metrics`).
     metrics: ClassVar[tuple[Metric, ...]] = ()
+    #: Bus topics this channel publishes and consumes (reachsim.channels.topics), declared for the report and
+    #: the contract suite.
+    publishes: ClassVar[tuple[str, ...]] = ()
+    consumes: ClassVar[tuple[str, ...]] = ()
     #: Parameters a timeline may not change, with the reason (e.g. state kept relative to them).
     fixed_parameters: ClassVar[dict[str, str]] = {}
 

@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
 from reachsim.core.metrics import Metric, flow
-from reachsim.engine import bus as topics
+from reachsim.channels import topics
 from reachsim.engine.population import sample_rows
 from reachsim.model.bass import bass_daily_adoption_probability
 from reachsim.model.broadcast import BroadcastColumns, broadcast
@@ -97,6 +97,8 @@ class MessengerParams(ChannelParams):
 class MessengerChannel(Channel):
     type_name: ClassVar[str] = "messenger"
     Params: ClassVar[type[MessengerParams]] = MessengerParams
+    publishes: ClassVar[tuple[str, ...]] = ()
+    consumes: ClassVar[tuple[str, ...]] = (topics.MESSENGER_OPTIN, topics.MESSENGER_USER_ACTION)
     metrics: ClassVar[tuple[Metric, ...]] = (
         *(flow(f"joined_{s}", "people", s, group="joined, by source") for s in SOURCES),
         flow("in_window", "messages", "in-window deliveries",

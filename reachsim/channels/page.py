@@ -25,7 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
-from reachsim.engine import bus as topics
+from reachsim.channels import topics
 from reachsim.engine.population import sample_rows
 from reachsim.model.exposure import (
     boost_impressions,
@@ -147,6 +147,8 @@ class PageParams(ChannelParams):
 class PageChannel(Channel):
     type_name: ClassVar[str] = "page"
     Params: ClassVar[type[PageParams]] = PageParams
+    publishes: ClassVar[tuple[str, ...]] = (topics.MESSENGER_OPTIN,)
+    consumes: ClassVar[tuple[str, ...]] = (topics.PAGE_FOLLOW,)
     metrics: ClassVar[tuple[Metric, ...]] = (
         flow("post_reach", "people", "post reach", description="people who saw a post (fans and boosted reach)"),
         flow("impressions_organic", "impressions", "organic impressions", group="impressions"),

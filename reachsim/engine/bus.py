@@ -1,19 +1,13 @@
 """A small synchronous event bus for effects that cross channels.
 
 Channels never import each other. A Page engagement that turns into a Messenger opt-in is published here by the
-Page and handled by whichever Messenger channel subscribed; handlers run at once, in subscription order.
+Page and handled by whichever Messenger channel subscribed; handlers run at once, in subscription order. The bus
+knows no topic: channels name and declare theirs (reachsim.channels.topics).
 """
 
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
-
-#: ``payload = {"idx": int64 array of consumers, "t": time, "source": str}``: consumers who opt in to Messenger.
-MESSENGER_OPTIN = "messenger.optin"
-#: ``payload = {"idx": ..., "t": ...}``: consumers who acted on Messenger (opens the standard messaging window).
-MESSENGER_USER_ACTION = "messenger.user_action"
-#: ``payload = {"idx": ..., "t": ..., "source": str}``: consumers who start following the Page.
-PAGE_FOLLOW = "page.follow"
 
 Handler = Callable[[dict[str, Any]], None]
 

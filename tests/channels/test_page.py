@@ -18,7 +18,7 @@ import pytest
 
 from reachsim.channels import registry
 from reachsim.channels.page import PageChannel, PageParams
-from reachsim.engine import bus as topics
+from reachsim.channels import topics
 from reachsim.engine.simulation import RunResult, Simulation
 from reachsim.model.exposure import (
     boost_impressions,
