@@ -16,10 +16,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from reachsim.channels import topics
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
 from reachsim.core.metrics import Metric, flow
-from reachsim.channels import topics
 from reachsim.engine.population import sample_rows
 from reachsim.model.bass import bass_daily_adoption_probability
 from reachsim.model.broadcast import BroadcastColumns, broadcast

@@ -23,9 +23,10 @@ from typing import Any, ClassVar, Literal, cast
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from reachsim.channels import topics
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
-from reachsim.channels import topics
+from reachsim.core.metrics import Metric, flow
 from reachsim.engine.population import sample_rows
 from reachsim.model.exposure import (
     boost_impressions,
@@ -34,7 +35,6 @@ from reachsim.model.exposure import (
     respond,
     uniform_impressions,
 )
-from reachsim.core.metrics import Metric, flow
 from reachsim.model.kernels import decay, novelty_factor
 from reachsim.scenario.base import StrictModel
 from reachsim.scenario.errors import did_you_mean

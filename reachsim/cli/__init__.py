@@ -1,0 +1,67 @@
+"""The command line: a thin layer over the public API.
+
+Exit codes: 0 success; 2 invalid input (scenario or arguments), one ``file:line: field: message`` line per
+problem and no traceback; 1 anything else (one-line cause; the traceback with ``--debug``); 130 interrupted
+(the replications that finished are written).
+
+``parser`` holds the arguments, ``commands`` what each command does, ``terminal`` what is printed. Only what a
+command needs is imported when it runs, so ``reachsim --version`` loads no simulation code.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+from reachsim.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from reachsim.cli.parser import UsageError, build_parser
+
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.version:
+            from reachsim import __version__
+
+            print(f"reachsim {__version__}")
+            return EXIT_OK
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    from reachsim.cli import commands, terminal
+    from reachsim.core.problems import ScenarioError
+
+    err = terminal.console(stderr=True)
+    try:
+        if args.command is None:
+            names = "validate, run, sweep, report, schema"
+            raise UsageError(f"reachsim: a command is required ({names}); see reachsim --help")
+        handlers = {
+            "validate": commands.validate,
+            "run": commands.run,
+            "sweep": commands.sweep,
+            "report": commands.report,
+            "schema": commands.schema,
+        }
+        return handlers[args.command](args)
+    except UsageError as exc:
+        err.print(str(exc), markup=False)
+        return EXIT_USAGE
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the one place that turns unexpected failures into exit 1
+        if debug:
+            traceback.print_exc()
+        err.print(f"error: {type(exc).__name__}: {exc}", markup=False)
+        if not debug:
+            err.print("(run with --debug for the traceback)", markup=False)
+        return EXIT_ERROR
