@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from reachsim.channels import topics
-from reachsim.channels.base import Channel, ChannelParams
+from reachsim.channels.base import Channel, ChannelParams, consumers_of
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
 from reachsim.core.metrics import Metric, flow
 from reachsim.engine.population import sample_rows
@@ -165,7 +165,7 @@ class PageChannel(Channel):
     def check_strategy(cls, params: ChannelParams, others: Sequence[ChannelParams]) -> list[tuple[str, str]]:
         page = cast(PageParams, params)
         problems: list[tuple[str, str]] = []
-        if page.messenger_optin_probability > 0 and not any(o.type == "messenger" for o in others):
+        if page.messenger_optin_probability > 0 and not consumers_of(topics.MESSENGER_OPTIN, others):
             problems.append(
                 (
                     "messenger_optin_probability",

@@ -1,16 +1,18 @@
 """The channel registry: ``type`` name → channel class.
 
-Built-in channels and third-party plugins are found the same way: by a ``module:Class`` reference. Built-ins are
-listed here (so a source checkout works without installation); plugins declare an entry point in the group
-``reachsim.channels``. A scenario names a channel by its registered ``type`` only — never by import path — so a
-scenario file cannot make reachsim import arbitrary code.
+Built-in channels and third-party plugins are registered the same way: as entry points of the group
+``reachsim.channels`` (``type = "module:Class"``). The built-ins' entry points are made from the one list below
+rather than read from the package metadata, so that a source checkout works without installation; from there on
+they go through the same loading and checks as a plugin's. A plugin that claims a built-in's type, or two plugins
+with one type, is an error naming both — never a silent choice. A scenario names a channel by its registered
+``type`` only — never by import path — so a scenario file cannot make reachsim import arbitrary code.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,16 +52,28 @@ def _check(type_name: str, cls: type) -> type[Channel]:
     return cls
 
 
+def _builtin_entry_points() -> list[EntryPoint]:
+    return [EntryPoint(name, reference, ENTRY_POINT_GROUP) for name, reference in BUILTIN.items()]
+
+
+def _origin(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    where = f"package {dist.name}" if dist is not None else "reachsim (built in)"
+    return f"{ep.value} from {where}"
+
+
 @functools.cache
 def _discovered() -> dict[str, type[Channel]]:
-    found: dict[str, type[Channel]] = {}
-    for type_name, reference in BUILTIN.items():
-        found[type_name] = _check(type_name, _load(reference))
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in found:
-            continue  # a built-in registered through its own package metadata
-        found[ep.name] = _check(ep.name, ep.load())
-    return found
+    claimed: dict[str, EntryPoint] = {}
+    for ep in [*_builtin_entry_points(), *entry_points(group=ENTRY_POINT_GROUP)]:
+        other = claimed.get(ep.name)
+        if other is not None and other.value != ep.value:
+            raise RegistryError(
+                f"two channel plugins claim the type '{ep.name}': {_origin(other)} and {_origin(ep)}; "
+                "uninstall one, or give one another type name"
+            )
+        claimed.setdefault(ep.name, ep)  # the same reference twice: reachsim's own metadata, installed
+    return {name: _check(name, ep.load()) for name, ep in claimed.items()}
 
 
 def register(cls: type[Channel]) -> type[Channel]:
