@@ -35,7 +35,6 @@ __all__ = [
     "ChannelContext",
     "ChannelParams",
     "SegmentTable",
-    "consumers_of",
     "with_path",
 ]
 
@@ -133,11 +132,3 @@ class Channel(ABC):
     def set_param(self, path: str, value: float) -> None:
         """Apply a timeline entry: a validated copy of the parameters with one numeric field changed."""
         self.params = with_path(self.params, path, value)
-
-
-def consumers_of(topic: str, channels: Sequence[ChannelParams]) -> list[ChannelParams]:
-    """The channels among ``channels`` whose type consumes the bus ``topic`` (for ``check_strategy``): a channel
-    asks for a partner by what it does, not by its type name."""
-    from reachsim.channels import registry
-
-    return [c for c in channels if topic in registry.get(c.type).consumes]

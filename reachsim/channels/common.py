@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from reachsim.scenario.base import StrictModel
+from reachsim.core.strict import StrictModel
 
 __all__ = ["Engagement", "Fatigue", "Novelty", "Unsubscribe", "optout_needs_fatigue"]
 

@@ -20,10 +20,10 @@ from reachsim.channels import topics
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
 from reachsim.core.metrics import Metric, flow
+from reachsim.core.strict import StrictModel
 from reachsim.engine.population import sample_rows
 from reachsim.model.bass import bass_daily_adoption_probability
 from reachsim.model.broadcast import BroadcastColumns, broadcast
-from reachsim.scenario.base import StrictModel
 
 DAYS_PER_MONTH = 365.0 / 12.0
 

@@ -24,9 +24,12 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from reachsim.channels import topics
-from reachsim.channels.base import Channel, ChannelParams, consumers_of
+from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
+from reachsim.channels.registry import consumers_of
 from reachsim.core.metrics import Metric, flow
+from reachsim.core.problems import did_you_mean
+from reachsim.core.strict import StrictModel
 from reachsim.engine.population import sample_rows
 from reachsim.model.exposure import (
     boost_impressions,
@@ -36,8 +39,6 @@ from reachsim.model.exposure import (
     uniform_impressions,
 )
 from reachsim.model.kernels import decay, novelty_factor
-from reachsim.scenario.base import StrictModel
-from reachsim.scenario.errors import did_you_mean
 
 #: How someone became a fan (the ``joined_<source>`` daily metrics). ``boost``: followed after engaging with a
 #: boosted post (organic posts reach only fans, so every follow from an engagement comes from paid reach);

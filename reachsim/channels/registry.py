@@ -16,7 +16,9 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from reachsim.channels.base import Channel
+    from collections.abc import Sequence
+
+    from reachsim.channels.base import Channel, ChannelParams
 
 ENTRY_POINT_GROUP = "reachsim.channels"
 
@@ -26,6 +28,7 @@ BUILTIN: dict[str, str] = {
 }
 
 _registered: dict[str, type[Channel]] = {}
+_generation = 0
 
 
 class RegistryError(Exception):
@@ -89,9 +92,14 @@ def unregister(type_name: str) -> None:
 
 
 def _invalidate() -> None:
-    from reachsim.scenario import schema
+    global _generation
+    _generation += 1
 
-    schema.scenario_model.cache_clear()
+
+def generation() -> int:
+    """A number that changes whenever a channel is registered or unregistered (models built from the
+    registry, like the scenario schema, are cached by it)."""
+    return _generation
 
 
 def available() -> dict[str, type[Channel]]:
@@ -108,3 +116,9 @@ def get(type_name: str) -> type[Channel]:
         raise RegistryError(
             f"unknown channel type '{type_name}'; available: {', '.join(channels)}"
         ) from None
+
+
+def consumers_of(topic: str, channels: Sequence[ChannelParams]) -> list[ChannelParams]:
+    """The channels among ``channels`` whose type consumes the bus ``topic`` (for ``check_strategy``): a channel
+    asks for a partner by what it does, not by its type name."""
+    return [c for c in channels if topic in get(c.type).consumes]

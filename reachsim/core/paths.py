@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from reachsim.core.problems import did_you_mean
 
-__all__ = ["format_path", "parse_path", "with_path"]
+__all__ = ["format_path", "is_number", "parse_path", "set_in", "with_path"]
 
 Loc = tuple[str | int, ...]
 
@@ -63,3 +63,38 @@ def with_path(params: BaseModel, path: str, value: Any) -> Any:
 def _is_numeric(annotation: Any) -> bool:
     args = typing.get_args(annotation) or (annotation,)
     return any(a in (int, float) for a in args) and bool not in args
+
+
+def set_in(data: Any, loc: tuple[str | int, ...], value: float) -> float:
+    """Set a number inside plain data and return it (rounded where the number there is whole); a mapping key
+    may itself contain dots (timeline ``set`` keys)."""
+    node = data
+    i = 0
+    while i < len(loc) - 1:
+        part = loc[i]
+        if isinstance(node, dict):
+            joined = ".".join(str(p) for p in loc[i:])
+            if joined in node:
+                node[joined] = value
+                return value
+            if part not in node:
+                raise KeyError(format_path(loc[: i + 1]))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            raise KeyError(format_path(loc[: i + 1]))
+        i += 1
+    last = loc[-1]
+    found = (isinstance(node, dict) and last in node) or (
+        isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node)
+    )
+    if not found or not is_number(node[last]):
+        raise KeyError(format_path(loc))
+    node[last] = round(value) if isinstance(node[last], int) else value  # whole-number parameters stay whole
+    return node[last]
+
+
+def is_number(value: Any) -> bool:
+    """A real number as written in data: an int or float, not a bool."""
+    return isinstance(value, int | float) and not isinstance(value, bool)

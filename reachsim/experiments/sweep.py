@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from reachsim.core.paths import set_in
 from reachsim.experiments.executors import Executor, SequentialExecutor
 from reachsim.experiments.runner import ExperimentResult, run_task, tasks_for
 from reachsim.experiments.stats import describe, paired_difference
 from reachsim.scenario.errors import format_path, parse_path, suggest
-from reachsim.scenario.uncertainty import first_error, no_target, set_in, targets, with_values
+from reachsim.scenario.uncertainty import first_error, no_target, targets, with_values
 
 #: Which input of a sweep an error is about (``SweepError.argument``): the parameter path or its values.
 PARAM, VALUES = "param", "values"

@@ -13,6 +13,7 @@ from reachsim.scenario.inherit import ExtendsError, resolve_extends
 from reachsim.scenario.schema import scenario_model, scenario_problems, strategy_problems
 from reachsim.scenario.source import Source, load_source, validate
 from reachsim.scenario.uncertainty import extract_inline
+from reachsim.scenario.uncertainty import problems as uncertainty_problems
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Any:
@@ -56,7 +57,7 @@ def _checked(source: Source) -> Any:
             for loc, message in strategy_problems(strategy.channels, strategy.timeline):
                 problems.append(located(("strategies", name, *loc), message))
         raise ScenarioError(sort_problems(problems)) from None
-    for loc, message in scenario_problems(scenario):
+    for loc, message in [*scenario_problems(scenario), *uncertainty_problems(scenario)]:
         problems.append(located(loc, message))
     if problems:
         raise ScenarioError(sort_problems(problems))

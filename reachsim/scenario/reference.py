@@ -296,7 +296,7 @@ def stale_files(folder: str | Path = REFERENCE_DIR) -> list[Path]:
 
 def write_reference(folder: str | Path = REFERENCE_DIR) -> list[Path]:
     """Write both generated files (atomically) and return their paths."""
-    from reachsim.results.atomic import write_text
+    from reachsim.core.atomic import write_text
 
     written = []
     for path, text in _outputs(Path(folder)).items():

@@ -16,9 +16,8 @@ from reachsim.channels import registry
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.core.paths import with_path
 from reachsim.scenario.base import StrictModel
+from reachsim.scenario.distributions import Distribution
 from reachsim.scenario.errors import suggest
-from reachsim.scenario.uncertainty import Distribution
-from reachsim.scenario.uncertainty import problems as uncertainty_problems
 
 Loc = tuple[str | int, ...]
 
@@ -125,9 +124,9 @@ def strategy_problems(channels: list[ChannelParams], timeline: list[TimelineEntr
     return problems
 
 
-def scenario_problems(scenario: Any, *, uncertainty: bool = True) -> list[tuple[Loc, str]]:
-    """Every cross-reference problem of a schema-valid scenario, with absolute locations (``uncertainty=False``
-    leaves out the checks of the uncertainty list, for a scenario whose uncertain values were just set)."""
+def scenario_problems(scenario: Any) -> list[tuple[Loc, str]]:
+    """Every cross-reference problem of a schema-valid scenario, with absolute locations (the uncertainty list
+    has its own checks: reachsim.scenario.uncertainty.problems)."""
     problems: list[tuple[Loc, str]] = []
     for name, strategy in scenario.strategies.items():
         for loc, message in strategy_problems(strategy.channels, strategy.timeline):
@@ -141,8 +140,6 @@ def scenario_problems(scenario: Any, *, uncertainty: bool = True) -> list[tuple[
                     (("strategies", name, "timeline", i, "day"),
                      f"day {entry.day} is past the horizon ({scenario.horizon_days} days): it would never apply")
                 )
-    if uncertainty:
-        problems.extend(uncertainty_problems(scenario))
     return problems
 
 
@@ -185,9 +182,13 @@ class ScenarioBase(StrictModel):
         return registry.get(type_name)
 
 
-@functools.cache
 def scenario_model() -> type[ScenarioBase]:
     """The scenario model for the channels registered now (rebuilt when the registry changes)."""
+    return _scenario_model(registry.generation())
+
+
+@functools.lru_cache(maxsize=4)
+def _scenario_model(generation: int) -> type[ScenarioBase]:
     params = tuple(cls.Params for cls in registry.available().values())
     union: Any = Union[params] if len(params) > 1 else params[0]  # noqa: UP007 - built at run time
     channel_spec = Annotated[union, Field(discriminator="type")]

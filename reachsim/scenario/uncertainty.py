@@ -14,124 +14,11 @@ parameter's central value in place, and the list says how it varies). A path is 
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any, Literal, Union
+from typing import Any
 
-from pydantic import Field, model_validator
-
-from reachsim.model import distributions as d
-from reachsim.scenario.base import StrictModel
-from reachsim.scenario.errors import did_you_mean, format_path, parse_path
-
-PATH_DESCRIPTION = (
-    "The parameter this distribution replaces: an absolute path (market.segments[0].share, "
-    "strategies.NAME.channels[0].engagement.probability) or channels.CHANNEL_NAME.parameter for that channel in "
-    "every strategy. Omitted when the distribution is written in place of the number."
-)
-
-
-class _Distribution(StrictModel):
-    path: str | None = Field(default=None, description=PATH_DESCRIPTION)
-
-    def ppf(self, u: float) -> float:
-        raise NotImplementedError
-
-    def center(self) -> float:
-        """The value written in place of the distribution in the resolved scenario."""
-        return self.ppf(0.5)
-
-    def support(self) -> tuple[float, float]:
-        return self.ppf(0.0), self.ppf(1.0)
-
-
-class Uniform(_Distribution):
-    """Every value in [low, high] equally likely."""
-
-    dist: Literal["uniform"] = Field(description="Distribution name.")
-    low: float = Field(description="Smallest value.")
-    high: float = Field(description="Largest value.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Uniform:
-        if not self.low < self.high:
-            raise ValueError("@high: must be greater than low")
-        return self
-
-    def ppf(self, u: float) -> float:
-        return d.uniform_ppf(u, self.low, self.high)
-
-
-class Triangular(_Distribution):
-    """A range with a most likely value: the usual expert estimate (low, most likely, high)."""
-
-    dist: Literal["triangular"] = Field(description="Distribution name.")
-    low: float = Field(description="Smallest value.")
-    mode: float = Field(description="Most likely value.")
-    high: float = Field(description="Largest value.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Triangular:
-        if not (self.low <= self.mode <= self.high and self.low < self.high):
-            raise ValueError("@mode: needs low ≤ mode ≤ high and low < high")
-        return self
-
-    def ppf(self, u: float) -> float:
-        return d.triangular_ppf(u, self.low, self.mode, self.high)
-
-
-class Normal(_Distribution):
-    """Normal, optionally truncated to [low, high] (needed where the parameter is bounded)."""
-
-    dist: Literal["normal"] = Field(description="Distribution name.")
-    mean: float = Field(description="Mean before truncation.")
-    sd: float = Field(gt=0, description="Standard deviation before truncation.")
-    low: float | None = Field(default=None, description="Truncate below this value.")
-    high: float | None = Field(default=None, description="Truncate above this value.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Normal:
-        if self.low is not None and self.high is not None and not self.low < self.high:
-            raise ValueError("@high: must be greater than low")
-        return self
-
-    def ppf(self, u: float) -> float:
-        low = -math.inf if self.low is None else self.low
-        high = math.inf if self.high is None else self.high
-        return d.normal_ppf(u, self.mean, self.sd, low, high)
-
-
-class LogNormal(_Distribution):
-    """Positive and right-skewed: costs, prices, rates known up to a factor."""
-
-    dist: Literal["lognormal"] = Field(description="Distribution name.")
-    median: float = Field(gt=0, description="Median value.")
-    sigma: float = Field(gt=0, le=5, description="Standard deviation of the logarithm.")
-
-    def ppf(self, u: float) -> float:
-        return d.lognormal_ppf(u, self.median, self.sigma)
-
-
-class Beta(_Distribution):
-    """A probability or share known by its mean and standard deviation."""
-
-    dist: Literal["beta"] = Field(description="Distribution name.")
-    mean: float = Field(gt=0, lt=1, description="Mean.")
-    sd: float = Field(gt=0, description="Standard deviation; sd² < mean·(1 − mean).")
-
-    @model_validator(mode="after")
-    def _feasible(self) -> Beta:
-        if not self.sd**2 < self.mean * (1 - self.mean):
-            raise ValueError("@sd: too large for a beta distribution with this mean (needs sd² < mean·(1 − mean))")
-        return self
-
-    def ppf(self, u: float) -> float:
-        return d.beta_ppf(u, self.mean, self.sd)
-
-
-Distribution = Annotated[
-    Union[Uniform, Triangular, Normal, LogNormal, Beta],  # noqa: UP007 - a discriminated union
-    Field(discriminator="dist"),
-]
+from reachsim.core.paths import format_path, parse_path, set_in
+from reachsim.core.problems import did_you_mean
+from reachsim.scenario.schema import scenario_problems
 
 #: Top-level fields that define the experiment itself rather than the market: never uncertain.
 STRUCTURAL = {("horizon_days",), ("seed",), ("replications",), ("uncertainty",)}
@@ -228,47 +115,15 @@ def targets(path: str, scenario: Any) -> list[tuple[str | int, ...]]:
     return found
 
 
-def set_in(data: Any, loc: tuple[str | int, ...], value: float) -> float:
-    """Set a number inside plain data and return it (rounded where the number there is whole); a mapping key
-    may itself contain dots (timeline ``set`` keys)."""
-    node = data
-    i = 0
-    while i < len(loc) - 1:
-        part = loc[i]
-        if isinstance(node, dict):
-            joined = ".".join(str(p) for p in loc[i:])
-            if joined in node:
-                node[joined] = value
-                return value
-            if part not in node:
-                raise KeyError(format_path(loc[: i + 1]))
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
-            raise KeyError(format_path(loc[: i + 1]))
-        i += 1
-    last = loc[-1]
-    found = (isinstance(node, dict) and last in node) or (
-        isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node)
-    )
-    if not found or not _is_number(node[last]):
-        raise KeyError(format_path(loc))
-    node[last] = round(value) if isinstance(node[last], int) else value  # whole-number parameters stay whole
-    return node[last]
-
-
 def with_values(scenario: Any, values: dict[tuple[str | int, ...], float]) -> Any:
     """A re-validated copy of the scenario with numbers replaced at absolute locations (ValueError if invalid).
 
     ``values`` is updated with the values actually set (whole-number parameters are rounded)."""
-    from reachsim.scenario.schema import scenario_problems
-
     data = scenario.model_dump(mode="python", round_trip=True)
     for loc, value in values.items():
         values[loc] = set_in(data, loc, value)
     changed = type(scenario).model_validate(data)
-    problems = scenario_problems(changed, uncertainty=False)  # the cross-checks a file gets when it is loaded
+    problems = scenario_problems(changed)  # the cross-checks a file gets when it is loaded
     if problems:
         loc, message = problems[0]
         raise ValueError(f"{format_path(loc)}: {message}")
@@ -351,7 +206,3 @@ def no_target(path: str, scenario: Any) -> str:
         return "a channels path names a channel and a parameter: channels.CHANNEL_NAME.parameter"
     names = {c.channel_name for s in scenario.strategies.values() for c in s.channels}
     return f"no channel is named '{parts[1]}' in any strategy{did_you_mean(str(parts[1]), names)}"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

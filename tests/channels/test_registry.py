@@ -12,8 +12,10 @@ from reachsim.channels import registry
 @pytest.fixture
 def fresh_registry(monkeypatch: pytest.MonkeyPatch):
     registry._discovered.cache_clear()
+    registry._invalidate()
     yield monkeypatch
     registry._discovered.cache_clear()
+    registry._invalidate()
 
 
 def _plugins(monkeypatch: pytest.MonkeyPatch, *eps: EntryPoint) -> None:
