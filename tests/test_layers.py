@@ -92,7 +92,10 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def test_no_module_imports_in_a_circle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(ROOT))
     graph = grimp.build_graph("reachsim", exclude_type_checking_imports=True)
-    edges = {m: {n for n in graph.find_modules_directly_imported_by(m) if n.startswith("reachsim")} for m in graph.modules}
+    edges = {
+        module: {n for n in graph.find_modules_directly_imported_by(module) if n.startswith("reachsim")}
+        for module in graph.modules
+    }
     assert _cycles(edges) == []
 
 
