@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from reachsim.channels import topics
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
-from reachsim.core.metrics import Metric, flow
+from reachsim.core.metrics import JOINED_BY_SOURCE, Metric, flow
 from reachsim.core.strict import StrictModel
 from reachsim.engine.population import sample_rows
 from reachsim.model.bass import bass_daily_adoption_probability
@@ -100,7 +100,7 @@ class MessengerChannel(Channel):
     publishes: ClassVar[tuple[str, ...]] = ()
     consumes: ClassVar[tuple[str, ...]] = (topics.MESSENGER_OPTIN, topics.MESSENGER_USER_ACTION)
     metrics: ClassVar[tuple[Metric, ...]] = (
-        *(flow(f"joined_{s}", "people", s, group="joined, by source") for s in SOURCES),
+        *(flow(f"joined_{s}", "people", s, group=JOINED_BY_SOURCE) for s in SOURCES),
         flow("in_window", "messages", "in-window deliveries",
              description="deliveries inside the standard messaging window a user action opened"),
     )

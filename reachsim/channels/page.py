@@ -27,7 +27,7 @@ from reachsim.channels import topics
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
 from reachsim.channels.registry import consumers_of
-from reachsim.core.metrics import Metric, flow
+from reachsim.core.metrics import JOINED_BY_SOURCE, Metric, flow
 from reachsim.core.problems import did_you_mean
 from reachsim.core.strict import StrictModel
 from reachsim.engine.population import sample_rows
@@ -157,7 +157,7 @@ class PageChannel(Channel):
         flow("boost_spend", "currency", "boost spend", description="budget spent on boosts"),
         flow("messenger_optins", "people", "Messenger opt-ins",
              description="engaged people who opted in to Messenger (published on the bus)"),
-        *(flow(f"joined_{s}", "people", s, group="joined, by source") for s in SOURCES),
+        *(flow(f"joined_{s}", "people", s, group=JOINED_BY_SOURCE) for s in SOURCES),
     )
     params: PageParams
 

@@ -29,7 +29,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["UNITS", "Kind", "Metric", "flow", "mean", "ratio", "run_figure", "stock"]
+__all__ = ["JOINED_BY_SOURCE", "UNITS", "Kind", "Metric", "flow", "mean", "ratio", "run_figure", "stock"]
+
+#: The group of a channel's "joined, by source" flows (one per source, labelled with the source's name); the
+#: report stacks them in its "who joined" chart.
+JOINED_BY_SOURCE = "joined, by source"
 
 #: Units a metric may declare (the report formats numbers by unit).
 UNITS = frozenset(

@@ -24,7 +24,7 @@ CHARTS_DIR = "charts"
 #: File stems of every chart the report can make, so that a stale one can be removed without importing
 #: matplotlib (``reachsim.report.charts.CHARTS`` makes them; a test holds the two together).
 CHART_NAMES = ("money", "comparisons", "audience", "unique_reach", "engagements", "joined_by_source",
-               "reach_frequency")
+               "means_and_ratios", "reach_frequency")
 
 
 def render_report(run_dir: str | os.PathLike[str]) -> Path:

@@ -1,9 +1,7 @@
 """Publication-quality charts of a run directory, made from its files (summary.json + timeseries.csv).
 
-Every chart is a :class:`matplotlib.figure.Figure` built directly: no pyplot, no backend selection and no change to
-the global ``rcParams`` (importing this module changes nothing). The only setting that has to go through
-``rcParams`` — the salt of the ids in SVG files, random unless set — is set inside a ``rc_context`` while an SVG is
-written, so that two renders of the same run give byte-identical files.
+The style kit (figures, colours, legends, deterministic files) is :mod:`reachsim.report.style`; this module chooses
+and builds the charts, reading each metric's declaration (unit, label, group) from the run directory.
 
 One colour per strategy (Okabe–Ito, colour-blind safe) in every chart, in the scenario's order of strategies;
 sources of new subscribers have their own fixed colours (Paul Tol's "bright" scheme).
@@ -11,27 +9,40 @@ sources of new subscribers have their own fixed colours (Paul Tol's "bright" sch
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import Formatter, MaxNLocator
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from reachsim.core.metrics import JOINED_BY_SOURCE
+from reachsim.model.finance import breakeven_day
+from reachsim.report.declarations import group_members, of_kinds
+from reachsim.report.style import (
+    DPI,
+    TEXT,
+    HumanFormatter,
+    Palette,
+    day_axis,
+    days_of,
+    fig_title,
+    figure,
+    grid_shape,
+    legend,
+    plain,
+    png_bytes,
+    strategy_legend,
+    style_axes,
+    svg_bytes,
+)
 from reachsim.results.rundata import Band, RunData
 
-DPI = 150
-#: Okabe & Ito (2008), reordered so that the first strategies get the most distinct colours; yellow is last
-#: (weak on white). Beyond eight strategies the colours repeat with a dashed line.
-STRATEGY_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442")
-LINESTYLES = ("-", "--", ":", "-.")
 #: Paul Tol's "bright" scheme, one fixed colour per source of new members.
 SOURCE_COLOURS = {
     "initial": "#BBBBBB",
@@ -62,9 +73,6 @@ FOREST_METRICS = (
 #: Horizons from which daily engagements are shown as a 7-day mean.
 SMOOTH_FROM_DAYS = 28
 _REACH_K = re.compile(r"^reach_(\d+)plus$")
-_TEXT = "#222222"
-_GRID = "#E5E5E5"
-_SVG_SALT = "reachsim"
 
 
 @dataclass(frozen=True)
@@ -103,9 +111,9 @@ def render_charts(data: RunData) -> list[Chart]:
         if fig is None:
             continue
         width, height = (round(v * DPI) for v in fig.get_size_inches())
-        png = _png(fig)
+        png = png_bytes(fig)
         fig.set_layout_engine("none")  # laid out while drawing the PNG: the SVG keeps those positions
-        charts.append(Chart(spec.name, spec.title, spec.caption, png, _svg(fig), width, height))
+        charts.append(Chart(spec.name, spec.title, spec.caption, png, svg_bytes(fig), width, height))
     return charts
 
 
@@ -114,141 +122,10 @@ def chart_names() -> tuple[str, ...]:
     return tuple(spec.name for spec in CHARTS)
 
 
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    # No "Software" text chunk (it names the matplotlib version); Agg output is otherwise deterministic.
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    return buf.getvalue()
-
-
-def _svg(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    # Ids of clip paths and glyphs are hashed with svg.hashsalt (a random uuid when unset): fixed for the
-    # duration of this one save, and restored afterwards.
-    with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    return buf.getvalue()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Style helpers
-# ---------------------------------------------------------------------------------------------------------
-
-
-class Palette:
-    """A fixed colour (and line style) for each strategy, from its place in the scenario."""
-
-    def __init__(self, strategies: Sequence[str]) -> None:
-        self._order = {name: i for i, name in enumerate(strategies)}
-
-    def colour(self, strategy: str) -> str:
-        return STRATEGY_COLOURS[self._order.get(strategy, 0) % len(STRATEGY_COLOURS)]
-
-    def linewidth(self, strategy: str) -> float:
-        """Wider for earlier strategies, drawn first: where two strategies' lines coincide (the same costs, say)
-        the later one runs inside the earlier one and both stay visible."""
-        rank = len(self._order) - 1 - self._order.get(strategy, 0)
-        return 1.2 + 0.7 * min(rank, 3)
-
-    def linestyle(self, strategy: str) -> str:
-        return LINESTYLES[(self._order.get(strategy, 0) // len(STRATEGY_COLOURS)) % len(LINESTYLES)]
-
-
 def source_colours(sources: Sequence[str]) -> dict[str, str]:
     extra = iter(EXTRA_SOURCE_COLOURS * (1 + len(sources) // len(EXTRA_SOURCE_COLOURS)))
     return {s: SOURCE_COLOURS[s] if s in SOURCE_COLOURS else next(extra) for s in sources}
 
-
-def plain(text: object) -> str:
-    """Text from a scenario, shown as written: a '$' would otherwise start matplotlib's maths mode."""
-    return str(text).replace("$", r"\$")
-
-
-class HumanFormatter(Formatter):
-    """Tick labels with one scale per axis (all in k, or all in M, or plain with thousands separators) and as
-    many decimals as the tick step needs: 0 · 5k · 10k · 15k rather than 0 · 5,000 · 10k · 15k."""
-
-    def __init__(self) -> None:
-        self._ticks = np.zeros(0)
-
-    def set_locs(self, locs: Sequence[float]) -> None:
-        self._ticks = np.asarray(locs, dtype=float)
-
-    def __call__(self, x: float, pos: int | None = None) -> str:
-        locs = self._ticks
-        top = float(np.max(np.abs(locs))) if locs.size else abs(x)
-        scale, suffix = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 else (1.0, "")
-        step = float(np.min(np.diff(np.sort(locs)))) / scale if locs.size > 1 else 1.0
-        decimals = max(0, -math.floor(math.log10(step))) if step > 0 else 0
-        if x == 0:
-            return "0"
-        return ("−" if x < 0 else "") + f"{abs(x) / scale:,.{decimals}f}{suffix}"
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained", facecolor="white")
-    fig.get_layout_engine().set(h_pad=0.06, w_pad=0.06, hspace=0.04, wspace=0.03)
-    return fig
-
-
-def _style(ax: Axes, *, xlabel: str | None = None, ylabel: str | None = None, title: str | None = None) -> None:
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    for side in ("left", "bottom"):
-        ax.spines[side].set_color("#888888")
-    ax.tick_params(colors=_TEXT, labelsize=8.5)
-    ax.grid(True, color=_GRID, linewidth=0.7)
-    ax.set_axisbelow(True)
-    ax.yaxis.set_major_formatter(HumanFormatter())
-    if xlabel:
-        ax.set_xlabel(xlabel, fontsize=9, color=_TEXT)
-    if ylabel:
-        ax.set_ylabel(ylabel, fontsize=9, color=_TEXT)
-    if title:
-        ax.set_title(plain(title), fontsize=10, color=_TEXT, loc="left", fontweight="bold")
-
-
-def _title(fig: Figure, text: str) -> None:
-    fig.suptitle(text, fontsize=12.5, color=_TEXT, fontweight="bold", x=0.01, ha="left")
-
-
-def _strategy_legend(fig: Figure, palette: Palette, strategies: Sequence[str], baseline: str | None,
-                     extra: Sequence[tuple[Line2D | Patch, str]] = (), *, bars: bool = False) -> None:
-    """One legend for the whole figure, below the panels (outside the data)."""
-    handles: list[Line2D | Patch] = []
-    labels: list[str] = []
-    for s in strategies:
-        if bars:
-            handles.append(Patch(color=palette.colour(s)))
-        else:
-            handles.append(Line2D([], [], color=palette.colour(s), linestyle=palette.linestyle(s),
-                                  linewidth=palette.linewidth(s)))
-        labels.append(plain(f"{s} (baseline)" if s == baseline else s))
-    for handle, label in extra:
-        handles.append(handle)
-        labels.append(label)
-    _legend(fig, handles, labels)
-
-
-def _legend(fig: Figure, handles: Sequence[Line2D | Patch], labels: Sequence[str]) -> None:
-    width = fig.get_size_inches()[0]
-    per_row = max(1, min(len(labels), int(width // 2.2)))
-    fig.legend(handles, labels, loc="outside lower center", ncols=per_row, frameon=False, fontsize=9,
-               handlelength=2.2, labelcolor=_TEXT)
-
-
-def _days(data: RunData) -> np.ndarray:
-    return np.arange(data.horizon)
-
-
-def _day_axis(ax: Axes, horizon: int) -> None:
-    ax.set_xlim(0, max(horizon - 1, 1))
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True, steps=[1, 2, 3, 5, 6, 10]))
-
-
-def _grid(n: int, max_cols: int) -> tuple[int, int]:
-    cols = min(n, max_cols)
-    return math.ceil(n / cols), cols
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -260,10 +137,10 @@ def audience_chart(data: RunData, palette: Palette) -> Figure | None:
     channels = [c for c in data.channels() if any(data.band(s, c, "audience") for s in data.strategies)]
     if not channels:
         return None
-    rows, cols = _grid(len(channels), 3)
-    fig = _figure(min(11.0, 4.2 * cols + 1.0), 3.4 * rows + 1.1)
+    rows, cols = grid_shape(len(channels), 3)
+    fig = figure(min(11.0, 4.2 * cols + 1.0), 3.4 * rows + 1.1)
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
-    days = _days(data)
+    days = days_of(data)
     for ax, channel in zip(axes.flat, channels, strict=False):
         for s in data.strategies:
             band = data.band(s, channel, "audience")
@@ -272,14 +149,46 @@ def audience_chart(data: RunData, palette: Palette) -> Figure | None:
             colour = palette.colour(s)
             ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.18, linewidth=0)
             ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=palette.linewidth(s))
-        _style(ax, title=channel, xlabel="day", ylabel="audience at day's end (people)")
-        _day_axis(ax, data.horizon)
+        style_axes(ax, title=channel, xlabel="day", ylabel="audience at day's end (people)")
+        day_axis(ax, data.horizon)
         ax.set_ylim(bottom=0)
     for ax in axes.flat[len(channels):]:
         ax.set_visible(False)
-    _title(fig, "Audience over time, by channel")
-    _strategy_legend(fig, palette, data.strategies, data.baseline,
+    fig_title(fig, "Audience over time, by channel")
+    strategy_legend(fig, palette, data.strategies, data.baseline,
                      [(Patch(color="#999999", alpha=0.3), "5th–95th percentile across replications")])
+    return fig
+
+
+def means_and_ratios_chart(data: RunData, palette: Palette) -> Figure | None:
+    """One panel per declared daily mean or ratio (a mean wait, a service level): the measure over the horizon,
+    which a total would misrepresent."""
+    panels = of_kinds(data, ("mean", "ratio"))
+    if not panels:
+        return None
+    rows, cols = grid_shape(len(panels), 3)
+    fig = figure(min(11.0, 4.2 * cols + 1.0), 3.4 * rows + 1.1)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
+    days = days_of(data)
+    for ax, (channel, metric, declaration) in zip(axes.flat, panels, strict=False):
+        for s in data.strategies:
+            band = data.band(s, channel, metric)
+            if band is None:
+                continue
+            colour = palette.colour(s)
+            ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.18, linewidth=0)
+            ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=palette.linewidth(s))
+        unit = str(declaration.get("unit", ""))
+        style_axes(ax, title=f"{channel} · {declaration.get('label', metric)}", xlabel="day", ylabel=unit)
+        if unit == "share":
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        day_axis(ax, data.horizon)
+        ax.set_ylim(bottom=0)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    fig_title(fig, "Daily means and ratios, by channel")
+    strategy_legend(fig, palette, data.strategies, data.baseline,
+                    [(Patch(color="#999999", alpha=0.3), "5th–95th percentile across replications")])
     return fig
 
 
@@ -288,9 +197,9 @@ def money_chart(data: RunData, palette: Palette) -> Figure | None:
     series = {s: (c, v) for s, (c, v) in series.items() if c is not None and v is not None}
     if not series:
         return None
-    fig = _figure(11.0, 4.3)
+    fig = figure(11.0, 4.3)
     axes = fig.subplots(1, 3, sharex=True)
-    days = _days(data)
+    days = days_of(data)
     panels = (
         ("cumulative cost", "total_cost", lambda c, v: np.nancumsum(c.mean)),
         ("cumulative value", "total_value", lambda c, v: np.nancumsum(v.mean)),
@@ -308,13 +217,13 @@ def money_chart(data: RunData, palette: Palette) -> Figure | None:
                 x = last + data.horizon * 0.012 * (i + 1)
                 ax.plot([x, x], [band["p05"], band["p95"]], color=colour, linewidth=2.2, solid_capstyle="butt")
             if total == "net_value":
-                _mark_breakeven(ax, days, y, colour, i, n)
-        _style(ax, title=title, xlabel="day", ylabel="currency")
+                _mark_breakeven(ax, days, value.mean - cost.mean, colour, i, n)
+        style_axes(ax, title=title, xlabel="day", ylabel="currency")
         ax.set_xlim(0, last + data.horizon * 0.012 * (n + 1))
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True, steps=[1, 2, 3, 5, 6, 10]))
     axes[2].axhline(0, color="#555555", linewidth=1.0, zorder=1)
-    _title(fig, "Cumulative cost, value and net value")
-    _strategy_legend(fig, palette, list(series), data.baseline, [
+    fig_title(fig, "Cumulative cost, value and net value")
+    strategy_legend(fig, palette, list(series), data.baseline, [
         (Line2D([], [], color="#555555", linewidth=2.2, solid_capstyle="butt"),
          "bars at the right: 5th–95th percentile of the total"),
         (Line2D([], [], color="#555555", marker="o", linestyle="none", markerfacecolor="white"),
@@ -323,19 +232,12 @@ def money_chart(data: RunData, palette: Palette) -> Figure | None:
     return fig
 
 
-def _breakeven(net: np.ndarray) -> int | None:
-    """First day from which the cumulative net value stays ≥ 0 (as in summary.json); None if it never does."""
-    negative = np.flatnonzero(net < 0)
-    if negative.size == 0:
-        return 0
-    day = int(negative[-1]) + 1
-    return day if day < net.size else None
-
-
-def _mark_breakeven(ax: Axes, days: np.ndarray, net: np.ndarray, colour: str, i: int, n: int) -> None:
-    day = _breakeven(net)
-    if day is None or day == 0:  # never, or never below 0: nothing to mark
+def _mark_breakeven(ax: Axes, days: np.ndarray, daily_net: np.ndarray, colour: str, i: int, n: int) -> None:
+    """The break-even day of the mean daily net, by the summary's own rule (reachsim.model.finance)."""
+    found = breakeven_day(np.nan_to_num(daily_net))
+    if not math.isfinite(found) or found == 0:  # never, or never below 0: nothing to mark
         return
+    day = int(found)
     ax.plot([days[day]], [0], marker="o", markersize=7, markerfacecolor="white", markeredgecolor=colour,
             markeredgewidth=2, zorder=5, linestyle="none")
     ax.annotate(f"day {day}", (days[day], 0), xytext=(0, 10 + 12 * (i % max(n, 1))), textcoords="offset points",
@@ -353,18 +255,18 @@ def unique_reach_chart(data: RunData, palette: Palette) -> Figure | None:
     bands = _strategy_bands(data, "unique_reach")
     if not bands:
         return None
-    fig = _figure(11.0, 4.4)
+    fig = figure(11.0, 4.4)
     ax = fig.subplots()
-    days = _days(data)
+    days = days_of(data)
     for s, band in bands.items():
         colour = palette.colour(s)
         ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.18, linewidth=0)
         ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=palette.linewidth(s))
-    _style(ax, xlabel="day", ylabel="people reached at least once")
-    _day_axis(ax, data.horizon)
+    style_axes(ax, xlabel="day", ylabel="people reached at least once")
+    day_axis(ax, data.horizon)
     ax.set_ylim(bottom=0)
-    _title(fig, "Cumulative unique reach, all channels (de-duplicated)")
-    _strategy_legend(fig, palette, list(bands), data.baseline,
+    fig_title(fig, "Cumulative unique reach, all channels (de-duplicated)")
+    strategy_legend(fig, palette, list(bands), data.baseline,
                      [(Patch(color="#999999", alpha=0.3), "5th–95th percentile across replications")])
     return fig
 
@@ -381,9 +283,9 @@ def engagements_chart(data: RunData, palette: Palette) -> Figure | None:
     bands = _strategy_bands(data, "engagements")
     if not bands:
         return None
-    fig = _figure(11.0, 4.4)
+    fig = figure(11.0, 4.4)
     ax = fig.subplots()
-    days = _days(data)
+    days = days_of(data)
     smooth = data.horizon >= SMOOTH_FROM_DAYS
     for s, band in bands.items():
         colour = palette.colour(s)
@@ -393,17 +295,18 @@ def engagements_chart(data: RunData, palette: Palette) -> Figure | None:
         else:
             ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.18, linewidth=0)
             ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=palette.linewidth(s))
-    _style(ax, xlabel="day", ylabel="engagements per day" + (" (mean of the last 7 days)" if smooth else ""))
-    _day_axis(ax, data.horizon)
+    style_axes(ax, xlabel="day", ylabel="engagements per day" + (" (mean of the last 7 days)" if smooth else ""))
+    day_axis(ax, data.horizon)
     ax.set_ylim(bottom=0)
-    _title(fig, "Daily engagements, all channels" + (" (7-day mean)" if smooth else ""))
+    fig_title(fig, "Daily engagements, all channels" + (" (7-day mean)" if smooth else ""))
     extra = [] if smooth else [(Patch(color="#999999", alpha=0.3), "5th–95th percentile across replications")]
-    _strategy_legend(fig, palette, list(bands), data.baseline, extra)
+    strategy_legend(fig, palette, list(bands), data.baseline, extra)
     return fig
 
 
-def _sources(data: RunData, strategy: str, channel: str) -> list[str]:
-    return [m.removeprefix("joined_") for m in data.metrics_of(strategy, channel) if m.startswith("joined_")]
+def _sources(data: RunData, strategy: str, channel: str) -> dict[str, str]:
+    """Source → metric, for the channel's declared "joined, by source" flows."""
+    return group_members(data, strategy, channel, JOINED_BY_SOURCE)
 
 
 def _source_order(sources: set[str]) -> list[str]:
@@ -418,8 +321,8 @@ def joined_chart(data: RunData, palette: Palette) -> Figure | None:
         strategies = [s for s in data.strategies if _sources(data, s, channel)]
         found: set[str] = set()
         for s in strategies:
-            for source in _sources(data, s, channel):
-                band = data.band(s, channel, f"joined_{source}")
+            for source, metric in _sources(data, s, channel).items():
+                band = data.band(s, channel, metric)
                 if band is not None and np.nansum(band.mean) > 0:
                     found.add(source)
         if strategies and found:
@@ -428,10 +331,10 @@ def joined_chart(data: RunData, palette: Palette) -> Figure | None:
         return None
     cols = min(4, max(len(strategies) for _, strategies, _ in blocks))
     rows = sum(math.ceil(len(strategies) / cols) for _, strategies, _ in blocks)
-    fig = _figure(min(12.0, 3.0 * cols + 1.2), 2.9 * rows + 1.3)
+    fig = figure(min(12.0, 3.0 * cols + 1.2), 2.9 * rows + 1.3)
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
     colours = source_colours(sorted({s for _, _, sources in blocks for s in sources}))
-    days = _days(data)
+    days = days_of(data)
     row = 0
     used: dict[str, None] = {}
     for channel, strategies, sources in blocks:
@@ -442,15 +345,16 @@ def joined_chart(data: RunData, palette: Palette) -> Figure | None:
             block_axes.append(ax)
             stack = []
             for source in sources:
-                band = data.band(s, channel, f"joined_{source}")
+                metric = _sources(data, s, channel).get(source)
+                band = data.band(s, channel, metric) if metric is not None else None
                 stack.append(np.nancumsum(band.mean) if band is not None else np.zeros(days.size))
                 used.setdefault(source)
             ax.stackplot(days, np.vstack(stack), colors=[colours[src] for src in sources], linewidth=0)
             top = max(top, float(np.sum([a[-1] for a in stack])))
-            _style(ax, title=f"{channel} · {s}", xlabel="day" if row + i // cols == rows - 1 else None)
-            _day_axis(ax, data.horizon)
+            style_axes(ax, title=f"{channel} · {s}", xlabel="day" if row + i // cols == rows - 1 else None)
+            day_axis(ax, data.horizon)
             if i % cols == 0:
-                ax.set_ylabel("joined since day 0 (people)", fontsize=9, color=_TEXT)
+                ax.set_ylabel("joined since day 0 (people)", fontsize=9, color=TEXT)
         for j, ax in enumerate(block_axes):  # one y scale per channel: strategies side by side compare
             ax.set_ylim(0, top * 1.04 if top > 0 else 1)
             if j % cols:
@@ -458,11 +362,11 @@ def joined_chart(data: RunData, palette: Palette) -> Figure | None:
         for j in range(len(strategies), math.ceil(len(strategies) / cols) * cols):
             axes[row + j // cols, j % cols].set_visible(False)
         row += math.ceil(len(strategies) / cols)
-    _title(fig, "Who joined, by source (cumulative, stacked)")
+    fig_title(fig, "Who joined, by source (cumulative, stacked)")
     order = _source_order(set(used))
     handles = [Patch(color=colours[src]) for src in order]
     labels = [plain(SOURCE_LABELS.get(src, src)) for src in order]
-    _legend(fig, handles, labels)
+    legend(fig, handles, labels)
     return fig
 
 
@@ -471,8 +375,8 @@ def forest_chart(data: RunData, palette: Palette) -> Figure | None:
     metrics = [(m, label) for m, label in FOREST_METRICS if any(m in data.comparisons[s] for s in others)]
     if not others or not metrics:
         return None
-    rows, cols = _grid(len(metrics), 2)
-    fig = _figure(11.0, rows * (0.42 * len(others) + 1.4) + 0.6)
+    rows, cols = grid_shape(len(metrics), 2)
+    fig = figure(11.0, rows * (0.42 * len(others) + 1.4) + 0.6)
     axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
     y = np.arange(len(others))[::-1]
     for ax, (metric, label) in zip(axes.flat, metrics, strict=False):
@@ -491,7 +395,7 @@ def forest_chart(data: RunData, palette: Palette) -> Figure | None:
                 ax.plot([lo, hi], [yi, yi], color=colour, linestyle="none", marker="|", markersize=10)
             ax.plot([mean], [yi], marker="o", color=colour, markersize=7, linestyle="none")
         ax.axvline(0, color="#555555", linewidth=1.0, zorder=1)
-        _style(ax, title=label, xlabel=f"difference against {data.baseline}")
+        style_axes(ax, title=label, xlabel=f"difference against {data.baseline}")
         ax.xaxis.set_major_formatter(HumanFormatter())
         ax.set_yticks(y, [plain(s) for s in others])
         ax.tick_params(axis="y", length=0, labelsize=9)
@@ -501,7 +405,7 @@ def forest_chart(data: RunData, palette: Palette) -> Figure | None:
         ax.xaxis.set_major_locator(MaxNLocator(nbins=7, integer=metric in ("unique_reach", "engagements")))
     for ax in axes.flat[len(metrics):]:
         ax.set_visible(False)
-    _title(fig, f"Paired differences against the baseline ({plain(data.baseline)}): mean and 95% CI")
+    fig_title(fig, f"Paired differences against the baseline ({plain(data.baseline)}): mean and 95% CI")
     return fig
 
 
@@ -529,8 +433,8 @@ def reach_frequency_chart(data: RunData, palette: Palette) -> Figure | None:
     panels = [(t, by_s) for t, by_s in panels if any(_thresholds(m) for m in by_s.values())]
     if not panels:
         return None
-    rows, cols = _grid(len(panels), 3)
-    fig = _figure(min(11.0, 3.9 * cols + 1.0), 3.5 * rows + 1.1)
+    rows, cols = grid_shape(len(panels), 3)
+    fig = figure(min(11.0, 3.9 * cols + 1.0), 3.5 * rows + 1.1)
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, (title, by_strategy) in zip(axes.flat, panels, strict=False):
         strategies = [s for s in data.strategies if _thresholds(by_strategy.get(s, {}))]
@@ -550,12 +454,12 @@ def reach_frequency_chart(data: RunData, palette: Palette) -> Figure | None:
             ax.errorbar(xs, means, yerr=[np.nan_to_num(lows), np.nan_to_num(highs)], fmt="none",
                         ecolor="#333333", elinewidth=0.9, capsize=2)
         ax.set_xticks(x, [f"{k}+" for k in ks])
-        _style(ax, title=title, xlabel="times reached (at least)", ylabel="people")
+        style_axes(ax, title=title, xlabel="times reached (at least)", ylabel="people")
         ax.grid(False, axis="x")
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
-    _title(fig, "Reach at frequency: people reached at least k times over the horizon")
-    _strategy_legend(fig, palette, data.strategies, data.baseline,
+    fig_title(fig, "Reach at frequency: people reached at least k times over the horizon")
+    strategy_legend(fig, palette, data.strategies, data.baseline,
                      [(Line2D([], [], color="#333333", linewidth=0.9, marker="_", markersize=6),
                        "5th–95th percentile")], bars=True)
     return fig
@@ -603,6 +507,13 @@ CHARTS: tuple[_Spec, ...] = (
         "stacked by source (one panel per strategy, the same scale across a channel's panels). People who later "
         "left are still counted, so the top edge exceeds the audience.",
         joined_chart,
+    ),
+    _Spec(
+        "means_and_ratios", "Daily means and ratios",
+        "Each panel is a metric its channel declares as a daily mean (weighted, e.g. a mean wait over the "
+        "contacts answered) or a ratio of two daily counts (e.g. a service level): its value day by day, mean "
+        "and 5th–95th percentile across replications. Days without any weight show 0.",
+        means_and_ratios_chart,
     ),
     _Spec(
         "reach_frequency", "Reach at frequency",

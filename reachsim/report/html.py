@@ -9,33 +9,21 @@ from __future__ import annotations
 
 import base64
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 
-from reachsim.report.charts import DPI, Chart, Palette
+from reachsim.report.charts import Chart
+from reachsim.report.declarations import channel_declarations, strategy_declarations
+from reachsim.report.style import DPI, Palette
 from reachsim.results.rundata import RunData
 
-#: Strategy metrics in the order of the tables, with a label, a kind (how to print it) and what it means.
-METRICS: dict[str, tuple[str, str, str]] = {
-    "npv": ("NPV", "money", "net value discounted at the scenario's annual rate, day by day"),
-    "net_value": ("net value", "money", "value − cost over the horizon, undiscounted"),
-    "total_value": ("total value", "money", "value from engagements and other sources over the horizon"),
-    "total_cost": ("total cost", "money", "every cost in the ledger over the horizon"),
-    "roi": ("ROI", "percent", "(value − cost) / cost"),
-    "breakeven_day": ("break-even day", "day", "first day from which cumulative net value stays ≥ 0"),
-    "unique_reach": ("unique reach", "count", "people reached at least once by any channel (de-duplicated)"),
-    "engagements": ("engagements", "count", "engagements over the horizon, all channels"),
-    "cost_per_engagement": ("cost per engagement", "money", "total cost / engagements"),
-    "average_frequency": ("average frequency", "number", "deliveries per person reached"),
-}
-#: Channel metrics shown first, in this order; others follow (sources of members, reach at frequency, the rest).
-CHANNEL_ORDER = ("audience", "joined", "left", "deliveries", "reached", "engagements", "cost", "value")
-MONEY_WORDS = ("cost", "value", "spend", "price", "fee")
-_REACH_K = re.compile(r"^reach_(\d+)plus$")
+#: How a number is printed, by its declared unit (others: a plain number).
+FORMAT_BY_UNIT = {"currency": "money", "share": "percent", "days": "day"}
+#: Units said after a label (people, messages and the like go without saying).
+UNIT_SUFFIX = {"seconds": "s", "minutes": "min"}
 MINUS = "\N{MINUS SIGN}"
 
 
@@ -74,51 +62,33 @@ def fmt_sig(x: float, digits: int = 3) -> str:
     return (MINUS if r < 0 else "") + text
 
 
-def metric_kind(metric: str) -> str:
-    if metric in METRICS:
-        return METRICS[metric][1]
-    if metric in ("cost", "value") or any(word in metric for word in MONEY_WORDS):
-        return "money"
-    if metric == "service_level":
-        return "percent"
-    return "number"
+def metric_kind(declaration: dict[str, Any] | None) -> str:
+    """How to print a metric's numbers, from its declared unit."""
+    return FORMAT_BY_UNIT.get((declaration or {}).get("unit", ""), "number")
 
 
-def metric_label(metric: str) -> str:
-    if metric in METRICS:
-        return METRICS[metric][0]
-    m = _REACH_K.match(metric)
-    if m:
-        return f"reached {m.group(1)}+ times"
-    if metric.startswith("joined_"):
-        return f"joined: {metric.removeprefix('joined_').replace('_', ' ')}"
-    return metric.replace("_", " ")
+def metric_label(metric: str, declaration: dict[str, Any] | None) -> str:
+    """The declared label, after its group (``joined, by source: organic``) and with its unit where it is not
+    obvious (``mean wait (s)``); the bare name for a run directory written before metrics were declared."""
+    if not declaration:
+        return metric
+    label = str(declaration.get("label") or metric)
+    group = declaration.get("group")
+    if group:
+        label = f"{group}: {label}"
+    suffix = UNIT_SUFFIX.get(str(declaration.get("unit", "")))
+    return f"{label} ({suffix})" if suffix else label
 
 
-def metric_help(metric: str) -> str:
-    if metric in METRICS:
-        return METRICS[metric][2]
-    m = _REACH_K.match(metric)
-    if m:
-        return f"people reached at least {m.group(1)} time{'s' if m.group(1) != '1' else ''}, all channels"
-    return ""
+def metric_help(declaration: dict[str, Any] | None) -> str:
+    return str((declaration or {}).get("description", ""))
 
 
-def metric_order(metrics: Iterable[str], first: Sequence[str]) -> list[str]:
-    """``first`` (in its order), then joined_* sources, reach at frequency by k, then the rest alphabetically."""
+def metric_order(metrics: Iterable[str], declared: Sequence[str]) -> list[str]:
+    """In declaration order; metrics without a declaration (older run directories) after, alphabetically."""
     names = set(metrics)
-
-    def rank(m: str) -> tuple[int, int, str]:
-        if m in first:
-            return (0, first.index(m), "")
-        if m.startswith("joined_"):
-            return (1, 0, m)
-        k = _REACH_K.match(m)
-        if k:
-            return (2, int(k.group(1)), "")
-        return (3, 0, m)
-
-    return sorted(names, key=rank)
+    known = [m for m in declared if m in names]
+    return known + sorted(names - set(known))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -231,14 +201,15 @@ def context(data: RunData, charts: Sequence[Chart]) -> dict[str, Any]:
     for name in data.strategies:
         for metric in s["strategies"][name].get("metrics", {}):
             all_metrics.setdefault(metric)
+    declared = strategy_declarations(data)
     metric_rows = [
         {
             "name": metric,
-            "label": metric_label(metric),
-            "help": metric_help(metric),
-            "cells": [_cell(data.metric(name, metric), metric_kind(metric)) for name in data.strategies],
+            "label": metric_label(metric, declared.get(metric)),
+            "help": metric_help(declared.get(metric)),
+            "cells": [_cell(data.metric(name, metric), metric_kind(declared.get(metric))) for name in data.strategies],
         }
-        for metric in metric_order(all_metrics, list(METRICS))
+        for metric in metric_order(all_metrics, list(declared))
     ]
 
     channel_tables = []
@@ -248,9 +219,12 @@ def context(data: RunData, charts: Sequence[Chart]) -> dict[str, Any]:
             continue
         channels = list(by_channel)
         metrics: dict[str, None] = {}
+        declared_here: dict[str, dict[str, Any]] = {}
         for ch in channels:
             for metric in by_channel[ch]:
                 metrics.setdefault(metric)
+            for metric, declaration in channel_declarations(data, name, ch).items():
+                declared_here.setdefault(metric, declaration)
         channel_tables.append({
             "strategy": name,
             "colour": palette.colour(name),
@@ -258,13 +232,15 @@ def context(data: RunData, charts: Sequence[Chart]) -> dict[str, Any]:
             "rows": [
                 {
                     "name": metric,
-                    "label": metric_label(metric),
+                    "label": metric_label(metric, declared_here.get(metric)),
                     "cells": [
-                        _cell(by_channel[ch].get(metric), metric_kind(metric)) if metric in by_channel[ch] else None
+                        _cell(by_channel[ch].get(metric), metric_kind(channel_declarations(data, name, ch).get(metric)))
+                        if metric in by_channel[ch]
+                        else None
                         for ch in channels
                     ],
                 }
-                for metric in metric_order(metrics, CHANNEL_ORDER)
+                for metric in metric_order(metrics, list(declared_here))
             ],
         })
 
@@ -276,10 +252,12 @@ def context(data: RunData, charts: Sequence[Chart]) -> dict[str, Any]:
     comparison_rows = [
         {
             "name": metric,
-            "label": metric_label(metric),
-            "cells": [_diff_cell(data.comparisons[name].get(metric), metric_kind(metric)) for name in compared],
+            "label": metric_label(metric, declared.get(metric)),
+            "cells": [
+                _diff_cell(data.comparisons[name].get(metric), metric_kind(declared.get(metric))) for name in compared
+            ],
         }
-        for metric in metric_order(comparison_metrics, list(METRICS))
+        for metric in metric_order(comparison_metrics, list(declared))
     ]
 
     headlines = []

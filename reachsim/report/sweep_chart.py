@@ -18,7 +18,17 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from reachsim.report.charts import HumanFormatter, Palette, _figure, _legend, _png, _style, _svg, _title, plain
+from reachsim.report.style import (
+    HumanFormatter,
+    Palette,
+    fig_title,
+    figure,
+    legend,
+    plain,
+    png_bytes,
+    style_axes,
+    svg_bytes,
+)
 from reachsim.results.atomic import write_bytes
 
 CHART_NAME = "sweep"
@@ -48,7 +58,7 @@ def sweep_figure(document: dict[str, Any]) -> Figure:
     varied = set(document.get("varies_in") or strategies)
     palette = Palette(strategies)
     values = np.array([point["value"] for point in document["points"]], dtype=float)
-    fig = _figure(11.0, 7.6)
+    fig = figure(11.0, 7.6)
     axes = fig.subplots(2, 2, sharex=True)
     for n, (ax, (metric, label)) in enumerate(zip(axes.flat, PANELS, strict=True)):
         for s in strategies:
@@ -61,7 +71,7 @@ def sweep_figure(document: dict[str, Any]) -> Figure:
             if metric == "npv" and s in varied and best.get("value") is not None and best.get("npv_mean") is not None:
                 ax.plot([best["value"]], [best["npv_mean"]], marker="o", markersize=11, markerfacecolor="none",
                         markeredgecolor=colour, markeredgewidth=2, linestyle="none", zorder=5)
-        _style(ax, title=label, xlabel=plain(document["parameter"]) if n >= 2 else None)
+        style_axes(ax, title=label, xlabel=plain(document["parameter"]) if n >= 2 else None)
         ax.xaxis.set_major_formatter(HumanFormatter())
         if values.size <= MAX_VALUE_TICKS:
             ax.set_xticks(values)
@@ -70,7 +80,7 @@ def sweep_figure(document: dict[str, Any]) -> Figure:
         pad = 0.04 * (values[-1] - values[0])  # room for the markers (and rings) at both ends
         ax.set_xlim(values[0] - pad, values[-1] + pad)
     reps = document.get("replications")
-    _title(fig, f"{plain(document['scenario'])}\nresponse to {plain(document['parameter'])}"
+    fig_title(fig, f"{plain(document['scenario'])}\nresponse to {plain(document['parameter'])}"
            + (f" ({reps} replications)" if reps else ""))
     handles: list[Line2D | Patch] = []
     labels: list[str] = []
@@ -83,16 +93,16 @@ def sweep_figure(document: dict[str, Any]) -> Figure:
     handles.append(Line2D([], [], color="#555555", marker="o", markersize=9, markerfacecolor="none",
                           markeredgewidth=2, linestyle="none"))
     labels.append("highest mean NPV")
-    _legend(fig, handles, labels)
+    legend(fig, handles, labels)
     return fig
 
 
 def render_sweep_chart(document: dict[str, Any]) -> tuple[bytes, bytes]:
     """The chart as (PNG, SVG) bytes, identical for identical documents."""
     fig = sweep_figure(document)
-    png = _png(fig)
+    png = png_bytes(fig)
     fig.set_layout_engine("none")  # laid out while drawing the PNG: the SVG keeps those positions
-    return png, _svg(fig)
+    return png, svg_bytes(fig)
 
 
 def write_sweep_chart(folder: str | os.PathLike[str]) -> Path:

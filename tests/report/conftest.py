@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from reachsim.channels import registry
 from reachsim.experiments.runner import run_experiment
 from reachsim.results.rundir import write_run_dir
 from reachsim.scenario.load import with_overrides
 from tests.conftest import build_scenario
+from tests.plugins.queue_probe import PROBE, QueueProbe
 
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_DESCRIPTION = "Fish & chips <b>bold</b> \"double\" 'single' </p><script>alert(2)</script>"
@@ -54,8 +56,8 @@ STRATEGIES = ("page_only", "messenger_push")
 
 def small_scenario(*, replications: int = 2, horizon: int = 60, single: bool = False) -> Any:
     channels: dict[str, list[dict[str, Any]]] = {"page_only": [PAGE]}
-    if not single:
-        channels["messenger_push"] = [{**PAGE, "messenger_optin_probability": 0.05}, MESSENGER]
+    if not single:  # a queue declaring a daily mean and a ratio, so that every chart is called for
+        channels["messenger_push"] = [{**PAGE, "messenger_optin_probability": 0.05}, MESSENGER, PROBE]
     scenario = build_scenario(channels, size=10_000, horizon=horizon, seed=5, replications=replications,
                               segments=SEGMENTS)
     return with_overrides(scenario, name=HOSTILE_NAME, description=HOSTILE_DESCRIPTION)
@@ -63,6 +65,14 @@ def small_scenario(*, replications: int = 2, horizon: int = 60, single: bool = F
 
 def make_run_dir(folder: Path, **kwargs: Any) -> Path:
     return write_run_dir(run_experiment(small_scenario(**kwargs)), folder)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def queue_probe_registered():
+    """The report's scenarios use a test plugin (the report itself reads files only)."""
+    registry.register(QueueProbe)
+    yield
+    registry.unregister(QueueProbe.type_name)
 
 
 @pytest.fixture(scope="session")

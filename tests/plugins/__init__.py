@@ -1,0 +1,1 @@
+"""Channel plugins that exist only for the tests."""
