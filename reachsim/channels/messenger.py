@@ -17,41 +17,18 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from reachsim.channels import topics
+from reachsim.channels.acquisition import Acquisition, AudienceAcquisition
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
 from reachsim.core.metrics import JOINED_BY_SOURCE, Metric, flow
 from reachsim.core.strict import StrictModel
 from reachsim.engine.population import sample_rows
-from reachsim.model.bass import bass_daily_adoption_probability
 from reachsim.model.broadcast import BroadcastColumns, broadcast
 
 DAYS_PER_MONTH = 365.0 / 12.0
 
 #: Where a subscriber came from (the ``joined_<source>`` daily metrics). Bus opt-ins name their own source.
 SOURCES = ("initial", "organic", "paid", "bass", "page", "other")
-
-
-class PaidAcquisition(StrictModel):
-    """Paid sign-ups, e.g. click-to-Messenger ads."""
-
-    budget_per_day: float = Field(ge=0, description="Spend per day on acquiring subscribers.")
-    cost_per_subscriber: float = Field(gt=0, description="Cost of one acquired subscriber.")
-
-
-class BassAcquisition(StrictModel):
-    """Word-of-mouth diffusion over a potential audience (Bass model)."""
-
-    p: float = Field(ge=0, le=10, description="Coefficient of innovation, per year.")
-    q: float = Field(ge=0, le=50, description="Coefficient of imitation, per year.")
-    potential: float = Field(gt=0, le=1, description="Potential adopters as a share of the market (M/size).")
-
-
-class Acquisition(StrictModel):
-    """How the subscriber base grows (sources add up)."""
-
-    organic_per_day: float = Field(default=0.0, ge=0, description="Mean organic sign-ups per day (Poisson).")
-    paid: PaidAcquisition | None = Field(default=None, description="Paid acquisition; none when omitted.")
-    bass: BassAcquisition | None = Field(default=None, description="Bass diffusion; none when omitted.")
 
 
 class Broadcasts(StrictModel):
@@ -115,21 +92,14 @@ class MessengerChannel(Channel):
         self.window_until = np.full(n, -np.inf, dtype=np.float32)
         self.source = np.zeros(n, dtype=np.uint8)  # 0 = never subscribed, else 1 + index in SOURCES
         self.subscribers = 0
-        self.ever_subscribed = 0
-        self._paid_credit = 0.0
         self._pending: list[np.ndarray] = []  # joined since the last broadcast: reached by the next one
-        # Counts and choices of people draw from separate streams per source: how many join stays paired across
-        # strategies even where who is eligible differs.
-        sources = ("initial", "organic", "bass", "paid")
-        self._rng = {source: ctx.rng(f"acquisition/{source}") for source in sources}
-        self._rng_who = {source: ctx.rng(f"acquisition/{source}/who") for source in sources}
+        # Every join goes through the acquisition component, which knows who ever subscribed.
+        self.acquisition = AudienceAcquisition(ctx, lambda: self.params.acquisition, self._join)
         self._rng_broadcast = ctx.rng("broadcast")
         self._rng_inbound = ctx.rng("inbound")
         ctx.bus.subscribe(topics.MESSENGER_OPTIN, self._on_optin)
         ctx.bus.subscribe(topics.MESSENGER_USER_ACTION, self._on_user_action)
-        if self.params.initial_subscribers:
-            k = self.params.initial_subscribers  # at most the market (checked at load)
-            self._join(np.sort(self._rng_who["initial"].choice(n, size=k, replace=False)), 0.0, "initial")
+        self.acquisition.initial(self.params.initial_subscribers)  # at most the market (checked at load)
         ctx.every(self._daily, first=0.0, interval=lambda: 1.0, slot=0)
         if self.params.broadcasts is not None:
             ctx.every(self._broadcast, first=self.params.broadcasts.first_day, interval=self._period, slot=1)
@@ -159,8 +129,7 @@ class MessengerChannel(Channel):
             self.cols.weight[active] = self._weights(active)
 
     def _join(self, idx: np.ndarray, t: float, source: str) -> None:
-        """Subscribe consumers who never subscribed before (people who opted out are not re-acquired)."""
-        idx = idx[self.source[idx] == 0]
+        """Subscribe consumers who never subscribed before (the acquisition component hands over only them)."""
         if idx.size == 0:
             return
         source = source if source in SOURCES else "other"
@@ -170,14 +139,13 @@ class MessengerChannel(Channel):
             idx, t, novelty_half_life=novelty.half_life_days if novelty else math.inf, weight=self._weights(idx)
         )
         self.subscribers += idx.size
-        self.ever_subscribed += idx.size
         self._pending.append(idx)
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(f"joined_{source}", idx.size)
 
     def _on_optin(self, payload: dict[str, Any]) -> None:
         idx = np.unique(np.asarray(payload["idx"], dtype=np.int64))  # one subscription per person
-        self._join(idx, payload["t"], payload.get("source", "other"))
+        self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:
         idx = np.asarray(payload["idx"], dtype=np.int64)
@@ -188,30 +156,8 @@ class MessengerChannel(Channel):
 
     # -- daily activity: acquisition, inbound conversations, fixed fee ------------------------------------------
     def _daily(self, t: float) -> None:
-        p, size = self.params, self.ctx.population.size
-        acq = p.acquisition
-        # Sources in a fixed order, each with its own streams: a change to one source (say a bigger paid budget)
-        # leaves the other sources' counts paired across strategies.
-        counts: dict[str, int] = {}
-        if acq.organic_per_day:
-            counts["organic"] = int(self._rng["organic"].poisson(acq.organic_per_day))
-        if acq.bass is not None:
-            potential = math.floor(acq.bass.potential * size)
-            remaining = potential - self.ever_subscribed
-            prob = bass_daily_adoption_probability(acq.bass.p, acq.bass.q, self.ever_subscribed, potential)
-            counts["bass"] = int(self._rng["bass"].binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
-        if acq.paid is not None:
-            self._paid_credit += acq.paid.budget_per_day / acq.paid.cost_per_subscriber
-            counts["paid"] = math.floor(self._paid_credit)
-        for source, k in counts.items():
-            got = sample_rows(self.source == 0, size - self.ever_subscribed, k, self._rng_who[source]) if k else None
-            acquired = 0 if got is None else got.size
-            if source == "paid":
-                # what the market could not supply is not bought: the budget is not spent, no credit kept
-                self._paid_credit = min(self._paid_credit - acquired, self._paid_credit % 1.0)
-                self.ctx.cost("acquisition", acquired * acq.paid.cost_per_subscriber)  # type: ignore[union-attr]
-            if got is not None:
-                self._join(got, t, source)
+        p = self.params
+        self.acquisition.step(t)
         if p.inbound_conversations_per_year and self.subscribers:
             k = int(self._rng_inbound.poisson(self.subscribers * p.inbound_conversations_per_year / 365.0))
             if k:  # conversations fall on distinct subscribers (k is small against the audience)
