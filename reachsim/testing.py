@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from reachsim.channels import registry
 from reachsim.channels.base import CHANNEL_METRICS, Channel, ChannelParams
 from reachsim.core.metrics import Kind, Metric
+from reachsim.core.paths import parse_path, replaced_in
 from reachsim.engine.recorder import UndeclaredMetricError
 from reachsim.engine.simulation import RunResult, Simulation
 from reachsim.engine.streams import Streams
@@ -265,7 +266,7 @@ def _check_round_trip(type_name: str, scenario: Any) -> None:
 def _check_unknown_keys(type_name: str, example: dict[str, Any], size: int, horizon: int, seed: int) -> None:
     cases: list[tuple[str, dict[str, Any]]] = [("", {**example, _UNKNOWN_KEY: 1})]
     for path, mapping in _mappings(example):
-        cases.append((path + ".", _replace(example, path, {**mapping, _UNKNOWN_KEY: 1})))
+        cases.append((path + ".", replaced_in(example, parse_path(path), {**mapping, _UNKNOWN_KEY: 1})))
     for prefix, params in cases:
         try:
             scenario_from_dict(contract_scenario(params, size, horizon, seed))
@@ -290,11 +291,6 @@ def _mappings(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
             path = f"{prefix}{key}"
             yield path, dict(value)
             yield from _mappings(value, path + ".")
-
-
-def _replace(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    head, _, rest = path.partition(".")
-    return {**data, head: _replace(data[head], rest, value) if rest else value}
 
 
 def _numeric_leaves(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, float]]:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
 from reachsim.core.problems import did_you_mean
 
-__all__ = ["format_path", "is_number", "parse_path", "set_in", "with_path"]
+__all__ = ["MISSING", "format_path", "get_in", "is_number", "parse_path", "replaced_in", "set_in", "with_path"]
+
+#: What :func:`get_in` returns where nothing is.
+MISSING: Any = object()
 
 Loc = tuple[str | int, ...]
 
@@ -98,3 +101,27 @@ def set_in(data: Any, loc: tuple[str | int, ...], value: float) -> float:
 def is_number(value: Any) -> bool:
     """A real number as written in data: an int or float, not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def get_in(data: Any, loc: Iterable[str | int]) -> Any:
+    """The value at ``loc`` inside plain data (mappings and lists), or :data:`MISSING`."""
+    for part in loc:
+        if isinstance(data, Mapping):
+            data = data.get(part, MISSING)
+        elif isinstance(data, Sequence) and not isinstance(data, str) and isinstance(part, int):
+            data = data[part] if -len(data) <= part < len(data) else MISSING
+        else:
+            return MISSING
+    return data
+
+
+def replaced_in(data: Any, loc: Sequence[str | int], value: Any) -> Any:
+    """A copy of plain data with the value at ``loc`` replaced (the containers along the path are copied)."""
+    if not loc:
+        return value
+    head, rest = loc[0], loc[1:]
+    if isinstance(data, Mapping):
+        return {**data, head: replaced_in(data[head], rest, value)}
+    copied = list(data)
+    copied[int(head)] = replaced_in(copied[int(head)], rest, value)
+    return copied

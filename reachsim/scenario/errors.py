@@ -45,7 +45,7 @@ import pydantic
 from pydantic import BaseModel, Discriminator, RootModel, Tag
 from pydantic.fields import FieldInfo
 
-from reachsim.core.paths import format_path, parse_path
+from reachsim.core.paths import MISSING, format_path, get_in, parse_path
 from reachsim.core.problems import Problem, ScenarioError, did_you_mean, sort_problems, suggest
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ __all__ = [
 # Walking a model's annotations alongside a pydantic error location
 # ----------------------------------------------------------------------------------------------------
 
-_MISSING = object()
+_MISSING = MISSING
 _UNION_TYPES = (Union, types.UnionType)
 
 
@@ -222,7 +222,7 @@ def _walk(model: type[BaseModel], loc: Sequence[str | int], data: Any) -> _Walk:
             continue
         if tp is None:
             path.append(part)
-            data = _child(data, part)
+            data = get_in(data, (part,))
             i += 1
             continue
         tp, discriminator, _ = _unwrap(tp, discriminator)
@@ -274,7 +274,7 @@ def _walk(model: type[BaseModel], loc: Sequence[str | int], data: Any) -> _Walk:
         else:
             tp = None
         path.append(part)
-        data = _child(data, part)
+        data = get_in(data, (part,))
         i += 1
 
     union = None
@@ -283,20 +283,6 @@ def _walk(model: type[BaseModel], loc: Sequence[str | int], data: Any) -> _Walk:
         if _is_union(tp, discriminator):
             union = _make_union(tp, discriminator, field_name, in_container)
     return _Walk(path, tp, union, key_error)
-
-
-def _child(data: Any, part: str | int) -> Any:
-    if isinstance(data, Mapping):
-        return data.get(part, _MISSING)
-    if isinstance(data, Sequence) and not isinstance(data, str) and isinstance(part, int):
-        return data[part] if -len(data) <= part < len(data) else _MISSING
-    return _MISSING
-
-
-def _data_at(data: Any, path: Sequence[str | int]) -> Any:
-    for part in path:
-        data = _child(data, part)
-    return data
 
 
 def _as_written(tp: Any, data: Any, parts: Sequence[str | int]) -> list[str | int]:
@@ -328,7 +314,7 @@ def _as_written(tp: Any, data: Any, parts: Sequence[str | int]) -> list[str | in
         else:
             tp = None
         out.append(key)
-        data = _child(data, key)
+        data = get_in(data, (key,))
     return out
 
 
@@ -469,7 +455,7 @@ def problems_from_validation_error(
             message = _message(error, walk)
             at = _AT_PATH.match(message) if kind in ("value_error", "assertion_error") else None
             if at is not None:
-                path += _as_written(walk.type, _data_at(source.data, path), parse_path(at.group(1)))
+                path += _as_written(walk.type, get_in(source.data, path), parse_path(at.group(1)))
                 message = at.group(2)
         problems.append(Problem(source.path, source.line_of(tuple(path)), format_path(path), message))
     return sort_problems(dict.fromkeys(problems))
