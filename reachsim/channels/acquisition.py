@@ -116,7 +116,7 @@ class AudienceAcquisition:
             prob = bass_daily_adoption_probability(acq.bass.p, acq.bass.q, self.ever_joined, potential)
             rng = self._streams("bass")[0]
             counts["bass"] = int(rng.binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
-        if acq.paid is not None:
+        if acq.paid is not None and not self.ctx.paid_stopped:  # stopped for the run-out after the horizon
             self._paid_credit += acq.paid.budget_per_day / acq.paid.cost_per_subscriber
             counts["paid"] = math.floor(self._paid_credit)
         for source, k in counts.items():

@@ -288,7 +288,7 @@ class PageChannel(Channel):
         ``fans`` are the current fans (ascending), the target of ``target: fans``."""
         boost, ctx = self.params.boost, self.ctx
         empty = np.empty(0, dtype=np.int64)
-        if boost is None or boost.budget_per_post == 0:
+        if boost is None or boost.budget_per_post == 0 or self.ctx.paid_stopped:  # no boosts in the run-out
             return empty, empty, 0
         if boost.target == "market":
             target, size = None, ctx.population.size

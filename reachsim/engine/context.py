@@ -46,6 +46,11 @@ class ChannelContext:
     ledger: Ledger
     recorder: Recorder
     horizon_days: int
+    #: When the run ends: the horizon plus the run-out in which the audience's value is counted.
+    end_days: float = 0.0
+    #: True from the horizon on: paid acquisition and paid delivery stop for the run-out (organic activity,
+    #: broadcasts, posts, pushes and fixed costs go on as they were).
+    paid_stopped: bool = False
 
     def rng(self, purpose: str) -> np.random.Generator:
         """The random stream ``"<channel name>/<purpose>"`` (same in every strategy that has this channel)."""
@@ -67,7 +72,7 @@ class ChannelContext:
                 first=first,
                 interval=interval,
                 priority=channel_priority(self.index, slot),
-                until=self.horizon_days,
+                until=max(self.end_days, self.horizon_days),
             )
         )
 

@@ -1,4 +1,8 @@
-"""The append-only money ledger: every cost and value entry of a run, by day, channel and category."""
+"""The append-only money ledger: every cost and value entry of a run, by day, channel and category.
+
+Entries of the run-out after the horizon (the audience's value, see docs/model/audience-value.md) are kept apart:
+every total and daily series of the horizon ignores them; :meth:`Ledger.run_out_net` gives them.
+"""
 
 from dataclasses import dataclass, field
 
@@ -8,6 +12,7 @@ import numpy as np
 @dataclass
 class Ledger:
     horizon_days: int
+    run_out_days: int = 0
     _days: list[float] = field(default_factory=list)
     _channels: list[str] = field(default_factory=list)
     _categories: list[str] = field(default_factory=list)
@@ -22,8 +27,9 @@ class Ledger:
             self._append(t, channel, category, float(amount))
 
     def _append(self, t: float, channel: str, category: str, signed: float) -> None:
-        if not 0 <= t < self.horizon_days:
-            raise ValueError(f"{channel}: ledger entry at day {t} is outside the horizon [0, {self.horizon_days})")
+        end = self.horizon_days + self.run_out_days
+        if not 0 <= t < end:
+            raise ValueError(f"{channel}: ledger entry at day {t} is outside the run [0, {end})")
         self._days.append(float(t))
         self._channels.append(channel)
         self._categories.append(category)
@@ -33,8 +39,17 @@ class Ledger:
         return len(self._amounts)
 
     def entries(self) -> list[tuple[float, str, str, float]]:
-        """(day, channel, category, signed amount) in the order they were booked."""
-        return list(zip(self._days, self._channels, self._categories, self._amounts, strict=True))
+        """(day, channel, category, signed amount) within the horizon, in the order they were booked."""
+        rows = zip(self._days, self._channels, self._categories, self._amounts, strict=True)
+        return [row for row in rows if row[0] < self.horizon_days]
+
+    def run_out_net(self) -> np.ndarray:
+        """Net value (value − cost) per day of the run-out, days ``horizon_days`` … ``+ run_out_days − 1``."""
+        net = np.zeros(self.run_out_days)
+        for t, amount in zip(self._days, self._amounts, strict=True):
+            if t >= self.horizon_days:
+                net[int(t) - self.horizon_days] += amount
+        return net
 
     def totals(self) -> dict[tuple[str, str], float]:
         """Signed total per (channel, category)."""

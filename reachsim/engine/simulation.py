@@ -57,6 +57,7 @@ class RunResult:
     ledger_totals: dict[tuple[str, str], float] = field(default_factory=dict)
     parameters: dict[str, float] = field(default_factory=dict)  # sampled uncertain parameters
     discount_rate: float | None = None  # the rate this replication's NPV uses (sampled when uncertain)
+    run_out_net: np.ndarray = field(default_factory=lambda: np.zeros(0))  # net per day after the horizon
 
 
 def build_segments(scenario: Any) -> SegmentTable:
@@ -95,11 +96,13 @@ class Simulation:
         self.strategy_name = strategy
         self.replication = replication
         self.horizon = int(scenario.horizon_days)
+        audience_value = getattr(scenario, "audience_value", None)
+        self.run_out = int(audience_value.run_out_days) if audience_value is not None else 0
         self.env = simpy.Environment()
         self.streams = Streams(scenario.seed, replication)
         self.population = build_population(scenario, self.streams)
         self.bus = EventBus()
-        self.ledger = Ledger(self.horizon)
+        self.ledger = Ledger(self.horizon, self.run_out)
         self.recorder = Recorder(self.horizon)
         self.recorder.declare("all", ALL_METRICS)
         segments = build_segments(scenario)
@@ -118,6 +121,7 @@ class Simulation:
                 ledger=self.ledger,
                 recorder=self.recorder,
                 horizon_days=self.horizon,
+                end_days=self.horizon + self.run_out,
             )
             self.channels.append(cls(params, ctx))
         self.timeline: dict[int, list[tuple[str, str, float]]] = {}
@@ -152,28 +156,38 @@ class Simulation:
             ch.start()
         self.env.run(until=self.horizon)
         self.recorder.end_of_day(self.horizon - 1)
-        return self._finish()
+        final = self._figures_at_horizon()
+        if self.run_out:  # the audience's value: everything goes on but what is paid for
+            for ch in self.channels:
+                ch.ctx.paid_stopped = True
+            self.env.run(until=self.horizon + self.run_out)
+        return self._finish(final)
 
-    def _finish(self) -> RunResult:
-        series = dict(self.recorder.series())
-        all_engagements = series["all", "engagements"]
+    def _figures_at_horizon(self) -> dict[str, dict[str, float]]:
+        """End-of-run figures (each channel's, reach at frequency) as they stand at the horizon."""
         total_exposures = np.zeros(self.population.size, dtype=np.uint32)
         final: dict[str, dict[str, float]] = {}
         for ch in self.channels:
-            all_engagements += series[ch.name, "engagements"]
             metrics = ch.finish()
             exposures = ch.exposures()
             if exposures is not None:
                 total_exposures += exposures
                 metrics.update(reach_at_frequency(exposures))
             final[ch.name] = metrics
+        final["all"] = reach_at_frequency(total_exposures)
+        return final
+
+    def _finish(self, final: dict[str, dict[str, float]]) -> RunResult:
+        series = dict(self.recorder.series())
+        all_engagements = series["all", "engagements"]
+        for ch in self.channels:
+            all_engagements += series[ch.name, "engagements"]
         cost, value = self.ledger.daily()
         series["all", "cost"] = cost
         series["all", "value"] = value
         series["all", "unique_reach"] = np.cumsum(series["all", "unique_reach"])
         for ch in self.channels:  # the ledger is the single source of money: channel series from it too
             series[ch.name, "cost"], series[ch.name, "value"] = self.ledger.daily(ch.name)
-        final["all"] = reach_at_frequency(total_exposures)
         metrics = {"all": (*ALL_METRICS, *FREQUENCY_METRICS)}
         metrics.update((ch.name, ch.declared_metrics()) for ch in self.channels)
         return RunResult(
@@ -183,6 +197,7 @@ class Simulation:
             final=final,
             metrics=metrics,
             ledger_totals=self.ledger.totals(),
+            run_out_net=self.ledger.run_out_net(),
         )
 
 

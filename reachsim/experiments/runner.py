@@ -31,6 +31,11 @@ STRATEGY_DECLARATIONS: tuple[Metric, ...] = (
     run_figure("cost_per_engagement", "currency", "cost per engagement", description="total cost / engagements"),
     run_figure("breakeven_day", "days", "break-even day",
                description="first day from which cumulative net value stays ≥ 0"),
+    run_figure("audience_value_at_horizon", "currency", "audience value at the horizon",
+               description="discounted net value of the run-out after the horizon, paid acquisition and paid "
+               "delivery stopped: what the owned audience built is worth"),
+    run_figure("npv_with_audience_value", "currency", "NPV with audience value",
+               description="NPV + audience value at the horizon"),
 )
 #: Strategy metrics in summary.json (``strategies.<name>.metrics``), in this order.
 STRATEGY_METRICS = tuple(m.name for m in STRATEGY_DECLARATIONS)
@@ -61,7 +66,12 @@ class ExperimentResult:
             rows["total_value"].append(total_value)
             rows["net_value"].append(total_value - total_cost)
             rate = self.scenario.discount_rate if run.discount_rate is None else run.discount_rate
-            rows["npv"].append(npv(np.arange(net.size), net, rate))
+            horizon_npv = npv(np.arange(net.size), net, rate)
+            run_out = run.run_out_net
+            audience_value = npv(net.size + np.arange(run_out.size), run_out, rate)
+            rows["npv"].append(horizon_npv)
+            rows["audience_value_at_horizon"].append(audience_value)
+            rows["npv_with_audience_value"].append(horizon_npv + audience_value)
             rows["roi"].append(roi(total_cost, total_value))
             rows["unique_reach"].append(float(run.series["all", "unique_reach"][-1]))
             rows["engagements"].append(engagements)

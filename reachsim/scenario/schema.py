@@ -151,6 +151,19 @@ def _short(exc: ValueError, value: float) -> str:
     return str(exc)
 
 
+class AudienceValue(StrictModel):
+    """What an owned audience built by the horizon is worth: each strategy runs on after the horizon with paid
+    acquisition and paid delivery stopped, and the discounted net value of that run-out is its value."""
+
+    run_out_days: int = Field(
+        default=365,
+        ge=0,
+        le=3650,
+        description="Days simulated after the horizon with paid acquisition and paid delivery stopped (0 turns the "
+        "audience value off). Their discounted net value is audience_value_at_horizon.",
+    )
+
+
 class ScenarioBase(StrictModel):
     """Fields of a scenario other than the strategies."""
 
@@ -161,6 +174,10 @@ class ScenarioBase(StrictModel):
     replications: int = Field(default=10, ge=1, le=100_000, description="Replications per strategy.")
     discount_rate: float = Field(default=0.0, ge=0, le=1, description="Annual discount rate for NPV.")
     market: Market = Field(description="The consumer market.")
+    audience_value: AudienceValue = Field(
+        default_factory=AudienceValue,
+        description="The value at the horizon of the owned audiences each strategy built (a run-out after it).",
+    )
     baseline: str | None = Field(
         default=None, description="Strategy the others are compared with; the first strategy when omitted."
     )

@@ -1,0 +1,77 @@
+"""The audience's value at the horizon: a run-out with paid acquisition and paid delivery stopped, against theory."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from reachsim.engine.simulation import Simulation
+from reachsim.experiments.runner import run_experiment
+from reachsim.model.finance import discount_factors
+from reachsim.scenario.load import scenario_from_dict, with_overrides
+
+S, P, V = 4_000, 0.2, 0.5  # constant audience, engagement per delivery, value per engagement
+HORIZON, RUN_OUT = 60, 90
+
+
+def _scenario(*, rate: float = 0.0, run_out: int = RUN_OUT, replications: int = 1, paid: bool = False):
+    acquisition = {"paid": {"budget_per_day": 50, "cost_per_subscriber": 1.0}} if paid else {}
+    messenger = {
+        "type": "messenger",
+        "initial_subscribers": S,
+        "acquisition": acquisition,
+        "broadcasts": {"every_days": 7},
+        "engagement": {"probability": P},
+    }
+    return scenario_from_dict({
+        "name": "audience value",
+        "horizon_days": HORIZON,
+        "seed": 3,
+        "replications": replications,
+        "discount_rate": rate,
+        "audience_value": {"run_out_days": run_out},
+        "market": {"size": 20_000, "segments": [{"name": "all", "share": 1.0, "value_per_engagement": V}]},
+        "strategies": {"push": {"channels": [messenger]}},
+    })
+
+
+def _broadcast_days() -> np.ndarray:
+    days = np.arange(0, HORIZON + RUN_OUT, 7)
+    return days[days >= HORIZON]
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.3])
+def test_audience_value_is_the_discounted_value_of_the_run_out_broadcasts(rate: float) -> None:
+    """No churn, constant engagement: each run-out broadcast engages Binomial(S, p) people worth V each."""
+    replications = 8
+    summary = run_experiment(_scenario(rate=rate, replications=replications)).summary()
+    got = summary["strategies"]["push"]["metrics"]["audience_value_at_horizon"]["mean"]
+    factors = np.asarray(discount_factors(_broadcast_days(), rate))
+    expected = float(np.sum(factors)) * S * P * V
+    se = V * math.sqrt(float(np.sum(factors**2)) * S * P * (1 - P) / replications)
+    assert abs(got - expected) < 4 * se, (got, expected, se)
+    npv = summary["strategies"]["push"]["metrics"]["npv"]["mean"]
+    total = summary["strategies"]["push"]["metrics"]["npv_with_audience_value"]["mean"]
+    assert total == pytest.approx(npv + got, rel=1e-12)
+
+
+def test_the_run_out_changes_nothing_within_the_horizon() -> None:
+    with_run_out = run_experiment(_scenario(paid=True)).summary()["strategies"]["push"]
+    without = run_experiment(_scenario(paid=True, run_out=0)).summary()["strategies"]["push"]
+    for metric in ("total_cost", "total_value", "npv", "engagements", "unique_reach"):
+        assert with_run_out["metrics"][metric] == without["metrics"][metric], metric
+    assert with_run_out["channels"] == without["channels"]
+    assert without["metrics"]["audience_value_at_horizon"]["mean"] == 0
+
+
+def test_paid_acquisition_stops_at_the_horizon() -> None:
+    scenario = with_overrides(_scenario(paid=True), name="paid only")
+    data = scenario.model_dump(mode="python", round_trip=True)
+    data["strategies"]["push"]["channels"][0]["broadcasts"] = None
+    sim = Simulation(type(scenario).model_validate(data), "push", 0)
+    result = sim.run()
+    assert result.series["messenger", "joined_paid"].sum() == 50 * HORIZON  # paid for every day of the horizon
+    assert not result.run_out_net.any()  # and nothing in the run-out: no acquisition cost, no broadcasts
+    assert sim.population.size == 20_000
