@@ -271,3 +271,27 @@ def test_schedules_are_at_most_hourly():
     data = _base()
     data["strategies"]["a"]["channels"][0]["broadcasts"] = {"every_days": 1e-9}
     assert any("broadcasts.every_days" in p for p in _problems(data))
+
+
+def test_two_strategies_with_different_distributions_on_one_parameter_report_both():
+    """Each strategy's draws under its own key: neither overwrites the other."""
+    channel = {"type": "messenger", "initial_subscribers": 200, "broadcasts": {"every_days": 7},
+               "engagement": {"probability": 0.2}}
+    data = {
+        "name": "u",
+        "horizon_days": 14,
+        "replications": 6,
+        "market": {"size": 1000},
+        "strategies": {
+            "low": {"channels": [{**channel, "engagement": {"probability": {"dist": "uniform", "low": 0.1,
+                                                                             "high": 0.2}}}]},
+            "high": {"channels": [{**channel, "engagement": {"probability": {"dist": "uniform", "low": 0.5,
+                                                                              "high": 0.6}}}]},
+        },
+    }
+    parameters = run_experiment(scenario_from_dict(data)).summary()["parameters"]
+    low = parameters["strategies.low.channels.messenger.engagement.probability"]
+    high = parameters["strategies.high.channels.messenger.engagement.probability"]
+    assert 0.1 <= low["p05"] <= low["p95"] <= 0.2
+    assert 0.5 <= high["p05"] <= high["p95"] <= 0.6
+    assert "channels.messenger.engagement.probability" not in parameters

@@ -113,17 +113,13 @@ class ExperimentResult:
                 },
             }
         base = self.scenario.baseline
-        parameters: dict[str, list[float]] = {}
-        first = next(iter(self.runs.values()), [])
-        for run in first[: self.replications]:  # the same values in every strategy
-            for key, value in run.parameters.items():
-                parameters.setdefault(key, []).append(value)
+        parameters = self.sampled_parameters()
         comparisons = {
             name: {m: paired_difference(scalars[name][m], scalars[base][m]) for m in scalars[name]}
             for name in self.runs
             if name != base and base in scalars
         }
-        sampled = {key: np.asarray(values, dtype=float) for key, values in parameters.items()}
+        sampled = parameters
         return {
             "baseline": base,
             "parameters": {key: describe(values) for key, values in sampled.items()},
@@ -132,6 +128,26 @@ class ExperimentResult:
             "comparisons": comparisons,
             "metrics": self.declarations(),
         }
+
+    def sampled_parameters(self) -> dict[str, np.ndarray]:
+        """Each uncertain parameter's values over replications. A parameter drawn alike in every strategy that
+        has it is reported once, under its name (``channels.messenger.engagement.probability``); where strategies
+        give it different distributions, each strategy's values are reported under
+        ``strategies.<strategy>.<name>``, never one strategy's under another's name."""
+        by_strategy: dict[str, dict[str, list[float]]] = {}
+        for strategy, runs in self.runs.items():
+            for run in runs[: self.replications]:
+                for key, value in run.parameters.items():
+                    by_strategy.setdefault(key, {}).setdefault(strategy, []).append(value)
+        out: dict[str, np.ndarray] = {}
+        for key, per_strategy in by_strategy.items():
+            arrays = {s: np.asarray(v, dtype=float) for s, v in per_strategy.items()}
+            first = next(iter(arrays.values()))
+            if all(np.array_equal(a, first) for a in arrays.values()):
+                out[key] = first
+            else:
+                out.update((f"strategies.{s}.{key}", a) for s, a in arrays.items())
+        return out
 
     def declarations(self) -> dict[str, Any]:
         """What every metric means (kind, unit, label, group), so that a run directory explains itself:
@@ -183,7 +199,7 @@ def run_task(scenario: Any, strategy: str, replication: int) -> RunResult:
     replication's values first (the same in every strategy)."""
     if isinstance(scenario, dict):
         scenario = _validated(scenario)
-    sampled, values = sample_uncertain(scenario, Streams(scenario.seed, replication))
+    sampled, values = sample_uncertain(scenario, Streams(scenario.seed, replication), strategy)
     result = run_once(sampled, strategy, replication)
     result.parameters = values
     result.discount_rate = sampled.discount_rate  # may itself be uncertain

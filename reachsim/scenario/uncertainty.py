@@ -130,11 +130,12 @@ def with_values(scenario: Any, values: dict[tuple[str | int, ...], float]) -> An
     return changed
 
 
-def sample(scenario: Any, streams: Any) -> tuple[Any, dict[str, float]]:
+def sample(scenario: Any, streams: Any, strategy: str | None = None) -> tuple[Any, dict[str, float]]:
     """The scenario of one replication: every uncertain parameter at its quantile for this replication.
 
     ``streams`` is the replication's :class:`reachsim.engine.streams.Streams`. Returns the scenario and the
-    sampled value of each parameter by stream key.
+    sampled value of each parameter by stream key — of the parameters that ``strategy`` uses, when it is given
+    (another strategy's distribution on the same parameter does not overwrite this one's value).
     """
     if not scenario.uncertainty:
         return scenario, {}
@@ -146,7 +147,8 @@ def sample(scenario: Any, streams: Any) -> tuple[Any, dict[str, float]]:
             values[loc] = entry.ppf(u)
     sampled = with_values(scenario, values)
     for loc, value in values.items():
-        drawn[stream_key(format_path(loc), scenario)] = value
+        if strategy is None or loc[0] != "strategies" or loc[1] == strategy:
+            drawn[stream_key(format_path(loc), scenario)] = value
     return sampled, drawn
 
 
