@@ -104,6 +104,7 @@ class Headline:
     colour: str
     lead: str
     verdict: str  # "better", "worse", "no clear difference", "no difference" or "undetermined"
+    with_audience: str = ""  # the same comparison with the audience each strategy built valued at the horizon
 
     @property
     def sentence(self) -> str:
@@ -261,9 +262,16 @@ def context(data: RunData, charts: Sequence[Chart]) -> dict[str, Any]:
     ]
 
     headlines = []
+    run_out = (s.get("audience_value") or {}).get("run_out_days")
     for name in compared:
         lead, verdict = headline(name, str(data.baseline), data.horizon, data.comparisons[name].get("npv"))
-        headlines.append(Headline(name, palette.colour(name), lead, verdict))
+        with_audience = ""
+        valued = data.comparisons[name].get("npv_with_audience_value")
+        if run_out and valued is not None:
+            lead_av, verdict_av = headline(name, str(data.baseline), data.horizon + run_out, valued)
+            with_audience = (f"Counting the audience it built (run on for {run_out:,} more days without paid media): "
+                             f"{lead_av.removeprefix(name + ' ')}: {verdict_av}.")
+        headlines.append(Headline(name, palette.colour(name), lead, verdict, with_audience))
 
     parameters = [
         {"path": path, **_cell(band, "number")} for path, band in sorted(data.parameters.items())

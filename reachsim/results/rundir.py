@@ -40,6 +40,7 @@ def provenance(scenario: Any, scenario_text: str, replications: int, interrupted
         "interrupted": interrupted,
         "horizon_days": scenario.horizon_days,
         "discount_rate": scenario.discount_rate,
+        "audience_value": {"run_out_days": scenario.audience_value.run_out_days},
     }
 
 
