@@ -162,22 +162,19 @@ def fcfs_queue(
     free = np.array(free_at, dtype=float)
     if free.ndim != 1 or free.size < 1:
         raise ValueError("free_at needs one next free time per agent (at least one agent)")
-    n = arr.shape[0]
-    waits = np.empty(n, dtype=float)
-    answered = np.empty(n, dtype=bool)
     if staffing is None:
         heap = free.tolist()
         heapq.heapify(heap)
-        _serve_always_on_duty(arr.tolist(), svc.tolist(), pat.tolist(), heap, waits, answered)
-        return QueueOutcome(waits, answered, np.sort(np.array(heap, dtype=float)))
+        waits, answered = _serve_always_on_duty(arr.tolist(), svc.tolist(), pat.tolist(), heap)
+        return QueueOutcome(np.array(waits, dtype=float), np.array(answered, dtype=bool), np.sort(np.array(heap)))
     shifts = [int(s) for s in staffing]
     if not shifts or min(shifts) < 0 or any(s != v for s, v in zip(shifts, staffing, strict=True)):
         raise ValueError("staffing must be a non-empty sequence of non-negative integers")
     if max(shifts) != free.size:
         raise ValueError(f"staffing needs as many agents as its largest level ({max(shifts)}), got {free.size}")
     free_list = free.tolist()
-    _serve_in_shifts(arr.tolist(), svc.tolist(), pat.tolist(), free_list, _gaps_to_duty(shifts), waits, answered)
-    return QueueOutcome(waits, answered, np.array(free_list, dtype=float))
+    waits, answered = _serve_in_shifts(arr.tolist(), svc.tolist(), pat.tolist(), free_list, _gaps_to_duty(shifts))
+    return QueueOutcome(np.array(waits, dtype=float), np.array(answered, dtype=bool), np.array(free_list))
 
 
 def _queue_inputs(
@@ -189,29 +186,35 @@ def _queue_inputs(
     n = arr.shape[0]
     svc = np.broadcast_to(np.asarray(service_times, dtype=float), (n,))
     pat = np.broadcast_to(np.asarray(patience, dtype=float), (n,))
-    if n > 1 and np.any(np.diff(arr) < 0):
+    if n > 1 and (arr[1:] < arr[:-1]).any():
         raise ValueError("arrivals must be sorted ascending")
-    if np.any(svc < 0) or np.any(pat < 0):
+    if n and (svc.min() < 0 or pat.min() < 0):
         raise ValueError("service_times and patience must be >= 0")
     return arr, svc, pat
 
 
 def _serve_always_on_duty(
-    arr: list[float], svc: list[float], pat: list[float], heap: list[float], waits: FloatArray, answered: BoolArray
-) -> None:
-    """The recursion over a min-heap of next free times (identical agents: who serves whom does not matter)."""
-    for i in range(len(arr)):
-        t = arr[i]
+    arr: list[float], svc: list[float], pat: list[float], heap: list[float]
+) -> tuple[list[float], list[bool]]:
+    """The recursion over a min-heap of next free times (identical agents: who serves whom does not matter).
+
+    Plain Python floats and lists: several times faster than NumPy scalars in a loop."""
+    waits = [0.0] * len(arr)
+    answered = [True] * len(arr)
+    replace = heapq.heapreplace
+    for i, t in enumerate(arr):
         earliest = heap[0]
-        start = t if earliest <= t else earliest
-        wait = start - t
+        if earliest <= t:  # an agent is free: answered at once
+            replace(heap, t + svc[i])
+            continue
+        wait = earliest - t
         if wait > pat[i]:
             waits[i] = pat[i]
             answered[i] = False
         else:
             waits[i] = wait
-            answered[i] = True
-            heapq.heapreplace(heap, start + svc[i])
+            replace(heap, earliest + svc[i])
+    return waits, answered
 
 
 def _gaps_to_duty(staffing: list[int]) -> list[list[int]]:
@@ -233,20 +236,15 @@ def _gaps_to_duty(staffing: list[int]) -> list[list[int]]:
 
 
 def _serve_in_shifts(
-    arr: list[float],
-    svc: list[float],
-    pat: list[float],
-    free: list[float],
-    gaps: list[list[int]],
-    waits: FloatArray,
-    answered: BoolArray,
-) -> None:
+    arr: list[float], svc: list[float], pat: list[float], free: list[float], gaps: list[list[int]]
+) -> tuple[list[float], list[bool]]:
     """The recursion when agents have shifts: each contact scans the agents for the earliest possible start."""
     period = len(gaps[0])
     agents = range(len(free))
     floor = math.floor
-    for i in range(len(arr)):
-        t = arr[i]
+    waits = [0.0] * len(arr)
+    answered = [True] * len(arr)
+    for i, t in enumerate(arr):
         best = math.inf
         chosen = -1
         for j in agents:
@@ -263,8 +261,8 @@ def _serve_in_shifts(
             answered[i] = False
         else:
             waits[i] = wait
-            answered[i] = True
             free[chosen] = best + svc[i]
+    return waits, answered
 
 
 # -- contacts: arrival times within a day, handle times -----------------------------------------------------------
@@ -275,20 +273,37 @@ def arrival_times(u: npt.ArrayLike, profile: Sequence[float] | None = None) -> F
 
     Inverse transform of the piecewise-uniform distribution: unit ``k`` gets the share ``profile[k] / Σ profile``
     and times are uniform within it. Without a profile the times are uniform over [0, 24). Given a Poisson number
-    of contacts a day, such times make a Poisson process whose rate is piecewise constant by hour.
+    of contacts a day, such times make a Poisson process whose rate is piecewise constant by hour. The transform is
+    monotone: sorted uniforms give sorted times.
     """
-    weights = np.full(24, 1.0) if profile is None else np.asarray(profile, dtype=float)
-    if weights.ndim != 1 or weights.size == 0 or np.any(weights < 0) or not weights.sum() > 0:
+    return times_from_cumulative(u, None if profile is None else profile_cumulative(profile))
+
+
+def profile_cumulative(profile: Sequence[float]) -> FloatArray:
+    """The cumulative shares ``[0, w₀/W, (w₀ + w₁)/W, …, 1]`` of a profile of non-negative weights ``w``."""
+    weights = np.asarray(profile, dtype=float)
+    if weights.ndim != 1 or weights.size == 0 or weights.min() < 0 or not weights.sum() > 0:
         raise ValueError("profile must be non-negative weights with a positive sum")
-    uu = np.asarray(u, dtype=float)
-    cumulative = np.concatenate(([0.0], np.cumsum(weights) / weights.sum()))
+    cumulative = np.empty(weights.size + 1)
+    cumulative[0] = 0.0
+    np.cumsum(weights / weights.sum(), out=cumulative[1:])
     cumulative[-1] = 1.0
+    return cumulative
+
+
+def times_from_cumulative(u: npt.ArrayLike, cumulative: FloatArray | None) -> FloatArray:
+    """:func:`arrival_times` with the profile's :func:`profile_cumulative` computed once (None: uniform over 24)."""
+    uu = np.asarray(u, dtype=float)
+    if cumulative is None:
+        return np.minimum(uu * 24.0, _BELOW_24)
+    # u in [0, 1) lands in a unit of positive width: cumulative[unit] ≤ u < cumulative[unit + 1].
     unit = np.searchsorted(cumulative, uu, side="right") - 1
-    unit = np.clip(unit, 0, weights.size - 1)
-    width = cumulative[unit + 1] - cumulative[unit]  # never 0 for a unit a uniform in [0, 1) lands in
-    frac = np.divide(uu - cumulative[unit], width, out=np.zeros_like(uu), where=width > 0)
-    times = unit + np.clip(frac, 0.0, 1.0)
-    return np.minimum(times, np.nextafter(float(weights.size), 0.0))
+    start = cumulative[unit]
+    times = unit + (uu - start) / (cumulative[unit + 1] - start)
+    return np.minimum(times, np.nextafter(float(cumulative.size - 1), 0.0))
+
+
+_BELOW_24 = np.nextafter(24.0, 0.0)
 
 
 def lognormal_parameters(mean: float, cv: float) -> tuple[float, float]:
