@@ -184,13 +184,23 @@ def _queue_inputs(
     if arr.ndim != 1:
         raise ValueError("arrivals must be a 1-D array")
     n = arr.shape[0]
-    svc = np.broadcast_to(np.asarray(service_times, dtype=float), (n,))
-    pat = np.broadcast_to(np.asarray(patience, dtype=float), (n,))
+    svc = _per_contact(service_times, n, "service_times")
+    pat = _per_contact(patience, n, "patience")
     if n > 1 and (arr[1:] < arr[:-1]).any():
         raise ValueError("arrivals must be sorted ascending")
     if n and (svc.min() < 0 or pat.min() < 0):
         raise ValueError("service_times and patience must be >= 0")
     return arr, svc, pat
+
+
+def _per_contact(values: npt.ArrayLike, n: int, name: str) -> FloatArray:
+    """One value per contact from a scalar or an array (``numpy.broadcast_to`` costs more than a day's queue)."""
+    array = np.asarray(values, dtype=float)
+    if array.shape == (n,):
+        return array
+    if array.ndim == 0:
+        return np.full(n, float(array))
+    raise ValueError(f"{name} must be one number, or one per contact")
 
 
 def _serve_always_on_duty(
