@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -28,7 +29,7 @@ from reachsim.channels.base import Channel, ChannelParams
 from reachsim.core.metrics import Metric, flow, mean, ratio
 from reachsim.core.strict import StrictModel
 from reachsim.engine.clock import OrderedTimeout, channel_priority
-from reachsim.model.queueing import fcfs_queue, handle_times, profile_cumulative, times_from_cumulative
+from reachsim.model.queueing import fcfs_queue, handle_times, profile_cumulative, quantile, times_from_cumulative
 
 HOURS_PER_DAY = 24
 MAX_AGENTS = 100_000
@@ -244,16 +245,6 @@ def _check_queue(
             )
 
 
-def quantile(values: np.ndarray, q: float) -> float:
-    """``numpy.quantile(values, q)`` (linear interpolation between order statistics), at a fraction of its cost
-    for the few hundred values of a day."""
-    ordered = np.sort(values)
-    position = q * (ordered.size - 1)
-    low = math.floor(position)
-    high = min(low + 1, ordered.size - 1)
-    return float(ordered[low] + (position - low) * (ordered[high] - ordered[low]))
-
-
 def _route_metrics(route: str, label: str) -> tuple[Metric, ...]:
     return (
         flow(f"{route}_answered", "contacts", f"{label}: answered", description=f"{label} contacts answered"),
@@ -467,6 +458,27 @@ class _Contacts:
         return int(self.times.size)
 
 
+@dataclass
+class _Served:
+    """What one queue did with the day's contacts."""
+
+    contacts: int
+    answered: int
+    within: int  # answered within the target wait
+    answered_waits: np.ndarray  # seconds
+    busy_minutes: float  # agent minutes (a chat counts 1/concurrency)
+    staffed_minutes: float
+    spend: float
+
+    @property
+    def wait_s(self) -> float:
+        return float(self.answered_waits.sum())
+
+    @classmethod
+    def nothing(cls) -> _Served:
+        return cls(0, 0, 0, np.empty(0), 0.0, 0.0, 0.0)
+
+
 class SupportChannel(Channel):
     type_name: ClassVar[str] = "support"
     Params: ClassVar[type[SupportParams]] = SupportParams
@@ -531,79 +543,85 @@ class SupportChannel(Channel):
 
     # -- one day ------------------------------------------------------------------------------------------------
     def _day(self, t: float) -> None:
+        """Draw, route and serve the day's contacts; record them on their arrival day and book the day's money."""
         ctx, p = self.ctx, self.params
         day = int(t)
         contacts = self._contacts(day)
-        chat_cfg = p.messenger
-        on_messenger = (
-            contacts.route_u < chat_cfg.share if chat_cfg is not None else np.zeros(contacts.size, dtype=bool)
-        )
-        by_bot = on_messenger & (contacts.bot_u < (chat_cfg.bot_containment if chat_cfg is not None else 0.0))
-        to_chat = on_messenger & ~by_bot
-        to_phone = ~on_messenger
-
-        spend = 0.0
-        waits_answered: list[np.ndarray] = []
-        totals = dict.fromkeys(("answered", "abandoned", "within", "wait_s", "busy", "staffed"), 0.0)
-        for route, mask, cfg, concurrency in (
-            ("phone", to_phone, p.phone, 1),
-            ("chat", to_chat, chat_cfg, chat_cfg.concurrency if chat_cfg is not None else 1),
-        ):
-            if cfg is None:
-                continue
-            waits_s, answered, handle_min = self._queue(route, day, contacts, mask, cfg, concurrency)
-            busy_min = float(handle_min[answered].sum()) / concurrency
-            staffed_min = staffed_hours(cfg.agents) * 60.0
-            within = int(np.count_nonzero(answered & (waits_s <= p.service_level_seconds)))
-            n_answered = int(np.count_nonzero(answered))
-            ctx.flow(f"{route}_contacts", int(mask.sum()))
-            ctx.flow(f"{route}_answered", n_answered)
-            ctx.flow(f"{route}_within_target", within)
-            ctx.flow(f"{route}_mean_wait_s", float(waits_s[answered].sum()))
-            ctx.flow(f"{route}_busy_minutes", busy_min)
-            ctx.flow(f"{route}_staffed_minutes", staffed_min)
-            agents_cost = staffed_hours(cfg.agents) * cfg.cost_per_agent_hour
-            ctx.cost(f"{route}_agents", agents_cost)
-            spend += agents_cost
-            if isinstance(cfg, PhoneSupport) and cfg.telephony_per_minute:
-                # A call is charged while it waits and while it is handled; an abandoned one until it hangs up.
-                call_minutes = float(waits_s.sum()) / 60.0 + float(handle_min[answered].sum())
-                ctx.cost("telephony", call_minutes * cfg.telephony_per_minute)
-                spend += call_minutes * cfg.telephony_per_minute
-            waits_answered.append(waits_s[answered])
-            totals["answered"] += n_answered
-            totals["abandoned"] += int(answered.size) - n_answered
-            totals["within"] += within
-            totals["wait_s"] += float(waits_s[answered].sum())
-            totals["busy"] += busy_min
-            totals["staffed"] += staffed_min
-
+        chat = p.messenger
+        if chat is not None:
+            on_messenger = contacts.route_u < chat.share
+            by_bot = on_messenger & (contacts.bot_u < chat.bot_containment)
+        else:
+            on_messenger = by_bot = np.zeros(contacts.size, dtype=bool)
+        served = [
+            self._serve("phone", day, contacts, ~on_messenger, p.phone, 1),
+            self._serve("chat", day, contacts, on_messenger & ~by_bot, chat, chat.concurrency if chat else 1),
+        ]
         n_bot, n_messenger = int(by_bot.sum()), int(on_messenger.sum())
-        if chat_cfg is not None:
-            ctx.cost("bot", n_messenger * chat_cfg.bot_cost_per_contact)
-            spend += n_messenger * chat_cfg.bot_cost_per_contact
-        resolved = totals["answered"] + n_bot
-        ctx.value("cost_avoided", resolved * p.all_phone_cost_per_contact)
+        spend = sum(q.spend for q in served)
+        if chat is not None:
+            ctx.cost("bot", n_messenger * chat.bot_cost_per_contact)
+            spend += n_messenger * chat.bot_cost_per_contact
+        answered = sum(q.answered for q in served)
+        abandoned = sum(q.contacts - q.answered for q in served)
+        ctx.value("cost_avoided", (answered + n_bot) * p.all_phone_cost_per_contact)
 
-        answered_waits = np.concatenate(waits_answered) if waits_answered else np.empty(0)
         ctx.flow("contacts", contacts.size)
         ctx.flow("bot_resolved", n_bot)
         ctx.flow("messenger_contacts", n_messenger)
         ctx.flow("engagement_contacts", int(contacts.from_engagement.sum()))
-        ctx.flow("answered", totals["answered"])
-        ctx.flow("abandoned", totals["abandoned"])
-        ctx.flow("queued", totals["answered"] + totals["abandoned"])
-        ctx.flow("resolved", resolved)
-        ctx.flow("within_target", totals["within"])
-        ctx.flow("mean_wait_s", totals["wait_s"])
-        if answered_waits.size:
-            ctx.flow("p90_wait_s", quantile(answered_waits, 0.9) * answered_waits.size)
-        ctx.flow("busy_agent_minutes", totals["busy"])
-        ctx.flow("staffed_agent_minutes", totals["staffed"])
+        ctx.flow("answered", answered)
+        ctx.flow("abandoned", abandoned)
+        ctx.flow("queued", answered + abandoned)
+        ctx.flow("resolved", answered + n_bot)
+        ctx.flow("within_target", sum(q.within for q in served))
+        ctx.flow("mean_wait_s", sum(q.wait_s for q in served))
+        waits = np.concatenate([q.answered_waits for q in served])
+        if waits.size:
+            ctx.flow("p90_wait_s", quantile(waits, 0.9) * waits.size)
+        ctx.flow("busy_agent_minutes", sum(q.busy_minutes for q in served))
+        ctx.flow("staffed_agent_minutes", sum(q.staffed_minutes for q in served))
         ctx.flow("spend", spend)
-
         if n_messenger and ctx.bus.has_subscribers(topics.MESSENGER_USER_ACTION):
             ctx.env.process(self._publish(contacts.times[on_messenger], contacts.who[on_messenger]))
+
+    def _serve(
+        self,
+        route: str,
+        day: int,
+        contacts: _Contacts,
+        mask: np.ndarray,
+        cfg: PhoneSupport | MessengerSupport | None,
+        concurrency: int,
+    ) -> _Served:
+        """One queue's day: serve its contacts, record its own metrics, book its agents and telephony."""
+        if cfg is None:
+            return _Served.nothing()
+        ctx = self.ctx
+        waits_s, answered, handle_min = self._queue(route, day, contacts, mask, cfg, concurrency)
+        hours = staffed_hours(cfg.agents)
+        q = _Served(
+            contacts=int(mask.sum()),
+            answered=int(np.count_nonzero(answered)),
+            within=int(np.count_nonzero(answered & (waits_s <= self.params.service_level_seconds))),
+            answered_waits=waits_s[answered],
+            busy_minutes=float(handle_min[answered].sum()) / concurrency,
+            staffed_minutes=hours * 60.0,
+            spend=hours * cfg.cost_per_agent_hour,
+        )
+        ctx.cost(f"{route}_agents", q.spend)
+        if isinstance(cfg, PhoneSupport) and cfg.telephony_per_minute:
+            # A call is charged while it waits and while it is handled; an abandoned one until it hangs up.
+            minutes = float(waits_s.sum()) / 60.0 + float(handle_min[answered].sum())
+            ctx.cost("telephony", minutes * cfg.telephony_per_minute)
+            q.spend += minutes * cfg.telephony_per_minute
+        ctx.flow(f"{route}_contacts", q.contacts)
+        ctx.flow(f"{route}_answered", q.answered)
+        ctx.flow(f"{route}_within_target", q.within)
+        ctx.flow(f"{route}_mean_wait_s", q.wait_s)
+        ctx.flow(f"{route}_busy_minutes", q.busy_minutes)
+        ctx.flow(f"{route}_staffed_minutes", q.staffed_minutes)
+        return q
 
     def _queue(
         self,

@@ -19,8 +19,9 @@ import yaml
 
 from reachsim import run_experiment
 from reachsim.channels import registry, topics
-from reachsim.channels.support import METRICS, SupportChannel, SupportParams, quantile
+from reachsim.channels.support import METRICS, SupportChannel, SupportParams
 from reachsim.engine.simulation import RunResult, Simulation
+from reachsim.model.queueing import quantile
 from reachsim.results.rundir import write_run_dir
 from reachsim.scenario.errors import ScenarioError
 from reachsim.scenario.load import scenario_from_dict, with_overrides
