@@ -48,6 +48,19 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "engagement": {"probability": 0.02},
         "follow_probability": 0.01,
     },
+    # Hourly staffing and profiles, both queues, patience, telephony, bot fees and the reference cost.
+    "support": {
+        "contacts_per_day": 300,
+        "hour_profile": [1] * 8 + [3] * 10 + [2] * 6,
+        "weekday_profile": [1, 1, 1, 1, 1, 0.5, 0.3],
+        "patience_minutes": 4,
+        "service_level_seconds": 20,
+        "phone": {"agents": [1] * 8 + [6] * 10 + [3] * 6, "handle_minutes": 6, "handle_cv": 0.8,
+                  "cost_per_agent_hour": 28, "telephony_per_minute": 0.02},
+        "messenger": {"share": 0.5, "bot_containment": 0.35, "bot_cost_per_contact": 0.1, "agents": 3,
+                      "concurrency": 2, "handle_minutes": 9, "cost_per_agent_hour": 24},
+        "all_phone_cost_per_contact": 5.25,
+    },
 }
 
 SMS_EXAMPLE = {"share_per_day": 0.05, "cost_per_message": 0.02, "engagement_probability": 0.1}

@@ -25,6 +25,7 @@ ENTRY_POINT_GROUP = "reachsim.channels"
 BUILTIN: dict[str, str] = {
     "messenger": "reachsim.channels.messenger:MessengerChannel",
     "page": "reachsim.channels.page:PageChannel",
+    "support": "reachsim.channels.support:SupportChannel",
 }
 
 _registered: dict[str, type[Channel]] = {}

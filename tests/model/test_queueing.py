@@ -1,4 +1,9 @@
-"""Erlang C against textbook values and the birth–death chain; the FCFS recursion against theory and SimPy."""
+"""Erlang C against textbook values and the birth–death chain; Erlang A against its identities and the simulated
+queue; the FCFS recursion (agents always on duty or on shifts) against theory and SimPy, contact by contact; the
+staffing search against a published Erlang C table; arrival and handle-time sampling against their distributions.
+
+Statistical tolerances are 4 standard errors (batch means where waits are autocorrelated), never golden numbers.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,23 @@ import math
 
 import numpy as np
 import pytest
-import simpy
 from scipy import stats
 
-from reachsim.model.queueing import erlang_c, fcfs_multi_server, mmc_mean_wait, mmc_service_level
+from reachsim.model.queueing import (
+    ErlangA,
+    arrival_times,
+    erlang_c,
+    fcfs_multi_server,
+    fcfs_queue,
+    fewest_agents,
+    handle_times,
+    lognormal_parameters,
+    mmc_mean_wait,
+    mmc_service_level,
+    staffing_level,
+    staffing_table,
+)
+from tests.model.queue_reference import simpy_resource_queue, simpy_shift_queue
 
 
 def birth_death_mmc(arrival_rate: float, service_rate: float, servers: int) -> tuple[float, float]:
@@ -165,40 +183,6 @@ def test_fcfs_without_abandonment_matches_erlang_c(lam: float, mu: float, c: int
     assert abs(sl_hat - mmc_service_level(lam, mu, c, target)) < 4 * sl_se
 
 
-def simpy_reference(
-    arrivals: np.ndarray, service: np.ndarray, patience: np.ndarray, servers: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """One SimPy process per contact, reneging when patience runs out: the model the recursion replaces."""
-    env = simpy.Environment()
-    agents = simpy.Resource(env, capacity=servers)
-    waits = np.full(arrivals.size, np.nan)
-    answered = np.zeros(arrivals.size, dtype=bool)
-
-    def contact(i: int):  # type: ignore[no-untyped-def]
-        with agents.request() as request:
-            if np.isfinite(patience[i]):
-                outcome = yield request | env.timeout(patience[i])
-                served = request in outcome
-            else:
-                yield request
-                served = True
-            if served:
-                waits[i] = env.now - arrivals[i]
-                answered[i] = True
-                yield env.timeout(service[i])
-            else:
-                waits[i] = patience[i]
-
-    def source():  # type: ignore[no-untyped-def]
-        for i, t in enumerate(arrivals):
-            yield env.timeout(t - env.now)
-            env.process(contact(i))
-
-    env.process(source())
-    env.run()
-    return waits, answered
-
-
 @pytest.mark.parametrize(("lam", "c", "mean_patience"), [(3.5, 3, 0.5), (1.5, 2, 2.0), (0.9, 1, np.inf)])
 def test_fcfs_matches_simpy_contact_by_contact(lam: float, c: int, mean_patience: float) -> None:
     rng = np.random.default_rng(99)
@@ -206,8 +190,297 @@ def test_fcfs_matches_simpy_contact_by_contact(lam: float, c: int, mean_patience
     arrivals, service = poisson_exponential_inputs(rng, n, lam, 1.0)
     patience = rng.exponential(mean_patience, n) if np.isfinite(mean_patience) else np.full(n, np.inf)
     waits, answered = fcfs_multi_server(arrivals, service, patience, c)
-    ref_waits, ref_answered = simpy_reference(arrivals, service, patience, c)
+    ref_waits, ref_answered = simpy_resource_queue(arrivals, service, patience, c)
     np.testing.assert_array_equal(answered, ref_answered)
     np.testing.assert_allclose(waits, ref_waits, rtol=1e-9, atol=1e-9)
     if np.isfinite(mean_patience):
         assert 0 < (~answered).sum() < n  # the case exercises abandonment
+
+
+# -- agents on shifts, state carried between calls -----------------------------------------------------------------
+
+
+class TestShiftsHandWorked:
+    # Period 3: agent 0 works units 0 and 1 of each period, agent 1 unit 1 only; nobody works unit 2.
+    STAFFING = (1, 2, 0)
+    ARRIVALS = (0.2, 0.5, 1.9, 2.1, 2.2, 3.5)
+    SERVICE = (1.5, 0.3, 0.5, 1.0, 1.0, 0.2)
+    PATIENCE = (9.0, 9.0, 9.0, 9.0, 1.0, 9.0)
+
+    def test_waits_follow_the_shifts(self) -> None:
+        # c0: agent 0 at once (free 1.7). c1: agent 0 busy, agent 1 starts its shift at 1.0 (free 1.3). c2: both free
+        # and on duty at 1.9, agent 0 (lower index) takes it and finishes at 2.4 in an unstaffed hour. c3: nobody on
+        # duty in [2, 3): agent 0 at 3.0 (free 4.0). c4: agent 0 at 4.0 ties agent 1's next shift at 4.0, a wait of
+        # 1.8 > its patience 1.0: it leaves. c5: agent 0 at 4.0, wait 0.5.
+        out = fcfs_queue(self.ARRIVALS, self.SERVICE, self.PATIENCE, [-math.inf, -math.inf], staffing=self.STAFFING)
+        np.testing.assert_allclose(out.waits, [0.0, 0.5, 0.0, 0.9, 1.0, 0.5], atol=1e-12)
+        assert out.answered.tolist() == [True, True, True, True, False, True]
+        np.testing.assert_allclose(out.free_at, [4.2, 1.3])
+
+    def test_reference_model_agrees(self) -> None:
+        waits, answered = simpy_shift_queue(
+            np.array(self.ARRIVALS), np.array(self.SERVICE), np.array(self.PATIENCE), self.STAFFING
+        )
+        np.testing.assert_allclose(waits, [0.0, 0.5, 0.0, 0.9, 1.0, 0.5], atol=1e-12)
+        assert answered.tolist() == [True, True, True, True, False, True]
+
+    def test_validation(self) -> None:
+        with pytest.raises(ValueError, match="as many agents as its largest level"):
+            fcfs_queue([0.0], [1.0], np.inf, [-math.inf], staffing=self.STAFFING)
+        with pytest.raises(ValueError, match="non-negative integers"):
+            fcfs_queue([0.0], [1.0], np.inf, [-math.inf], staffing=[1.5])
+        with pytest.raises(ValueError, match="at least one agent"):
+            fcfs_queue([0.0], [1.0], np.inf, [])
+
+
+@pytest.mark.parametrize(
+    ("staffing", "lam", "mean_patience"),
+    [
+        ((2, 3, 3, 1, 0, 2), 2.0, 0.4),
+        ((2, 3, 3, 1, 0, 2), 1.6, np.inf),
+        ((1, 1, 1, 2, 3, 4, 4, 4, 3, 3, 2, 2, 1, 1, 1, 1, 2, 3, 4, 4, 3, 2, 1, 1), 2.0, 1.0),
+    ],
+)
+def test_shift_recursion_matches_simpy_contact_by_contact(
+    staffing: tuple[int, ...], lam: float, mean_patience: float
+) -> None:
+    rng = np.random.default_rng(7)
+    n = 3_000
+    arrivals, service = poisson_exponential_inputs(rng, n, lam, 1.0)
+    patience = rng.exponential(mean_patience, n) if np.isfinite(mean_patience) else np.full(n, np.inf)
+    out = fcfs_queue(arrivals, service, patience, np.full(max(staffing), -math.inf), staffing=staffing)
+    ref_waits, ref_answered = simpy_shift_queue(arrivals, service, patience, staffing)
+    np.testing.assert_array_equal(out.answered, ref_answered)
+    np.testing.assert_allclose(out.waits, ref_waits, rtol=1e-9, atol=1e-9)
+    assert (out.waits > 0.5).sum() > 100  # the case exercises waiting for a shift and for a busy agent
+
+
+@pytest.mark.parametrize("staffing", [None, (3, 1, 2, 2)])
+def test_a_queue_split_at_unit_boundaries_is_the_same_queue(staffing: tuple[int, ...] | None) -> None:
+    rng = np.random.default_rng(11)
+    arrivals, service = poisson_exponential_inputs(rng, 5_000, 1.7, 1.0)
+    patience = rng.exponential(2.0, arrivals.size)
+    agents = 2 if staffing is None else max(staffing)
+    whole = fcfs_queue(arrivals, service, patience, np.full(agents, -math.inf), staffing=staffing)
+    free = np.full(agents, -math.inf)
+    waits, answered = [], []
+    for start in range(0, math.ceil(arrivals[-1]) + 1, 24):  # "midnight" every 24 units
+        part = (arrivals >= start) & (arrivals < start + 24)
+        out = fcfs_queue(arrivals[part], service[part], patience[part], free, staffing=staffing)
+        free = out.free_at
+        waits.append(out.waits)
+        answered.append(out.answered)
+    np.testing.assert_array_equal(np.concatenate(waits), whole.waits)
+    np.testing.assert_array_equal(np.concatenate(answered), whole.answered)
+    assert (~whole.answered).sum() > 0
+
+
+def test_state_in_is_the_agents_next_free_times() -> None:
+    # Two agents busy until 5 and 1: a contact at 0 waits 1, the next (at 0.5, handle 10) waits for the agent free
+    # at 5 → 4.5 (the other became busy again at 1 until 3).
+    out = fcfs_queue([0.0, 0.5], [2.0, 10.0], np.inf, [5.0, 1.0])
+    np.testing.assert_allclose(out.waits, [1.0, 2.5])
+    np.testing.assert_allclose(out.free_at, [5.0, 13.0])
+
+
+# -- Erlang A --------------------------------------------------------------------------------------------------
+
+
+def ctmc_mmc_abandonment(lam: float, mu: float, c: int, theta: float, n_max: int) -> np.ndarray:
+    """Stationary distribution of the truncated M/M/c+M chain by a linear solve of πQ = 0, Σπ = 1."""
+    q = np.zeros((n_max + 1, n_max + 1))
+    for n in range(n_max + 1):
+        if n < n_max:
+            q[n, n + 1] = lam
+        if n > 0:
+            q[n, n - 1] = min(n, c) * mu + max(n - c, 0) * theta
+        q[n, n] = -q[n].sum()
+    a = np.vstack([q.T, np.ones(n_max + 1)])
+    b = np.zeros(n_max + 2)
+    b[-1] = 1.0
+    return np.linalg.lstsq(a, b, rcond=None)[0]
+
+
+class TestErlangA:
+    @pytest.mark.parametrize(("lam", "mu", "c", "theta"), [(2.7, 1.0, 3, 0.5), (4.0, 1.0, 3, 1.0), (9.0, 0.5, 12, 2.0)])
+    def test_stationary_figures_match_a_linear_solve_of_the_chain(
+        self, lam: float, mu: float, c: int, theta: float
+    ) -> None:
+        queue = ErlangA(lam, mu, c, theta)
+        pi = ctmc_mmc_abandonment(lam, mu, c, theta, n_max=c + 200)
+        n = np.arange(pi.size)
+        lq = float(((n - c).clip(min=0) * pi).sum())
+        assert queue.p_wait == pytest.approx(float(pi[c:].sum()), rel=1e-9)
+        assert queue.mean_queue == pytest.approx(lq, rel=1e-9)
+        # Flow balance: abandonments per unit time θ·Lq out of λ arrivals.
+        assert queue.p_abandon == pytest.approx(theta * lq / lam, rel=1e-9)
+        assert queue.mean_wait == pytest.approx(lq / lam, rel=1e-9)
+        assert queue.p_answered + queue.p_abandon == pytest.approx(1.0, rel=1e-12)
+        assert queue.service_level(1e4) == pytest.approx(queue.p_answered, rel=1e-9)
+        assert queue.service_level(0.0) == pytest.approx(1.0 - queue.p_wait, rel=1e-12)
+        assert queue.occupancy == pytest.approx(lam * queue.p_answered / (c * mu), rel=1e-12)
+
+    def test_without_abandonment_it_is_erlang_c(self) -> None:
+        lam, mu, c = 2.4, 1.0, 3
+        exact = ErlangA(lam, mu, c)
+        nearly = ErlangA(lam, mu, c, 1e-7)
+        assert exact.p_wait == erlang_c(lam, mu, c)
+        assert exact.mean_wait_answered == mmc_mean_wait(lam, mu, c)
+        for queue in (exact, nearly):
+            assert queue.p_wait == pytest.approx(float(erlang_c(lam, mu, c)), rel=1e-5)
+            assert queue.mean_wait_answered == pytest.approx(float(mmc_mean_wait(lam, mu, c)), rel=1e-5)
+            assert queue.service_level(0.5) == pytest.approx(float(mmc_service_level(lam, mu, c, 0.5)), rel=1e-5)
+        # The 90th percentile of the waits: 1 − C·e^(−(cμ−λ)t) = 0.9.
+        expected = math.log(float(erlang_c(lam, mu, c)) / 0.1) / (c * mu - lam)
+        assert exact.answered_wait_quantile(0.9) == pytest.approx(expected, rel=1e-12)
+        assert nearly.answered_wait_quantile(0.9) == pytest.approx(expected, rel=1e-4)
+
+    def test_unstable_without_abandonment(self) -> None:
+        queue = ErlangA(3.0, 1.0, 3)
+        assert not queue.stable and queue.p_wait == 1.0 and queue.answered_wait_quantile(0.9) == math.inf
+        assert ErlangA(3.0, 1.0, 3, 0.1).stable
+
+    @pytest.mark.parametrize(("lam", "c", "mean_patience"), [(2.7, 3, 2.0), (4.0, 3, 1.0)])
+    def test_simulated_queue_matches(self, lam: float, c: int, mean_patience: float) -> None:
+        """The FCFS recursion with exponential patience against the M/M/c+M chain: abandonment, mean wait of
+        answered contacts, service level and the 90th percentile of answered waits."""
+        rng = np.random.default_rng(2024 + c)
+        n, warm_up = 300_000, 3_000
+        arrivals, service = poisson_exponential_inputs(rng, n, lam, 1.0)
+        patience = rng.exponential(mean_patience, n)
+        waits, answered = fcfs_multi_server(arrivals, service, patience, c)
+        waits, answered = waits[warm_up:], answered[warm_up:]
+        queue = ErlangA(lam, 1.0, c, 1.0 / mean_patience)
+        target = 0.25
+
+        ab_hat, ab_se = batch_mean_and_se((~answered).astype(float))
+        assert abs(ab_hat - queue.p_abandon) < 4 * ab_se, (ab_hat, queue.p_abandon, ab_se)
+        sl_hat, sl_se = batch_mean_and_se((answered & (waits <= target)).astype(float))
+        assert abs(sl_hat - queue.service_level(target)) < 4 * sl_se, (sl_hat, queue.service_level(target), sl_se)
+        # Mean wait of answered contacts: a ratio estimator, batch by batch.
+        num = np.array(
+            [(w * a).sum() for w, a in zip(np.array_split(waits, 40), np.array_split(answered, 40), strict=True)]
+        )
+        den = np.array([a.sum() for a in np.array_split(answered, 40)])
+        ratios = num / den
+        w_hat, w_se = float(num.sum() / den.sum()), float(ratios.std(ddof=1) / math.sqrt(40))
+        assert abs(w_hat - queue.mean_wait_answered) < 4 * w_se, (w_hat, queue.mean_wait_answered, w_se)
+        # The quantile: the share of answered waits at or below the model's p90 is 0.9.
+        p90 = queue.answered_wait_quantile(0.9)
+        below = (waits[answered] <= p90).astype(float)
+        b_hat, b_se = batch_mean_and_se(below)
+        assert abs(b_hat - 0.9) < 4 * b_se, (b_hat, b_se)
+
+
+# -- staffing ------------------------------------------------------------------------------------------------------
+
+
+class TestStaffing:
+    # Published Erlang C example: 100 calls in 30 minutes, 180 s average handle time, target 80 % within 20 s →
+    # 14 agents, P(wait) 0.1741319, service level 0.88835, average speed of answer 7.835937 s, occupancy 0.7142857;
+    # at 11 agents P(wait) 0.6821182 and service level 0.3896138. Sources: the README of the CRAN package ErlangC
+    # 0.1.0 (https://stat.ethz.ch/CRAN/web/packages/ErlangC/readme/README.html, 2024) and the same case in the
+    # pyworkforce 0.1.0 documentation (https://pypi.org/project/pyworkforce/0.1.0/).
+    LAM, MU, TARGET = 100 / 30, 1 / 3, 20 / 60  # per minute, minutes
+
+    def test_published_erlang_c_table(self) -> None:
+        assert fewest_agents(self.LAM, self.MU, self.TARGET, 0.8) == 14
+        row = staffing_level(self.LAM, self.MU, 14, self.TARGET)
+        assert row.service_level == pytest.approx(0.88835, abs=5e-6)
+        assert erlang_c(self.LAM, self.MU, 14) == pytest.approx(0.1741319, abs=5e-8)
+        assert row.mean_wait * 60 == pytest.approx(7.83593701177724, rel=1e-12)
+        assert row.occupancy == pytest.approx(0.7142857, abs=5e-8)
+        eleven = staffing_level(self.LAM, self.MU, 11, self.TARGET)
+        assert erlang_c(self.LAM, self.MU, 11) == pytest.approx(0.6821182, abs=5e-8)
+        assert eleven.service_level == pytest.approx(0.3896138, abs=5e-8)
+        assert staffing_level(self.LAM, self.MU, 13, self.TARGET).service_level < 0.8  # 14 is the fewest
+
+    def test_table_around_the_answer(self) -> None:
+        table = staffing_table(self.LAM, self.MU, self.TARGET, 0.8, around=2)
+        assert [row.agents for row in table] == [12, 13, 14, 15, 16]
+        levels = [row.service_level for row in table]
+        assert levels == sorted(levels) and levels[1] < 0.8 <= levels[2]
+        assert all(row.p_abandon == 0 for row in table)
+        # Unstable levels say so rather than fail.
+        assert staffing_level(self.LAM, self.MU, 10, self.TARGET).mean_wait == math.inf
+
+    def test_abandonment_needs_fewer_agents(self) -> None:
+        # Callers who hang up shorten the queue for the rest: Erlang C overstates the agents needed.
+        with_patience = fewest_agents(self.LAM, self.MU, self.TARGET, 0.8, abandon_rate=1 / 2)
+        assert with_patience < 14
+        row = staffing_level(self.LAM, self.MU, with_patience, self.TARGET, abandon_rate=1 / 2)
+        assert (
+            row.service_level
+            >= 0.8
+            > staffing_level(self.LAM, self.MU, with_patience - 1, self.TARGET, abandon_rate=1 / 2).service_level
+        )
+        assert 0 < row.p_abandon < 0.1
+
+    def test_chosen_level_holds_in_simulation(self) -> None:
+        agents = fewest_agents(self.LAM, self.MU, self.TARGET, 0.8, abandon_rate=1 / 2)
+        rng = np.random.default_rng(5)
+        n = 200_000
+        arrivals, service = poisson_exponential_inputs(rng, n, self.LAM, self.MU)
+        waits, answered = fcfs_multi_server(arrivals, service, rng.exponential(2.0, n), agents)
+        sl_hat, sl_se = batch_mean_and_se((answered & (waits <= self.TARGET)).astype(float)[2_000:])
+        expected = staffing_level(self.LAM, self.MU, agents, self.TARGET, abandon_rate=1 / 2).service_level
+        assert abs(sl_hat - expected) < 4 * sl_se, (sl_hat, expected, sl_se)
+
+    def test_bad_arguments(self) -> None:
+        with pytest.raises(ValueError, match="target_level"):
+            fewest_agents(1.0, 1.0, 0.1, 1.2)
+        with pytest.raises(ValueError, match="servers"):
+            ErlangA(1.0, 1.0, 0)
+
+
+# -- arrivals and handle times -----------------------------------------------------------------------------------
+
+
+def test_arrival_times_follow_the_profile() -> None:
+    profile = np.array([0, 0, 1, 2, 4, 1, 0, 3], dtype=float)
+    n = 400_000
+    times = arrival_times(np.random.default_rng(3).random(n), profile)
+    assert times.min() >= 2.0 and times.max() < 8.0
+    counts = np.bincount(times.astype(int), minlength=8)
+    share = profile / profile.sum()
+    assert counts[share == 0].sum() == 0
+    sd = np.sqrt(n * share * (1 - share))
+    assert np.all(np.abs(counts - n * share) <= 4 * sd + 1e-9), (counts, n * share)
+    # Uniform within each unit: the fractional parts of the busiest unit.
+    frac = times[times.astype(int) == 4] % 1.0
+    assert stats.kstest(frac, "uniform").pvalue > 1e-4
+    uniform_day = arrival_times(np.random.default_rng(4).random(n))
+    assert stats.kstest(uniform_day / 24.0, "uniform").pvalue > 1e-4
+
+
+def test_exponential_handle_times() -> None:
+    n, mean = 200_000, 6.0
+    x = handle_times(np.random.default_rng(8).random(n), mean)
+    assert abs(x.mean() - mean) < 4 * mean / math.sqrt(n)
+    assert stats.kstest(x, "expon", args=(0, mean)).pvalue > 1e-4
+
+
+def test_lognormal_handle_times_have_the_mean_and_cv() -> None:
+    n, mean, cv = 200_000, 6.0, 0.8
+    x = handle_times(np.random.default_rng(9).random(n), mean, cv)
+    m, s = lognormal_parameters(mean, cv)
+    assert math.exp(m + s * s / 2) == pytest.approx(mean, rel=1e-12)
+    assert math.sqrt(math.exp(s * s) - 1) == pytest.approx(cv, rel=1e-12)
+    assert abs(x.mean() - mean) < 4 * mean * cv / math.sqrt(n)
+    logs = np.log(x)
+    assert abs(logs.mean() - m) < 4 * s / math.sqrt(n)
+    assert abs(logs.std(ddof=1) - s) < 4 * s / math.sqrt(2 * (n - 1))
+    assert stats.kstest(x, "lognorm", args=(s, 0, math.exp(m))).pvalue > 1e-4
+
+
+def test_single_agent_with_lognormal_handle_times_matches_pollaczek_khinchine() -> None:
+    """M/G/1: mean wait λ·E[S²] / (2(1 − ρ)), with E[S²] = mean²·(1 + cv²)."""
+    lam, mean, cv = 0.7, 1.0, 1.5
+    rng = np.random.default_rng(21)
+    n = 400_000
+    arrivals = np.cumsum(rng.exponential(1 / lam, n))
+    service = handle_times(rng.random(n), mean, cv)
+    waits, _ = fcfs_multi_server(arrivals, service, np.inf, 1)
+    expected = lam * mean**2 * (1 + cv**2) / (2 * (1 - lam * mean))
+    w_hat, w_se = batch_mean_and_se(waits[4_000:])
+    assert abs(w_hat - expected) < 4 * w_se, (w_hat, expected, w_se)
