@@ -33,7 +33,7 @@ from reachsim.channels import registry
 from reachsim.channels.base import CHANNEL_METRICS, Channel, ChannelParams
 from reachsim.core.metrics import Kind, Metric
 from reachsim.core.paths import parse_path, replaced_in
-from reachsim.engine.recorder import UndeclaredMetricError
+from reachsim.engine.recorder import MoneyFlowError, UndeclaredMetricError
 from reachsim.engine.simulation import RunResult, Simulation
 from reachsim.engine.streams import Streams
 from reachsim.scenario.errors import ScenarioError
@@ -346,6 +346,8 @@ def _run(scenario: Any, replication: int) -> _Run:
         result = sim.run()
     except UndeclaredMetricError as exc:
         _fail(_channel_type(scenario), f"{exc}: every recorded metric must be declared")
+    except MoneyFlowError as exc:
+        _fail(_channel_type(scenario), str(exc))
     return _Run(sim, result, streams, dict(sim.recorder.series()))
 
 
@@ -466,14 +468,6 @@ def _first(mask: np.ndarray) -> int:
 
 def _check_money(type_name: str, run: _Run, horizon: int) -> None:
     name = run.channel.name
-    for metric in ("cost", "value"):
-        recorded = run.recorded.get((name, metric))
-        if recorded is not None and np.any(recorded):
-            _fail(
-                type_name,
-                f"the channel recorded '{metric}' with ctx.flow(); book money with ctx.{metric}() so "
-                "that the ledger stays the single source of money (the series are derived from it)",
-            )
     cost = value = 0.0
     for day, channel, category, amount in run.sim.ledger.entries():
         if channel != name:

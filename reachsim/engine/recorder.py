@@ -20,6 +20,14 @@ class UndeclaredMetricError(KeyError):
         return str(self.args[0])
 
 
+class MoneyFlowError(ValueError):
+    """A channel recorded money as a flow: money is booked in the ledger, and its series derived from it."""
+
+
+#: Series derived from the ledger at the end of a run; never recorded as flows.
+MONEY = ("cost", "value")
+
+
 class Recorder:
     def __init__(self, horizon_days: int) -> None:
         self.horizon_days = horizon_days
@@ -41,12 +49,25 @@ class Recorder:
         return tuple(self._declared.get(channel, {}).values())
 
     def flow(self, channel: str, metric: str, t: float, amount: float) -> None:
+        if metric in MONEY:
+            raise MoneyFlowError(
+                f"channel '{channel}' recorded '{metric}' with ctx.flow(); book money with ctx.{metric}() so that "
+                "the ledger stays the single source of money (the series are derived from it)"
+            )
         day = int(t)
         if 0 <= day < self.horizon_days:
             self._series(channel, metric)[day] += amount
 
     def stock(self, channel: str, metric: str, read: Callable[[], float]) -> None:
         self._stocks.append((self._series(channel, metric), read))
+
+    def raw(self, channel: str, metric: str) -> np.ndarray:
+        """A recorded series as recorded (a mean's sums, before division)."""
+        return self._series(channel, metric)
+
+    def replace(self, channel: str, metric: str, values: np.ndarray) -> None:
+        """Set a whole recorded series at the end of a run (money from the ledger, cumulative reach)."""
+        self._series(channel, metric)[:] = values
 
     def end_of_day(self, day: int) -> None:
         for series, read in self._stocks:

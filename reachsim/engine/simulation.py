@@ -178,16 +178,21 @@ class Simulation:
         return final
 
     def _finish(self, final: dict[str, dict[str, float]]) -> RunResult:
-        series = dict(self.recorder.series())
-        all_engagements = series["all", "engagements"]
-        for ch in self.channels:
-            all_engagements += series[ch.name, "engagements"]
+        # Derived series first (money from the ledger, strategy totals), so that declared means and ratios
+        # computed from them see the final values.
+        record = self.recorder.replace
         cost, value = self.ledger.daily()
-        series["all", "cost"] = cost
-        series["all", "value"] = value
-        series["all", "unique_reach"] = np.cumsum(series["all", "unique_reach"])
+        record("all", "cost", cost)
+        record("all", "value", value)
         for ch in self.channels:  # the ledger is the single source of money: channel series from it too
-            series[ch.name, "cost"], series[ch.name, "value"] = self.ledger.daily(ch.name)
+            ch_cost, ch_value = self.ledger.daily(ch.name)
+            record(ch.name, "cost", ch_cost)
+            record(ch.name, "value", ch_value)
+        raw = self.recorder.raw
+        engagements = raw("all", "engagements") + sum(raw(ch.name, "engagements") for ch in self.channels)
+        record("all", "engagements", engagements)
+        record("all", "unique_reach", np.cumsum(raw("all", "unique_reach")))
+        series = dict(self.recorder.series())
         metrics = {"all": (*ALL_METRICS, *FREQUENCY_METRICS)}
         metrics.update((ch.name, ch.declared_metrics()) for ch in self.channels)
         return RunResult(
