@@ -121,13 +121,14 @@ class AppAcquisition(Acquisition):
     paid: PaidInstalls | None = Field(default=None, description="Paid installs; none when omitted.")  # type: ignore[assignment]
 
     def shared(self) -> Acquisition:
-        """The same sources in the shared component's terms."""
+        """The same sources in the shared component's terms (every other field passed on as it is)."""
         paid = None
         if self.paid is not None:
             paid = PaidAcquisition(
                 budget_per_day=self.paid.budget_per_day, cost_per_subscriber=self.paid.cost_per_install
             )
-        return Acquisition(organic_per_day=self.organic_per_day, paid=paid, bass=self.bass)
+        others = {name: getattr(self, name) for name in Acquisition.model_fields if name != "paid"}
+        return Acquisition(**others, paid=paid)
 
 
 class RetentionPoint(StrictModel):
