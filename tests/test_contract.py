@@ -21,6 +21,32 @@ ROOT = Path(__file__).resolve().parents[1]
 #: One example per channel type: a scenario entry that makes the channel deliver, engage, spend and draw random
 #: numbers in a small market (2,000 consumers, 42 days). Whoever adds a channel adds its example here.
 EXAMPLES: dict[str, dict[str, Any]] = {
+    "app": {
+        "build": {"cost": 5_000, "days": 5, "spread": True},
+        "maintenance": {"share_of_build_per_year": 0.2},
+        "os_updates": {"every_days": 14, "cost": 300},
+        "fees": {"store_per_month": 10, "hosting_per_month": 40},
+        "acquisition": {
+            "organic_per_day": 4,
+            "paid": {"budget_per_day": 10, "cost_per_install": 2.0},
+            "bass": {"p": 0.5, "q": 2.0, "potential": 0.5},
+        },
+        "retention": {"day_1": 0.4, "day_30": 0.15, "more_points": [{"day": 7, "share": 0.25}]},
+        "push": {
+            "optin": 0.6,
+            "every_days": 2,
+            "engagement": {
+                "probability": 0.2,
+                "novelty": {"half_life_days": 10, "floor": 0.3},
+                "fatigue": {"half_life_days": 4, "strength": 0.3},
+            },
+            "disable": {"probability": 0.01, "fatigue_strength": 1.0},
+            "uninstall": {"probability": 0.005},
+            "cost_per_message": 0.001,
+        },
+        "home_screen": {"impressions_per_day": 1.0, "value_per_impression": 0.001},
+        "sessions": {"per_day": 0.3, "novelty": {"half_life_days": 7, "floor": 0.2}},
+    },
     "messenger": {
         "initial_subscribers": 300,
         "acquisition": {

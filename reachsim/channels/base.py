@@ -129,6 +129,12 @@ class Channel(ABC):
         this channel, message)."""
         return []
 
+    @classmethod
+    def check_horizon(cls, params: ChannelParams, horizon_days: int) -> list[tuple[str, str]]:
+        """Warnings at load time against the scenario's horizon (an activity that would start after it): a list
+        of (field path within this channel, message). Unlike the checks above they do not stop the scenario."""
+        return []
+
     def set_param(self, path: str, value: float) -> None:
         """Apply a timeline entry: a validated copy of the parameters with one numeric field changed."""
         self.params = with_path(self.params, path, value)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "reachsim.channels"
 
 BUILTIN: dict[str, str] = {
+    "app": "reachsim.channels.app:AppChannel",
     "messenger": "reachsim.channels.messenger:MessengerChannel",
     "page": "reachsim.channels.page:PageChannel",
     "support": "reachsim.channels.support:SupportChannel",

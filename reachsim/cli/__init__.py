@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from reachsim.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from reachsim.cli.parser import UsageError, build_parser
@@ -47,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "report": commands.report,
             "schema": commands.schema,
         }
-        return handlers[args.command](args)
+        with scenario_warnings_printed(err.print):
+            return handlers[args.command](args)
     except UsageError as exc:
         err.print(str(exc), markup=False)
         return EXIT_USAGE
@@ -65,3 +69,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not debug:
             err.print("(run with --debug for the traceback)", markup=False)
         return EXIT_ERROR
+
+
+@contextmanager
+def scenario_warnings_printed(say: Callable[[str], Any]) -> Iterator[None]:
+    """Every scenario warning issued in the block is said as one ``file:line: warning: field: message`` line
+    (each time, not once per place in the code); other warnings are shown as Python shows them."""
+    from reachsim.core.problems import ScenarioWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ScenarioWarning)
+        python_shows = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if isinstance(message, ScenarioWarning):
+                say(str(message))
+            else:
+                python_shows(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        yield

@@ -9,7 +9,7 @@ import dataclasses
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["Problem", "ScenarioError", "did_you_mean", "sort_problems", "suggest"]
+__all__ = ["Problem", "ScenarioError", "ScenarioWarning", "did_you_mean", "sort_problems", "suggest"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,22 @@ class ScenarioError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(str(problem) for problem in self.problems)
+
+
+class ScenarioWarning(UserWarning):
+    """Valid scenario input that is probably not what was meant (an app launched after the horizon).
+
+    Issued with :func:`warnings.warn` when a scenario loads, so code that loads scenarios sees it as any Python
+    warning; the command line prints it as ``file:line: warning: path.to.field: message`` and goes on."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(problem)
+
+    def __str__(self) -> str:
+        p = self.problem
+        where = p.file if p.line is None else f"{p.file}:{p.line}"
+        return f"{where}: warning: " + (f"{p.field}: {p.message}" if p.field else p.message)
 
 
 def suggest(name: str, choices: Iterable[str]) -> str | None:

@@ -69,3 +69,79 @@ def weibull_conditional_survival(
     end = np.maximum(a + np.asarray(t, dtype=float), a)
     out = np.exp(-((end / lam) ** k) + (a / lam) ** k)
     return out[()]
+
+
+def weibull_least_squares(days: npt.ArrayLike, shares: npt.ArrayLike) -> tuple[float, float]:
+    """Return ``(scale_lambda_days, shape_k)`` of the Weibull survival fitted to ``(day, share)`` points.
+
+    On the Weibull plot, ``x = log t`` and ``y = log(−log S)``, the curve is the straight line ``y = k·x − k·log λ``;
+    the fit is the ordinary least-squares line through the points: ``k = Σ(x − x̄)(y − ȳ) / Σ(x − x̄)²`` and
+    ``λ = exp(x̄ − ȳ/k)``. With two points the line passes through both (it is :func:`weibull_from_two_points`);
+    with more it minimises the squared errors of ``log(−log S)``, so each point counts by its error on that
+    scale rather than in shares. Requires at least two points, days ``> 0`` and not all equal, shares strictly
+    between 0 and 1, and survival that falls on the whole (``k > 0``).
+    """
+    t = np.asarray(days, dtype=float).ravel()
+    s = np.asarray(shares, dtype=float).ravel()
+    if t.size != s.size:
+        raise ValueError(f"need as many days as shares, got {t.size} days and {s.size} shares")
+    if t.size < 2:
+        raise ValueError(f"a Weibull fit needs at least two points, got {t.size}")
+    if not np.all((s > 0.0) & (s < 1.0)):
+        raise ValueError(f"retention shares must be strictly between 0 and 1, got {s.tolist()}")
+    if not np.all(t > 0.0):
+        raise ValueError(f"retention days must be > 0, got {t.tolist()}")
+    x = np.log(t)
+    y = np.log(-np.log(s))
+    dx = x - x.mean()
+    sxx = float(dx @ dx)
+    if sxx == 0.0:
+        raise ValueError("retention points must be on at least two different days")
+    shape = float(dx @ (y - y.mean())) / sxx
+    if not shape > 0.0:
+        raise ValueError("retention must fall over time: the fitted Weibull shape is not positive")
+    scale = math.exp(float(x.mean()) - float(y.mean()) / shape)
+    return scale, shape
+
+
+def weibull_fit(days: npt.ArrayLike, shares: npt.ArrayLike) -> tuple[float, float]:
+    """The Weibull through two points exactly (:func:`weibull_from_two_points`), or fitted to more by least
+    squares (:func:`weibull_least_squares`)."""
+    t = np.asarray(days, dtype=float).ravel()
+    s = np.asarray(shares, dtype=float).ravel()
+    if t.size == 2 and s.size == 2:
+        (t1, t2), (s1, s2) = (t, s) if t[0] < t[1] else (t[::-1], s[::-1])
+        return weibull_from_two_points(float(t1), float(s1), float(t2), float(s2))
+    return weibull_least_squares(t, s)
+
+
+def weibull_integral(t: npt.ArrayLike, scale: npt.ArrayLike, shape: npt.ArrayLike) -> Floats:
+    """Expected days installed within the first ``t`` days of an install: ``∫₀ᵗ S(u) du``.
+
+    With ``v = (u/λ)^k`` the integral is ``λ·Γ(1 + 1/k)·P(1/k, (t/λ)^k)``, ``P`` the regularised lower incomplete
+    gamma function; it tends to the mean lifetime ``λ·Γ(1 + 1/k)`` as ``t → ∞``. 0 for ``t ≤ 0``.
+    """
+    from scipy import special
+
+    lam = np.asarray(scale, dtype=float)
+    k = np.asarray(shape, dtype=float)
+    tt = np.maximum(np.asarray(t, dtype=float), 0.0)
+    out = lam * special.gamma(1.0 + 1.0 / k) * special.gammainc(1.0 / k, (tt / lam) ** k)
+    return out[()]
+
+
+def installed_base_constant_installs(
+    installs_per_day: float, days: npt.ArrayLike, scale: float, shape: float
+) -> Floats:
+    """Expected installed base after ``days`` whole days of ``installs_per_day`` installs a day.
+
+    Installs happen at whole days and an install is counted on day ``d`` if its lifetime ``T`` is at least its
+    age ``d − d₀`` (see docs/model/app.md), so the base after ``n`` days holds cohorts aged ``0 … n − 1``:
+    ``a·Σ_{j<n} S(j)``, the left Riemann sum with step one day of ``a·∫₀ⁿ S(u) du`` (:func:`weibull_integral`);
+    for a falling ``S`` the sum exceeds the integral by less than ``a``.
+    """
+    n = np.asarray(days, dtype=np.int64)
+    top = int(n.max(initial=0))
+    cumulative = np.concatenate([[0.0], np.cumsum(weibull_survival(np.arange(top), scale, shape))])
+    out = installs_per_day * cumulative[np.maximum(n, 0)]
+    return out[()]

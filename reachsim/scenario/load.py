@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import pydantic
 import yaml
 
+from reachsim.core.problems import ScenarioWarning
 from reachsim.scenario.errors import Problem, ScenarioError, format_path, parse_path, sort_problems
 from reachsim.scenario.inherit import ExtendsError, resolve_extends
-from reachsim.scenario.schema import scenario_model, scenario_problems, strategy_problems
+from reachsim.scenario.schema import scenario_model, scenario_problems, scenario_warnings, strategy_problems
 from reachsim.scenario.source import Source, load_source, validate
 from reachsim.scenario.uncertainty import extract_inline
 from reachsim.scenario.uncertainty import problems as uncertainty_problems
@@ -27,7 +29,8 @@ def scenario_from_dict(data: dict[str, Any], name: str = "<scenario>") -> Any:
 
 
 def _checked(source: Source) -> Any:
-    """Resolve inheritance, validate, then check cross-references; report every problem found at once."""
+    """Resolve inheritance, validate, then check cross-references; report every problem found at once. What is
+    valid but probably not meant is issued as a :class:`ScenarioWarning` each."""
     problems: list[Problem] = []
     data = source.data
     strategies = data.get("strategies") if isinstance(data, dict) else None
@@ -61,6 +64,8 @@ def _checked(source: Source) -> Any:
         problems.append(located(loc, message))
     if problems:
         raise ScenarioError(sort_problems(problems))
+    for warning in sort_problems(located(loc, message) for loc, message in scenario_warnings(scenario)):
+        warnings.warn(ScenarioWarning(warning), stacklevel=3)
     return scenario
 
 

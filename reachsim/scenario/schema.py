@@ -143,6 +143,17 @@ def scenario_problems(scenario: Any) -> list[tuple[Loc, str]]:
     return problems
 
 
+def scenario_warnings(scenario: Any) -> list[tuple[Loc, str]]:
+    """What a schema-valid, consistent scenario probably did not mean (each channel's ``check_horizon``), with
+    absolute locations: reported, never refused."""
+    found: list[tuple[Loc, str]] = []
+    for name, strategy in scenario.strategies.items():
+        for i, ch in enumerate(strategy.channels):
+            for field_path, message in registry.get(ch.type).check_horizon(ch, scenario.horizon_days):
+                found.append((("strategies", name, "channels", i, *field_path.split(".")), message))
+    return found
+
+
 def _short(exc: ValueError, value: float) -> str:
     """The first error of a re-validated channel, for a timeline value (its path is already in the report)."""
     errors = getattr(exc, "errors", None)

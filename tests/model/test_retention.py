@@ -10,8 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reachsim.model.retention import (
+    installed_base_constant_installs,
     weibull_conditional_survival,
+    weibull_fit,
     weibull_from_two_points,
+    weibull_integral,
+    weibull_least_squares,
     weibull_lifetimes,
     weibull_survival,
 )
@@ -137,3 +141,84 @@ def test_conditional_survival_against_sampling() -> None:
     n = alive.size
     s = weibull_conditional_survival(t, age, scale, shape)
     assert abs(np.mean(alive > age + t) - s) < 4 * math.sqrt(s * (1 - s) / n)
+
+
+# -- more than two points: least squares on the Weibull plot -----------------------------------------------------
+
+
+@given(
+    st.floats(min_value=0.05, max_value=500.0),
+    st.floats(min_value=0.1, max_value=5.0),
+    st.lists(st.floats(min_value=0.05, max_value=400.0), min_size=2, max_size=8, unique=True),
+)
+def test_least_squares_recovers_known_parameters(scale: float, shape: float, days: list[float]) -> None:
+    t = np.array(days)
+    s = weibull_survival(t, scale, shape)
+    if np.any((s <= 1e-12) | (s >= 1 - 1e-12)) or np.ptp(np.log(t)) < 1e-3:
+        return  # points the fit cannot see (shares that round to 0 or 1; days too close to tell apart)
+    assert weibull_least_squares(t, s) == pytest.approx((scale, shape), rel=1e-6)
+
+
+def test_least_squares_through_two_points_is_the_two_point_fit() -> None:
+    exact = weibull_from_two_points(1.0, APP_DAY_1, 30.0, APP_DAY_30)
+    assert weibull_least_squares([1.0, 30.0], [APP_DAY_1, APP_DAY_30]) == pytest.approx(exact, rel=1e-12)
+    assert weibull_fit([30.0, 1.0], [APP_DAY_30, APP_DAY_1]) == exact  # the two-point formula, in either order
+
+
+def test_least_squares_is_the_regression_line_of_the_weibull_plot() -> None:
+    days = np.array([1.0, 7.0, 30.0, 90.0])
+    shares = np.array([0.26, 0.12, 0.07, 0.03])  # not on one Weibull: the fit is a compromise
+    scale, shape = weibull_least_squares(days, shares)
+    slope, intercept = np.polyfit(np.log(days), np.log(-np.log(shares)), 1)
+    assert shape == pytest.approx(slope, rel=1e-12)
+    assert scale == pytest.approx(math.exp(-intercept / slope), rel=1e-12)
+    residuals = np.log(-np.log(weibull_survival(days, scale, shape))) - np.log(-np.log(shares))
+    assert abs(residuals.sum()) < 1e-9  # a least-squares line with an intercept has residuals summing to 0
+    assert weibull_fit(days, shares) == (scale, shape)
+
+
+@pytest.mark.parametrize(
+    ("days", "shares", "message"),
+    [
+        ([1.0], [0.3], "at least two points"),
+        ([1.0, 30.0], [0.3], "as many days as shares"),
+        ([1.0, 30.0, 90.0], [0.3, 0.1, 1.0], "strictly between 0 and 1"),
+        ([0.0, 30.0, 90.0], [0.3, 0.1, 0.05], "days must be > 0"),
+        ([5.0, 5.0, 5.0], [0.3, 0.2, 0.1], "at least two different days"),
+        ([1.0, 30.0, 90.0], [0.1, 0.2, 0.3], "must fall over time"),
+    ],
+)
+def test_least_squares_rejects_what_it_cannot_fit(days: list[float], shares: list[float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        weibull_least_squares(days, shares)
+
+
+# -- installed-days: the integral of S and its daily sum ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scale", "shape"), [weibull_from_two_points(1.0, APP_DAY_1, 30.0, APP_DAY_30), (20.0, 1.0), (8.0, 2.5)]
+)
+def test_integral_of_the_survival_curve(scale: float, shape: float) -> None:
+    from scipy import integrate
+
+    for t in (0.5, 1.0, 30.0, 365.0):
+        expected, error = integrate.quad(lambda u: weibull_survival(u, scale, shape), 0.0, t, limit=200)
+        assert weibull_integral(t, scale, shape) == pytest.approx(expected, rel=1e-7, abs=10 * error)
+    assert weibull_integral(0.0, scale, shape) == 0.0
+    assert weibull_integral(1e9, scale, shape) == pytest.approx(scale * math.gamma(1 + 1 / shape), rel=1e-9)
+    if shape == 1.0:  # exponential: λ(1 − e^{−t/λ})
+        assert weibull_integral(10.0, scale, shape) == pytest.approx(scale * (1 - math.exp(-10.0 / scale)))
+
+
+def test_installed_base_of_constant_installs_is_the_daily_sum_of_survival() -> None:
+    scale, shape = weibull_from_two_points(1.0, APP_DAY_1, 30.0, APP_DAY_30)
+    a = 20.0
+    days = np.array([0, 1, 2, 30, 365])
+    got = installed_base_constant_installs(a, days, scale, shape)
+    expected = [a * sum(weibull_survival(float(j), scale, shape) for j in range(n)) for n in days]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert got[1] == a  # the first day's installs, all still there at age 0
+    # The left Riemann sum of a falling curve: above the integral, by less than a.
+    integral = a * weibull_integral(days.astype(float), scale, shape)
+    assert np.all(got >= integral) and np.all(got - integral < a)
