@@ -23,6 +23,8 @@ REPORT_FILE = "report.html"
 CHARTS_DIR = "charts"
 #: File stems of every chart the report can make, so that a stale one can be removed without importing
 #: matplotlib (``reachsim.report.charts.CHARTS`` makes them; a test holds the two together).
+#: Stems of the charts made per declared group of a channel's metrics start with this.
+GROUP_CHART_PREFIX = "group-"
 CHART_NAMES = ("money", "comparisons", "audience", "unique_reach", "engagements", "joined_by_source",
                "means_and_ratios", "reach_frequency")
 
@@ -47,7 +49,7 @@ def render_report(run_dir: str | os.PathLike[str]) -> Path:
         write_bytes(folder / f"{chart.name}.png", chart.png)
         write_bytes(folder / f"{chart.name}.svg", chart.svg)
     made = {chart.name for chart in charts}
-    _remove_charts(folder, [name for name in CHART_NAMES if name not in made])
+    _remove_charts(folder, [name for name in (*CHART_NAMES, *_group_charts(folder)) if name not in made])
     report = Path(run_dir) / REPORT_FILE
     write_text(report, page)  # last: a report.html is there only once its charts are
     return report
@@ -58,9 +60,16 @@ def clear_report(run_dir: str | os.PathLike[str]) -> None:
     run directory has just been rewritten and the report describes the run before."""
     (Path(run_dir) / REPORT_FILE).unlink(missing_ok=True)
     folder = Path(run_dir) / CHARTS_DIR
-    _remove_charts(folder, CHART_NAMES)
+    _remove_charts(folder, (*CHART_NAMES, *_group_charts(folder)))
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
+
+
+def _group_charts(folder: Path) -> list[str]:
+    """Stems of the per-group charts (``group-<channel>-<group>``) an earlier render left in ``folder``."""
+    if not folder.is_dir():
+        return []
+    return sorted({p.stem for p in folder.glob(f"{GROUP_CHART_PREFIX}*") if p.suffix in (".png", ".svg")})
 
 
 def _remove_charts(folder: Path, names: list[str] | tuple[str, ...]) -> None:

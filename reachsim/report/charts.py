@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -23,6 +24,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from reachsim.core.metrics import JOINED_BY_SOURCE
 from reachsim.model.finance import breakeven_day
+from reachsim.report import GROUP_CHART_PREFIX as GROUP_CHARTS
 from reachsim.report.declarations import group_members, of_kinds
 from reachsim.report.style import (
     DPI,
@@ -106,14 +108,15 @@ def render_charts(data: RunData) -> list[Chart]:
     a run without Messenger or Page sign-up sources no sources chart, ...)."""
     palette = Palette(data.strategies)
     charts = []
-    for spec in CHARTS:
-        fig = spec.build(data, palette)
+    built = [(spec.name, spec.title, spec.caption, spec.build(data, palette)) for spec in CHARTS]
+    built += group_charts(data, palette)
+    for name, title, caption, fig in built:
         if fig is None:
             continue
         width, height = (round(v * DPI) for v in fig.get_size_inches())
         png = png_bytes(fig)
         fig.set_layout_engine("none")  # laid out while drawing the PNG: the SVG keeps those positions
-        charts.append(Chart(spec.name, spec.title, spec.caption, png, svg_bytes(fig), width, height))
+        charts.append(Chart(name, title, caption, png, svg_bytes(fig), width, height))
     return charts
 
 
@@ -367,6 +370,73 @@ def joined_chart(data: RunData, palette: Palette) -> Figure | None:
     handles = [Patch(color=colours[src]) for src in order]
     labels = [plain(SOURCE_LABELS.get(src, src)) for src in order]
     legend(fig, handles, labels)
+    return fig
+
+
+#: Groups with a chart of their own (or that are figures of the whole run, not daily series).
+OWN_CHART_GROUPS = frozenset({JOINED_BY_SOURCE, "reach at frequency"})
+#: File stems of the per-group charts start with this (a re-render removes stale ones by it).
+GROUP_CHART_PREFIX = GROUP_CHARTS
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def group_charts(data: RunData, palette: Palette) -> list[tuple[str, str, str, Figure | None]]:
+    """One chart per declared group of daily metrics of a channel (an app's cost by category, uninstalls by cause,
+    a support queue's contacts by route...): one panel per strategy with the channel, one line per member."""
+    groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for channel, metric, declaration in of_kinds(data, ("flow", "stock", "mean", "ratio")):
+        group = declaration.get("group")
+        if group and group not in OWN_CHART_GROUPS:
+            groups.setdefault((channel, str(group)), {})[metric] = declaration
+    out = []
+    for (channel, group), members in groups.items():
+        slug = _SLUG.sub("-", f"{channel} {group}".lower()).strip("-")
+        title = f"{channel}: {group}"
+        kinds = {d.get("kind") for d in members.values()}
+        cumulative = kinds == {"flow"}
+        caption = (
+            f"The {group} of channel {channel}, one panel per strategy that has it: "
+            + ("cumulative totals since day 0 (means across replications)." if cumulative
+               else "daily values, mean and 5th–95th percentile across replications.")
+        )
+        out.append((GROUP_CHART_PREFIX + slug, title, caption, _group_figure(data, palette, channel, group,
+                                                                               members, cumulative)))
+    return out
+
+
+def _group_figure(data: RunData, palette: Palette, channel: str, group: str, members: dict[str, dict[str, Any]],
+                  cumulative: bool) -> Figure | None:
+    strategies = [s for s in data.strategies if any(data.band(s, channel, m) is not None for m in members)]
+    if not strategies:
+        return None
+    rows, cols = grid_shape(len(strategies), 3)
+    fig = figure(min(11.0, 4.2 * cols + 1.0), 3.3 * rows + 1.2)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    days = days_of(data)
+    colours = source_colours(list(members))
+    units = sorted({str(d.get("unit", "")) for d in members.values()})
+    for ax, s in zip(axes.flat, strategies, strict=False):
+        for metric in members:
+            band = data.band(s, channel, metric)
+            if band is None:
+                continue
+            colour = colours[metric]
+            if cumulative:
+                ax.plot(days, np.nancumsum(band.mean), color=colour, linewidth=1.8)
+            else:
+                ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.15, linewidth=0)
+                ax.plot(days, band.mean, color=colour, linewidth=1.8)
+        ylabel = ("cumulative " if cumulative else "") + " / ".join(units)
+        style_axes(ax, title=f"{s}", xlabel="day", ylabel=ylabel)
+        if units == ["share"]:
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        day_axis(ax, data.horizon)
+        ax.set_ylim(bottom=0)
+    for ax in axes.flat[len(strategies):]:
+        ax.set_visible(False)
+    fig_title(fig, f"{channel}: {group}")
+    handles = [Line2D([], [], color=colours[m], linewidth=1.8) for m in members]
+    legend(fig, handles, [plain(d.get("label", m)) for m, d in members.items()])
     return fig
 
 

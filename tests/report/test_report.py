@@ -35,6 +35,9 @@ from tests.report.conftest import (
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ROOT = Path(__file__).resolve().parents[2]
 
+#: Every chart the fixture's run calls for: the fixed ones and one per declared group (the Page's impressions).
+MADE = (*CHART_NAMES, "group-page-impressions")
+
 
 def page_of(folder: Path) -> tuple[str, Page]:
     html = (folder / REPORT_FILE).read_text(encoding="utf-8")
@@ -50,8 +53,8 @@ def page_of(folder: Path) -> tuple[str, Page]:
 
 def test_every_chart_is_written_as_png_and_svg(rendered: Path) -> None:
     charts = rendered / "charts"
-    assert {p.name for p in charts.iterdir()} == {f"{n}.{ext}" for n in CHART_NAMES for ext in ("png", "svg")}
-    for name in CHART_NAMES:
+    assert {p.name for p in charts.iterdir()} == {f"{n}.{ext}" for n in MADE for ext in ("png", "svg")}
+    for name in MADE:
         png = (charts / f"{name}.png").read_bytes()
         assert png.startswith(PNG_SIGNATURE) and len(png) > 1000, name
         pixels = imread(charts / f"{name}.png")
@@ -73,7 +76,7 @@ def test_chart_names_match_the_charts() -> None:
 def test_the_report_is_self_contained(rendered: Path) -> None:
     html, page = page_of(rendered)
     images = [attrs for tag, attrs in page.tags if tag == "img"]
-    assert len(images) == len(CHART_NAMES)
+    assert len(images) == len(MADE)
     for attrs in images:
         src = attrs["src"] or ""
         assert src.startswith("data:image/png;base64,")
@@ -106,7 +109,7 @@ def test_the_report_shows_provenance_strategies_and_tables(rendered: Path) -> No
         "unique reach",
     ):
         assert needle in text, needle
-    for name in CHART_NAMES:
+    for name in MADE:
         assert any(t == "figure" and a.get("id") == f"chart-{name}" for t, a in page.tags), name
     assert "This run was interrupted" not in text
 
@@ -182,7 +185,7 @@ def test_names_from_a_hand_edited_run_directory_are_escaped(run_dir: Path, tmp_p
     render_report(folder)
     html, page = page_of(folder)
     assert "<img src=x" not in html and "<i>" not in html
-    assert [a["src"][:22] for t, a in page.tags if t == "img"] == ["data:image/png;base64,"] * len(CHART_NAMES)
+    assert [a["src"][:22] for t, a in page.tags if t == "img"] == ["data:image/png;base64,"] * len(MADE)
     assert strategy in page.text and channel in page.text
     assert f"{strategy} earns" in page.text
 
@@ -204,7 +207,7 @@ def test_two_renders_are_byte_identical_and_change_no_global_state(
     for chart in (again / "charts").iterdir():
         chart.write_bytes(b"stale")
     render_report(again)
-    for name in [REPORT_FILE, *(f"charts/{n}.{ext}" for n in CHART_NAMES for ext in ("png", "svg"))]:
+    for name in [REPORT_FILE, *(f"charts/{n}.{ext}" for n in MADE for ext in ("png", "svg"))]:
         assert (again / name).read_bytes() == (rendered / name).read_bytes(), name
     assert {k: matplotlib.rcParams[k] for k in matplotlib.rcParams if k != "backend"} == params
 
@@ -319,7 +322,7 @@ def test_run_writes_the_report_and_names_it(scenario_file: Path, tmp_path: Path,
     assert main(["run", str(scenario_file), "--out", str(out)]) == 0
     stdout = capsys.readouterr().out
     assert (out / REPORT_FILE).is_file()
-    assert {p.stem for p in (out / "charts").glob("*.png")} == set(CHART_NAMES)
+    assert {p.stem for p in (out / "charts").glob("*.png")} == set(MADE)
     last = stdout.strip().splitlines()[-1]
     assert last.startswith(f"wrote {out}/ in ") and last.endswith(f"; report: {out / REPORT_FILE}")
 
