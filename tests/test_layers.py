@@ -119,3 +119,13 @@ def test_importing_reachsim_and_asking_its_version_load_no_simulation(code: str)
 def test_validating_a_scenario_loads_no_matplotlib() -> None:
     loaded = _loaded_after("from reachsim import load_scenario; load_scenario('scenarios/messenger_push.yaml')")
     assert "matplotlib" not in loaded
+
+
+def test_every_built_in_channel_is_in_the_independence_contract() -> None:
+    import tomllib
+
+    from reachsim.channels import registry
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    independent = next(c for c in contracts["contracts"] if c["type"] == "independence")["modules"]
+    assert sorted(independent) == sorted(ref.partition(":")[0] for ref in registry.BUILTIN.values())

@@ -13,10 +13,9 @@ The maths is in docs/model/app.md.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -242,18 +241,20 @@ class AppParams(ChannelParams):
 # -- the channel --------------------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class _CostsByCategory(ChannelContext):
-    """The channel's context as the acquisition component sees it: each cost it books also counts in the
-    channel's ``cost_<category>`` flow, so the split by category needs no copy of the component's pricing."""
+class _CostsByCategory:
+    """The channel's context as the acquisition component sees it: the live context (so that, say, paid
+    acquisition stops when the engine stops paid media at the horizon), except that each cost it books also counts
+    in the channel's ``cost_<category>`` flow, so the split by category needs no copy of the component's pricing."""
+
+    def __init__(self, ctx: ChannelContext) -> None:
+        self._ctx = ctx
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
 
     def cost(self, category: str, amount: float) -> None:
-        super().cost(category, amount)
-        self.flow(f"cost_{category}", amount)
-
-    @classmethod
-    def of(cls, ctx: ChannelContext) -> _CostsByCategory:
-        return cls(**{f.name: getattr(ctx, f.name) for f in dataclasses.fields(ctx)})
+        self._ctx.cost(category, amount)
+        self._ctx.flow(f"cost_{category}", amount)
 
 
 class AppChannel(Channel):
@@ -321,7 +322,7 @@ class AppChannel(Channel):
         self._rng_push = ctx.rng("push")
         self._rng_uninstall = ctx.rng("push/uninstall")
         self._rng_sessions = ctx.rng("sessions")
-        self.acquisition = AudienceAcquisition(_CostsByCategory.of(ctx), self._acquisition, self._install)
+        self.acquisition = AudienceAcquisition(_CostsByCategory(ctx), self._acquisition, self._install)  # type: ignore[arg-type]
         ctx.recorder.stock(ctx.name, "installed", self.audience)
         ctx.recorder.stock(ctx.name, "push_reachable", lambda: float(self.reachable))
         ctx.every(self._daily, first=0.0, interval=lambda: 1.0, slot=0)
@@ -394,12 +395,13 @@ class AppChannel(Channel):
 
     def _schedule_uninstalls(self, idx: np.ndarray, t: float) -> None:
         """Each install draws its lifetime ``T``; it is removed at the start of day ``d₀ + ⌊T⌋ + 1`` (so it is
-        counted on day ``d`` while ``T ≥ d − d₀``). Days past the horizon are not kept."""
+        counted on day ``d`` while ``T ≥ d − d₀``). Days past the end of the run (the run-out included) are not
+        kept."""
         scale, shape = self._weibull()
         lifetimes = weibull_lifetimes(self._rng_retention, idx.size, scale, shape)
-        horizon = self.ctx.horizon_days
-        due = int(t) + 1 + np.minimum(lifetimes, horizon).astype(np.int64)
-        keep = due < horizon
+        end = math.ceil(max(self.ctx.end_days, self.ctx.horizon_days))
+        due = int(t) + 1 + np.minimum(lifetimes, end).astype(np.int64)
+        keep = due < end
         due, rows = due[keep], idx[keep]
         if rows.size == 0:
             return

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from reachsim.core.metrics import Metric, flow, stock
 from reachsim.core.paths import with_path
@@ -71,6 +71,13 @@ class ChannelParams(StrictModel):
         "available (see segments' data_available): probability × (1 + uplift).",
     )
 
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str | None) -> str | None:
+        if name == "all":
+            raise ValueError("'all' is reserved for the strategy's totals; give the channel another name")
+        return name
+
     @property
     def channel_name(self) -> str:
         return self.name or self.type
@@ -85,6 +92,10 @@ class Channel(ABC):
     #: Bus topics this channel publishes and consumes (reachsim.channels.topics), declared for the report and
     #: the contract suite.
     publishes: ClassVar[tuple[str, ...]] = ()
+    #: Whether the channel builds an owned audience. After the horizon (the run-out that values the audiences
+    #: built) channels that do not — a support queue, say — go on as they were, but their money is not part of
+    #: the audience's value.
+    owns_audience: ClassVar[bool] = True
     consumes: ClassVar[tuple[str, ...]] = ()
     #: Parameters a timeline may not change, with the reason (e.g. state kept relative to them).
     fixed_parameters: ClassVar[dict[str, str]] = {}

@@ -482,6 +482,7 @@ class _Served:
 class SupportChannel(Channel):
     type_name: ClassVar[str] = "support"
     Params: ClassVar[type[SupportParams]] = SupportParams
+    owns_audience: ClassVar[bool] = False  # its money is no part of an audience's value at the horizon
     publishes: ClassVar[tuple[str, ...]] = (topics.MESSENGER_USER_ACTION,)
     consumes: ClassVar[tuple[str, ...]] = (topics.ENGAGEMENT,)
     metrics: ClassVar[tuple[Metric, ...]] = METRICS
@@ -511,7 +512,7 @@ class SupportChannel(Channel):
         p = self.params.contacts_per_engagement
         idx = np.asarray(payload["idx"], dtype=np.int64)
         day = math.floor(payload["t"]) + 1
-        if p <= 0 or idx.size == 0 or day >= self.ctx.horizon_days:
+        if p <= 0 or idx.size == 0 or day >= max(self.ctx.end_days, self.ctx.horizon_days):
             return
         rng = self._rng["engagement"]
         who = idx[rng.random(idx.size) < p]

@@ -43,11 +43,12 @@ class Ledger:
         rows = zip(self._days, self._channels, self._categories, self._amounts, strict=True)
         return [row for row in rows if row[0] < self.horizon_days]
 
-    def run_out_net(self) -> np.ndarray:
-        """Net value (value − cost) per day of the run-out, days ``horizon_days`` … ``+ run_out_days − 1``."""
+    def run_out_net(self, exclude: frozenset[str] = frozenset()) -> np.ndarray:
+        """Net value (value − cost) per day of the run-out, days ``horizon_days`` … ``+ run_out_days − 1``, of
+        every channel but those in ``exclude``."""
         net = np.zeros(self.run_out_days)
-        for t, amount in zip(self._days, self._amounts, strict=True):
-            if t >= self.horizon_days:
+        for t, channel, amount in zip(self._days, self._channels, self._amounts, strict=True):
+            if t >= self.horizon_days and channel not in exclude:
                 net[int(t) - self.horizon_days] += amount
         return net
 

@@ -202,7 +202,9 @@ class Simulation:
             final=final,
             metrics=metrics,
             ledger_totals=self.ledger.totals(),
-            run_out_net=self.ledger.run_out_net(),
+            run_out_net=self.ledger.run_out_net(
+                exclude=frozenset(ch.name for ch in self.channels if not getattr(ch, "owns_audience", True))
+            ),
         )
 
 

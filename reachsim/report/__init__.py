@@ -15,18 +15,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from reachsim.report.names import CHART_NAMES, CHARTS_DIR, GROUP_CHART_PREFIX, REPORT_FILE
 from reachsim.results.rundata import RunDirError, is_run_dir
 
 __all__ = ["CHART_NAMES", "REPORT_FILE", "RunDirError", "clear_report", "is_run_dir", "render_report"]
-
-REPORT_FILE = "report.html"
-CHARTS_DIR = "charts"
-#: File stems of every chart the report can make, so that a stale one can be removed without importing
-#: matplotlib (``reachsim.report.charts.CHARTS`` makes them; a test holds the two together).
-#: Stems of the charts made per declared group of a channel's metrics start with this.
-GROUP_CHART_PREFIX = "group-"
-CHART_NAMES = ("money", "comparisons", "audience", "unique_reach", "engagements", "joined_by_source",
-               "means_and_ratios", "reach_frequency")
 
 
 def render_report(run_dir: str | os.PathLike[str]) -> Path:

@@ -24,8 +24,8 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from reachsim.core.metrics import JOINED_BY_SOURCE
 from reachsim.model.finance import breakeven_day
-from reachsim.report import GROUP_CHART_PREFIX as GROUP_CHARTS
 from reachsim.report.declarations import group_members, of_kinds
+from reachsim.report.names import GROUP_CHART_PREFIX as GROUP_CHARTS
 from reachsim.report.style import (
     DPI,
     TEXT,

@@ -75,3 +75,44 @@ def test_paid_acquisition_stops_at_the_horizon() -> None:
     assert result.series["messenger", "joined_paid"].sum() == 50 * HORIZON  # paid for every day of the horizon
     assert not result.run_out_net.any()  # and nothing in the run-out: no acquisition cost, no broadcasts
     assert sim.population.size == 20_000
+
+
+def _design_like(run_out: int):
+    app = {"type": "app", "build": {"cost": 1000, "days": 5}, "maintenance": {"cost_per_year": 365},
+           "acquisition": {"organic_per_day": 0, "paid": {"budget_per_day": 30, "cost_per_install": 3.0}},
+           "retention": {"day_1": 0.5, "day_30": 0.1}}
+    support = {"type": "support", "contacts_per_day": 20, "phone": {"agents": 2, "handle_minutes": 5,
+                                                                    "cost_per_agent_hour": 20}}
+    return scenario_from_dict({
+        "name": "run-out", "horizon_days": 30, "seed": 1, "replications": 1,
+        "audience_value": {"run_out_days": run_out},
+        "market": {"size": 5_000},
+        "strategies": {"app": {"channels": [app]}, "support": {"channels": [support]}},
+    })
+
+
+def test_in_the_run_out_app_installs_are_not_bought_and_installs_still_leave() -> None:
+    sim = Simulation(_design_like(60), "app", 0)
+    result = sim.run()
+    assert result.series["app", "joined_paid"].sum() == 10 * 25  # paid installs from launch (day 5) to day 29
+    channel = sim.channels[0]
+    # after 60 more days without paid installs, most of the 250 have uninstalled (S(60) ≈ 0.03)
+    assert channel.audience() < 0.2 * 250
+    # the run-out books maintenance and no acquisition: its net is the maintenance accrued, a cost every month
+    assert result.run_out_net.sum() < 0
+    assert result.run_out_net.sum() >= -365 / 12 * 3 - 1e-9
+
+
+def test_a_support_queue_is_no_part_of_an_audience_value() -> None:
+    result = Simulation(_design_like(60), "support", 0).run()
+    assert result.series["support", "cost"].sum() > 0
+    assert not result.run_out_net.any()
+
+
+def test_a_channel_may_not_be_named_all() -> None:
+    from reachsim.core.problems import ScenarioError
+
+    data = _design_like(0).model_dump(mode="python", round_trip=True)
+    data["strategies"]["support"]["channels"][0]["name"] = "all"
+    with pytest.raises(ScenarioError, match="'all' is reserved"):
+        scenario_from_dict(data)
