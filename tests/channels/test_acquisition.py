@@ -10,8 +10,12 @@ from scipy import stats
 
 from reachsim.channels import topics
 from reachsim.channels.acquisition import NeverJoined, distinct_integers
+from reachsim.channels.messenger import MessengerChannel
 from reachsim.engine.simulation import Simulation
 from reachsim.model.bass import bass_daily_adoption_probability, daily_adoption_probability
+from reachsim.scenario.errors import ScenarioError
+from reachsim.scenario.load import scenario_from_dict
+from reachsim.testing import check_channel
 
 #: Significance of each distributional check (a false failure about once in 30,000 runs).
 ALPHA = 3.2e-5
@@ -97,7 +101,10 @@ def test_the_never_joined_pool_stays_consistent_under_draws_and_removals(classes
     pool = NeverJoined(n, klass if classes > 1 else None)
     gone = np.zeros(n, dtype=bool)
     for step in range(60):
-        if step % 3 == 2:  # a bus opt-in: any consumers, some already gone
+        if step % 5 == 4:  # a targeted draw: so many from each class
+            idx = pool.draw_by_class(rng, rng.integers(0, 40, size=pool.classes))
+            assert np.unique(idx).size == idx.size and not gone[idx].any()
+        elif step % 3 == 2:  # a bus opt-in: any consumers, some already gone
             idx = np.unique(rng.integers(0, n, size=rng.integers(1, 80)))
             idx = idx[pool.contains(idx)]
             assert not gone[idx].any()
@@ -148,3 +155,105 @@ def test_the_scalar_bass_probability_is_the_array_one():
     for p, q, a, m in [(0.03, 0.38, 0, 50_000), (0.3, 2.0, 12_345, 50_000), (0.0, 1.0, 7, 10), (0.5, 3.0, 3, 0)]:
         assert daily_adoption_probability(p, q, a, m) == bass_daily_adoption_probability(p, q, a, m)
     assert math.isclose(daily_adoption_probability(0.3, 2.0, 10, 100, 0.5), 1 - math.exp(-(0.3 + 0.2) / 365 / 2))
+
+
+def test_a_draw_by_class_is_uniform_within_each_class():
+    n, draws = 600, 6_000
+    klass = np.repeat(np.arange(3), [100, 200, 300])
+    want = np.array([10, 0, 45])
+    counts = np.zeros(n)
+    for r in range(draws):
+        pool = NeverJoined(n, klass)
+        pool.remove(np.arange(0, n, 4))  # a quarter gone before the draw
+        got = pool.draw_by_class(np.random.default_rng(r), want)
+        assert np.array_equal(np.bincount(klass[got], minlength=3), want)
+        counts[got] += 1
+    for c, (a, b) in enumerate([(0, 100), (100, 300), (300, 600)]):
+        left = [i for i in range(a, b) if i % 4]
+        if want[c]:
+            expected = np.full(len(left), draws * want[c] / len(left))
+            assert stats.chisquare(counts[left], expected).pvalue > ALPHA
+        assert counts[a:b:4].sum() == 0 and counts[left].sum() == draws * want[c]
+
+
+def test_a_draw_by_class_takes_at_most_everyone_left_in_a_class():
+    pool = NeverJoined(10, np.array([0] * 4 + [1] * 6))
+    got = pool.draw_by_class(np.random.default_rng(0), np.array([9, 2]))
+    assert np.array_equal(np.sort(got[got < 4]), np.arange(4)) and np.count_nonzero(got >= 4) == 2
+    assert list(pool.length) == [0, 4] and pool.size == 4
+
+
+def _paid(paid, segments=None):
+    market = {"size": 1_000}
+    if segments:
+        market["segments"] = segments
+    return {
+        "name": "t",
+        "horizon_days": 5,
+        "market": market,
+        "strategies": {
+            "s": {
+                "channels": [{"type": "messenger", "engagement": {"probability": 0.1}, "acquisition": {"paid": paid}}]
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("paid", "messages"),
+    [
+        ({"budget_per_day": 10}, ["paid.cost_per_subscriber: required key is missing"]),
+        ({"budget_per_day": 10, "cpm": 5}, ["paid.conversion_probability: required key is missing"]),
+        (
+            {"budget_per_day": 10, "cost_per_subscriber": 1, "cpm": 5},
+            ["paid.cpm: unknown key 'cpm' (allowed: budget_per_day, cost_per_subscriber)"],
+        ),
+        (
+            {"budget_per_day": 10, "cpm": 5, "conversion_probability": 0.1, "target": ["loyl"]},
+            ["paid.target: no segment named 'loyl' (did you mean 'loyal'?); segments: loyal, casual; or use 'market'"],
+        ),
+        (
+            {"budget_per_day": 10, "cpm": 5, "conversion_probability": 0.1, "target": ["loyal", "market"]},
+            ["paid.target: 'market' is a target of its own, not a segment: use target: market"],
+        ),
+        (
+            {"budget_per_day": 10, "cpm": 5, "conversion_probability": 1.5},
+            ["paid.conversion_probability: Input should be less than or equal to 1 (got 1.5)"],
+        ),
+    ],
+)
+def test_the_two_paid_forms_are_told_apart_by_their_keys(paid, messages):
+    segments = [{"name": "loyal", "share": 0.3}, {"name": "casual", "share": 0.7}]
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(_paid(paid, segments))
+    got = [str(p).split("acquisition.", 1)[1] for p in info.value.problems]
+    assert len(got) == len(messages)
+    for line, message in zip(got, messages, strict=True):
+        assert line.startswith(message), (line, message)
+
+
+def test_the_impression_form_meets_the_channel_contract():
+    check_channel(
+        MessengerChannel,
+        {
+            "initial_subscribers": 200,
+            "acquisition": {
+                "organic_per_day": 3,
+                "paid": {"budget_per_day": 5, "cpm": 8.0, "conversion_probability": 0.05},
+            },
+            "broadcasts": {"every_days": 3},
+            "engagement": {"probability": 0.2},
+            "relevance_uplift": 0.3,
+        },
+    )
+
+
+def test_flat_paid_acquisition_costs_its_price_per_member(scenario_factory):
+    sc = scenario_factory(
+        [messenger(acquisition={"paid": {"budget_per_day": 30, "cost_per_subscriber": 1.5}})], size=1_000, horizon=60
+    )
+    result = Simulation(sc, "s", 0).run()
+    joined = result.series["messenger", "joined_paid"]
+    assert joined.sum() == 1_000  # 20 a day until the market runs out on day 50
+    assert np.array_equal(result.series["messenger", "paid_spend"], joined * 1.5)
+    assert result.series["messenger", "paid_impressions"].sum() == 0
