@@ -21,7 +21,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from reachsim.channels import topics
-from reachsim.channels.acquisition import Acquisition, AudienceAcquisition, PaidAcquisition
+from reachsim.channels.acquisition import METRICS as ACQUISITION_METRICS
+from reachsim.channels.acquisition import Acquisition, AudienceAcquisition, ImpressionAcquisition, PaidAcquisition
 from reachsim.channels.base import Channel, ChannelContext, ChannelParams
 from reachsim.channels.common import Engagement, Novelty, Unsubscribe, optout_needs_fatigue
 from reachsim.core.metrics import JOINED_BY_SOURCE, Metric, flow, stock
@@ -117,15 +118,18 @@ class AppAcquisition(Acquisition):
     """How installs grow from the launch (sources add up); the shared acquisition of an owned audience, with the
     paid cost per install."""
 
-    paid: PaidInstalls | None = Field(default=None, description="Paid installs; none when omitted.")  # type: ignore[assignment]
+    paid: PaidInstalls | ImpressionAcquisition | None = Field(  # type: ignore[assignment]
+        default=None,
+        description="Paid installs: app-install ads bought as impressions that saturate by themselves "
+        "({budget_per_day, cpm, conversion_probability, target}), or at a flat cost per install "
+        "({budget_per_day, cost_per_install}: a simplification that ignores saturation); none when omitted.",
+    )
 
     def shared(self) -> Acquisition:
         """The same sources in the shared component's terms (every other field passed on as it is)."""
-        paid = None
-        if self.paid is not None:
-            paid = PaidAcquisition(
-                budget_per_day=self.paid.budget_per_day, cost_per_subscriber=self.paid.cost_per_install
-            )
+        paid = self.paid
+        if isinstance(paid, PaidInstalls):
+            paid = PaidAcquisition(budget_per_day=paid.budget_per_day, cost_per_subscriber=paid.cost_per_install)
         others = {name: getattr(self, name) for name in Acquisition.model_fields if name != "paid"}
         return Acquisition(**others, paid=paid)
 
@@ -262,6 +266,7 @@ class AppChannel(Channel):
     Params: ClassVar[type[AppParams]] = AppParams
     publishes: ClassVar[tuple[str, ...]] = (topics.ENGAGEMENT,)
     metrics: ClassVar[tuple[Metric, ...]] = (
+        *ACQUISITION_METRICS,
         stock("installed", "people", "installed base", group=BASES,
               description="consumers with the app installed at the day's end (the audience)"),
         stock("push_reachable", "people", "push-reachable base", group=BASES,

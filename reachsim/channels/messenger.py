@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from reachsim.channels import topics
+from reachsim.channels import acquisition, topics
 from reachsim.channels.acquisition import Acquisition, AudienceAcquisition
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
@@ -78,6 +78,7 @@ class MessengerChannel(Channel):
     consumes: ClassVar[tuple[str, ...]] = (topics.MESSENGER_OPTIN, topics.MESSENGER_USER_ACTION)
     metrics: ClassVar[tuple[Metric, ...]] = (
         *(flow(f"joined_{s}", "people", s, group=JOINED_BY_SOURCE) for s in SOURCES),
+        *acquisition.METRICS,
         flow("in_window", "messages", "in-window deliveries",
              description="deliveries inside the standard messaging window a user action opened"),
     )
@@ -94,7 +95,9 @@ class MessengerChannel(Channel):
         self.subscribers = 0
         self._pending: list[np.ndarray] = []  # joined since the last broadcast: reached by the next one
         # Every join goes through the acquisition component, which knows who ever subscribed.
-        self.acquisition = AudienceAcquisition(ctx, lambda: self.params.acquisition, self._join)
+        self.acquisition = AudienceAcquisition(
+            ctx, lambda: self.params.acquisition, self._join, relevance_uplift=lambda: self.params.relevance_uplift
+        )
         self._rng_broadcast = ctx.rng("broadcast")
         self._rng_inbound = ctx.rng("inbound")
         ctx.bus.subscribe(topics.MESSENGER_OPTIN, self._on_optin)
@@ -107,9 +110,10 @@ class MessengerChannel(Channel):
     @classmethod
     def check_market(cls, params: ChannelParams, market: Any) -> list[tuple[str, str]]:
         size = params.initial_subscribers  # type: ignore[attr-defined]
+        problems = acquisition.check_market(params.acquisition, market)  # type: ignore[attr-defined]
         if size > market.size:
-            return [("initial_subscribers", f"{size} subscribers exceed the market size {market.size}")]
-        return []
+            problems.append(("initial_subscribers", f"{size} subscribers exceed the market size {market.size}"))
+        return problems
 
     # -- audience -------------------------------------------------------------------------------------------
     def audience(self) -> float:

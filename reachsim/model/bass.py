@@ -11,6 +11,8 @@ converted with :data:`DAYS_PER_YEAR`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -82,3 +84,11 @@ def bass_daily_adoption_probability(
     hazard = np.asarray(bass_hazard_per_day(p, q, adopted, potential))
     out = -np.expm1(-hazard * np.asarray(dt_days, dtype=float))
     return out[()]
+
+
+def daily_adoption_probability(p: float, q: float, adopted: float, potential: float, dt_days: float = 1.0) -> float:
+    """:func:`bass_daily_adoption_probability` for one step of a simulation: scalars in, a float out, with
+    :mod:`math` (the array version's overhead is most of a simulated day's acquisition otherwise)."""
+    share = adopted / potential if potential > 0 else 0.0
+    hazard = (p + q * share) / DAYS_PER_YEAR
+    return -math.expm1(-hazard * dt_days)

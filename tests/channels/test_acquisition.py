@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pytest
+from scipy import stats
 
 from reachsim.channels import topics
+from reachsim.channels.acquisition import NeverJoined, distinct_integers
+from reachsim.channels.messenger import MessengerChannel
 from reachsim.engine.simulation import Simulation
+from reachsim.model.bass import bass_daily_adoption_probability, daily_adoption_probability
+from reachsim.scenario.errors import ScenarioError
+from reachsim.scenario.load import scenario_from_dict
+from reachsim.testing import check_channel
+
+#: Significance of each distributional check (a false failure about once in 30,000 runs).
+ALPHA = 3.2e-5
 
 
 def messenger(**overrides):
@@ -55,7 +68,7 @@ def test_bus_opt_ins_and_daily_sources_share_one_record_of_who_joined(scenario_f
     joined = np.concatenate([idx for idx, _ in joins])
     assert all(idx.size and np.all(np.diff(idx) > 0) for idx, _ in joins)  # non-empty, ascending, distinct
     assert np.unique(joined).size == joined.size == size  # nobody handed over twice; the opt-in filled the rest
-    assert channel.acquisition.ever_joined == size and not channel.acquisition.never.any()
+    assert channel.acquisition.ever_joined == size and channel.acquisition.pool.size == 0
     bus = [idx for idx, source in joins if source == "page"]
     assert len(bus) == 1 and bus[0].size == size - result.series["messenger", "joined_organic"][:11].sum()
     assert result.series["messenger", "joined_organic"][11:].sum() == 0
@@ -64,3 +77,183 @@ def test_bus_opt_ins_and_daily_sources_share_one_record_of_who_joined(scenario_f
 def _publish_at(sim, t, idx):
     yield sim.env.timeout(t)
     sim.bus.publish(topics.MESSENGER_OPTIN, idx=idx, t=t, source="page")
+
+
+def _check_pool(pool: NeverJoined, klass: np.ndarray, gone: np.ndarray) -> None:
+    """The pool holds exactly the consumers not gone, each in its class's live block, ``where`` its inverse."""
+    live = np.concatenate([pool.rows[a : a + n] for a, n in zip(pool.start, pool.length, strict=True)])
+    assert np.array_equal(np.sort(live), np.flatnonzero(~gone))
+    assert pool.size == live.size
+    assert np.array_equal(
+        pool.where[live], np.concatenate([np.arange(a, a + n) for a, n in zip(pool.start, pool.length, strict=True)])
+    )
+    assert np.all(pool.where[gone] == -1)
+    for c, (a, n) in enumerate(zip(pool.start, pool.length, strict=True)):
+        assert np.all(klass[pool.rows[a : a + n]] == c)
+
+
+@pytest.mark.parametrize("classes", [1, 5])
+def test_the_never_joined_pool_stays_consistent_under_draws_and_removals(classes):
+    rng = np.random.default_rng(7)
+    n = 3_000
+    klass = rng.integers(0, classes, size=n)
+    klass[klass == 2] = 3  # an empty class in the middle
+    pool = NeverJoined(n, klass if classes > 1 else None)
+    gone = np.zeros(n, dtype=bool)
+    for step in range(60):
+        if step % 5 == 4:  # a targeted draw: so many from each class
+            idx = pool.draw_by_class(rng, rng.integers(0, 40, size=pool.classes))
+            assert np.unique(idx).size == idx.size and not gone[idx].any()
+        elif step % 3 == 2:  # a bus opt-in: any consumers, some already gone
+            idx = np.unique(rng.integers(0, n, size=rng.integers(1, 80)))
+            idx = idx[pool.contains(idx)]
+            assert not gone[idx].any()
+            pool.remove(idx)
+        else:
+            idx = pool.draw(rng, int(rng.integers(0, 150)))
+            assert np.unique(idx).size == idx.size and not gone[idx].any()
+        gone[idx] = True
+        _check_pool(pool, klass, gone)
+    rest = pool.draw(rng, n)  # more than is left: everyone left, once
+    assert np.array_equal(np.sort(rest), np.flatnonzero(~gone))
+    assert pool.size == 0 and pool.draw(rng, 5).size == 0
+
+
+@pytest.mark.parametrize(("n", "k"), [(50, 3), (50, 40), (1_000, 1)])
+def test_distinct_integers_are_a_uniform_subset_in_random_order(n, k):
+    rng = np.random.default_rng(11)
+    draws = 20_000
+    hits = np.zeros(n)
+    firsts = np.zeros(n)
+    for _ in range(draws):
+        x = distinct_integers(rng, n, k)
+        assert x.size == k and np.unique(x).size == k and x.min() >= 0 and x.max() < n
+        hits[x] += 1
+        firsts[x[0]] += 1
+    # each integer is in the subset with probability k/n, and first with probability 1/n
+    assert stats.chisquare(hits, np.full(n, draws * k / n)).pvalue > ALPHA
+    assert stats.chisquare(firsts).pvalue > ALPHA
+
+
+@pytest.mark.parametrize("classes", [1, 3])
+def test_a_draw_from_the_pool_is_uniform_over_everyone_left(classes):
+    # 900 of 1,000 consumers left (in classes of unequal size): each is drawn with probability k/900
+    n, k, draws = 1_000, 30, 6_000
+    klass = np.repeat(np.arange(3), [100, 300, 600]) if classes > 1 else None
+    counts = np.zeros(n)
+    first = np.arange(0, n, 10)  # 100 consumers gone before the draw, from every class
+    for r in range(draws):
+        pool = NeverJoined(n, klass)
+        pool.remove(first)
+        counts[pool.draw(np.random.default_rng(r), k)] += 1
+    assert counts[first].sum() == 0
+    rest = np.delete(counts, first)
+    assert stats.chisquare(rest, np.full(rest.size, draws * k / rest.size)).pvalue > ALPHA
+
+
+def test_the_scalar_bass_probability_is_the_array_one():
+    for p, q, a, m in [(0.03, 0.38, 0, 50_000), (0.3, 2.0, 12_345, 50_000), (0.0, 1.0, 7, 10), (0.5, 3.0, 3, 0)]:
+        assert daily_adoption_probability(p, q, a, m) == bass_daily_adoption_probability(p, q, a, m)
+    assert math.isclose(daily_adoption_probability(0.3, 2.0, 10, 100, 0.5), 1 - math.exp(-(0.3 + 0.2) / 365 / 2))
+
+
+def test_a_draw_by_class_is_uniform_within_each_class():
+    n, draws = 600, 6_000
+    klass = np.repeat(np.arange(3), [100, 200, 300])
+    want = np.array([10, 0, 45])
+    counts = np.zeros(n)
+    for r in range(draws):
+        pool = NeverJoined(n, klass)
+        pool.remove(np.arange(0, n, 4))  # a quarter gone before the draw
+        got = pool.draw_by_class(np.random.default_rng(r), want)
+        assert np.array_equal(np.bincount(klass[got], minlength=3), want)
+        counts[got] += 1
+    for c, (a, b) in enumerate([(0, 100), (100, 300), (300, 600)]):
+        left = [i for i in range(a, b) if i % 4]
+        if want[c]:
+            expected = np.full(len(left), draws * want[c] / len(left))
+            assert stats.chisquare(counts[left], expected).pvalue > ALPHA
+        assert counts[a:b:4].sum() == 0 and counts[left].sum() == draws * want[c]
+
+
+def test_a_draw_by_class_takes_at_most_everyone_left_in_a_class():
+    pool = NeverJoined(10, np.array([0] * 4 + [1] * 6))
+    got = pool.draw_by_class(np.random.default_rng(0), np.array([9, 2]))
+    assert np.array_equal(np.sort(got[got < 4]), np.arange(4)) and np.count_nonzero(got >= 4) == 2
+    assert list(pool.length) == [0, 4] and pool.size == 4
+
+
+def _paid(paid, segments=None):
+    market = {"size": 1_000}
+    if segments:
+        market["segments"] = segments
+    return {
+        "name": "t",
+        "horizon_days": 5,
+        "market": market,
+        "strategies": {
+            "s": {
+                "channels": [{"type": "messenger", "engagement": {"probability": 0.1}, "acquisition": {"paid": paid}}]
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("paid", "messages"),
+    [
+        ({"budget_per_day": 10}, ["paid.cost_per_subscriber: required key is missing"]),
+        ({"budget_per_day": 10, "cpm": 5}, ["paid.conversion_probability: required key is missing"]),
+        (
+            {"budget_per_day": 10, "cost_per_subscriber": 1, "cpm": 5},
+            ["paid.cpm: unknown key 'cpm' (allowed: budget_per_day, cost_per_subscriber)"],
+        ),
+        (
+            {"budget_per_day": 10, "cpm": 5, "conversion_probability": 0.1, "target": ["loyl"]},
+            ["paid.target: no segment named 'loyl' (did you mean 'loyal'?); segments: loyal, casual; or use 'market'"],
+        ),
+        (
+            {"budget_per_day": 10, "cpm": 5, "conversion_probability": 0.1, "target": ["loyal", "market"]},
+            ["paid.target: 'market' is a target of its own, not a segment: use target: market"],
+        ),
+        (
+            {"budget_per_day": 10, "cpm": 5, "conversion_probability": 1.5},
+            ["paid.conversion_probability: Input should be less than or equal to 1 (got 1.5)"],
+        ),
+    ],
+)
+def test_the_two_paid_forms_are_told_apart_by_their_keys(paid, messages):
+    segments = [{"name": "loyal", "share": 0.3}, {"name": "casual", "share": 0.7}]
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(_paid(paid, segments))
+    got = [str(p).split("acquisition.", 1)[1] for p in info.value.problems]
+    assert len(got) == len(messages)
+    for line, message in zip(got, messages, strict=True):
+        assert line.startswith(message), (line, message)
+
+
+def test_the_impression_form_meets_the_channel_contract():
+    check_channel(
+        MessengerChannel,
+        {
+            "initial_subscribers": 200,
+            "acquisition": {
+                "organic_per_day": 3,
+                "paid": {"budget_per_day": 5, "cpm": 8.0, "conversion_probability": 0.05},
+            },
+            "broadcasts": {"every_days": 3},
+            "engagement": {"probability": 0.2},
+            "relevance_uplift": 0.3,
+        },
+    )
+
+
+def test_flat_paid_acquisition_costs_its_price_per_member(scenario_factory):
+    sc = scenario_factory(
+        [messenger(acquisition={"paid": {"budget_per_day": 30, "cost_per_subscriber": 1.5}})], size=1_000, horizon=60
+    )
+    result = Simulation(sc, "s", 0).run()
+    joined = result.series["messenger", "joined_paid"]
+    assert joined.sum() == 1_000  # 20 a day until the market runs out on day 50
+    assert np.array_equal(result.series["messenger", "paid_spend"], joined * 1.5)
+    assert result.series["messenger", "paid_impressions"].sum() == 0

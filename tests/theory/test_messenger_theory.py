@@ -13,6 +13,7 @@ from scipy import stats
 
 from reachsim.engine.simulation import Simulation
 from reachsim.model.bass import bass_daily_adoption_probability, bass_expected_adopters
+from reachsim.model.conversion import expected_conversions
 from reachsim.model.kernels import fatigue_steady_factor, fatigue_stock_after
 
 Z = 4.0
@@ -269,3 +270,87 @@ def test_a_bigger_paid_budget_leaves_organic_sign_up_counts_paired(scenario_fact
     small = Simulation(sc, "small", 0).run().series["messenger", "joined_organic"]
     big = Simulation(sc, "big", 0).run().series["messenger", "joined_organic"]
     assert np.array_equal(small, big)
+
+
+# -- paid acquisition through impressions (reachsim.model.conversion) -------------------------------------------
+
+
+def _impressions(budget, cpm, c, **more):
+    return {"paid": {"budget_per_day": budget, "cpm": cpm, "conversion_probability": c, **more}}
+
+
+def test_impressions_convert_t_times_1_minus_1_minus_c_over_t_to_the_i(scenario_factory):
+    # One day of ads on a market of T with S subscribers: N = T − S non-members; I = budget / cpm × 1000.
+    T, S, c, cpm, reps = 20_000, 5_000, 0.1, 10.0, 5
+    N = T - S
+    for budget in (1_000, 6_000):  # c·I/T = 0.5 and 3: the bend and the flat top of the curve
+        impressions = budget / cpm * 1000
+        sc = scenario_factory(
+            [messenger(initial_subscribers=S, acquisition=_impressions(budget, cpm, c))], size=T, horizon=1
+        )
+        results = [run(sc, replication=r) for r in range(reps)]
+        joined = np.array([r.series["messenger", "joined_paid"][0] for r in results])
+        wasted = np.array([r.series["messenger", "wasted_impressions"][0] for r in results])
+        share = expected_conversions(1, c, T, impressions)
+        expected = N * share
+        se = math.sqrt(N * share * (1 - share) / reps)
+        assert abs(joined.mean() - expected) < Z * se, (budget, joined.mean(), expected, se)
+        linear = c * impressions * N / T  # what the impressions on non-members would buy if nobody saturated
+        assert linear - expected > 10 * se
+        hit = S / T  # an impression lands on a subscriber: wasted, but paid
+        assert abs(wasted.mean() - impressions * hit) < Z * math.sqrt(impressions * hit * (1 - hit) / reps)
+        for r in results:
+            assert r.series["messenger", "paid_impressions"][0] == impressions
+            assert r.series["messenger", "paid_spend"][0] == budget
+            assert r.ledger_totals["messenger", "acquisition"] == -budget
+
+
+def test_impressions_convert_by_segment_multiplier_and_targeting_uplift(scenario_factory):
+    T, c, u, cpm, budget, reps = 40_000, 0.2, 0.5, 5.0, 200.0, 5
+    impressions = budget / cpm * 1000  # c·I/T = 0.2
+    segments = [
+        {"name": "loyal", "share": 0.25, "engagement_multiplier": 3.0, "data_available": 0.5},
+        {"name": "casual", "share": 0.75, "engagement_multiplier": 1.0, "data_available": 0.2},
+    ]
+    for target, in_target in (("market", (0, 1)), (["loyal"], (0,))):
+        sc = scenario_factory(
+            [messenger(relevance_uplift=u, acquisition=_impressions(budget, cpm, c, target=target))],
+            size=T,
+            horizon=1,
+            segments=segments,
+        )
+        sims = [Simulation(sc, "s", r) for r in range(reps)]
+        population = sims[0].population
+        size = sum(int(np.count_nonzero(population.segment == code)) for code in in_target)
+        expected = variance = 0.0
+        for code in in_target:
+            multiplier = segments[code]["engagement_multiplier"]
+            for data in (False, True):
+                n = np.count_nonzero((population.segment == code) & (population.has_data == data))
+                rate = min(1.0, c * multiplier * (1 + u if data else 1.0))  # capped at 1 for loyal with data
+                share = expected_conversions(1, rate, size, impressions)
+                expected += n * share
+                variance += n * share * (1 - share)
+        joined = np.array([sim.run().series["messenger", "joined_paid"][0] for sim in sims])
+        se = math.sqrt(variance / reps)
+        assert abs(joined.mean() - expected) < Z * se, (target, joined.mean(), expected, se)
+        # without the multipliers and the uplift the count would be visibly lower
+        assert expected - size * expected_conversions(1, c, size, impressions) > 10 * se
+
+
+def test_impressions_deplete_the_pool_and_the_cost_per_acquired_person_rises(scenario_factory):
+    # The same I impressions every day: each non-member stays out with (1 − π) a day, π = 1 − (1 − c/T)^I, so
+    # E[acquired by day D] = T·(1 − (1 − π)^D); the expected cost per acquired person on day d, B / (T·π·(1 − π)^d),
+    # rises as the pool empties.
+    T, c, cpm, budget, days, reps = 10_000, 0.1, 10.0, 200.0, 30, 5
+    impressions = budget / cpm * 1000
+    sc = scenario_factory([messenger(acquisition=_impressions(budget, cpm, c))], size=T, horizon=days)
+    joined = np.stack([run(sc, replication=r).series["messenger", "joined_paid"] for r in range(reps)])
+    pi = expected_conversions(1, c, T, impressions)
+    for d in (5, 30):
+        share = 1 - (1 - pi) ** d
+        observed = joined[:, :d].sum(axis=1).mean()
+        assert abs(observed - T * share) < Z * math.sqrt(T * share * (1 - share) / reps), (d, observed, T * share)
+    early = 5 * budget / joined[:, :5].sum(axis=1).mean()
+    late = 5 * budget / joined[:, 20:25].sum(axis=1).mean()
+    assert late > 20 * early  # (1 − π)^−20 ≈ 54 in expectation
