@@ -274,7 +274,7 @@ def test_the_series_add_up() -> None:
         assert not s[metric][:launch].any(), f"{metric} before the launch"
         assert s[metric][launch:].any(), f"no {metric} after the launch"
     np.testing.assert_allclose(s["cost"][:launch], 500.0)  # the build, spread over its 10 days
-    assert sorted(m for m in declared if m.startswith("cost_")) == sorted(
+    assert sorted(group("cost, by category")) == sorted(
         f"cost_{c}" for c in ("build", "maintenance", "os_update", "fees", "acquisition", "push")
     )
     assert declared["installed"].kind == declared["push_reachable"].kind == "stock"
