@@ -334,10 +334,20 @@ class AudienceAcquisition:
         self._uplift = relevance_uplift
         # The paid form is fixed for a run (a timeline changes numbers only). Impressions convert people with
         # chances that differ by segment and usable data, so their pool is kept by that class.
-        if isinstance(params().paid, ImpressionAcquisition):
-            population = ctx.population
+        paid = params().paid
+        if isinstance(paid, ImpressionAcquisition):
+            population, segments = ctx.population, ctx.segments
             klass = population.segment.astype(np.int64) * 2 + population.has_data
-            self.pool = NeverJoined(population.size, klass, classes=2 * len(ctx.segments.names))
+            self.pool = NeverJoined(population.size, klass, classes=2 * len(segments.names))
+            # per class (segment × usable data), fixed for the run: the segment's multiplier, whether the data
+            # uplift applies, and whether the target holds it
+            codes = np.arange(self.pool.classes) // 2
+            self._multiplier = segments.engagement_multiplier[codes]
+            self._usable = np.arange(self.pool.classes) % 2 == 1
+            self._in_target = np.ones(self.pool.classes, dtype=bool)
+            if isinstance(paid.target, list):
+                self._in_target = np.isin(codes, [segments.names.index(name) for name in paid.target])
+            self._target_size = int(self.pool.capacity[self._in_target].sum())
         else:
             self.pool = NeverJoined(ctx.population.size)
         self.ever_joined = 0
@@ -413,15 +423,10 @@ class AudienceAcquisition:
         self._spend(paid.budget_per_day)
         if impressions == 0:
             return
-        pool, segments = self.pool, self.ctx.segments
-        klass = np.arange(pool.classes)
-        in_target = np.ones(pool.classes, dtype=bool)
-        if isinstance(paid.target, list):
-            in_target = np.isin(klass // 2, [segments.names.index(name) for name in paid.target])
-        target_size = int(pool.capacity[in_target].sum())
-        nonmembers = np.where(in_target, pool.length, 0)
-        uplift = np.where(klass % 2 == 1, 1.0 + self._uplift(), 1.0)
-        rate = np.minimum(1.0, paid.conversion_probability * segments.engagement_multiplier[klass // 2] * uplift)
+        pool, target_size = self.pool, self._target_size
+        nonmembers = np.where(self._in_target, pool.length, 0)
+        uplift = np.where(self._usable, 1.0 + self._uplift(), 1.0)
+        rate = np.minimum(1.0, paid.conversion_probability * self._multiplier * uplift)
         rng = self._stream("paid")
         converted = rng.binomial(nonmembers, conversion_probability(rate, target_size, impressions))
         members = target_size - int(nonmembers.sum())
