@@ -18,8 +18,10 @@ def build_scenario(
     replications: int = 1,
     segments: list[dict[str, Any]] | None = None,
     timeline: list[dict[str, Any]] | None = None,
+    run_out_days: int = 0,
 ) -> Any:
-    """A validated scenario; ``channels`` is one strategy's channel list or {strategy: channels}."""
+    """A validated scenario; ``channels`` is one strategy's channel list or {strategy: channels}. No run-out after
+    the horizon unless asked (``run_out_days``): most tests look at the horizon, and it keeps them quick."""
     strategies = channels if isinstance(channels, dict) else {"s": channels}
     data: dict[str, Any] = {
         "name": "test",
@@ -27,6 +29,7 @@ def build_scenario(
         "seed": seed,
         "replications": replications,
         "market": {"size": size},
+        "audience_value": {"run_out_days": run_out_days},
         "strategies": {name: {"channels": chans} for name, chans in strategies.items()},
     }
     if segments is not None:

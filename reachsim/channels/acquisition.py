@@ -24,12 +24,12 @@ import numpy as np
 from pydantic import Discriminator, Field, Tag, field_validator
 
 from reachsim.core.metrics import Metric, flow, ratio
+from reachsim.core.problems import did_you_mean
 from reachsim.core.strict import StrictModel
 from reachsim.engine.context import ChannelContext
 from reachsim.model.bass import daily_adoption_probability
 from reachsim.model.conversion import conversion_probability
 from reachsim.model.exposure import boost_impressions
-from reachsim.scenario.errors import did_you_mean
 
 __all__ = [
     "METRICS",

@@ -55,6 +55,7 @@ def scenario(
         {
             "name": "page",
             "horizon_days": horizon,
+            "audience_value": {"run_out_days": 0},  # these tests read the state at the horizon
             "seed": 3,
             "market": market,
             "strategies": strategies or {"s": {"channels": list(channels), "timeline": timeline or []}},

@@ -65,6 +65,7 @@ def make(channels: list[dict[str, Any]], *, size: int, horizon: int, seed: int =
         {
             "name": "page properties",
             "horizon_days": horizon,
+            "audience_value": {"run_out_days": 0},  # these tests read the state at the horizon
             "seed": seed,
             "market": {"size": size, "segments": SEGMENTS},
             "strategies": {"s": {"channels": channels}},

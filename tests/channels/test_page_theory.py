@@ -50,6 +50,7 @@ def scenario(
         {
             "name": "page theory",
             "horizon_days": horizon,
+            "audience_value": {"run_out_days": 0},  # these tests read the state at the horizon
             "seed": 11,
             "market": market,
             "strategies": {"s": {"channels": list(channels), "timeline": timeline or []}},

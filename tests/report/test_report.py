@@ -35,8 +35,9 @@ from tests.report.conftest import (
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Every chart the fixture's run calls for: the fixed ones and one per declared group (the Page's impressions).
-MADE = (*CHART_NAMES, "group-page-impressions")
+#: Every chart the fixture's run calls for: the fixed ones and one per declared group (impressions of the Page and of
+#: Messenger's paid acquisition).
+MADE = (*CHART_NAMES, "group-page-impressions", "group-messenger-paid-acquisition-impressions")
 
 
 def page_of(folder: Path) -> tuple[str, Page]:
