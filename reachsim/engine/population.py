@@ -4,7 +4,7 @@ The population holds what every channel shares: each consumer's segment, whether
 and when they were first reached by any channel (for de-duplicated reach). Channels keep their own columns.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -78,3 +78,33 @@ def sample_rows(mask: np.ndarray, count: int, k: int, rng: np.random.Generator) 
         _, first = np.unique(candidates, return_index=True)
         chosen = candidates[np.sort(first)][:k]
     return np.sort(chosen)
+
+
+#: Rows per piece of :func:`sorted_subset` (8 MiB of int64 indices).
+SUBSET_PIECE = 1 << 20
+
+
+def sorted_subset(rng: np.random.Generator, n: int, k: int, piece: int = SUBSET_PIECE) -> Iterator[np.ndarray]:
+    """A uniformly random ``k``-subset of ``0 … n − 1``, ascending, yielded in pieces of the range.
+
+    The range is cut into pieces of ``piece`` rows; how many of the ``k`` fall in each piece is one multivariate
+    hypergeometric draw, and each piece then gets a uniform subset of that size. The union is a uniform
+    ``k``-subset, and no more than one piece's worth of temporaries exists at a time, so choosing a whole market
+    of subscribers costs no market-sized index arrays.
+    """
+    n, k = int(n), int(k)
+    if not 0 <= k <= n:
+        raise ValueError(f"cannot choose {k} of {n} rows")
+    if k == 0:
+        return
+    starts = np.arange(0, n, piece, dtype=np.int64)
+    sizes = np.minimum(starts + piece, n) - starts
+    counts = rng.multivariate_hypergeometric(sizes, k) if starts.size > 1 else np.array([k])
+    for start, size, count in zip(starts.tolist(), sizes.tolist(), counts.tolist(), strict=True):
+        if count == size:
+            yield np.arange(start, start + size, dtype=np.int64)
+        elif count:
+            chosen = rng.choice(size, size=count, replace=False, shuffle=False)
+            chosen.sort()
+            chosen += start
+            yield chosen

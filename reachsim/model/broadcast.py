@@ -267,30 +267,30 @@ class BroadcastColumns:
         if not math.isfinite(t):
             raise ValueError(f"join time must be finite, got {t!r}")
         rows = _rows(idx)
+        if rows.size == 0:
+            return
         w = np.asarray(weight, dtype=_F32 if np.ndim(weight) else np.float64)
         if w.ndim:
             w = w.reshape(-1)
             if w.size != rows.size:
                 raise ValueError(f"{w.size} weights for {rows.size} rows")
-        if not (np.isfinite(w).all() and (w >= 0).all()):
+        if not (w.min() >= 0 and math.isfinite(w.max())):  # NaN fails the first test
             raise ValueError("weight must be finite and >= 0 (a multiplier of the base engagement probability)")
         if not math.isinf(h) and (t - self.t_novelty) / h > _MAX_NOVELTY_EXPONENT:
             novelty = self.novelty[: self.n]
             np.multiply(novelty, _F32(_decay(t - self.t_novelty, h)), out=novelty)
             self.t_novelty = t
-        stored_novelty = joiner_novelty(t, self.t_novelty, h)[()]
+        stored_novelty = _F32(1.0 if math.isinf(h) else math.exp2((t - self.t_novelty) / h))
         for a in range(0, rows.size, JOIN_CHUNK):
             part = rows[a : a + JOIN_CHUNK]
             self._join_part(part, w[a : a + JOIN_CHUNK] if w.ndim else w, stored_novelty)
 
     def _join_part(self, rows: np.ndarray, w: np.ndarray, novelty: np.float32) -> None:
-        if rows.size == 0:
-            return
-        if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= self.size):
-            raise IndexError(f"rows must be within [0, {self.size})")
-        slot = self.slot_of[rows]
-        current = slot >= 0
-        if current.any():  # members joining again: reset in place
+        if rows.min() < 0:
+            raise IndexError("rows must be >= 0")
+        slot = self.slot_of[rows]  # an IndexError for rows beyond the population
+        if slot.max() >= 0:  # members joining again: reset in place
+            current = slot >= 0
             at = slot[current]
             self.weight[at] = w[current] if w.ndim else w
             self.novelty[at] = novelty
@@ -321,7 +321,7 @@ class BroadcastColumns:
         self.novelty[n:end] = novelty
         self.fatigue[n:end] = 0.0
         self.exposures[n:end] = 0
-        if (slot == LEFT).any():
+        if slot.min() == LEFT:
             self._restore_exposures(rows, slot == LEFT, n)
         for array, fill in self._extra.values():
             array[n:end] = fill
