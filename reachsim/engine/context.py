@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reachsim.engine.clock import channel_priority, repeat
+from reachsim.engine.weak import weak_callable
 
 if TYPE_CHECKING:
     import simpy
@@ -66,9 +67,9 @@ class ChannelContext:
         self.env.process(
             repeat(
                 self.env,
-                action,
+                weak_callable(action),  # the schedule does not keep the channel alive (reachsim.engine.weak)
                 first=first,
-                interval=interval,
+                interval=weak_callable(interval),
                 priority=channel_priority(self.index, slot),
                 until=self.horizon_days,
             )

@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 NEVER = np.float32(np.inf)
+#: Rows per piece of :meth:`Population.mark_reached`.
+MARK_PIECE = 1 << 18
 
 
 def exact_counts(shares: Sequence[float], total: int) -> np.ndarray:
@@ -36,6 +38,8 @@ class Population:
         # Whose data the brand may use: an exact share of each segment, chosen at random.
         self.has_data = np.zeros(self.size, dtype=bool)
         for code, share in enumerate(data_available):
+            if share == 0:
+                continue
             members = np.flatnonzero(self.segment == code)
             k = round(share * members.size)
             if k:
@@ -46,12 +50,16 @@ class Population:
         return np.bincount(self.segment, minlength=int(self.segment.max(initial=0)) + 1)
 
     def mark_reached(self, idx: np.ndarray, t: float) -> int:
-        """Record a first exposure to any channel at time t; return how many were reached for the first time."""
-        if idx.size == 0:
-            return 0
-        fresh = idx[self.first_reached[idx] == NEVER]
-        self.first_reached[fresh] = t
-        return int(fresh.size)
+        """Record a first exposure to any channel at time t; return how many were reached for the first time.
+
+        Applied in pieces, so that a whole-market first broadcast allocates no market-sized temporaries."""
+        count = 0
+        for a in range(0, idx.size, MARK_PIECE):
+            part = idx[a : a + MARK_PIECE]
+            fresh = part[self.first_reached[part] == NEVER]
+            self.first_reached[fresh] = t
+            count += fresh.size
+        return count
 
     def unique_reach(self) -> int:
         return int(np.count_nonzero(self.first_reached != NEVER))

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from reachsim.core.metrics import Kind, Metric, daily_values
+from reachsim.engine.weak import weak_callable
 
 
 class UndeclaredMetricError(KeyError):
@@ -46,7 +47,7 @@ class Recorder:
             self._series(channel, metric)[day] += amount
 
     def stock(self, channel: str, metric: str, read: Callable[[], float]) -> None:
-        self._stocks.append((self._series(channel, metric), read))
+        self._stocks.append((self._series(channel, metric), weak_callable(read)))
 
     def end_of_day(self, day: int) -> None:
         for series, read in self._stocks:
