@@ -14,6 +14,20 @@ from reachsim.scenario.load import load_scenario
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _run_and_watch(scenario) -> list[weakref.ref]:
+    """Run the last strategy; weak references to the run's arrays and channels (no strong one survives)."""
+    sim = Simulation(scenario, list(scenario.strategies)[-1], 0)
+    sim.run()
+    arrays = [sim.population.first_reached, sim.population.segment]
+    for channel in sim.channels:
+        state = list(vars(channel).values())
+        if hasattr(channel, "cols"):
+            state += [channel.cols.column(c) for c in ("row", "weight")]
+        arrays += [value for value in state if hasattr(value, "nbytes")]
+    assert len(arrays) >= 5
+    return [weakref.ref(a) for a in arrays] + [weakref.ref(ch) for ch in sim.channels]
+
+
 @pytest.mark.parametrize("name", ["messenger_push", "paid_to_owned"])
 def test_a_finished_run_is_freed_without_the_cyclic_collector(name: str) -> None:
     scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
@@ -24,16 +38,7 @@ def test_a_finished_run_is_freed_without_the_cyclic_collector(name: str) -> None
     gc.collect()
     gc.disable()
     try:
-        sim = Simulation(scenario, list(scenario.strategies)[-1], 0)
-        sim.run()
-        arrays = [sim.population.first_reached, sim.population.segment]
-        for ch in sim.channels:
-            state = [*vars(ch).values(), *(vars(ch)["cols"].column(c) for c in ("row", "weight"))] if hasattr(
-                ch, "cols") else list(vars(ch).values())
-            arrays += [value for value in state if hasattr(value, "nbytes")]
-        assert len(arrays) >= 5
-        refs = [weakref.ref(a) for a in arrays] + [weakref.ref(ch) for ch in sim.channels]
-        del sim, arrays
+        refs = _run_and_watch(scenario)
         assert all(ref() is None for ref in refs)  # freed by reference counting alone
     finally:
         if enabled:
