@@ -88,8 +88,8 @@ def sample_rows(mask: np.ndarray, count: int, k: int, rng: np.random.Generator) 
     return np.sort(chosen)
 
 
-#: Rows per piece of :func:`sorted_subset` (8 MiB of int64 indices).
-SUBSET_PIECE = 1 << 20
+#: Rows per piece of :func:`sorted_subset` (2 MiB of int64 indices).
+SUBSET_PIECE = 1 << 18
 
 
 def sorted_subset(rng: np.random.Generator, n: int, k: int, piece: int = SUBSET_PIECE) -> Iterator[np.ndarray]:

@@ -60,7 +60,7 @@ __all__ = ["DEFAULT_BLOCK", "BroadcastColumns", "BroadcastOutcome", "broadcast",
 DEFAULT_BLOCK = 65536
 """Slots per block: 64k float32 scratch columns stay in the 2 MB L2 cache of the reference machine."""
 
-JOIN_CHUNK = 1 << 20
+JOIN_CHUNK = 1 << 18
 """Joins are applied in pieces of this many rows, so that a whole-market join has no market-sized temporaries."""
 
 _MAX_NOVELTY_EXPONENT = 64.0
