@@ -565,3 +565,23 @@ def test_whole_market_joins_in_pieces_and_grows_without_copies_beyond_the_popula
     cols.join(np.arange(size), 0.0, novelty_half_life=INF, weight=np.float32(1.5))
     assert cols.n == cols.capacity == size
     assert (cols.column("weight") == 1.5).all()
+
+
+def test_the_first_broadcast_after_a_large_join_copies_the_audience_at_most_once():
+    """Peak extra memory of that broadcast stays below one int64 index array of the members (8 bytes each): the
+    rows reached for the first time are one int32 copy; everything else is block-sized or proportional to the
+    engaged."""
+    import tracemalloc
+
+    n = 2_000_000
+    cols = BroadcastColumns(n)
+    cols.join(np.arange(n), 0.0, novelty_half_life=INF, weight=np.float32(1.0))
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        o = broadcast(cols, 1.0, rng=np.random.default_rng(24), **params(base=0.05, optout=0.001))
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert o.newly_reached == n
+    assert peak < 8 * n, peak / n
