@@ -164,8 +164,8 @@ class MessengerChannel(Channel):
                 cols.weight[a : a + JOIN_CHUNK] = self._weights(cols.row[a : min(a + JOIN_CHUNK, cols.n)])
 
     def _join(self, idx: np.ndarray, t: float, source: str) -> None:
-        """Subscribe consumers (market rows) who never subscribed before: people who opted out are not
-        re-acquired. Large joins are applied in pieces, so nothing market-sized is allocated."""
+        """Subscribe consumers ``idx`` (distinct market rows, any order) who never subscribed before: people who
+        opted out are not re-acquired. Large joins are applied in pieces, so nothing market-sized is allocated."""
         source = source if source in SOURCES else "other"
         code = 1 + SOURCES.index(source)
         novelty = self.params.engagement.novelty
@@ -177,7 +177,7 @@ class MessengerChannel(Channel):
             part = part[self.source[part] == 0]
             if part.size:
                 self.source[part] = code
-                self.cols.join(part, t, novelty_half_life=half_life, weight=self._weights(part))
+                self.cols.join(part, t, novelty_half_life=half_life, weight=self._weights(part), new=True)
         added = self.cols.n - before
         if added:
             self.subscribers += added

@@ -252,6 +252,7 @@ class BroadcastColumns:
         *,
         novelty_half_life: float,
         weight: npt.ArrayLike = 1.0,
+        new: bool = False,
     ) -> None:
         """Make rows ``idx`` members at time ``t`` (new, returning or current members): fresh novelty, no fatigue.
 
@@ -260,7 +261,9 @@ class BroadcastColumns:
         A current member who joins again has its state reset in place; lifetime ``exposures`` are kept, so a
         returning member does not count as newly reached. If no broadcast happened for more than 64 novelty
         half-lives, the novelty column is first re-based to ``t`` (one pass over the members) so that stored
-        values stay within float32 range.
+        values stay within float32 range. ``new=True`` is the caller's promise that the rows are distinct and were
+        never members (e.g. a channel that never re-acquires anyone): the membership checks are skipped, which
+        matters for the many small joins of daily acquisition.
         """
         h = _check_half_life("novelty_half_life", novelty_half_life)
         t = float(t)
@@ -283,7 +286,11 @@ class BroadcastColumns:
         stored_novelty = _F32(1.0 if math.isinf(h) else math.exp2((t - self.t_novelty) / h))
         for a in range(0, rows.size, JOIN_CHUNK):
             part = rows[a : a + JOIN_CHUNK]
-            self._join_part(part, w[a : a + JOIN_CHUNK] if w.ndim else w, stored_novelty)
+            part_w = w[a : a + JOIN_CHUNK] if w.ndim else w
+            if new:
+                self._append(part, part_w, stored_novelty)
+            else:
+                self._join_part(part, part_w, stored_novelty)
 
     def _join_part(self, rows: np.ndarray, w: np.ndarray, novelty: np.float32) -> None:
         if rows.min() < 0:
@@ -315,14 +322,27 @@ class BroadcastColumns:
             k = rows.size
             new = new[:k]
             self.slot_of[rows] = new
-        end = n + k
+        self._fill_slots(rows, w, novelty, n)
+        if slot.min() == LEFT:
+            self._restore_exposures(rows, slot == LEFT, n)
+
+    def _append(self, rows: np.ndarray, w: np.ndarray, novelty: np.float32) -> None:
+        """Append rows known to be distinct and never members (ascending rows are checked in one pass)."""
+        if rows.size > 1 and not (rows[1:] > rows[:-1]).all() and np.unique(rows).size != rows.size:
+            raise ValueError("rows joined with new=True must be distinct")
+        self._reserve(rows.size)
+        n = self.n
+        self.slot_of[rows] = np.arange(n, n + rows.size, dtype=np.int32)
+        self._fill_slots(rows, w, novelty, n)
+
+    def _fill_slots(self, rows: np.ndarray, w: np.ndarray, novelty: np.float32, n: int) -> None:
+        """Fresh state in the slots from ``n`` on for ``rows`` (``slot_of`` already points there)."""
+        end = n + rows.size
         self.row[n:end] = rows
         self.weight[n:end] = w
         self.novelty[n:end] = novelty
         self.fatigue[n:end] = 0.0
         self.exposures[n:end] = 0
-        if slot.min() == LEFT:
-            self._restore_exposures(rows, slot == LEFT, n)
         for array, fill in self._extra.values():
             array[n:end] = fill
         self.n = end

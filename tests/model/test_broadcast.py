@@ -585,3 +585,11 @@ def test_the_first_broadcast_after_a_large_join_copies_the_audience_at_most_once
         tracemalloc.stop()
     assert o.newly_reached == n
     assert peak < 8 * n, peak / n
+
+
+def test_new_joins_skip_the_membership_checks_but_not_distinctness():
+    cols = BroadcastColumns(100)
+    cols.join(np.array([7, 3, 9]), 0.0, novelty_half_life=INF, weight=np.float32(2.0), new=True)
+    assert cols.members.tolist() == [7, 3, 9] and (cols.slot_of[[7, 3, 9]] == [0, 1, 2]).all()
+    with pytest.raises(ValueError, match="distinct"):
+        cols.join(np.array([5, 1, 5]), 1.0, novelty_half_life=INF, new=True)
