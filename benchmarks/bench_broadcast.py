@@ -8,11 +8,11 @@ Measured in the same run, interleaved, median of ``--repeats`` repetitions:
               the same blocks; also that floor with the uniforms drawn as the kernel draws them;
 (c) naive   — one SimPy process per subscriber, each with its own timeout per broadcast, the same per-delivery
               maths in Python (smaller population: it has to finish);
-(d) memory  — bytes of Messenger state per consumer row; peak extra memory of one broadcast (tracemalloc).
+(d) memory  — bytes of Messenger state per subscriber and per consumer; peak extra memory of one broadcast
+              (tracemalloc).
 
-``--market M`` (> N) spreads the N subscribers over M population rows, as the engine's population-indexed
-columns do: the kernel then still touches every row, so its deliveries/s fall by about N/M (the floor and the
-ratios stay per row of the columns).
+``--market M`` (> N) puts the N subscribers among M consumers. The state is audience-indexed (one dense slot per
+subscriber), so the kernel's work does not depend on M: only the consumer-indexed ``slot_of`` map grows with it.
 
 NumPy ufuncs are single-threaded, so OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / OPENBLAS_CORETYPE change nothing
 here; the script sets nothing global. Importable: :func:`main` takes an argument list and returns the figures.
@@ -57,7 +57,8 @@ PARAMS = dict(
 )
 EVERY_DAYS = 7.0
 SEGMENT_WEIGHTS = (1.0, 1.5)  # casual, loyal
-CHANNEL_EXTRA_BYTES = 5  # the Messenger channel's float32 window-expiry and uint8 source columns
+CHANNEL_SLOT_BYTES = 4  # the Messenger channel's float32 window expiry, per subscriber slot
+CONSUMER_BYTES = 4 + 1  # per consumer of the market: the kernel's int32 slot_of, the channel's uint8 source
 
 
 class KernelState:
@@ -100,13 +101,13 @@ class KernelState:
 
 
 def floor_pass(cols: BroadcastColumns, rng: np.random.Generator, block: int, raw: bool) -> float:
-    """One float32 uniform per row plus one pass over every state column (values unchanged); seconds."""
-    uniform = np.empty(min(block, cols.size), dtype=np.float32)
+    """One float32 uniform per subscriber plus one pass over every state column (values unchanged); seconds."""
+    uniform = np.empty(min(block, cols.n), dtype=np.float32)
     draw = _uniform_drawer(rng)
     one = np.float32(1.0)
     t0 = time.perf_counter()
-    for a in range(0, cols.size, block):
-        b = min(a + block, cols.size)
+    for a in range(0, cols.n, block):
+        b = min(a + block, cols.n)
         u = uniform[: b - a]
         if raw:
             draw(u)
@@ -115,7 +116,7 @@ def floor_pass(cols: BroadcastColumns, rng: np.random.Generator, block: int, raw
         for column in (cols.novelty[a:b], cols.fatigue[a:b], cols.weight[a:b]):
             np.multiply(column, one, out=column)
         np.add(cols.exposures[a:b], np.uint32(0), out=cols.exposures[a:b])
-        np.count_nonzero(cols.active[a:b])
+        np.bitwise_or(cols.row[a:b], np.int32(0), out=cols.row[a:b])
     return time.perf_counter() - t0
 
 
@@ -201,9 +202,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         seconds, deliveries = state.step()
         rates["kernel"].append(deliveries / seconds)
         rates["kernel_rows"].append(market / seconds)
-        # the floor processes every row of the columns, as the kernel does
-        rates["floor"].append(market / floor_pass(state.cols, floor_rng, args.block, raw=False))
-        rates["floor_raw"].append(market / floor_pass(state.cols, floor_rng, args.block, raw=True))
+        # the floor processes every subscriber slot, as the kernel does
+        members = state.cols.n
+        rates["floor"].append(members / floor_pass(state.cols, floor_rng, args.block, raw=False))
+        rates["floor_raw"].append(members / floor_pass(state.cols, floor_rng, args.block, raw=True))
         if rep % 3 == 0:  # the naive model is slow: every third repetition
             seconds, deliveries, naive_bytes = naive(
                 args.naive_subscribers, args.naive_broadcasts, args.seed + rep
@@ -213,11 +215,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     med = {k: statistics.median(v) for k, v in rates.items()}
     best = {k: max(v) for k, v in rates.items()}
     # paired ratios: each repetition's floor against the kernel run just before it (robust to load drifts)
-    paired = [f / k for f, k in zip(rates["floor"], rates["kernel_rows"], strict=True)]
-    paired_raw = [f / k for f, k in zip(rates["floor_raw"], rates["kernel_rows"], strict=True)]
+    paired = [f / k for f, k in zip(rates["floor"], rates["kernel"], strict=True)]
+    paired_raw = [f / k for f, k in zip(rates["floor_raw"], rates["kernel"], strict=True)]
     peak = peak_extra_memory(state)
-    # per consumer row, the budget's unit (per subscriber: × market/subscribers)
-    state_bytes = state.cols.nbytes_per_row()
+    # per consumer of the market, the budget's unit: slots count once per subscriber
+    share = args.subscribers / market
+    state_bytes = state.cols.nbytes_per_member() * share + 4  # + the int32 slot_of map
     scratch = state.cols.scratch_nbytes() / market
     figures = {
         **{f"{k}_deliveries_per_s": v for k, v in med.items()},
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "kernel_over_naive": med["kernel"] / med["naive"],
         "state_bytes_per_row": state_bytes,
         "scratch_bytes_per_row": scratch,
-        "messenger_bytes_per_row": state_bytes + scratch + CHANNEL_EXTRA_BYTES,
+        "messenger_bytes_per_row": state_bytes + scratch + CHANNEL_SLOT_BYTES * share + CONSUMER_BYTES - 4,
         "broadcast_peak_extra_bytes": float(peak),
         "naive_bytes_per_subscriber": float(naive_bytes),
     }
@@ -253,13 +256,13 @@ def _print_table(args: argparse.Namespace, market: int, load: float, f: dict[str
         ("(b) floor: rng.random float32 + one pass", *rate("floor"), ""),
         ("    floor, uniforms drawn as the kernel does", *rate("floor_raw"), ""),
         ("(c) naive: a SimPy process per subscriber", *rate("naive"), ""),
-        ("floor / kernel (per row, paired)", f"{f['floor_over_kernel']:.2f}×", "", "≤ 2.5"),
+        ("floor / kernel (per delivery, paired)", f"{f['floor_over_kernel']:.2f}×", "", "≤ 2.5"),
         ("floor with kernel's draw / kernel (paired)", f"{f['floor_raw_over_kernel']:.2f}×", "", ""),
         ("kernel / naive", f"{f['kernel_over_naive']:,.0f}×", "", "≥ 300"),
-        ("(d) kernel state per consumer row", f"{f['state_bytes_per_row']:.1f} B", "", ""),
+        ("(d) kernel state per consumer (slots + slot_of)", f"{f['state_bytes_per_row']:.1f} B", "", ""),
         ("    + block scratch, amortised", f"{f['scratch_bytes_per_row']:.2f} B", "", ""),
         (
-            f"    Messenger total (+{CHANNEL_EXTRA_BYTES} B channel columns)",
+            "    Messenger total (+ window slot column, source)",
             f"{f['messenger_bytes_per_row']:.1f} B",
             "",
             "≤ 32 B",

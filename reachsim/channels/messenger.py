@@ -22,10 +22,11 @@ from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
 from reachsim.core.metrics import JOINED_BY_SOURCE, Metric, flow
 from reachsim.core.strict import StrictModel
-from reachsim.engine.population import sample_rows
-from reachsim.model.broadcast import BroadcastColumns, broadcast
+from reachsim.model.broadcast import JOIN_CHUNK, BroadcastColumns, broadcast
 
 DAYS_PER_MONTH = 365.0 / 12.0
+#: The per-subscriber column holding when the subscriber's messaging window closes (day, float32).
+WINDOW = "window_until"
 
 #: Where a subscriber came from (the ``joined_<source>`` daily metrics). Bus opt-ins name their own source.
 SOURCES = ("initial", "organic", "paid", "bass", "page", "other")
@@ -89,11 +90,12 @@ class MessengerChannel(Channel):
 
     def start(self) -> None:
         ctx, n = self.ctx, self.ctx.population.size
-        self.cols = BroadcastColumns(n)
-        self.window_until = np.full(n, -np.inf, dtype=np.float32)
+        # Audience-indexed delivery state (one slot per subscriber; see reachsim.model.broadcast), with the expiry
+        # of each subscriber's messaging window as a channel column that moves with its slot.
+        self.cols = BroadcastColumns(n, capacity=self.params.initial_subscribers)
+        self.cols.add_column(WINDOW, np.float32, fill=-np.inf)
         self.source = np.zeros(n, dtype=np.uint8)  # 0 = never subscribed, else 1 + index in SOURCES
         self.subscribers = 0
-        self._pending: list[np.ndarray] = []  # joined since the last broadcast: reached by the next one
         # Every join goes through the acquisition component, which knows who ever subscribed.
         self.acquisition = AudienceAcquisition(
             ctx, lambda: self.params.acquisition, self._join, relevance_uplift=lambda: self.params.relevance_uplift
@@ -120,7 +122,7 @@ class MessengerChannel(Channel):
         return float(self.subscribers)
 
     def exposures(self) -> np.ndarray:
-        return self.cols.exposures
+        return self.cols.exposure_counts()
 
     def _weights(self, idx: np.ndarray) -> np.ndarray:
         """Engagement multiplier per subscriber: segment × targeting relevance."""
@@ -129,43 +131,54 @@ class MessengerChannel(Channel):
     def set_param(self, path: str, value: float) -> None:
         super().set_param(path, value)
         if path == "relevance_uplift":
-            active = np.flatnonzero(self.cols.active)
-            self.cols.weight[active] = self._weights(active)
+            cols = self.cols
+            for a in range(0, cols.n, JOIN_CHUNK):
+                b = min(a + JOIN_CHUNK, cols.n)
+                cols.weight[a:b] = self._weights(cols.row[a:b])
 
     def _join(self, idx: np.ndarray, t: float, source: str) -> None:
-        """Subscribe consumers who never subscribed before (the acquisition component hands over only them)."""
-        if idx.size == 0:
-            return
+        """Subscribe consumers ``idx`` (distinct market rows, any order) who never subscribed before (the
+        acquisition component hands over only them). Large joins are applied in pieces, so nothing market-sized is
+        allocated."""
         source = source if source in SOURCES else "other"
-        self.source[idx] = 1 + SOURCES.index(source)
+        code = 1 + SOURCES.index(source)
         novelty = self.params.engagement.novelty
-        self.cols.join(
-            idx, t, novelty_half_life=novelty.half_life_days if novelty else math.inf, weight=self._weights(idx)
-        )
-        self.subscribers += idx.size
-        self._pending.append(idx)
-        self.ctx.flow("joined", idx.size)
-        self.ctx.flow(f"joined_{source}", idx.size)
+        half_life = novelty.half_life_days if novelty else math.inf
+        idx = np.asarray(idx)
+        before = self.cols.n
+        for a in range(0, idx.size, JOIN_CHUNK):
+            part = idx[a : a + JOIN_CHUNK]
+            part = part[self.source[part] == 0]
+            if part.size:
+                self.source[part] = code
+                self.cols.join(part, t, novelty_half_life=half_life, weight=self._weights(part), new=True)
+        added = self.cols.n - before
+        if added:
+            self.subscribers += added
+            self.ctx.flow("joined", added)
+            self.ctx.flow(f"joined_{source}", added)
 
     def _on_optin(self, payload: dict[str, Any]) -> None:
         idx = np.unique(np.asarray(payload["idx"], dtype=np.int64))  # one subscription per person
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:
-        idx = np.asarray(payload["idx"], dtype=np.int64)
-        self._open_window(idx[self.cols.active[idx]], payload["t"])
+        slots = self.cols.slot_of[np.asarray(payload["idx"], dtype=np.int64)]
+        self._open_window(slots[slots >= 0], payload["t"])
 
-    def _open_window(self, idx: np.ndarray, t: float) -> None:
-        self.window_until[idx] = t + self.params.pricing.window_hours / 24.0
+    def _open_window(self, slots: np.ndarray, t: float) -> None:
+        """Open the messaging window of the subscribers in ``slots`` (audience slots) from ``t``."""
+        self.cols.column(WINDOW)[slots] = t + self.params.pricing.window_hours / 24.0
 
     # -- daily activity: acquisition, inbound conversations, fixed fee ------------------------------------------
     def _daily(self, t: float) -> None:
         p = self.params
         self.acquisition.step(t)
         if p.inbound_conversations_per_year and self.subscribers:
-            k = int(self._rng_inbound.poisson(self.subscribers * p.inbound_conversations_per_year / 365.0))
-            if k:  # conversations fall on distinct subscribers (k is small against the audience)
-                self._open_window(sample_rows(self.cols.active, self.subscribers, k, self._rng_inbound), t)
+            n = self.cols.n
+            k = int(self._rng_inbound.poisson(n * p.inbound_conversations_per_year / 365.0))
+            if k:  # conversations fall on distinct subscribers: a uniform k-subset of the audience's slots
+                self._open_window(self._rng_inbound.choice(n, size=min(k, n), replace=False, shuffle=False), t)
         self.ctx.cost("platform_fee", p.fixed_cost_per_month / DAYS_PER_MONTH)
 
     # -- broadcasts ---------------------------------------------------------------------------------------------
@@ -173,18 +186,14 @@ class MessengerChannel(Channel):
         return self.params.broadcasts.every_days if self.params.broadcasts is not None else None
 
     def _broadcast(self, t: float) -> None:
-        p, ctx = self.params, self.ctx
-        if self.subscribers == 0:
-            self._pending.clear()
+        p, ctx, cols = self.params, self.ctx, self.cols
+        if cols.n == 0:
             return
         pricing = p.pricing
-        in_window = int(np.count_nonzero(self.cols.active & (self.window_until > t)))
-        newly = np.concatenate(self._pending) if self._pending else np.empty(0, dtype=np.int64)
-        newly = newly[self.cols.active[newly]]
-        self._pending.clear()
+        in_window = cols.count_above(WINDOW, t)
         eng = p.engagement
         outcome = broadcast(
-            self.cols,
+            cols,
             t,
             base=eng.probability,
             floor=eng.novelty.floor if eng.novelty else 1.0,
@@ -194,19 +203,18 @@ class MessengerChannel(Channel):
             optout=p.unsubscribe.probability,
             optout_fatigue_strength=p.unsubscribe.fatigue_strength,
             rng=self._rng_broadcast,
+            stamp={WINDOW: t + pricing.window_hours / 24.0},  # an engagement opens the window
         )
         deliveries = outcome.deliveries
         ctx.flow("deliveries", deliveries)
         ctx.flow("in_window", in_window)
-        ctx.flow("reached", newly.size)
-        ctx.reached(newly)
+        ctx.flow("reached", outcome.newly_reached)
+        ctx.reached(outcome.reached)
         ctx.cost("messages", in_window * pricing.in_window + (deliveries - in_window) * pricing.outside_window)
         engaged = outcome.engaged
         ctx.flow("engagements", engaged.size)
         if engaged.size:
-            values = ctx.segments.value_per_engagement[ctx.population.segment[engaged]]
-            ctx.value("engagement", float(values.sum()))
-            self._open_window(engaged, t)
+            ctx.value("engagement", ctx.engagement_value(engaged))
         left = outcome.opted_out.size
         if left:
             self.subscribers -= left

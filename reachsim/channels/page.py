@@ -10,12 +10,13 @@ an unfollow hazard growing with fatigue. The maths is in docs/model/page.md; the
 are :mod:`reachsim.model.exposure`.
 
 Per-consumer state is kept in population-indexed columns (fan, left, fan since, fatigue stock and time of the
-last exposure, exposures); a post touches only the index arrays of the people it reaches.
+last exposure, exposures), because boosts reach non-fans too; the fans are also kept as a dense list (with each
+fan's position in it), so that a post's cost follows the people it reaches: organic sightings are drawn from the
+list at a cost proportional to the sightings, and nothing passes over the market or over all fans.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, ClassVar, Literal, cast
@@ -30,7 +31,7 @@ from reachsim.channels.registry import consumers_of
 from reachsim.core.metrics import JOINED_BY_SOURCE, Metric, flow
 from reachsim.core.problems import did_you_mean
 from reachsim.core.strict import StrictModel
-from reachsim.engine.population import sample_rows
+from reachsim.engine.population import sample_rows, sorted_subset
 from reachsim.model.exposure import (
     boost_impressions,
     merge_exposures,
@@ -38,7 +39,6 @@ from reachsim.model.exposure import (
     respond,
     uniform_impressions,
 )
-from reachsim.model.kernels import decay, novelty_factor
 
 #: How someone became a fan (the ``joined_<source>`` daily metrics). ``boost``: followed after engaging with a
 #: boosted post (organic posts reach only fans, so every follow from an engagement comes from paid reach);
@@ -199,6 +199,7 @@ class PageChannel(Channel):
     # -- set-up ---------------------------------------------------------------------------------------------
     def start(self) -> None:
         ctx, n = self.ctx, self.ctx.population.size
+        p = self.params
         self.fan = np.zeros(n, dtype=bool)
         self.left = np.zeros(n, dtype=bool)  # unfollowed: not re-acquired
         self.never_fan = np.ones(n, dtype=bool)  # may still become a fan (neither fan nor left)
@@ -206,6 +207,10 @@ class PageChannel(Channel):
         self.fatigue = np.zeros(n, dtype=np.float32)  # stock after the last exposure (its + 1 included)
         self.last_exposure = np.zeros(n, dtype=np.float32)
         self.exposure_count = np.zeros(n, dtype=np.uint32)
+        # The fans as a dense list (positions 0 … fans − 1, any order) and each consumer's position in it (−1: not
+        # a fan); unfollows swap the last fan into the hole.
+        self.fan_list = np.empty(min(n, max(p.initial_fans, 1024)), dtype=np.int32)
+        self.fan_position = np.full(n, -1, dtype=np.int32)
         self.fans = 0
         self.ever_fans = 0
         self._credit = Fraction(0)
@@ -216,11 +221,9 @@ class PageChannel(Channel):
         self._rng_follow = ctx.rng("follow")
         self._segment_target = self._resolve_segments()
         ctx.bus.subscribe(topics.PAGE_FOLLOW, self._on_follow)
-        p = self.params
         if p.initial_fans:
-            k = min(p.initial_fans, n)
-            idx = np.sort(self._rng_fans.choice(n, size=k, replace=False))
-            self._follow(idx, 0.0, "initial", since=-p.initial_fan_age_days)
+            for part in sorted_subset(self._rng_fans, n, min(p.initial_fans, n)):
+                self._follow(part, 0.0, "initial", since=-p.initial_fan_age_days)
         ctx.every(self._daily, first=0.0, interval=lambda: 1.0, slot=0)
         if p.posts is not None:
             ctx.every(self._post, first=p.posts.first_day, interval=self._period, slot=1)
@@ -234,7 +237,7 @@ class PageChannel(Channel):
         if unknown:
             raise ValueError(f"channel '{self.name}': boost.target names unknown segments {unknown}")
         codes = np.array([names.index(s) for s in boost.target], dtype=np.int16)
-        return np.flatnonzero(np.isin(self.ctx.population.segment, codes))
+        return np.flatnonzero(np.isin(self.ctx.population.segment, codes)).astype(np.int32)
 
     def _period(self) -> float | None:
         return self.params.posts.interval_days if self.params.posts is not None else None
@@ -247,7 +250,7 @@ class PageChannel(Channel):
         return self.exposure_count
 
     def _follow(self, idx: np.ndarray, t: float, source: str, *, since: float | None = None) -> None:
-        """Make fans of those in ``idx`` who are not fans and never unfollowed."""
+        """Make fans of those in ``idx`` (distinct) who are not fans and never unfollowed."""
         idx = idx[self.never_fan[idx]]
         if idx.size == 0:
             return
@@ -255,18 +258,36 @@ class PageChannel(Channel):
         self.fan[idx] = True
         self.never_fan[idx] = False
         self.fan_since[idx] = t if since is None else since
-        self.fans += idx.size
+        start, end = self.fans, self.fans + idx.size
+        if end > self.fan_list.size:  # grow by half, never beyond the market
+            grown = np.empty(min(self.fan.size, max(end, self.fan_list.size * 3 // 2)), dtype=np.int32)
+            grown[:start] = self.fan_list[:start]
+            self.fan_list = grown
+        self.fan_list[start:end] = idx
+        self.fan_position[idx] = np.arange(start, end, dtype=np.int32)
+        self.fans = end
         self.ever_fans += idx.size
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(f"joined_{source}", idx.size)
 
     def _unfollow(self, idx: np.ndarray) -> None:
+        """Those in ``idx`` (distinct) who are fans stop being fans: the last fans of the list fill their places."""
         idx = idx[self.fan[idx]]
         if idx.size == 0:
             return
         self.fan[idx] = False
         self.left[idx] = True
-        self.fans -= idx.size
+        holes = np.sort(self.fan_position[idx])
+        self.fan_position[idx] = -1
+        end = self.fans - idx.size
+        tail = np.ones(idx.size, dtype=bool)
+        tail[holes[holes >= end] - end] = False
+        low = holes[holes < end]
+        if low.size:
+            moved = self.fan_list[end + np.flatnonzero(tail)]
+            self.fan_list[low] = moved
+            self.fan_position[moved] = low
+        self.fans = end
         self.ctx.flow("left", idx.size)
 
     def _on_follow(self, payload: dict[str, Any]) -> None:
@@ -285,7 +306,7 @@ class PageChannel(Channel):
     def _boost(self, fans: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Paid impressions of one post: (people, impressions each, total); the spend is booked here.
 
-        ``fans`` are the current fans (ascending), the target of ``target: fans``."""
+        ``fans`` are the current fans (the dense list), the target of ``target: fans``."""
         boost, ctx = self.params.boost, self.ctx
         empty = np.empty(0, dtype=np.int64)
         if boost is None or boost.budget_per_post == 0 or self.ctx.paid_stopped:  # no boosts in the run-out
@@ -307,7 +328,7 @@ class PageChannel(Channel):
     def _post(self, t: float) -> None:
         p, ctx = self.params, self.ctx
         ctx.cost("content", p.content_cost_per_post)
-        fans = np.flatnonzero(self.fan)
+        fans = self.fan_list[: self.fans]
         organic = organic_sightings(self._rng_organic, fans, p.organic_reach)
         paid, paid_counts, impressions = self._boost(fans)
         idx, counts = merge_exposures(organic, np.ones(organic.size, dtype=np.int64), paid, paid_counts)
@@ -318,13 +339,22 @@ class PageChannel(Channel):
         eng = p.engagement
         was_fan = self.fan[idx]
         # Fatigue stock decayed to now; novelty for fans by days since they became fans, 1 for everyone else.
-        fatigue_half_life = eng.fatigue.half_life_days if eng.fatigue else math.inf
-        stock = self.fatigue[idx] * np.asarray(decay(t - self.last_exposure[idx], fatigue_half_life))
-        probability = eng.probability * ctx.engagement_weights(idx, p.relevance_uplift).astype(np.float64)
+        stock = self.fatigue[idx]
+        if eng.fatigue is not None:
+            elapsed = self.last_exposure[idx]
+            elapsed -= t  # minus the time since the last exposure
+            np.exp2(np.multiply(elapsed, np.float32(1.0 / eng.fatigue.half_life_days), out=elapsed), out=elapsed)
+            stock *= elapsed
+        probability = ctx.engagement_weights(idx, p.relevance_uplift)
+        probability *= np.float32(eng.probability)
         if eng.novelty is not None:
-            age = t - self.fan_since[idx].astype(np.float64)
-            novelty = novelty_factor(age, eng.novelty.half_life_days, eng.novelty.floor)
-            probability *= np.where(was_fan, novelty, 1.0)
+            novelty = self.fan_since[idx]
+            novelty -= t  # minus the age
+            np.multiply(novelty, np.float32(1.0 / eng.novelty.half_life_days), out=novelty)
+            np.exp2(novelty, out=novelty)
+            novelty *= np.float32(1.0 - eng.novelty.floor)
+            novelty += np.float32(eng.novelty.floor)
+            np.multiply(probability, novelty, out=probability, where=was_fan)
         response = respond(
             self._rng_response,
             counts,
@@ -337,25 +367,27 @@ class PageChannel(Channel):
         )
         self.fatigue[idx] = response.stock
         self.last_exposure[idx] = t
-        newly = int(np.count_nonzero(self.exposure_count[idx] == 0))
-        self.exposure_count[idx] += counts.astype(np.uint32)
-        ctx.flow("deliveries", int(counts.sum()))
+        seen = self.exposure_count[idx]
+        newly = seen.size - int(np.count_nonzero(seen))
+        seen += counts.astype(np.uint32)
+        self.exposure_count[idx] = seen
+        ctx.flow("deliveries", impressions + organic.size)
         ctx.flow("post_reach", idx.size)
         ctx.flow("reached", newly)
         ctx.reached(idx)
 
         engagements = response.engagements
-        total = int(engagements.sum())
-        ctx.flow("engagements", total)
-        if total:
-            values = ctx.segments.value_per_engagement[ctx.population.segment[idx]]
-            ctx.value("engagement", float(values @ engagements))
-        self._unfollow(idx[response.opted_out])
-
-        engaged_rows = np.flatnonzero(engagements > 0)
-        if engaged_rows.size == 0:
-            return
+        engaged_rows = np.flatnonzero(engagements)
         engaged = idx[engaged_rows]
+        if engaged.size:
+            times = engagements[engaged_rows]
+            ctx.flow("engagements", int(times.sum()))
+            values = ctx.segments.value_per_engagement[ctx.population.segment[engaged]]
+            ctx.value("engagement", float(values @ times))
+        if response.opted_out.any():
+            self._unfollow(idx[response.opted_out])
+        if engaged.size == 0:
+            return
         follow_draw = self._rng_follow.random(engaged.size)
         optin_draw = self._rng_follow.random(engaged.size)
         if p.follow_probability > 0:

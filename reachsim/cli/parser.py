@@ -38,7 +38,9 @@ def _add_experiment_options(command: argparse.ArgumentParser) -> None:
     """Options shared by the commands that run replications (run, sweep)."""
     command.add_argument("--replications", type=_positive, metavar="R", help="override the scenario's replications")
     command.add_argument("--seed", type=_non_negative, metavar="S", help="override the scenario's seed")
-    command.add_argument("--workers", type=_positive, default=1, metavar="N", help="worker processes (default 1)")
+    command.add_argument(
+        "--workers", type=_positive, metavar="N", help="worker processes (default 1; local Dask: one per core)"
+    )
     command.add_argument(
         "--executor",
         choices=("sequential", "processes", "dask"),

@@ -9,6 +9,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from reachsim.engine.weak import weak_callable
+
 Handler = Callable[[dict[str, Any]], None]
 
 
@@ -17,7 +19,7 @@ class EventBus:
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
 
     def subscribe(self, topic: str, handler: Handler) -> None:
-        self._handlers[topic].append(handler)
+        self._handlers[topic].append(weak_callable(handler))  # a channel's handler does not keep it alive
 
     def has_subscribers(self, topic: str) -> bool:
         return bool(self._handlers.get(topic))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reachsim.engine.clock import channel_priority, repeat
+from reachsim.engine.weak import weak_callable
 
 if TYPE_CHECKING:
     import simpy
@@ -30,6 +31,9 @@ class SegmentTable:
     names: tuple[str, ...]
     engagement_multiplier: np.ndarray
     value_per_engagement: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.multiplier32 = np.asarray(self.engagement_multiplier, dtype=np.float32)
 
 
 @dataclass
@@ -68,9 +72,9 @@ class ChannelContext:
         self.env.process(
             repeat(
                 self.env,
-                action,
+                weak_callable(action),  # the schedule does not keep the channel alive (reachsim.engine.weak)
                 first=first,
-                interval=interval,
+                interval=weak_callable(interval),
                 priority=channel_priority(self.index, slot),
                 until=max(self.end_days, self.horizon_days),
             )
@@ -92,10 +96,15 @@ class ChannelContext:
         self.recorder.flow("all", "unique_reach", self.env.now, self.population.mark_reached(idx, self.env.now))
 
     def engagement_weights(self, idx: np.ndarray, relevance_uplift: float) -> np.ndarray:
-        """Engagement multiplier of consumers ``idx``: their segment's multiplier, times (1 + relevance_uplift)
-        for those whose data the brand may use."""
-        seg = self.segments.engagement_multiplier[self.population.segment[idx]]
-        uplift = np.where(self.population.has_data[idx], 1.0 + relevance_uplift, 1.0)
-        return (seg * uplift).astype(np.float32)
+        """Engagement multiplier of consumers ``idx`` (float32): their segment's multiplier, times
+        (1 + relevance_uplift) for those whose data the brand may use."""
+        weights = self.segments.multiplier32[self.population.segment[idx]]
+        if relevance_uplift:
+            np.multiply(weights, np.float32(1.0 + relevance_uplift), out=weights, where=self.population.has_data[idx])
+        return weights
 
-
+    def engagement_value(self, idx: np.ndarray) -> float:
+        """Value of one engagement by each of the consumers ``idx`` (a row may repeat), summed by segment."""
+        table = self.segments.value_per_engagement
+        counts = np.bincount(self.population.segment[idx], minlength=table.size)
+        return float(counts @ table)

@@ -4,11 +4,13 @@ The population holds what every channel shares: each consumer's segment, whether
 and when they were first reached by any channel (for de-duplicated reach). Channels keep their own columns.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 NEVER = np.float32(np.inf)
+#: Rows per piece of :meth:`Population.mark_reached`.
+MARK_PIECE = 1 << 18
 
 
 def exact_counts(shares: Sequence[float], total: int) -> np.ndarray:
@@ -36,6 +38,8 @@ class Population:
         # Whose data the brand may use: an exact share of each segment, chosen at random.
         self.has_data = np.zeros(self.size, dtype=bool)
         for code, share in enumerate(data_available):
+            if share == 0:
+                continue
             members = np.flatnonzero(self.segment == code)
             k = round(share * members.size)
             if k:
@@ -46,12 +50,16 @@ class Population:
         return np.bincount(self.segment, minlength=int(self.segment.max(initial=0)) + 1)
 
     def mark_reached(self, idx: np.ndarray, t: float) -> int:
-        """Record a first exposure to any channel at time t; return how many were reached for the first time."""
-        if idx.size == 0:
-            return 0
-        fresh = idx[self.first_reached[idx] == NEVER]
-        self.first_reached[fresh] = t
-        return int(fresh.size)
+        """Record a first exposure to any channel at time t; return how many were reached for the first time.
+
+        Applied in pieces, so that a whole-market first broadcast allocates no market-sized temporaries."""
+        count = 0
+        for a in range(0, idx.size, MARK_PIECE):
+            part = idx[a : a + MARK_PIECE]
+            fresh = part[self.first_reached[part] == NEVER]
+            self.first_reached[fresh] = t
+            count += fresh.size
+        return count
 
     def unique_reach(self) -> int:
         return int(np.count_nonzero(self.first_reached != NEVER))
@@ -78,3 +86,33 @@ def sample_rows(mask: np.ndarray, count: int, k: int, rng: np.random.Generator) 
         _, first = np.unique(candidates, return_index=True)
         chosen = candidates[np.sort(first)][:k]
     return np.sort(chosen)
+
+
+#: Rows per piece of :func:`sorted_subset` (2 MiB of int64 indices).
+SUBSET_PIECE = 1 << 18
+
+
+def sorted_subset(rng: np.random.Generator, n: int, k: int, piece: int = SUBSET_PIECE) -> Iterator[np.ndarray]:
+    """A uniformly random ``k``-subset of ``0 … n − 1``, ascending, yielded in pieces of the range.
+
+    The range is cut into pieces of ``piece`` rows; how many of the ``k`` fall in each piece is one multivariate
+    hypergeometric draw, and each piece then gets a uniform subset of that size. The union is a uniform
+    ``k``-subset, and no more than one piece's worth of temporaries exists at a time, so choosing a whole market
+    of subscribers costs no market-sized index arrays.
+    """
+    n, k = int(n), int(k)
+    if not 0 <= k <= n:
+        raise ValueError(f"cannot choose {k} of {n} rows")
+    if k == 0:
+        return
+    starts = np.arange(0, n, piece, dtype=np.int64)
+    sizes = np.minimum(starts + piece, n) - starts
+    counts = rng.multivariate_hypergeometric(sizes, k) if starts.size > 1 else np.array([k])
+    for start, size, count in zip(starts.tolist(), sizes.tolist(), counts.tolist(), strict=True):
+        if count == size:
+            yield np.arange(start, start + size, dtype=np.int64)
+        elif count:
+            chosen = rng.choice(size, size=count, replace=False, shuffle=False)
+            chosen.sort()
+            chosen += start
+            yield chosen

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from reachsim.core.metrics import Kind, Metric, daily_values
+from reachsim.engine.weak import weak_callable
 
 
 class UndeclaredMetricError(KeyError):
@@ -59,7 +60,7 @@ class Recorder:
             self._series(channel, metric)[day] += amount
 
     def stock(self, channel: str, metric: str, read: Callable[[], float]) -> None:
-        self._stocks.append((self._series(channel, metric), read))
+        self._stocks.append((self._series(channel, metric), weak_callable(read)))
 
     def raw(self, channel: str, metric: str) -> np.ndarray:
         """A recorded series as recorded (a mean's sums, before division)."""

@@ -8,6 +8,7 @@ changed.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -84,31 +85,44 @@ class ProcessExecutor:
 
 
 class DaskExecutor:
-    """Dask distributed: a cluster at ``address``, or a local cluster of ``workers`` single-threaded processes.
+    """Dask distributed: a cluster at ``address``, or a local cluster of ``workers`` single-threaded processes
+    (one per local core by default), started with an explicit multiprocessing method.
 
     Needs the ``dask`` extra (``pip install 'reachsim[dask]'``). Tasks are submitted in order and their results
     gathered in the same order, so the output does not depend on which worker ran what.
     """
 
-    def __init__(self, address: str | None = None, workers: int = 2) -> None:
+    def __init__(self, address: str | None = None, workers: int | None = None, start_method: str = "spawn") -> None:
         try:
             import distributed  # noqa: F401
         except ImportError:
             raise RuntimeError(
                 "the Dask executor needs Dask distributed: pip install 'reachsim[dask]'"
             ) from None
+        if workers is not None and workers < 1:
+            raise ValueError("workers must be at least 1")
         self.address = address
-        self.workers = workers
+        self.workers = workers or local_cores()
+        self.start_method = start_method
         self._client: Any = None
         self._cluster: Any = None
 
     def __enter__(self) -> DaskExecutor:
+        import dask
         from distributed import Client, LocalCluster
 
         if self.address is None:
-            self._cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-            )
+            # Scoped to this cluster's start (nothing global): the explicit start method, and workers without
+            # distributed's fixed allocator trim threshold (MALLOC_TRIM_THRESHOLD_=65536), which suits long-lived
+            # workers holding data but makes runs that allocate and free many arrays hand pages back to the system
+            # and fault them in again (docs/design.md, "Running on a Dask cluster").
+            with dask.config.set({
+                "distributed.worker.multiprocessing-method": self.start_method,
+                "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+            }):
+                self._cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+                )
             self._client = Client(self._cluster)
             # local workers share the terminal: only this process handles Ctrl-C (as ProcessExecutor's workers)
             self._client.run(_ignore_interrupts)
@@ -138,18 +152,26 @@ def _ignore_interrupts() -> None:
 EXECUTORS = ("sequential", "processes", "dask")
 
 
+def local_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the platform tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
 def make_executor(
     workers: int | None = None, kind: str | None = None, address: str | None = None
 ) -> SequentialExecutor | ProcessExecutor | DaskExecutor:
     """The executor for a run: ``kind`` one of EXECUTORS; by default sequential for one worker, a process
-    pool for more, and Dask when a scheduler ``address`` is given."""
-    workers = workers or 1
+    pool for more, and Dask when a scheduler ``address`` is given. ``workers`` left unset means one, except for a
+    local Dask cluster, which then starts one worker per local core."""
     if kind is None:
-        kind = "dask" if address else ("sequential" if workers == 1 else "processes")
+        kind = "dask" if address else ("sequential" if (workers or 1) == 1 else "processes")
     if kind == "sequential":
         return SequentialExecutor()
     if kind == "processes":
-        return ProcessExecutor(workers)
+        return ProcessExecutor(workers or 1)
     if kind == "dask":
         return DaskExecutor(address, workers)
     raise ValueError(f"unknown executor '{kind}'; available: {', '.join(EXECUTORS)}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 #: Metrics whose sensitivity is reported.
 SENSITIVITY_METRICS = ("npv", "net_value", "unique_reach", "engagements")
@@ -18,6 +17,7 @@ SENSITIVITY_METRICS = ("npv", "net_value", "unique_reach", "engagements")
 
 def rank_correlation(x: np.ndarray, y: np.ndarray) -> float | None:
     """Spearman's rho over the replications where both are defined; None when it is undefined."""
+    from scipy import stats  # imported when used: workers that only run simulations start without it
     keep = np.isfinite(x) & np.isfinite(y)
     if keep.sum() < 3 or np.ptp(x[keep]) == 0 or np.ptp(y[keep]) == 0:
         return None

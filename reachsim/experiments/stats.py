@@ -6,7 +6,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 
 def _finite(values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -42,6 +41,7 @@ def paired_difference(
 ) -> dict[str, float | list[float | None] | None]:
     """Mean of per-replication differences (common random numbers) with a Student-t 95% interval; ``n`` as in
     :func:`describe` when some pairs are undefined."""
+    from scipy import stats  # imported when used: workers that only run simulations start without it
     diff = np.asarray(treatment, dtype=float) - np.asarray(baseline, dtype=float)
     total = diff.size
     diff = diff[np.isfinite(diff)]

@@ -1,6 +1,7 @@
-"""One Messenger broadcast to every active subscriber: the channel's hot path as a vectorised kernel.
+"""One broadcast to every member of an owned audience: the delivery hot path as a vectorised kernel.
 
-Semantics (DESIGN.md, "Semantics the tests rely on"), for each delivery to subscriber ``i`` at time ``t``:
+Channel-neutral: Messenger broadcasts and an app's push messages deliver through the same kernel. Semantics
+(DESIGN.md, "Semantics the tests rely on"), for each delivery to member ``i`` at time ``t``:
 
 * fatigue stock ``F``: first ``F ← F·2^(−Δt/h_f)``; the delivery sees ``exp(−s·F)``; then ``F ← F + 1``;
 * novelty factor ``floor + (1 − floor)·2^(−age/h_n)``, ``age = t − join_time_i``;
@@ -8,21 +9,29 @@ Semantics (DESIGN.md, "Semantics the tests rely on"), for each delivery to subsc
 * opt-out probability ``q_i = min(1, u·(1 + fs·F_i))``, with the same decayed ``F`` (before the + 1);
   engagement is drawn first, then the opt-out, and the two are independent.
 
-Representation. Every active subscriber receives every broadcast, so the state is kept "as of the last
-broadcast" ``t_last``: between two broadcasts every stock decays by the same factor, and a broadcast needs
-only the scalar decays ``r_f = 2^(−(t − t_last)/h_f)`` and ``r_n = 2^(−(t − t_novelty)/h_n)``. The columns
-(struct of arrays, population-indexed, 17 bytes per row) are
+Layout: audience-indexed. The state holds one dense *slot* per current member, slots ``0 … n − 1``, as a struct
+of arrays, so a broadcast passes over exactly its ``n`` recipients: its time and memory follow the audience,
+never the market. Per slot (20 bytes):
 
-* ``active: bool`` — subscribed now; inactive rows are skipped; their state is garbage until :meth:`join`;
-* ``weight: float32`` — per-subscriber multiplier (segment × relevance); ``base`` stays a scalar argument;
-* ``novelty: float32`` — ``2^(−(t_novelty − join_i)/h_n)``, above 1 for someone who joined after
-  ``t_novelty``, which equals ``t_last`` except after a long silence (see :meth:`BroadcastColumns.join`);
-* ``fatigue: float32`` — ``F`` as of ``t_last``, after that broadcast's + 1 (0 for a new subscriber);
-* ``exposures: uint32`` — deliveries over the row's lifetime (kept across re-subscriptions), so
-  ``exposures > 0`` says who was ever reached by the channel.
+* ``row: int32`` — the member's population row;
+* ``weight: float32`` — the member's multiplier (segment × relevance); ``base`` stays a scalar argument;
+* ``novelty: float32`` — ``2^(−(t_novelty − join_i)/h_n)``, above 1 for someone who joined after ``t_novelty``,
+  which equals ``t_last`` except after a long silence (see :meth:`BroadcastColumns.join`);
+* ``fatigue: float32`` — ``F`` as of ``t_last``, after that broadcast's + 1 (0 for a new member);
+* ``exposures: uint32`` — deliveries over the member's lifetime (kept across leaving and joining again);
 
-Randomness. One float32 uniform ``U`` per row decides both events exactly. Engagement is ``U < p``; the
-opt-out uses the two ends of the same uniform::
+plus the per-slot columns a channel adds (:meth:`BroadcastColumns.add_column`, e.g. the expiry of Messenger's
+messaging window), which move with their slot. Every active member receives every broadcast, so the state is kept
+"as of the last broadcast" ``t_last``: a broadcast needs only the scalar decays ``r_f = 2^(−(t − t_last)/h_f)`` and
+``r_n = 2^(−(t − t_novelty)/h_n)``. One population-indexed int32 column, ``slot_of``, maps a consumer to a slot
+(−1: never a member, −2: left), so joins, leaves and lookups by consumer cost O(people touched).
+
+Members leave by swap-removal (the last slots fill the holes: O(leavers)). Joins append. Slots ``fresh … n − 1``
+are members not delivered to since they joined; removals keep that split, so a broadcast finds the people it
+reaches for the first time without a pass. Leavers' lifetime exposures are kept sparse (rows and counts).
+
+Randomness. One float32 uniform ``U`` per delivery, in slot order, decides both events exactly. Engagement is
+``U < p``; the opt-out uses the two ends of the same uniform::
 
     engaged and opts out       ⇔  U < p·q            (measure p·q, inside the engaged interval [0, p))
     not engaged and opts out   ⇔  U ≥ 1 − (1 − p)·q  (measure (1 − p)·q, inside [p, 1))
@@ -33,13 +42,14 @@ independent of engagement. As ``q ≤ q_max`` (from a scalar bound on the stock)
 ``rng.random(n, dtype=np.float32)`` (multiples of 2^−24, which is the resolution of every probability), drawn
 twice as fast through ``random_raw`` for the 64-bit bit generators (see :func:`_uniform_drawer`).
 
-Results are deterministic for a given generator state, column state and ``block``; they may differ (in value,
-not in distribution) between block sizes, because blocks without active rows draw nothing.
+Results are deterministic for a given generator state, column state and ``block`` size (even block sizes draw the
+same uniforms as any other even size).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,10 +58,18 @@ import numpy.typing as npt
 __all__ = ["DEFAULT_BLOCK", "BroadcastColumns", "BroadcastOutcome", "broadcast", "joiner_novelty"]
 
 DEFAULT_BLOCK = 65536
-"""Rows per block: 64k float32 scratch columns stay in the 2 MB L2 cache of the reference machine."""
+"""Slots per block: 64k float32 scratch columns stay in the 2 MB L2 cache of the reference machine."""
+
+JOIN_CHUNK = 1 << 18
+"""Joins are applied in pieces of this many rows, so that a whole-market join has no market-sized temporaries."""
 
 _MAX_NOVELTY_EXPONENT = 64.0
 """A joiner's stored novelty is at most 2^this; beyond, the novelty column is re-based (float32: 2^128)."""
+
+NEVER_MEMBER = -1
+"""``slot_of`` of a consumer who never was a member."""
+LEFT = -2
+"""``slot_of`` of a consumer who was a member and left."""
 
 _F32 = np.float32
 _IntArray = npt.NDArray[np.int64]
@@ -69,16 +87,18 @@ def _check_half_life(name: str, value: float) -> float:
     return value
 
 
-def _rows(idx: npt.ArrayLike) -> _IntArray:
+def _rows(idx: npt.ArrayLike) -> npt.NDArray[np.integer]:
     """Row indices from an index array (or list, or scalar) or a boolean mask over the population."""
     rows = np.asarray(idx)
     if rows.dtype == bool:
         return np.flatnonzero(rows)
-    return rows.astype(np.int64, copy=False).ravel()
+    if rows.dtype.kind not in "iu":
+        rows = rows.astype(np.int64)
+    return rows.ravel()
 
 
 def joiner_novelty(t_join: npt.ArrayLike, t_ref: float, half_life: float) -> npt.NDArray[np.float32]:
-    """Stored novelty of subscribers who join at ``t_join``, expressed as of the reference time ``t_ref``.
+    """Stored novelty of members who join at ``t_join``, expressed as of the reference time ``t_ref``.
 
     Returns ``2^((t_join − t_ref)/half_life)`` as float32 (1 for an infinite half-life): at a later
     broadcast at ``t`` the kernel multiplies it by ``2^(−(t − t_ref)/half_life)``, giving
@@ -93,60 +113,138 @@ def joiner_novelty(t_join: npt.ArrayLike, t_ref: float, half_life: float) -> npt
 
 @dataclass(frozen=True, slots=True)
 class BroadcastOutcome:
-    """What one broadcast did.
+    """What one broadcast did, by population row.
 
-    ``engaged`` and ``opted_out`` are ascending int64 row indices; a row may be in both (engagement and
-    opt-out are independent). Opted-out rows have already been set inactive. ``newly_reached`` counts active
-    rows delivered to for the first time in their lifetime.
+    ``engaged`` and ``opted_out`` are row indices in slot order; a row may be in both (engagement and opt-out are
+    independent). Opted-out members have already been removed. ``reached`` are the rows delivered to for the first
+    time in their lifetime (``newly_reached`` of them).
     """
 
     deliveries: int
-    newly_reached: int
-    engaged: _IntArray
-    opted_out: _IntArray
+    reached: npt.NDArray[np.integer]
+    engaged: npt.NDArray[np.integer]
+    opted_out: npt.NDArray[np.integer]
+
+    @property
+    def newly_reached(self) -> int:
+        return int(self.reached.size)
 
 
 class BroadcastColumns:
-    """Messenger broadcast state of a population of ``size`` consumers, as of the last broadcast time.
+    """Delivery state of the members of an audience drawn from a population of ``size`` consumers.
 
-    All rows start inactive with zero state. Subscribers enter only through :meth:`join` (which sets a valid
-    state and records the row for ``newly_reached``) and leave through :meth:`leave` or the kernel's opt-out.
-    ``weight`` of an active row may be rewritten directly; the other columns belong to the kernel.
+    Members enter only through :meth:`join` and leave through :meth:`leave` or a broadcast's opt-out. The columns
+    are arrays of the current capacity; their first :attr:`n` entries are the members (``cols.weight[:cols.n]``,
+    or :meth:`column`). A member's ``weight`` may be rewritten directly; the other kernel columns belong to the
+    kernel. Columns are reallocated as the audience grows: look them up on the object each time, never keep them.
     """
 
     __slots__ = (
-        "_joined",
+        "_extra",
+        "_gone_exposures",
+        "_gone_rows",
         "_scratch",
-        "active",
         "exposures",
         "fatigue",
         "fatigue_bound",
+        "fresh",
+        "n",
         "novelty",
+        "row",
         "size",
+        "slot_of",
         "t_last",
         "t_novelty",
         "weight",
     )
 
-    def __init__(self, size: int, t0: float = 0.0) -> None:
+    def __init__(self, size: int, t0: float = 0.0, capacity: int = 0) -> None:
         size = int(size)
         if size < 0:
             raise ValueError(f"size must be >= 0, got {size}")
         self.size = size
-        self.active = np.zeros(size, dtype=bool)
-        self.weight = np.zeros(size, dtype=_F32)
-        self.novelty = np.zeros(size, dtype=_F32)
-        self.fatigue = np.zeros(size, dtype=_F32)
-        self.exposures = np.zeros(size, dtype=np.uint32)
+        self.n = 0  # members: slots 0 … n − 1
+        self.fresh = 0  # slots fresh … n − 1 joined since the last broadcast and were not delivered to yet
+        self.slot_of = np.full(size, NEVER_MEMBER, dtype=np.int32)
+        capacity = min(max(int(capacity), 0), size)
+        self.row = np.empty(capacity, dtype=np.int32)
+        self.weight = np.empty(capacity, dtype=_F32)
+        self.novelty = np.empty(capacity, dtype=_F32)
+        self.fatigue = np.empty(capacity, dtype=_F32)
+        self.exposures = np.empty(capacity, dtype=np.uint32)
+        self._extra: dict[str, tuple[np.ndarray, object]] = {}  # channel columns: (array, fill for joiners)
         # Time the fatigue column refers to: the last broadcast (or t0).
         self.t_last = float(t0)
         # Time the novelty column refers to: t_last, unless join() re-based it after a long gap.
         self.t_novelty = float(t0)
-        # Upper bound on fatigue over active rows: F_max·r_f + 1 after each broadcast (joiners have 0).
+        # Upper bound on fatigue over members: F_max·r_f + 1 after each broadcast (joiners have 0).
         self.fatigue_bound = 0.0
         self._scratch: _Scratch | None = None
-        self._joined: list[_IntArray] = []  # rows joined since the last broadcast, for ``newly_reached``
+        self._gone_rows: list[np.ndarray] = []  # members who left, and their lifetime exposures
+        self._gone_exposures: list[np.ndarray] = []
 
+    # -- layout ---------------------------------------------------------------------------------------------
+    @property
+    def capacity(self) -> int:
+        return int(self.row.size)
+
+    def _kernel_columns(self) -> tuple[str, ...]:
+        return ("row", "weight", "novelty", "fatigue", "exposures")
+
+    def add_column(self, name: str, dtype: npt.DTypeLike, fill: object) -> None:
+        """A per-slot column for the channel (``fill`` for every joiner), moved with its slot on removals."""
+        if name in self._extra or name in self._kernel_columns():
+            raise ValueError(f"column '{name}' exists")
+        array = np.empty(self.capacity, dtype=dtype)
+        array[: self.n] = fill
+        self._extra[name] = (array, fill)
+
+    def column(self, name: str) -> np.ndarray:
+        """The members' values of a kernel or channel column (a view of the first :attr:`n` slots)."""
+        if name in self._extra:
+            return self._extra[name][0][: self.n]
+        if name not in self._kernel_columns():
+            raise KeyError(name)
+        return getattr(self, name)[: self.n]
+
+    @property
+    def members(self) -> npt.NDArray[np.int32]:
+        """Population rows of the members, in slot order (a view)."""
+        return self.row[: self.n]
+
+    def _reserve(self, extra: int) -> None:
+        """Room for ``extra`` more members (growing by half, never beyond the population)."""
+        need = self.n + extra
+        if need <= self.capacity:
+            return
+        new = min(self.size, max(need, self.capacity + self.capacity // 2, 1024))
+        for name in self._kernel_columns():
+            old = getattr(self, name)
+            grown = np.empty(new, dtype=old.dtype)
+            grown[: self.n] = old[: self.n]
+            setattr(self, name, grown)
+        for name, (old, fill) in self._extra.items():
+            grown = np.empty(new, dtype=old.dtype)
+            grown[: self.n] = old[: self.n]
+            self._extra[name] = (grown, fill)
+
+    def nbytes_per_member(self) -> int:
+        """Bytes of kernel state per member slot (20: five columns); channel columns and ``slot_of`` apart."""
+        return sum(getattr(self, c).itemsize for c in self._kernel_columns())
+
+    def scratch_nbytes(self) -> int:
+        """Bytes of the per-block scratch buffers held (15 bytes × block slots once a broadcast has run)."""
+        return 0 if self._scratch is None else self._scratch.nbytes
+
+    def exposure_counts(self) -> npt.NDArray[np.uint32]:
+        """Lifetime deliveries per consumer (population-indexed, a new array): members and those who left."""
+        out = np.zeros(self.size, dtype=np.uint32)
+        for rows, counts in zip(self._gone_rows, self._gone_exposures, strict=True):
+            out[rows] = counts
+        out[self.row[: self.n]] = self.exposures[: self.n]
+        return out
+
+    # -- membership ---------------------------------------------------------------------------------------------
     def join(
         self,
         idx: npt.ArrayLike,
@@ -154,66 +252,185 @@ class BroadcastColumns:
         *,
         novelty_half_life: float,
         weight: npt.ArrayLike = 1.0,
+        new: bool = False,
     ) -> None:
-        """Subscribe rows ``idx`` at time ``t`` (new or returning subscribers): fresh novelty, no fatigue.
+        """Make rows ``idx`` members at time ``t`` (new, returning or current members): fresh novelty, no fatigue.
 
         ``idx`` is an index array or a boolean mask over the population. ``weight`` (scalar or one per row) is
-        the subscriber's multiplier (segment × relevance); ``novelty_half_life`` must be the one
-        the broadcasts use. ``exposures`` is kept, so a returning subscriber does not count as newly reached.
-        If no broadcast happened for more than 64 novelty half-lives, the novelty column is first re-based to
-        ``t`` (one pass) so that stored values stay within float32 range.
+        the member's multiplier (segment × relevance); ``novelty_half_life`` must be the one the broadcasts use.
+        A current member who joins again has its state reset in place; lifetime ``exposures`` are kept, so a
+        returning member does not count as newly reached. If no broadcast happened for more than 64 novelty
+        half-lives, the novelty column is first re-based to ``t`` (one pass over the members) so that stored
+        values stay within float32 range. ``new=True`` is the caller's promise that the rows are distinct and were
+        never members (e.g. a channel that never re-acquires anyone): the membership checks are skipped, which
+        matters for the many small joins of daily acquisition.
         """
         h = _check_half_life("novelty_half_life", novelty_half_life)
         t = float(t)
         if not math.isfinite(t):
             raise ValueError(f"join time must be finite, got {t!r}")
         rows = _rows(idx)
-        w = np.asarray(weight, dtype=np.float64)
+        if rows.size == 0:
+            return
+        w = np.asarray(weight, dtype=_F32 if np.ndim(weight) else np.float64)
         if w.ndim:
             w = w.reshape(-1)
-        if not (np.isfinite(w).all() and (w >= 0).all()):
-            raise ValueError(
-                "weight must be finite and >= 0 (a multiplier of the base engagement probability)"
-            )
+            if w.size != rows.size:
+                raise ValueError(f"{w.size} weights for {rows.size} rows")
+        if not (w.min() >= 0 and math.isfinite(w.max())):  # NaN fails the first test
+            raise ValueError("weight must be finite and >= 0 (a multiplier of the base engagement probability)")
         if not math.isinf(h) and (t - self.t_novelty) / h > _MAX_NOVELTY_EXPONENT:
-            self.novelty *= _F32(_decay(t - self.t_novelty, h))
+            novelty = self.novelty[: self.n]
+            np.multiply(novelty, _F32(_decay(t - self.t_novelty, h)), out=novelty)
             self.t_novelty = t
-        self.active[rows] = True
-        self._joined.append(rows)
-        self.weight[rows] = w
-        self.novelty[rows] = joiner_novelty(t, self.t_novelty, h)
-        self.fatigue[rows] = 0.0
+        stored_novelty = _F32(1.0 if math.isinf(h) else math.exp2((t - self.t_novelty) / h))
+        for a in range(0, rows.size, JOIN_CHUNK):
+            part = rows[a : a + JOIN_CHUNK]
+            part_w = w[a : a + JOIN_CHUNK] if w.ndim else w
+            if new:
+                self._append(part, part_w, stored_novelty)
+            else:
+                self._join_part(part, part_w, stored_novelty)
+
+    def _join_part(self, rows: np.ndarray, w: np.ndarray, novelty: np.float32) -> None:
+        if rows.min() < 0:
+            raise IndexError("rows must be >= 0")
+        slot = self.slot_of[rows]  # an IndexError for rows beyond the population
+        if slot.max() >= 0:  # members joining again: reset in place
+            current = slot >= 0
+            at = slot[current]
+            self.weight[at] = w[current] if w.ndim else w
+            self.novelty[at] = novelty
+            self.fatigue[at] = 0.0
+            keep = ~current
+            rows, slot = rows[keep], slot[keep]
+            if w.ndim:
+                w = w[keep]
+        k = rows.size
+        if k == 0:
+            return
+        self._reserve(k)
+        n = self.n
+        new = np.arange(n, n + k, dtype=np.int32)
+        self.slot_of[rows] = new
+        if k > 1 and not np.array_equal(self.slot_of[rows], new):  # a row given twice: keep its last entry
+            last = self.slot_of[rows] == new
+            self.slot_of[rows] = slot  # undo, then append the distinct rows
+            rows, slot = rows[last], slot[last]
+            if w.ndim:
+                w = w[last]
+            k = rows.size
+            new = new[:k]
+            self.slot_of[rows] = new
+        self._fill_slots(rows, w, novelty, n)
+        if slot.min() == LEFT:
+            self._restore_exposures(rows, slot == LEFT, n)
+
+    def _append(self, rows: np.ndarray, w: np.ndarray, novelty: np.float32) -> None:
+        """Append rows known to be distinct and never members (ascending rows are checked in one pass)."""
+        if rows.size > 1 and not (rows[1:] > rows[:-1]).all() and np.unique(rows).size != rows.size:
+            raise ValueError("rows joined with new=True must be distinct")
+        self._reserve(rows.size)
+        n = self.n
+        self.slot_of[rows] = np.arange(n, n + rows.size, dtype=np.int32)
+        self._fill_slots(rows, w, novelty, n)
+
+    def _fill_slots(self, rows: np.ndarray, w: np.ndarray, novelty: np.float32, n: int) -> None:
+        """Fresh state in the slots from ``n`` on for ``rows`` (``slot_of`` already points there)."""
+        end = n + rows.size
+        self.row[n:end] = rows
+        self.weight[n:end] = w
+        self.novelty[n:end] = novelty
+        self.fatigue[n:end] = 0.0
+        self.exposures[n:end] = 0
+        for array, fill in self._extra.values():
+            array[n:end] = fill
+        self.n = end
+
+    def _restore_exposures(self, rows: np.ndarray, returning: np.ndarray, first_slot: int) -> None:
+        """Members who come back keep their lifetime exposures (taken out of the leavers' store)."""
+        gone_rows = np.concatenate(self._gone_rows)
+        gone_counts = np.concatenate(self._gone_exposures)
+        order = np.argsort(gone_rows, kind="stable")
+        gone_rows, gone_counts = gone_rows[order], gone_counts[order]
+        back = rows[returning]
+        at = np.searchsorted(gone_rows, back)
+        self.exposures[first_slot + np.flatnonzero(returning)] = gone_counts[at]
+        stay = np.ones(gone_rows.size, dtype=bool)
+        stay[at] = False
+        self._gone_rows, self._gone_exposures = [gone_rows[stay]], [gone_counts[stay]]
 
     def leave(self, idx: npt.ArrayLike) -> None:
-        """Unsubscribe rows ``idx`` (for reasons other than a broadcast's opt-out)."""
-        self.active[_rows(idx)] = False
+        """Remove rows ``idx`` from the members (for reasons other than a broadcast's opt-out); others are ignored."""
+        slot = self.slot_of[_rows(idx)]
+        self._remove(np.unique(slot[slot >= 0]))
 
-    def nbytes_per_row(self) -> int:
-        """Bytes of state per consumer row (17: five columns); block scratch is in :meth:`scratch_nbytes`."""
-        columns = (self.active, self.weight, self.novelty, self.fatigue, self.exposures)
-        return sum(c.itemsize for c in columns)
+    def _remove(self, slots: np.ndarray) -> None:
+        """Swap-remove the members in ``slots`` (distinct, ascending): O(len(slots)).
 
-    def scratch_nbytes(self) -> int:
-        """Bytes of the per-block scratch buffers held (15 bytes × block rows once a broadcast has run)."""
-        return 0 if self._scratch is None else self._scratch.nbytes
+        Holes among the delivered slots ``[0, fresh)`` are filled by the last delivered ones, holes among the fresh
+        by the last fresh ones, and the gap left between the two parts by the last fresh slots, so both parts stay
+        contiguous."""
+        k = slots.size
+        if k == 0:
+            return
+        rows = self.row[slots]
+        self.slot_of[rows] = LEFT
+        self._gone_rows.append(rows.copy())
+        self._gone_exposures.append(self.exposures[slots].copy())
+        m, n = self.fresh, self.n
+        split = int(np.searchsorted(slots, m))
+        holes_a, holes_b = slots[:split], slots[split:]
+        m2 = m - holes_a.size
+        self._fill(holes_a, m2, m)
+        n2 = n - holes_b.size
+        self._fill(holes_b, n2, n)
+        gap = holes_a.size
+        if gap:  # move the last fresh slots down into [m2, m)
+            count = min(gap, n2 - m)
+            if count:
+                self._move(np.arange(n2 - count, n2), np.arange(m2, m2 + count))
+        self.fresh = m2
+        self.n = n2 - gap
 
-    def _take_newly_reached(self) -> int:
-        """Rows joined since the last broadcast that are still active and were never delivered to; resets."""
-        if not self._joined:
-            return 0
-        rows = np.unique(np.concatenate(self._joined))
-        self._joined = []
-        return int(np.count_nonzero(self.active[rows] & (self.exposures[rows] == 0)))
+    def _fill(self, holes: np.ndarray, lo: int, hi: int) -> None:
+        """Fill the ``holes`` below ``lo`` with the members of ``[lo, hi)`` that are not holes (as many)."""
+        low = holes[holes < lo]
+        if low.size == 0:
+            return
+        tail = np.ones(hi - lo, dtype=bool)
+        tail[holes[holes >= lo] - lo] = False
+        self._move(lo + np.flatnonzero(tail), low)
+
+    def _move(self, src: np.ndarray, dst: np.ndarray) -> None:
+        for name in self._kernel_columns():
+            array = getattr(self, name)
+            array[dst] = array[src]
+        for array, _ in self._extra.values():
+            array[dst] = array[src]
+        self.slot_of[self.row[dst]] = dst
 
     def _buffers(self, block: int) -> _Scratch:
-        n = min(block, self.size)
-        if self._scratch is None or self._scratch.rows != n:
-            self._scratch = _Scratch(n)
+        rows = min(block, max(self.n, 1))
+        if self._scratch is None or self._scratch.rows < rows:
+            self._scratch = _Scratch(rows)
         return self._scratch
+
+    def count_above(self, name: str, threshold: float) -> int:
+        """Members whose column ``name`` is above ``threshold``, in blocks (no audience-sized temporary)."""
+        column = self.column(name)
+        flag = self._buffers(DEFAULT_BLOCK).flag
+        total = 0
+        for a in range(0, column.size, flag.size):
+            part = column[a : a + flag.size]
+            out = flag[: part.size]
+            np.greater(part, threshold, out=out)
+            total += int(np.count_nonzero(out))
+        return total
 
 
 class _Scratch:
-    """Preallocated per-block buffers, so a broadcast allocates nothing population-sized."""
+    """Preallocated per-block buffers, so a broadcast allocates nothing audience-sized."""
 
     __slots__ = ("_full", "eng", "flag", "flag2", "prob", "rows", "uniform", "work")
 
@@ -263,13 +480,16 @@ def broadcast(
     optout_fatigue_strength: float,
     rng: np.random.Generator,
     block: int = DEFAULT_BLOCK,
+    stamp: Mapping[str, object] | None = None,
 ) -> BroadcastOutcome:
-    """Deliver one broadcast at time ``t`` to every active row of ``cols``, updating the columns in place.
+    """Deliver one broadcast at time ``t`` to every member of ``cols``, updating the columns in place.
 
-    ``base`` is the per-delivery engagement probability before the row's ``weight``, novelty and fatigue;
+    ``base`` is the per-delivery engagement probability before the member's ``weight``, novelty and fatigue;
     ``floor`` and ``novelty_half_life`` shape novelty, ``fatigue_half_life`` and ``strength`` fatigue;
     ``optout`` is the per-delivery opt-out probability ``u`` and ``optout_fatigue_strength`` its growth ``fs``
-    with the stock. Half-lives may be ``math.inf`` (no decay). ``block`` rows are processed at a time.
+    with the stock. Half-lives may be ``math.inf`` (no decay). ``block`` slots are processed at a time.
+    ``stamp`` names channel columns (:meth:`BroadcastColumns.add_column`) and the value each engaged member's
+    entry takes, e.g. the expiry of the messaging window an engagement opens.
     """
     base = _check_non_negative("base", base)
     floor = _check_probability("floor", floor)
@@ -284,6 +504,7 @@ def broadcast(
     t = float(t)
     if not t >= cols.t_last:
         raise ValueError(f"broadcast time {t!r} is before the last broadcast at {cols.t_last!r}")
+    stamps = [(cols._extra[name][0], value) for name, value in (stamp or {}).items()]
 
     r_f = _decay(t - cols.t_last, h_f)
     r_n = _decay(t - cols.t_novelty, h_n)
@@ -296,24 +517,17 @@ def broadcast(
     q_pre = min(1.0, u * (1.0 + fs * f_bound) * (1.0 + 1e-4) + 2.0**-23)
     low, high = _F32(q_pre), _F32(1.0 - q_pre)
 
-    newly = cols._take_newly_reached()
+    n = cols.n
     draw = _uniform_drawer(rng)
-    deliveries = 0
     engaged: list[_IntArray] = []
-    cand_rows: list[_IntArray] = []
+    cand_slots: list[_IntArray] = []
     cand_data: list[tuple[np.ndarray, ...]] = []
     buf = cols._buffers(block)
-    for a in range(0, cols.size, block):
-        b = min(a + block, cols.size)
-        n = b - a
-        act = cols.active[a:b]
-        k = np.count_nonzero(act)
-        if k == 0:
-            continue
-        deliveries += k
-        full = k == n
+    step = min(block, buf.rows)
+    for a in range(0, n, step):
+        b = min(a + step, n)
         nov, fat, wt, expo = cols.novelty[a:b], cols.fatigue[a:b], cols.weight[a:b], cols.exposures[a:b]
-        uni, prob, work, eng, flag, flag2 = buf.views(n)
+        uni, prob, work, eng, flag, flag2 = buf.views(b - a)
 
         draw(uni)
         if r_n != 1.0:
@@ -328,35 +542,30 @@ def broadcast(
             np.exp(work, out=work)
             np.multiply(prob, work, out=prob)
         np.less(uni, prob, out=eng)
-        if not full:
-            np.logical_and(eng, act, out=eng)
-        rows = eng.nonzero()[0]
-        if rows.size:
-            rows += a
-            engaged.append(rows)
+        slots = eng.nonzero()[0]
+        if slots.size:
+            slots += a
+            engaged.append(slots)
+            for array, value in stamps:
+                array[slots] = value
 
         if u > 0.0:
             np.less(uni, low, out=flag)
             np.greater_equal(uni, high, out=flag2)
             np.logical_or(flag, flag2, out=flag)
             cand = flag.nonzero()[0]
-            if not full:
-                cand = cand[act[cand]]
             if cand.size:
                 # What the exact test needs: U, p and the decayed F (before this delivery's + 1).
                 cand_data.append((uni[cand], prob[cand], fat[cand]))
                 cand += a
-                cand_rows.append(cand)
+                cand_slots.append(cand)
 
-        if full:
-            np.add(expo, np.uint32(1), out=expo)
-        else:
-            np.add(expo, act, out=expo)
+        np.add(expo, np.uint32(1), out=expo)
         np.add(fat, one, out=fat)
 
     opted = np.empty(0, dtype=np.int64)
-    if cand_rows:
-        rows_c = _concat(cand_rows)
+    if cand_slots:
+        slots_c = _concat(cand_slots)
         uc, pc, fc = (np.concatenate(parts) for parts in zip(*cand_data, strict=True))
         ec = uc < pc  # the engagement test again, on the same float32 values
         uc = uc.astype(np.float64)
@@ -364,23 +573,24 @@ def broadcast(
         qc = np.minimum(u * (1.0 + fs * fc.astype(np.float64)), 1.0)
         # engaged: out iff U < p·q; not engaged: out iff U ≥ 1 − (1 − p)·q (see the module docstring)
         out = np.where(ec, uc < pc * qc, uc >= 1.0 - (1.0 - pc) * qc)
-        opted = rows_c[out]
-        cols.active[opted] = False
+        opted = slots_c[out]
+
+    # First deliveries: the fresh slots whose lifetime count is now 1 (returning members have more).
+    fresh = cols.exposures[cols.fresh : n]
+    reached = cols.row[cols.fresh : n][fresh == 1] if fresh.size else cols.row[:0].copy()
+    cols.fresh = n
+    engaged_rows = cols.row[_concat(engaged)]
+    opted_rows = cols.row[opted]
+    cols._remove(opted)
 
     cols.t_last = t
     cols.t_novelty = t
-    cols.fatigue_bound = f_bound + 1.0 if deliveries else 0.0
-    return BroadcastOutcome(
-        deliveries=int(deliveries),
-        newly_reached=int(newly),
-        engaged=_concat(engaged),
-        opted_out=opted,
-    )
+    cols.fatigue_bound = f_bound + 1.0 if n else 0.0
+    return BroadcastOutcome(deliveries=int(n), reached=reached, engaged=engaged_rows, opted_out=opted_rows)
 
 
 _RAW64 = (np.random.PCG64, np.random.PCG64DXSM, np.random.SFC64, np.random.Philox)
 """Bit generators whose raw output is 64 uniform bits (MT19937's is 32 bits, so it is not listed)."""
-
 
 def _uniform_drawer(rng: np.random.Generator):
     """A function filling a float32 buffer with uniforms on [0, 1), on the grid of 2^−24.
@@ -389,6 +599,10 @@ def _uniform_drawer(rng: np.random.Generator):
     then the high 32 bits of each raw draw, top 24 bits kept; on a little-endian machine), but taken from
     ``random_raw`` in bulk: about twice as fast as numpy's element-by-element float32 path. Other bit
     generators use ``rng.random``. Either way the generator's state advances by the draws consumed.
+
+    ``random_raw`` has no output argument, so each call allocates its block's raw bits (256 KiB for 64k rows).
+    Drawing them in smaller pieces into a reused buffer was measured: the extra calls cost more (about 1 ns a
+    uniform) than the allocation does even where the allocator's trim settings return it to the system each time.
     """
     bit_generator = rng.bit_generator
     if type(bit_generator) not in _RAW64:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats
-
 
 def uniform_ppf(u: float, low: float, high: float) -> float:
     return low + (high - low) * u
@@ -28,17 +26,20 @@ def triangular_ppf(u: float, low: float, mode: float, high: float) -> float:
 
 def normal_ppf(u: float, mean: float, sd: float, low: float = -math.inf, high: float = math.inf) -> float:
     """Normal(mean, sd) truncated to [low, high] (untruncated when both are infinite)."""
+    from scipy import stats  # imported when used: workers that only run simulations start without it
     a, b = (low - mean) / sd, (high - mean) / sd
     return float(stats.truncnorm.ppf(u, a, b, loc=mean, scale=sd))
 
 
 def lognormal_ppf(u: float, median: float, sigma: float) -> float:
     """Log-normal with the given median and log-scale standard deviation ``sigma``."""
+    from scipy import stats  # imported when used: workers that only run simulations start without it
     return float(median * math.exp(sigma * stats.norm.ppf(u)))
 
 
 def beta_ppf(u: float, mean: float, sd: float) -> float:
     """Beta on [0, 1] given by its mean and standard deviation (method of moments)."""
+    from scipy import stats  # imported when used: workers that only run simulations start without it
     a, b = beta_shape(mean, sd)
     return float(stats.beta.ppf(u, a, b))
 

@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 __all__ = [
     "Response",
+    "bernoulli_positions",
     "boost_impressions",
     "boost_unique_reach_variance",
     "merge_exposures",
@@ -66,20 +67,43 @@ def organic_sighting_count(rng: np.random.Generator, audience_size: int, r: floa
 def organic_sightings(rng: np.random.Generator, audience: npt.ArrayLike, r: float) -> IntArray:
     """Members of ``audience`` (an index array) who see one post, each independently with probability ``r``.
 
-    Drawn as a Binomial(n, r) count and then a uniformly random subset of that size — the same distribution as
-    one Bernoulli(r) per member, at a cost proportional to the number of sightings. Returned in the order of
-    ``audience`` (ascending if it is).
+    Drawn as the positions of the successes of ``n`` Bernoulli(r) trials (:func:`bernoulli_positions`), at a cost
+    proportional to the number of sightings, not to the audience. Returned in the order of ``audience``
+    (ascending if it is).
     """
-    members = np.asarray(audience, dtype=np.int64)
+    if not 0.0 <= r <= 1.0:
+        raise ValueError(f"organic reach r must be within [0, 1], got {r!r}")
+    members = np.asarray(audience)
     n = members.size
-    k = organic_sighting_count(rng, n, r)
-    if k == 0:
+    if n == 0 or r == 0.0:
         return _EMPTY
-    if k == n:
-        return members.copy()
-    picked = rng.choice(n, size=k, replace=False, shuffle=False)
-    picked.sort()
-    return members[picked]
+    if r == 1.0:
+        return members.astype(np.int64)
+    return members[bernoulli_positions(rng, n, r)].astype(np.int64, copy=False)
+
+
+def bernoulli_positions(rng: np.random.Generator, n: int, r: float) -> IntArray:
+    """Ascending positions of the successes among ``n`` independent Bernoulli(``r``) trials, ``0 < r < 1``.
+
+    The gap from one success to the next is Geometric(r) (trials up to and including the next success), so the
+    successes are the running sums of geometric gaps below ``n``: about ``n·r`` draws, however large ``n`` is.
+    """
+    if not 0.0 < r < 1.0:
+        raise ValueError(f"r must be within (0, 1), got {r!r}")
+    parts: list[IntArray] = []
+    last = -1  # position of the last success so far
+    while True:
+        left = n - 1 - last
+        mean = left * r
+        gaps = rng.geometric(r, size=int(mean + 4.0 * math.sqrt(mean) + 16))
+        positions = np.cumsum(gaps, out=gaps)
+        positions += last
+        if positions[-1] >= n:
+            parts.append(positions[: np.searchsorted(positions, n)])
+            break
+        parts.append(positions)
+        last = int(positions[-1])
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def boost_impressions(credit: Fraction, budget: float, cpm: float) -> tuple[int, Fraction]:
@@ -126,10 +150,10 @@ def uniform_impressions(
 def merge_exposures(
     idx_a: npt.ArrayLike, counts_a: npt.ArrayLike, idx_b: npt.ArrayLike, counts_b: npt.ArrayLike
 ) -> tuple[IntArray, IntArray]:
-    """Union of two (index, count) exposure lists, counts added: ``(ascending distinct indices, counts)``.
+    """Union of two (index, count) exposure lists, counts added: ``(distinct indices, counts)``.
 
-    Each list must have distinct indices in ascending order (as :func:`organic_sightings` of an ascending audience
-    and :func:`uniform_impressions` give them).
+    Each list must have distinct indices (as :func:`organic_sightings` and :func:`uniform_impressions` give them);
+    when one list is empty the other is returned as it is.
     """
     ia, ib = np.asarray(idx_a, dtype=np.int64), np.asarray(idx_b, dtype=np.int64)
     ca, cb = np.asarray(counts_a, dtype=np.int64), np.asarray(counts_b, dtype=np.int64)
@@ -180,32 +204,36 @@ def respond(
     n = c.size
     if f0.shape != c.shape:
         raise ValueError("counts and stock must have the same shape")
-    if np.any(c < 0):
-        raise ValueError("counts must be >= 0")
     if strength < 0 or optout < 0 or optout > 1 or optout_fatigue_strength < 0:
         raise ValueError("strength and optout_fatigue_strength must be >= 0 and optout within [0, 1]")
     allowed = np.zeros(n, dtype=bool) if can_opt_out is None else np.asarray(can_opt_out, dtype=bool)
-    engagements = np.zeros(n, dtype=np.int64)
     opted = np.zeros(n, dtype=bool)
     if n == 0:
-        return Response(engagements, opted, f0.copy())
-    rounds = int(c.max())
-    order = descending = None
-    if rounds > 1 or not np.all(c > 0):
-        order = np.argsort(-c, kind="stable")  # rows by descending count: round j is a prefix
-        descending = -c[order]
+        return Response(np.zeros(0, dtype=np.int64), opted, f0.copy())
+    low, rounds = int(c.min()), int(c.max())
+    if low < 0:
+        raise ValueError("counts must be >= 0")
+    if rounds == 1 and low == 1:  # one delivery each (the usual case): a single round over every row
+        p = np.exp(f0 * -strength) if strength else np.ones(n)
+        p *= p0
+        engagements = (rng.random(n) < p).view(np.int8).astype(np.int64)
+        if optout > 0.0:
+            cand = np.flatnonzero(allowed)
+            if cand.size:
+                q = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * f0[cand]))
+                opted[cand] = rng.random(cand.size) < q
+        return Response(engagements, opted, f0 + 1.0)
+    engagements = np.zeros(n, dtype=np.int64)
+    order = np.argsort(-c, kind="stable")  # rows by descending count: round j is a prefix
+    descending = -c[order]
     for j in range(rounds):
-        if order is None:  # one delivery each (the usual case): a single round over every row
-            rows: slice | IntArray = slice(None)
-            m = n
-        else:
-            m = int(np.searchsorted(descending, -j, side="left"))  # rows with count > j
-            rows = order[:m]
+        m = int(np.searchsorted(descending, -j, side="left"))  # rows with count > j
+        rows = order[:m]
         f = f0[rows] + j
         p = p0[rows] * np.exp(-strength * f) if strength else p0[rows]
         engagements[rows] += rng.random(m) < p
         if optout > 0.0:
-            cand = np.flatnonzero(allowed) if order is None else rows[allowed[rows]]
+            cand = rows[allowed[rows]]
             if cand.size:
                 q = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * (f0[cand] + j)))
                 opted[cand] |= rng.random(cand.size) < q

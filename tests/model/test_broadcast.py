@@ -12,6 +12,8 @@ import pytest
 
 from reachsim.model.broadcast import (
     DEFAULT_BLOCK,
+    LEFT,
+    NEVER_MEMBER,
     BroadcastColumns,
     broadcast,
     joiner_novelty,
@@ -43,6 +45,17 @@ def subscribed(
     cols = BroadcastColumns(n, t0=t)
     cols.join(np.arange(n), t, novelty_half_life=h_n, weight=weight)
     return cols
+
+
+def by_row(cols: BroadcastColumns, name: str, fill: float = np.nan) -> np.ndarray:
+    """A member column laid out by population row (``fill`` for non-members), for assertions."""
+    out = np.full(cols.size, fill, dtype=np.float64)
+    out[cols.members] = cols.column(name)
+    return out
+
+
+def active(cols: BroadcastColumns) -> np.ndarray:
+    return cols.slot_of >= 0
 
 
 def within(observed: float, expected: float, se: float) -> bool:
@@ -180,7 +193,7 @@ def test_constant_probability_gives_binomial_engagements():
         assert o.opted_out.size == 0
         engaged += o.engaged.size
     assert within(engaged, s * p * k, binomial_se(s * k, p))
-    assert (cols.exposures == k).all()
+    assert (cols.column("exposures") == k).all() and cols.n == s
 
 
 def test_constant_optout_leaves_geometric_survivors():
@@ -191,10 +204,10 @@ def test_constant_optout_leaves_geometric_survivors():
     for j in range(k):
         o = broadcast(cols, 7.0 * j, rng=rng, **params(optout=u))
         assert o.deliveries == alive
-        assert not cols.active[o.opted_out].any()
+        assert (cols.slot_of[o.opted_out] == LEFT).all()
         alive -= o.opted_out.size
     survival = (1 - u) ** k
-    assert alive == np.count_nonzero(cols.active)
+    assert alive == cols.n == np.count_nonzero(active(cols))
     assert within(alive, s * survival, binomial_se(s, survival))
 
 
@@ -211,7 +224,7 @@ def test_periodic_broadcasts_reach_the_fatigue_steady_state():
             engaged += o.engaged.size
             deliveries += o.deliveries
     assert within(engaged, deliveries * p_ss, binomial_se(deliveries, p_ss))
-    assert np.allclose(cols.fatigue, 1 / (1 - r), rtol=1e-5)  # stock after the last +1
+    assert np.allclose(cols.column("fatigue"), 1 / (1 - r), rtol=1e-5)  # stock after the last +1
     assert cols.fatigue_bound == pytest.approx(1 / (1 - r), rel=1e-6)
 
 
@@ -289,12 +302,15 @@ def test_inactive_rows_never_engage_nor_count():
     rng = np.random.default_rng(8)
     o = broadcast(cols, 1.0, rng=rng, block=512, **params(optout=0.5))
     assert o.deliveries == o.newly_reached == even.size - 100
-    assert np.array_equal(o.engaged, even[100:])
+    assert np.array_equal(np.sort(o.engaged), even[100:])
+    assert np.array_equal(np.sort(o.reached), even[100:])
     assert (o.opted_out % 2 == 0).all() and (o.opted_out >= 200).all()
-    assert np.all(np.diff(o.opted_out) > 0)
-    assert (cols.exposures[1::2] == 0).all() and (cols.exposures[:200] == 0).all()
-    assert not cols.active[o.opted_out].any()
-    assert np.count_nonzero(cols.active) == even.size - 100 - o.opted_out.size
+    assert np.unique(o.opted_out).size == o.opted_out.size
+    exposures = cols.exposure_counts()
+    assert (exposures[1::2] == 0).all() and (exposures[:200] == 0).all()
+    assert (cols.slot_of[o.opted_out] == LEFT).all() and (cols.slot_of[even[:100]] == LEFT).all()
+    assert (cols.slot_of[1::2] == NEVER_MEMBER).all()
+    assert cols.n == np.count_nonzero(active(cols)) == even.size - 100 - o.opted_out.size
 
 
 def test_a_population_without_subscribers_is_a_no_op():
@@ -315,22 +331,25 @@ def test_join_resets_state_and_keeps_lifetime_exposures():
     f = 1.0
     for dt in (1.0, 1.0):
         f = f * 2 ** (-dt / h_f) + 1
-    assert np.allclose(cols.fatigue, f, rtol=1e-6)
-    assert np.allclose(cols.novelty, 2 ** (-3.0 / h_n), rtol=1e-6)
+    assert np.allclose(cols.column("fatigue"), f, rtol=1e-6)
+    assert np.allclose(cols.column("novelty"), 2 ** (-3.0 / h_n), rtol=1e-6)
 
     cols.leave([5, 6])
     cols.join([5, 7], 4.5, novelty_half_life=h_n, weight=2.0)  # 5 returns, 7 re-subscribes while active
-    assert cols.active[5] and not cols.active[6] and cols.active[7]
-    assert cols.fatigue[5] == cols.fatigue[7] == 0.0
-    assert cols.weight[5] == cols.weight[7] == 2.0
-    assert cols.novelty[5] == pytest.approx(2 ** (1.5 / h_n), rel=1e-6)  # above 1: joined after t_last
-    assert cols.exposures[5] == 3
+    is_member = active(cols)
+    assert is_member[5] and not is_member[6] and is_member[7]
+    fatigue, weight, novelty = by_row(cols, "fatigue"), by_row(cols, "weight"), by_row(cols, "novelty")
+    assert fatigue[5] == fatigue[7] == 0.0
+    assert weight[5] == weight[7] == 2.0
+    assert novelty[5] == pytest.approx(2 ** (1.5 / h_n), rel=1e-6)  # above 1: joined after t_last
+    assert by_row(cols, "exposures")[5] == 3
     cols.join([50], 4.5, novelty_half_life=h_n)  # row 50 again (still active, reached)
     o = broadcast(cols, 5.0, rng=rng, **p)
     assert o.newly_reached == 0  # returning subscribers were reached before
     assert o.deliveries == 99
-    assert cols.fatigue[5] == 1.0
-    assert cols.novelty[5] == pytest.approx(2 ** (-0.5 / h_n), rel=1e-6)
+    assert by_row(cols, "fatigue")[5] == 1.0
+    assert by_row(cols, "novelty")[5] == pytest.approx(2 ** (-0.5 / h_n), rel=1e-6)
+    assert cols.exposure_counts()[5] == 4 and cols.exposure_counts()[6] == 3
 
 
 def test_newly_reached_counts_first_deliveries_only():
@@ -350,9 +369,8 @@ def test_infinite_half_lives_never_decay():
     rng = np.random.default_rng(12)
     for j in range(5):
         broadcast(cols, 3.0 * j, rng=rng, **params(strength=0.2, optout=0.001))
-    alive = cols.active
-    assert (cols.fatigue[alive] == 5.0).all()
-    assert (cols.novelty[alive] == 1.0).all()
+    assert (cols.column("fatigue") == 5.0).all()
+    assert (cols.column("novelty") == 1.0).all()
     assert cols.fatigue_bound == 5.0
 
 
@@ -361,8 +379,9 @@ def test_joining_after_a_long_silence_rebases_novelty():
     cols = subscribed(10, h_n=h)
     cols.join([9], 1_000.0, novelty_half_life=h)  # 500 half-lives later: 2^500 would overflow float32
     assert cols.t_novelty == 1_000.0
-    assert np.isfinite(cols.novelty).all()
-    assert cols.novelty[9] == 1.0 and (cols.novelty[:9] == 0.0).all()
+    novelty = by_row(cols, "novelty")
+    assert np.isfinite(novelty).all()
+    assert novelty[9] == 1.0 and (novelty[:9] == 0.0).all()
     o = broadcast(
         cols, 1_000.0, rng=np.random.default_rng(13), **params(base=1.0, floor=0.0, novelty_half_life=h)
     )
@@ -377,7 +396,7 @@ def test_joiner_novelty_helper():
 
 def test_memory_budget():
     cols = subscribed(200_000)
-    assert cols.nbytes_per_row() <= 27  # 32-byte budget minus the channel's float32 + uint8 columns
+    assert cols.nbytes_per_member() <= 20  # per member slot; slot_of adds 4 bytes per consumer
     broadcast(cols, 1.0, rng=np.random.default_rng(14), **params(optout=0.01))
     assert cols.scratch_nbytes() <= 16 * DEFAULT_BLOCK
 
@@ -390,7 +409,8 @@ def test_same_generator_state_same_outcome():
             broadcast(cols, t, rng=rng, block=block, **REFERENCE_PARAMS | {"novelty_half_life": 30.0})
             for t in (1.0, 8.0)
         ]
-        return (*[x for o in outs for x in (o.engaged, o.opted_out)], cols.active, cols.fatigue, cols.novelty)
+        return (*[x for o in outs for x in (o.engaged, o.opted_out)], cols.slot_of, *(
+            cols.column(c) for c in ("row", "fatigue", "novelty")))
 
     a, b = run(15, 4096), run(15, 4096)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
@@ -432,10 +452,10 @@ def test_join_accepts_masks_and_rejects_bad_weights():
     cols.join(
         np.array([True, False, True, False, False, False]), 0.0, novelty_half_life=INF, weight=[1.0, 2.0]
     )
-    assert cols.active.tolist() == [True, False, True, False, False, False]
-    assert cols.weight[[0, 2]].tolist() == [1.0, 2.0]
-    cols.leave(cols.active)
-    assert not cols.active.any()
+    assert active(cols).tolist() == [True, False, True, False, False, False]
+    assert by_row(cols, "weight")[[0, 2]].tolist() == [1.0, 2.0]
+    cols.leave(active(cols))
+    assert not active(cols).any() and cols.n == 0
     with pytest.raises(ValueError, match="weight must be finite and >= 0"):
         cols.join([1], 0.0, novelty_half_life=INF, weight=-1.0)
     with pytest.raises(ValueError, match="join time must be finite"):
@@ -447,3 +467,129 @@ def test_broadcasts_cannot_go_back_in_time():
     broadcast(cols, 5.0, rng=np.random.default_rng(0), **params())
     with pytest.raises(ValueError, match=r"broadcast time 4\.0 is before the last broadcast at 5\.0"):
         broadcast(cols, 4.0, rng=np.random.default_rng(0), **params())
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The audience-indexed layout: dense slots, swap-removal, channel columns.
+
+
+def _check_layout(cols: BroadcastColumns, members: set[int], exposures: dict[int, int], tag: dict[int, float]):
+    """Slots hold exactly the members, ``slot_of`` inverts ``row``, and every column followed its member."""
+    rows = cols.members
+    assert set(rows.tolist()) == members and rows.size == len(members)
+    assert np.array_equal(cols.slot_of[rows], np.arange(cols.n))
+    outside = np.ones(cols.size, dtype=bool)
+    outside[rows] = False
+    assert (cols.slot_of[outside] < 0).all()
+    assert 0 <= cols.fresh <= cols.n
+    tags = cols.column("tag")
+    assert all(tags[i] == tag[r] for i, r in enumerate(rows.tolist()))
+    counts = cols.exposure_counts()
+    assert all(counts[r] == exposures.get(r, 0) for r in range(cols.size))
+
+
+def test_random_joins_leaves_and_broadcasts_keep_the_layout_consistent():
+    size, rng, ops = 300, np.random.default_rng(21), np.random.default_rng(22)
+    cols = BroadcastColumns(size)
+    cols.add_column("tag", np.float64, fill=-1.0)
+    members: set[int] = set()
+    exposures: dict[int, int] = {}
+    tag: dict[int, float] = {}
+    t = 0.0
+    for step in range(300):
+        t += 0.25
+        action = ops.integers(4)
+        if action == 0:  # join, with repeats and current members among the rows
+            rows = ops.integers(0, size, size=int(ops.integers(0, 40)))
+            cols.join(rows, t, novelty_half_life=5.0, weight=ops.random(rows.size))
+            for r in rows.tolist():
+                if r not in members:
+                    tag[r] = -1.0
+                members.add(r)
+        elif action == 1:
+            rows = ops.integers(0, size, size=int(ops.integers(0, 20)))
+            cols.leave(rows)
+            members -= set(rows.tolist())
+        elif action == 2:  # write a value a member carries with it
+            for r in cols.members[:: max(1, cols.n // 7)].tolist():
+                tag[r] = float(step)
+                cols.column("tag")[cols.slot_of[r]] = float(step)
+        else:
+            before = set(members)
+            o = broadcast(cols, t, rng=rng, stamp={"tag": 1000.0 + step},
+                          **params(base=0.3, optout=0.2, fatigue_half_life=2.0))
+            assert o.deliveries == len(before)
+            assert set(o.reached.tolist()) == {r for r in before if exposures.get(r, 0) == 0}
+            for r in before:
+                exposures[r] = exposures.get(r, 0) + 1
+            for r in o.engaged.tolist():
+                tag[r] = 1000.0 + step
+            assert set(o.opted_out.tolist()) <= before
+            members -= set(o.opted_out.tolist())
+        _check_layout(cols, members, exposures, tag)
+
+
+def test_a_broadcast_touches_the_members_only():
+    """Deliveries, uniforms drawn and scratch follow the audience: 100 members of a million consumers."""
+    cols = BroadcastColumns(1_000_000)
+    cols.join(np.arange(0, 1_000_000, 10_000), 0.0, novelty_half_life=INF)
+    rng = np.random.default_rng(23)
+    state = rng.bit_generator.state["state"]["state"]
+    o = broadcast(cols, 1.0, rng=rng, **params())
+    assert o.deliveries == 100 and cols.capacity < 2_000 and cols.scratch_nbytes() <= 15 * 100
+    after = np.random.default_rng(23)
+    after.bit_generator.random_raw(50)  # 100 float32 uniforms = 50 raw draws
+    assert rng.bit_generator.state["state"]["state"] == after.bit_generator.state["state"]["state"] != state
+
+
+def test_a_row_given_twice_joins_once():
+    cols = BroadcastColumns(10)
+    cols.join([3, 4, 3], 0.0, novelty_half_life=INF, weight=[1.0, 2.0, 3.0])
+    assert cols.n == 2 and sorted(cols.members.tolist()) == [3, 4]
+    assert by_row(cols, "weight")[3] == 3.0  # the last entry wins
+    assert broadcast(cols, 1.0, rng=np.random.default_rng(0), **params()).deliveries == 2
+
+
+def test_count_above_counts_members():
+    cols = BroadcastColumns(200_000)
+    cols.add_column("until", np.float32, fill=-np.inf)
+    cols.join(np.arange(150_000), 0.0, novelty_half_life=INF)
+    cols.column("until")[::3] = 5.0
+    assert cols.count_above("until", 4.0) == 50_000
+    assert cols.count_above("until", 5.0) == 0
+
+
+def test_whole_market_joins_in_pieces_and_grows_without_copies_beyond_the_population():
+    size = 3_000_000
+    cols = BroadcastColumns(size)
+    cols.join(np.arange(size), 0.0, novelty_half_life=INF, weight=np.float32(1.5))
+    assert cols.n == cols.capacity == size
+    assert (cols.column("weight") == 1.5).all()
+
+
+def test_the_first_broadcast_after_a_large_join_copies_the_audience_at_most_once():
+    """Peak extra memory of that broadcast stays below one int64 index array of the members (8 bytes each): the
+    rows reached for the first time are one int32 copy; everything else is block-sized or proportional to the
+    engaged."""
+    import tracemalloc
+
+    n = 2_000_000
+    cols = BroadcastColumns(n)
+    cols.join(np.arange(n), 0.0, novelty_half_life=INF, weight=np.float32(1.0))
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        o = broadcast(cols, 1.0, rng=np.random.default_rng(24), **params(base=0.05, optout=0.001))
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert o.newly_reached == n
+    assert peak < 8 * n, peak / n
+
+
+def test_new_joins_skip_the_membership_checks_but_not_distinctness():
+    cols = BroadcastColumns(100)
+    cols.join(np.array([7, 3, 9]), 0.0, novelty_half_life=INF, weight=np.float32(2.0), new=True)
+    assert cols.members.tolist() == [7, 3, 9] and (cols.slot_of[[7, 3, 9]] == [0, 1, 2]).all()
+    with pytest.raises(ValueError, match="distinct"):
+        cols.join(np.array([5, 1, 5]), 1.0, novelty_half_life=INF, new=True)
