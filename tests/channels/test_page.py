@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from reachsim.channels import registry
+from reachsim.channels import registry, topics
 from reachsim.channels.page import PageChannel, PageParams
-from reachsim.channels import topics
 from reachsim.engine.simulation import RunResult, Simulation
 from reachsim.model.exposure import (
     boost_impressions,
