@@ -96,6 +96,7 @@ def bernoulli_positions(rng: np.random.Generator, n: int, r: float) -> IntArray:
         left = n - 1 - last
         mean = left * r
         gaps = rng.geometric(r, size=int(mean + 4.0 * math.sqrt(mean) + 16))
+        np.minimum(gaps, n + 1, out=gaps)  # a gap past the trials ends them; tiny r saturates int64, which would wrap
         positions = np.cumsum(gaps, out=gaps)
         positions += last
         if positions[-1] >= n:

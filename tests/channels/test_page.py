@@ -394,3 +394,15 @@ def test_shipped_scenario_loads_and_runs(name: str) -> None:
     for strategy in short.strategies:
         result, _ = run(short, strategy)
         assert result.series["page", "deliveries"].sum() > 0
+
+
+def test_bernoulli_positions_survive_tiny_and_large_probabilities() -> None:
+    from reachsim.model.exposure import bernoulli_positions
+
+    rng = np.random.default_rng(3)
+    for r in (5e-324, 1e-19, 1e-12):  # gaps beyond int64: nobody (or almost nobody) is drawn
+        assert bernoulli_positions(rng, 1_000, r).size == 0
+    n, r = 100_000, 0.999
+    seen = bernoulli_positions(rng, n, r)
+    assert np.all(np.diff(seen) > 0) and seen[-1] < n
+    assert abs(seen.size - n * r) <= Z * math.sqrt(n * r * (1 - r))
