@@ -1,9 +1,89 @@
-"""The strict base model every part of a scenario derives from."""
+"""The strict base model every part of a scenario derives from.
 
-from pydantic import BaseModel, ConfigDict
+What a scenario may hold is decided here once, for every field of every model (channel plugins included):
+
+* unknown keys are errors (with a "did you mean"), never silently ignored;
+* numbers are numbers: text (``"1000"``) and booleans (``true``) are refused where a number is expected, and so
+  are infinities and NaN (``.inf``, ``NaN``), which would otherwise travel into the simulation and its results.
+  A whole number may be written for a decimal one (``budget: 30``), and a whole decimal for a whole number
+  (``size: 2000.0``, as a timeline or a sweep sets it);
+* text holds no control characters but tabs and line breaks (an escape sequence in a name would reach the
+  terminal and the report), nor the invisible marks that reorder text on screen; names (fields called
+  ``name``, and mapping keys such as strategy names) are one line.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+import unicodedata
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+
+__all__ = ["StrictModel", "control_character"]
+
+#: Marks that change the direction of the text around them: they make a name print as something else.
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+#: The control characters (Unicode category Cc: U+0000–U+001F, U+007F–U+009F) but tab and line feed, and those.
+_REFUSED = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI_CONTROLS}]")
+
+
+def control_character(text: str) -> str | None:
+    """The first character of ``text`` that may not appear in scenario text, or None."""
+    found = _REFUSED.search(text)
+    return found.group() if found else None
+
+
+def _check_text(value: Any, *, one_line: bool = False) -> None:
+    """Raise ValueError for a control character in a string, or in the strings of a list or mapping."""
+    if isinstance(value, str):
+        char = control_character(value)
+        if char is not None:
+            what = "control character" if unicodedata.category(char) == "Cc" else "text-direction mark"
+            raise ValueError(f"{what} U+{ord(char):04X} is not allowed in text (tabs and line breaks are)")
+        if one_line and ("\n" in value or "\t" in value):
+            raise ValueError("a name is one line of text: no line breaks or tabs")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, one_line=True)
+            _check_text(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_text(item)
+
+
+def _takes_whole_numbers(annotation: Any) -> bool:
+    """``int`` or ``int | None`` (not a union with float, where a decimal stays a decimal)."""
+    members = [arg for arg in typing.get_args(annotation) if arg is not type(None)] or [annotation]
+    return members == [int]
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors (with a "did you mean"), never silently ignored."""
+    """Unknown keys, text or booleans for numbers, infinities and NaN, and control characters are refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=False, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=False, validate_default=True, strict=True, allow_inf_nan=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_decimals(cls, data: Any) -> Any:
+        """``2000.0`` for a whole-number field is 2000 (strict mode alone would refuse it)."""
+        if not isinstance(data, dict):
+            return data
+        changed = None
+        for name, field in cls.model_fields.items():
+            for key in (name, field.alias):
+                value = data.get(key) if key is not None else None
+                if type(value) is float and value.is_integer() and _takes_whole_numbers(field.annotation):
+                    changed = changed if changed is not None else dict(data)
+                    changed[key] = int(value)
+        return changed if changed is not None else data
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
+        """Keys and fields called ``name`` are names: one line; other text may span lines."""
+        _check_text(value, one_line=info.field_name == "name")
+        return value
