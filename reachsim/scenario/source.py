@@ -18,6 +18,12 @@ written, so that problems found later (by pydantic or by strategy inheritance) c
 
 Any other extension is read as YAML. Every failure is a :class:`~reachsim.scenario.errors.ScenarioError`,
 never a traceback.
+
+Hostile files are refused before they cost much: a file larger than :data:`MAX_FILE_BYTES`, or holding more
+than :data:`MAX_VALUES` keys, items and values once YAML aliases are expanded (a "billion laughs" of a few
+hundred bytes would otherwise expand to gigabytes), or an alias inside the collection it names (a structure
+that contains itself), is one problem with its line. YAML is scanned by libyaml when PyYAML has it (several
+times faster), and composed here so that the lines of aliases are known.
 """
 
 from __future__ import annotations
@@ -32,12 +38,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pydantic
+import pydantic_core
 import yaml
 from pydantic import BaseModel
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from reachsim.scenario.errors import Problem, ScenarioError, format_path, problems_from_validation_error
 
-__all__ = ["Source", "load_source", "validate"]
+__all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "Source", "load_source", "validate"]
+
+#: Scenario files are at most this large (the shipped ones are a few kilobytes).
+MAX_FILE_BYTES = 1_000_000
+#: A scenario holds at most this many keys, list items and values, YAML aliases expanded.
+MAX_VALUES = 100_000
+#: Validation problems described in full; beyond them only their number is reported (a file of thousands of
+#: unknown keys would otherwise take seconds to describe, to print 50 lines).
+MAX_DESCRIBED = 1_000
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -88,11 +106,26 @@ def load_source(path: str | os.PathLike[str]) -> Source:
 
 
 def validate(model: type[M], source: Source) -> M:
-    """Validate the source's data with ``model``; each validation problem is a line of a ScenarioError."""
+    """Validate the source's data with ``model``; each validation problem is a line of a ScenarioError.
+
+    Beyond :data:`MAX_DESCRIBED` problems, the rest are only counted (``ScenarioError.more``)."""
     try:
         return model.model_validate(source.data)
     except pydantic.ValidationError as exc:
-        raise ScenarioError(problems_from_validation_error(exc, model, source)) from None
+        first, more = _first_errors(exc)
+        raise ScenarioError(problems_from_validation_error(first, model, source), more=more) from None
+
+
+def _first_errors(exc: pydantic.ValidationError) -> tuple[pydantic.ValidationError, int]:
+    """The exception with its first MAX_DESCRIBED errors only, and how many were left out."""
+    errors = exc.errors(include_url=False)
+    if len(errors) <= MAX_DESCRIBED:
+        return exc, 0
+    kept = [{key: e[key] for key in ("type", "loc", "input", "ctx") if key in e} for e in errors[:MAX_DESCRIBED]]
+    try:
+        return pydantic_core.ValidationError.from_exception_data(exc.title, kept), len(errors) - MAX_DESCRIBED
+    except (TypeError, ValueError, KeyError):  # an error type that cannot be rebuilt: describe them all
+        return exc, 0
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -114,7 +147,8 @@ def _read_text(name: str) -> str:
         return ScenarioError([Problem(name, line, "", message)])
 
     try:
-        raw = Path(name).read_bytes()
+        with open(name, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)  # never more: the file may be huge, or endless (/dev/zero)
     except FileNotFoundError:
         raise fail("no such file") from None
     except IsADirectoryError:
@@ -123,6 +157,9 @@ def _read_text(name: str) -> str:
         raise fail("cannot read the file: permission denied") from None
     except OSError as exc:
         raise fail(f"cannot read the file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise fail(f"the file is larger than {MAX_FILE_BYTES:,} bytes: a scenario file is at most that (is this the "
+                   "right file?)")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -135,8 +172,29 @@ def _read_text(name: str) -> str:
 # ----------------------------------------------------------------------------------------------------
 
 
-class _SafeLineLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` (same constructors: plain data only) that also notes where aliases are used."""
+try:
+    from yaml._yaml import CParser as _CParser  # libyaml's scanner and parser, when PyYAML was built with it
+except ImportError:  # pragma: no cover - PyYAML without libyaml: the pure-Python parser, same results
+    _CParser = None
+
+
+if _CParser is not None:
+
+    class _SafeBase(Composer, _CParser, SafeConstructor, Resolver):  # type: ignore[misc,valid-type]
+        """libyaml's events, composed in Python (so that aliases can be located), SafeLoader's constructors."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+else:  # pragma: no cover
+    _SafeBase = yaml.SafeLoader  # type: ignore[misc,assignment]
+
+
+class _SafeLineLoader(_SafeBase):
+    """SafeLoader's constructors (plain data only) on libyaml's parser, noting where aliases are used."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -241,9 +299,70 @@ def _yaml_problem(name: str, exc: yaml.YAMLError, text: str, what: str = "YAML")
     return Problem(name, None, "", f"invalid {what}: {' '.join(str(exc).split())}")
 
 
+class _Refused(Exception):
+    """A composed YAML document refused before it is built (too many values, an alias inside itself)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def _children(loader: _SafeLineLoader, node: yaml.Node) -> list[tuple[yaml.Node, int]]:
+    """A node's children with the line where each is given (an alias's own line, not its anchor's)."""
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            (item, loader.alias_lines.get((id(node), index), item.start_mark.line + 1))
+            for index, item in enumerate(node.value)
+        ]
+    if isinstance(node, yaml.MappingNode):
+        out = []
+        for key, value in node.value:
+            line = key.start_mark.line + 1
+            out += [(key, line), (value, line)]
+        return out
+    return []
+
+
+def _check_expansion(loader: _SafeLineLoader, root: yaml.Node) -> None:
+    """Count the document's values as if every alias were written out; refuse more than MAX_VALUES, and an
+    alias inside the collection it names. Linear in the number of distinct nodes (each is counted once)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # the collections being counted: the path from the root
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, line, closing = stack.pop()
+        key = id(node)
+        if closing:
+            open_nodes.discard(key)
+            size = 1 + sum(sizes[id(child)] for child, _ in _children(loader, node))
+            if size > MAX_VALUES:
+                where = "in the file" if node is root else "here"
+                raise _Refused(
+                    node.start_mark.line + 1,
+                    f"more than {MAX_VALUES:,} keys, items and values {where} once aliases are expanded; a "
+                    "scenario needs far fewer",
+                )
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise _Refused(line, "an alias inside the collection it names (a structure containing itself)")
+        children = _children(loader, node)
+        if not children:
+            sizes[key] = 1
+            continue
+        open_nodes.add(key)
+        stack.append((node, line, True))
+        stack.extend((child, child_line, False) for child, child_line in reversed(children))
+
+
 def _compose_lines(text: str) -> tuple[_SafeLineLoader, yaml.Node | None, _LineWalker]:
     loader = _SafeLineLoader(text)
     node = loader.get_single_node()
+    if node is not None:
+        _check_expansion(loader, node)
     walker = _LineWalker(loader)
     if node is not None:
         walker.walk(node, ())
@@ -267,12 +386,30 @@ def _load_yaml(name: str, text: str) -> Source:
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         raise ScenarioError([_yaml_problem(name, exc, text)]) from None
+    except _Refused as exc:
+        raise ScenarioError([Problem(name, exc.line, "", exc.message)]) from None
     except RecursionError:
         raise ScenarioError([Problem(name, None, "", "invalid YAML: nested too deeply")]) from None
     finally:
         if loader is not None:
             loader.dispose()
     return Source(name, data, walker.lines)
+
+
+def _refuse_too_many(name: str, data: Any) -> None:
+    """JSON and TOML have no aliases: their values are counted once read (iteratively: nesting may be deep)."""
+    count, pending = 0, [data]
+    while pending:
+        value = pending.pop()
+        count += 1
+        if count > MAX_VALUES:
+            message = f"more than {MAX_VALUES:,} keys, items and values; a scenario needs far fewer"
+            raise ScenarioError([Problem(name, None, "", message)])
+        if isinstance(value, dict):
+            count += len(value)  # the keys
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -298,12 +435,13 @@ def _load_json(name: str, text: str) -> Source:
         raise ScenarioError([problem]) from None
     except RecursionError:
         raise ScenarioError([Problem(name, None, "", "invalid JSON: nested too deeply")]) from None
+    _refuse_too_many(name, data)
 
     walker: _LineWalker | None = None
     try:
         loader, _, walker = _compose_lines(text)
         loader.dispose()
-    except (yaml.YAMLError, RecursionError):
+    except (yaml.YAMLError, RecursionError, _Refused):
         walker = None  # valid JSON the YAML composer does not take: no line numbers
     lines = walker.lines if walker is not None else {}
     if repeated:
@@ -333,6 +471,7 @@ def _load_toml(name: str, text: str) -> Source:
             line = int(at.group(1))
             message = message[: at.start()] + f" (column {at.group(2)})"
         raise ScenarioError([Problem(name, line, "", f"invalid TOML: {' '.join(message.split())}")]) from None
+    _refuse_too_many(name, data)
     return Source(name, data, _toml_lines(text))
 
 
