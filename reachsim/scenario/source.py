@@ -47,7 +47,7 @@ from yaml.resolver import Resolver
 
 from reachsim.scenario.errors import Problem, ScenarioError, format_path, problems_from_validation_error
 
-__all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "Source", "load_source", "validate"]
+__all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "Source", "load_source", "parse_yaml", "validate"]
 
 #: Scenario files are at most this large (the shipped ones are a few kilobytes).
 MAX_FILE_BYTES = 1_000_000
@@ -103,6 +103,12 @@ def load_source(path: str | os.PathLike[str]) -> Source:
         message = f"the top level must be a mapping of keys (key: value), not {got}"
         raise ScenarioError([Problem(name, 1, "", message)])
     return source
+
+
+def parse_yaml(name: str, text: str) -> Source:
+    """YAML text read as a scenario file is (aliases bounded, plain data only), whatever its size;
+    ScenarioError if it cannot be."""
+    return _load_yaml(name, text)
 
 
 def validate(model: type[M], source: Source) -> M:
