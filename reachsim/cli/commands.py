@@ -22,20 +22,22 @@ from reachsim.cli.parser import UsageError
 
 
 def validate(args: argparse.Namespace) -> int:
-    from reachsim.core.problems import Problem, ScenarioError
+    from reachsim.core.problems import Problem, ScenarioError, printable
     from reachsim.scenario.load import load_scenario
 
     problems: list[Problem] = []
+    more = 0
     for file in args.files:
         try:
             scenario = load_scenario(file)
         except ScenarioError as exc:
             problems.extend(exc.problems)
+            more += exc.more
         else:
             strategies = terminal.plural(len(scenario.strategies), "strategy", "strategies")
-            print(f"{file}: ok ({scenario.name}; {strategies})")
+            print(f"{file}: ok ({printable(scenario.name)}; {strategies})")
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(problems, more=more)
     return EXIT_OK
 
 

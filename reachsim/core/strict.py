@@ -4,9 +4,10 @@ What a scenario may hold is decided here once, for every field of every model (c
 
 * unknown keys are errors (with a "did you mean"), never silently ignored;
 * numbers are numbers: text (``"1000"``) and booleans (``true``) are refused where a number is expected, and so
-  are infinities and NaN (``.inf``, ``NaN``), which would otherwise travel into the simulation and its results.
-  A whole number may be written for a decimal one (``budget: 30``), and a whole decimal for a whole number
-  (``size: 2000.0``, as a timeline or a sweep sets it);
+  are infinities and NaN (``.inf``, ``NaN``), which would otherwise travel into the simulation and its results,
+  and decimals beyond ±10^15 (no budget, price or rate is that large, and sums of such numbers over years of
+  days and many replications overflow). A whole number may be written for a decimal one (``budget: 30``), and a
+  whole decimal for a whole number (``size: 2000.0``, as a timeline or a sweep sets it);
 * text holds no control characters but tabs and line breaks (an escape sequence in a name would reach the
   terminal and the report), nor the invisible marks that reorder text on screen; names (fields called
   ``name``, and mapping keys such as strategy names) are one line.
@@ -21,7 +22,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
-__all__ = ["StrictModel", "control_character"]
+__all__ = ["MAX_MAGNITUDE", "StrictModel", "control_character"]
+
+#: The largest decimal a scenario may hold, either sign.
+MAX_MAGNITUDE = 1e15
 
 #: Marks that change the direction of the text around them: they make a name print as something else.
 _BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
@@ -35,8 +39,11 @@ def control_character(text: str) -> str | None:
     return found.group() if found else None
 
 
-def _check_text(value: Any, *, one_line: bool = False) -> None:
-    """Raise ValueError for a control character in a string, or in the strings of a list or mapping."""
+def _check_value(value: Any, *, one_line: bool = False) -> None:
+    """Raise ValueError for a control character in a string, or a decimal beyond MAX_MAGNITUDE, in a value or
+    in the strings and numbers of a list or mapping."""
+    if type(value) is float and abs(value) > MAX_MAGNITUDE:
+        raise ValueError(f"numbers here are at most {MAX_MAGNITUDE:.0e} in size")
     if isinstance(value, str):
         char = control_character(value)
         if char is not None:
@@ -46,11 +53,11 @@ def _check_text(value: Any, *, one_line: bool = False) -> None:
             raise ValueError("a name is one line of text: no line breaks or tabs")
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_text(key, one_line=True)
-            _check_text(item)
+            _check_value(key, one_line=True)
+            _check_value(item)
     elif isinstance(value, list | tuple):
         for item in value:
-            _check_text(item)
+            _check_value(item)
 
 
 def _takes_whole_numbers(annotation: Any) -> bool:
@@ -60,7 +67,7 @@ def _takes_whole_numbers(annotation: Any) -> bool:
 
 
 class StrictModel(BaseModel):
-    """Unknown keys, text or booleans for numbers, infinities and NaN, and control characters are refused."""
+    """Unknown keys, text or booleans for numbers, infinities, NaN, huge decimals and control characters are refused."""
 
     model_config = ConfigDict(
         extra="forbid", frozen=False, validate_default=True, strict=True, allow_inf_nan=False
@@ -83,7 +90,8 @@ class StrictModel(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_control_characters(cls, value: Any, info: ValidationInfo) -> Any:
-        """Keys and fields called ``name`` are names: one line; other text may span lines."""
-        _check_text(value, one_line=info.field_name == "name")
+    def _plain_values(cls, value: Any, info: ValidationInfo) -> Any:
+        """No control characters (keys and fields called ``name`` are names: one line; other text may span
+        lines), no decimal beyond MAX_MAGNITUDE."""
+        _check_value(value, one_line=info.field_name == "name")
         return value

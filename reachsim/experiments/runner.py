@@ -189,9 +189,26 @@ def run_task(scenario: Any, strategy: str, replication: int) -> RunResult:
         result = run_once(sampled, strategy, replication)
     except Exception as exc:
         raise RunFailed(strategy, replication, scenario.seed, f"{type(exc).__name__}: {exc}") from exc
+    problem = _not_finite(result)
+    if problem is not None:
+        raise RunFailed(strategy, replication, scenario.seed, f"{problem}: a number of the scenario is too large to "
+                        "compute with")
     result.parameters = values
     result.discount_rate = sampled.discount_rate  # may itself be uncertain
     return result
+
+
+def _not_finite(result: RunResult) -> str | None:
+    """Where a run's numbers stop being finite (a series, or its total over the horizon), if they do: inf or NaN
+    would otherwise pass silently into every summary."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        for (channel, metric), series in result.series.items():
+            bad = np.flatnonzero(~np.isfinite(series))
+            if bad.size:
+                return f"{channel} {metric} on day {int(bad[0])} is {series[bad[0]]}"
+            if not np.isfinite(series.sum()):
+                return f"{channel} {metric} adds up to more than a number can hold"
+    return None
 
 
 def _validated(data: dict[str, Any]) -> Any:

@@ -10,8 +10,8 @@ written, so that problems found later (by pydantic or by strategy inheritance) c
   node tree: the line of the key for a mapping entry, of the item (or ``*alias``) for a list entry. YAML
   merge keys (``<<: *defaults``) work; merged entries point at the line where they were written (under the
   anchor). A key given twice in one mapping is a problem.
-* JSON is read with :mod:`json`; since JSON is (nearly) YAML, its lines come from the YAML composer, and are
-  simply absent if that fails. Duplicate keys are a problem here too.
+* JSON is read with :mod:`json`; its lines come from a scan of its tokens. Duplicate keys are a problem here
+  too.
 * TOML is read with :mod:`tomllib`. Its lines come from a best-effort scan of the text for ``[table]`` and
   ``[[array]]`` headers and ``key =`` lines; entries of inline tables and of arrays written inline take the
   line of the key that holds them.
@@ -47,12 +47,14 @@ from yaml.resolver import Resolver
 
 from reachsim.scenario.errors import Problem, ScenarioError, format_path, problems_from_validation_error
 
-__all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "Source", "load_source", "parse_yaml", "validate"]
+__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_VALUES", "Source", "load_source", "parse_yaml", "validate"]
 
 #: Scenario files are at most this large (the shipped ones are a few kilobytes).
 MAX_FILE_BYTES = 1_000_000
 #: A scenario holds at most this many keys, list items and values, YAML aliases expanded.
 MAX_VALUES = 100_000
+#: Collections nest at most this deep (a scenario needs a handful of levels).
+MAX_DEPTH = 100
 #: Validation problems described in full; beyond them only their number is reported (a file of thousands of
 #: unknown keys would otherwise take seconds to describe, to print 50 lines).
 MAX_DESCRIBED = 1_000
@@ -200,16 +202,26 @@ else:  # pragma: no cover
 
 
 class _SafeLineLoader(_SafeBase):
-    """SafeLoader's constructors (plain data only) on libyaml's parser, noting where aliases are used."""
+    """SafeLoader's constructors (plain data only) on libyaml's parser, noting where aliases are used.
+
+    Numbers with an exponent but no decimal point or sign in it (``1e6``, ``2.5e3``) are numbers, as in YAML 1.2
+    and JSON; YAML 1.1 would read them as text, which scenario fields refuse where a number is expected."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.alias_lines: dict[tuple[int, int], int] = {}  # (id of a list node, index) → line of `*alias`
+        self.depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         if isinstance(index, int) and parent is not None and self.check_event(yaml.AliasEvent):
             self.alias_lines[(id(parent), index)] = self.peek_event().start_mark.line + 1
-        return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _Refused(self.peek_event().start_mark.line + 1, _TOO_DEEP)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 class _LineWalker:
@@ -305,6 +317,9 @@ def _yaml_problem(name: str, exc: yaml.YAMLError, text: str, what: str = "YAML")
     return Problem(name, None, "", f"invalid {what}: {' '.join(str(exc).split())}")
 
 
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep; a scenario needs a handful"
+
+
 class _Refused(Exception):
     """A composed YAML document refused before it is built (too many values, an alias inside itself)."""
 
@@ -312,6 +327,13 @@ class _Refused(Exception):
         super().__init__(message)
         self.line = line
         self.message = message
+
+
+_SafeLineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
 
 
 def _children(loader: _SafeLineLoader, node: yaml.Node) -> list[tuple[yaml.Node, int]]:
@@ -423,38 +445,87 @@ def _refuse_too_many(name: str, data: Any) -> None:
 # ----------------------------------------------------------------------------------------------------
 
 
+#: JSON's tokens, for line numbers: strings, punctuation, line breaks, and anything else (numbers, literals).
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,\n]|[^\s\[\]{}:,"]+')
+
+
+@dataclasses.dataclass
+class _JsonContainer:
+    loc: Loc
+    is_object: bool
+    items: int = 0  # list items so far
+    key: Any = None  # the object's current key
+    wants_key: bool = True
+    keys: dict[Any, int] = dataclasses.field(default_factory=dict)  # key → line where first given
+
+
+def _json_lines(text: str) -> tuple[dict[Loc, int], list[tuple[Loc, int, int]]]:
+    """The line of every key and list item of (valid) JSON text, and its duplicate keys as (path, line, line of
+    the first occurrence); refused when nested deeper than MAX_DEPTH."""
+    lines: dict[Loc, int] = {(): 1}
+    duplicates: list[tuple[Loc, int, int]] = []
+    stack: list[_JsonContainer] = []
+    line = 1
+
+    def value_loc() -> Loc:
+        if not stack:
+            return ()
+        top = stack[-1]
+        if top.is_object:
+            return (*top.loc, top.key)
+        top.items += 1
+        loc = (*top.loc, top.items - 1)
+        lines[loc] = line
+        return loc
+
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token == "\n":
+            line += 1
+        elif token in "{[":
+            if len(stack) >= MAX_DEPTH:
+                raise _Refused(line, _TOO_DEEP)
+            stack.append(_JsonContainer(value_loc(), token == "{"))
+        elif token in "}]":
+            stack.pop()
+        elif token == ",":
+            stack[-1].wants_key = True
+        elif token == ":":
+            continue
+        elif token.startswith('"') and stack and stack[-1].is_object and stack[-1].wants_key:
+            top = stack[-1]
+            top.key, top.wants_key = json.loads(token), False
+            if top.key in top.keys:
+                duplicates.append(((*top.loc, top.key), line, top.keys[top.key]))
+            else:
+                top.keys[top.key] = lines[(*top.loc, top.key)] = line
+        else:
+            value_loc()
+    return lines, duplicates
+
+
 def _load_json(name: str, text: str) -> Source:
-    repeated: list[str] = []
-
-    def pairs(entries: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in entries:
-            if key in out:
-                repeated.append(key)
-            out[key] = value
-        return out
-
     try:
-        data = json.loads(text, object_pairs_hook=pairs)
+        lines, duplicates = _json_lines(text)  # first: it refuses deep nesting before the parser recurses
+    except _Refused as exc:
+        raise ScenarioError([Problem(name, exc.line, "", exc.message)]) from None
+    except (ValueError, IndexError, KeyError):
+        lines, duplicates = {}, []  # not JSON: the parser says where
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         problem = Problem(name, exc.lineno, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
         raise ScenarioError([problem]) from None
     except RecursionError:
         raise ScenarioError([Problem(name, None, "", "invalid JSON: nested too deeply")]) from None
     _refuse_too_many(name, data)
-
-    walker: _LineWalker | None = None
-    try:
-        loader, _, walker = _compose_lines(text)
-        loader.dispose()
-    except (yaml.YAMLError, RecursionError, _Refused):
-        walker = None  # valid JSON the YAML composer does not take: no line numbers
-    lines = walker.lines if walker is not None else {}
-    if repeated:
-        problems = _duplicate_problems(name, walker) if walker is not None else []
-        if not problems:
-            problems = [Problem(name, None, "", f"duplicate key '{key}'") for key in repeated]
-        raise ScenarioError(problems)
+    if duplicates:
+        raise ScenarioError(
+            [
+                Problem(name, line, format_path(path), f"duplicate key '{path[-1]}' (first given on line {first})")
+                for path, line, first in duplicates
+            ]
+        )
     return Source(name, data, lines)
 
 

@@ -315,14 +315,17 @@ def test_duplicate_json_key(tmp_path):
     assert [str(p) for p in problems(path)] == [f"{path}:3: a.b: duplicate key 'b' (first given on line 2)"]
 
 
-def test_json_the_yaml_composer_refuses_loads_without_lines(tmp_path):
-    # A surrogate pair escape is fine in JSON but not in YAML: the data is JSON's, the lines are unknown.
-    path = write(tmp_path, "s.json", '{"a":\n 1, "b": "\\ud83d\\ude00"}\n')
+def test_json_lines_do_not_depend_on_yaml(tmp_path):
+    # A surrogate pair escape is fine in JSON but not in YAML: JSON's lines come from JSON's own tokens.
+    path = write(tmp_path, "s.json", '{"a":\n 1, "b": "\\ud83d\\ude00",\n "c": [1,\n  {"d": "x\\"}"}]}\n')
     source = load_source(path)
-    assert source.data == {"a": 1, "b": "\U0001f600"}
-    assert source.lines == {}
-    assert source.line_of(("a",)) is None
-    assert source.line_of(()) is None
+    assert source.data == {"a": 1, "b": "\U0001f600", "c": [1, {"d": 'x"}'}]}
+    assert source.lines == {(): 1, ("a",): 1, ("b",): 2, ("c",): 3, ("c", 0): 3, ("c", 1): 4, ("c", 1, "d"): 4}
+
+
+def test_json_nested_too_deeply_is_refused_at_its_line(tmp_path):
+    [problem] = problems(write(tmp_path, "s.json", '{"a": "[[[[",\n "b": ' + "[" * 200 + "]" * 200 + "}"))
+    assert (problem.line, problem.message) == (2, "nested more than 100 levels deep; a scenario needs a handful")
 
 
 def test_json_top_level_must_be_a_mapping(tmp_path):
