@@ -203,10 +203,12 @@ def resume_from(folder: Any, scenario: Any, key: str, console: Console) -> dict[
             else:
                 why = "by another version of this scenario (its resolved scenario.yaml differs)"
             raise UsageError(f"{refuse}{why}: run without --resume to replace it, or choose another --out")
-    found = store.stored_replications([folder.staging, out], scenario, key, below=scenario.replications)
-    for path in (folder.staging / store.STORE).glob("*.json"):  # the staging folder keeps only what is used
-        if not path.stem.isdigit() or int(path.stem) not in found:
+    staged = store.stored_replications([folder.staging], scenario, key, below=scenario.replications)
+    for path in (folder.staging / store.STORE).glob("*.json"):  # it keeps only what is used: the rest is rewritten
+        if not path.stem.isdigit() or int(path.stem) not in staged:
             path.unlink()
+    found = {**store.stored_replications([out], scenario, key, below=scenario.replications), **staged}
+    found = dict(sorted(found.items()))
     console.print(f"resuming from {terminal.plural(len(found), 'finished replication')} in {folder.shown}",
                   soft_wrap=True)
     return found

@@ -12,7 +12,8 @@ from rich.table import Table
 
 
 def progress(console: Console) -> Progress:
-    """The progress bar of the commands that run replications (cleared when done)."""
+    """The progress bar of the commands that run replications (cleared when done; none where the output is not a
+    terminal, which would keep an empty line of it)."""
     return Progress(
         TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
@@ -20,6 +21,7 @@ def progress(console: Console) -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,
     )
 
 

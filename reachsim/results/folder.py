@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +31,9 @@ __all__ = ["RUN_DIR_ENTRIES", "FolderError", "OutputFolder"]
 RUN_DIR_ENTRIES = frozenset(
     {"summary.json", "timeseries.csv", "scenario.yaml", "replications", "report.html", "charts"}
 )
+#: What else may be in an output folder and go with it: files file browsers leave, temporary files of atomic
+#: writes cut short.
+_CLUTTER = re.compile(r"^(?:\.DS_Store|Thumbs\.db|desktop\.ini|\..+\.tmp)$")
 
 
 class FolderError(Exception):
@@ -79,7 +83,8 @@ class OutputFolder:
         if _inside(Path.cwd(), out):
             raise FolderError(f"--out {shown}: holds the current folder; choose a folder inside it")
         if out.is_dir():
-            foreign = sorted(entry.name for entry in out.iterdir() if entry.name not in self.entries)
+            names = (entry.name for entry in out.iterdir())
+            foreign = sorted(name for name in names if name not in self.entries and not _CLUTTER.match(name))
             if foreign:
                 listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
                 raise FolderError(
