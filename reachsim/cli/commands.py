@@ -55,11 +55,17 @@ def schema(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from reachsim.results.folder import FolderError, OutputFolder
-    from reachsim.scenario.load import load_scenario
+    from reachsim.scenario.load import OverrideError, load_scenario, with_overrides
 
     scenario = with_overrides_or_usage(load_scenario(args.file), seed=args.seed, replications=args.replications)
     rule, cap = precision_rule(args, scenario)
-    planned = with_overrides_or_usage(scenario, replications=cap) if rule is not None else scenario
+    planned = scenario
+    if rule is not None:
+        try:
+            planned = with_overrides(scenario, replications=cap)
+        except OverrideError as exc:
+            _, message, _ = exc.problems[0]
+            raise UsageError(f"reachsim run: argument --max-replications: {message} (got {cap})") from None
     out = output_folder(args, "run", Path("reports") / Path(args.file).stem)
     fits(planned, args, "run")
     quiet_dask(args)

@@ -39,25 +39,33 @@ def control_character(text: str) -> str | None:
     return found.group() if found else None
 
 
-def _check_value(value: Any, *, one_line: bool = False) -> None:
-    """Raise ValueError for a control character in a string, or a decimal beyond MAX_MAGNITUDE, in a value or
-    in the strings and numbers of a list or mapping."""
+def _problem(value: Any, *, one_line: bool = False) -> tuple[str, str] | None:
+    """(where, what) of the first control character in a string, or decimal beyond MAX_MAGNITUDE, in a value or
+    among the keys, strings and numbers of a list or mapping; ``where`` is relative (``.key``, ``[3]``), and a
+    value found inside is quoted (pydantic quotes the field's own value)."""
     if type(value) is float and abs(value) > MAX_MAGNITUDE:
-        raise ValueError(f"numbers here are at most {MAX_MAGNITUDE:.0e} in size")
+        return "", f"numbers here are at most {MAX_MAGNITUDE:.0e} in size"
     if isinstance(value, str):
         char = control_character(value)
         if char is not None:
             what = "control character" if unicodedata.category(char) == "Cc" else "text-direction mark"
-            raise ValueError(f"{what} U+{ord(char):04X} is not allowed in text (tabs and line breaks are)")
+            return "", f"{what} U+{ord(char):04X} is not allowed in text (tabs and line breaks are)"
         if one_line and ("\n" in value or "\t" in value):
-            raise ValueError("a name is one line of text: no line breaks or tabs")
+            return "", "a name is one line of text: no line breaks or tabs"
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_value(key, one_line=True)
-            _check_value(item)
+            found = _problem(key, one_line=True)
+            if found is not None:
+                return "", f"in a key: {found[1]}"
+            found = _problem(item)
+            if found is not None:
+                return f".{key}{found[0]}", found[1] + (f" (got {item!r})" if not found[0] else "")
     elif isinstance(value, list | tuple):
-        for item in value:
-            _check_value(item)
+        for index, item in enumerate(value):
+            found = _problem(item)
+            if found is not None:
+                return f"[{index}]{found[0]}", found[1] + (f" (got {item!r})" if not found[0] else "")
+    return None
 
 
 def _takes_whole_numbers(annotation: Any) -> bool:
@@ -93,5 +101,8 @@ class StrictModel(BaseModel):
     def _plain_values(cls, value: Any, info: ValidationInfo) -> Any:
         """No control characters (keys and fields called ``name`` are names: one line; other text may span
         lines), no decimal beyond MAX_MAGNITUDE."""
-        _check_value(value, one_line=info.field_name == "name")
+        found = _problem(value, one_line=info.field_name == "name")
+        if found is not None:
+            where, what = found
+            raise ValueError(f"@{where.removeprefix('.')}: {what}" if where else what)
         return value

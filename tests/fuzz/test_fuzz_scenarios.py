@@ -10,7 +10,9 @@ recursive aliases; the mutant is written as YAML or JSON. Whatever the mutant, `
   of them and then "… and N more", with no raw control character;
 * answer within a time bound and without a large growth of memory.
 
-A few hundred cases run by default; ``-m slow`` runs thousands.
+A few hundred cases run by default; ``-m slow`` runs thousands, and also runs small versions of valid mutants
+whose numbers were changed: each runs, or fails as a replication named by strategy, index and seed (never with
+another error, and never silently with infinities or NaN in its results).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reachsim.cli import main
+from reachsim.core.problems import ScenarioError
+from reachsim.experiments.runner import RunFailed, run_experiment
+from reachsim.results.rundir import write_run_files
+from reachsim.scenario.load import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -224,6 +230,57 @@ def test_many_mutants_of_shipped_scenarios(folder: Path, scenario: Path) -> None
     @given(mutant=mutants(scenario))
     def case(mutant: tuple[str, str]) -> None:
         check(folder, *mutant)
+
+    case()
+
+
+numbers = st.one_of(
+    st.sampled_from([0, 1, 2, 1e-9, 5e-324, 0.999999, 1e9, 1e14, 1e15]),
+    st.floats(0, 1e15),
+    st.integers(0, 10**6),
+)
+
+
+def _small(data: dict[str, Any]) -> dict[str, Any]:
+    """A version that runs in a fraction of a second: 2,000 consumers, 30 days, one replication."""
+    data.update(horizon_days=30, replications=1)
+    data["market"]["size"] = 2_000
+    for strategy in data["strategies"].values():
+        strategy["timeline"] = [entry for entry in strategy.get("timeline", []) if entry["day"] < 30]
+        for channel in strategy.get("channels", []):
+            for key in ("initial_subscribers", "initial_fans"):
+                if key in channel:
+                    channel[key] = min(channel[key], 500)
+    return data
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", SHIPPED, ids=lambda p: p.stem)
+def test_valid_mutants_run_or_fail_by_name(scenario: Path) -> None:
+    base = _small(yaml.safe_load(scenario.read_text(encoding="utf-8")))
+    fixed = {"horizon_days", "replications", "seed"}
+    where = [p for p in paths(base) if p[0] not in fixed and _is_number(parent_of(base, p)[p[-1]])]
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(changes=st.lists(st.tuples(st.sampled_from(where), numbers), min_size=1, max_size=3))
+    def case(changes: list[tuple[tuple[Any, ...], float]]) -> None:
+        data = json.loads(json.dumps(base))
+        for path, value in changes:
+            parent_of(data, path)[path[-1]] = value
+        try:
+            scenario = scenario_from_dict(data, "mutant.yaml")
+        except ScenarioError:
+            return
+        try:
+            result = run_experiment(scenario)
+        except RunFailed:
+            return  # named: strategy, replication and seed (a huge budget a channel cannot spend, say)
+        with tempfile.TemporaryDirectory() as out:
+            write_run_files(result, out)  # finite numbers throughout: JSON refuses infinities and NaN
 
     case()
 
