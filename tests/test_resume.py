@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -119,48 +119,68 @@ def test_a_failing_replication_is_named_kept_and_resumed(
     assert leftovers(tmp_path) == []
 
 
-KILLER = textwrap.dedent(
-    """\
-    import os, signal, sys
-    real, calls = os.replace, []
-    def replace(src, dst):  # kill -9 when the n-th file is on disk under its temporary name, not yet renamed
-        calls.append(dst)
-        if len(calls) == int(sys.argv[1]):
-            os.kill(os.getpid(), signal.SIGKILL)
-        real(src, dst)
-    os.replace = replace
-    from reachsim.cli import main
-    sys.exit(main(sys.argv[2:]))
-    """
-)
+def forked(folder: Path, args: list[Any], *, kill_at: int | None = None) -> int:
+    """``reachsim ARGS`` in a child process forked from this one (no second start-up of Python and its
+    libraries), its output in ``folder/<pid>.out`` and ``.err``. With ``kill_at``, the child kills itself with
+    SIGKILL when the ``kill_at``-th file is on disk under its temporary name, before its rename."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:  # the child: never returns into the test
+        sys.stdout = open(folder / f"{os.getpid()}.out", "w", encoding="utf-8")  # noqa: SIM115
+        sys.stderr = open(folder / f"{os.getpid()}.err", "w", encoding="utf-8")  # noqa: SIM115
+        if kill_at is not None:
+            real, calls = os.replace, []
+
+            def replace(src: Any, dst: Any) -> None:
+                calls.append(dst)
+                if len(calls) == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                real(src, dst)
+
+            os.replace = replace
+        code = main([str(a) for a in args])
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    except BaseException:
+        os._exit(99)
 
 
-def test_kill_9_while_storing_or_writing_then_resume(tmp_path: Path, capsys, whole: dict[str, bytes]) -> None:
+def waited(folder: Path, pid: int) -> tuple[int, str]:
+    """(exit code, or minus the signal that ended it; standard error) of a forked child."""
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    err = folder / f"{pid}.err"
+    text = err.read_text(encoding="utf-8") if err.exists() else ""
+    for suffix in (".out", ".err"):
+        (folder / f"{pid}{suffix}").unlink(missing_ok=True)
+    return code, text
+
+
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="forks the test process")
+
+
+@needs_fork
+def test_kill_9_while_storing_or_writing_then_resume(small: Path, tmp_path: Path, capsys,
+                                                    whole: dict[str, bytes]) -> None:
     """``kill -9`` while the second replication is stored (file 2), and while the final files are written (3
     replications stored, scenario.yaml, then timeseries.csv: file 5). Nothing half-written is ever read, the
     output folder does not exist yet, and --resume writes the files of an uninterrupted run."""
-    (tmp_path / "killer.py").write_text(KILLER, encoding="utf-8")
-    (tmp_path / "small.yaml").write_text(SMALL_SCENARIO, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    killed = {
-        n: subprocess.Popen(
-            [sys.executable, "killer.py", str(n), "run", "small.yaml", "--out", f"out{n}", "--quiet", "--no-report"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        for n in (2, 5)
-    }
-    for n, process in killed.items():
-        _, stderr = process.communicate(timeout=120)
-        assert process.returncode == -signal.SIGKILL, stderr
-        assert not (tmp_path / f"out{n}").exists()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for n in (2, 5):
+        out = tmp_path / f"out{n}"
+        pid = forked(logs, ["run", small, "--out", out, "--quiet", "--no-report"], kill_at=n)
+        code, err = waited(logs, pid)
+        assert code == -signal.SIGKILL, err
+        assert not out.exists()
         staging = tmp_path / f".out{n}.partial"
         assert sorted(p.name for p in (staging / "replications").glob("*.json")) == [
             f"{r:06d}.json" for r in range(min(n - 1, 3))
         ]
         assert list(staging.rglob("*.tmp")), "the file being written when killed is left under a temporary name"
-    for n in killed:
-        out = tmp_path / f"out{n}"
-        assert run("run", tmp_path / "small.yaml", "--out", out, "--no-report", "--resume") == 0
+        assert run("run", small, "--out", out, "--no-report", "--resume") == 0
         assert f"resuming from {min(n - 1, 3)} finished replication" in capsys.readouterr().err
         assert tree(out) == whole
     assert leftovers(tmp_path) == []
@@ -264,30 +284,27 @@ def test_the_store_is_what_the_summary_is_made_from(small: Path, tmp_path: Path)
 # ---------------------------------------------------------------------------------------------------------
 
 
-def test_two_concurrent_runs_into_one_folder_give_one_whole_run(tmp_path: Path) -> None:
+@needs_fork
+def test_two_concurrent_runs_into_one_folder_give_one_whole_run(small: Path, tmp_path: Path) -> None:
     """Two runs with different seeds started together into one folder: one writes it, the other is refused at
     once (or, had they not overlapped, runs after it); the folder is one whole run either way."""
-    (tmp_path / "small.yaml").write_text(SMALL_SCENARIO, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
-    command = [sys.executable, "-m", "reachsim", "run", "small.yaml", "--out", "out", "--quiet", "--no-report",
-               "--replications", "8"]
-    started = [
-        subprocess.Popen([*command, "--seed", seed], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-        for seed in ("1", "2")
-    ]
-    results = [(p.wait(timeout=180), p.communicate()[1]) for p in started]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    out = tmp_path / "out"
+    args = ["run", small, "--out", out, "--quiet", "--no-report", "--replications", "8"]
+    started = [forked(logs, [*args, "--seed", seed]) for seed in ("1", "2")]
+    results = [waited(logs, pid) for pid in started]
     codes = sorted(code for code, _ in results)
     assert codes in ([0, 2], [0, 0]), results
     for code, err in results:
         assert code == 2 or err == ""  # a run that writes prints no warnings or log lines either
         if code == 2:
-            assert err.startswith("reachsim run: argument --out out: another reachsim run is writing to it"), err
-    out = tmp_path / "out"
+            assert err.startswith(f"reachsim run: argument --out {out}: another reachsim run is writing to it"), err
     summary = check_contract(out)
     seeds = {json.loads(p.read_text())["seed"] for p in (out / "replications").glob("*.json")}
     assert seeds == {summary["seed"]}
     read_run_dir(out)  # the files belong together (scenario.yaml's hash)
+    shutil.rmtree(logs)
     assert leftovers(tmp_path) == []
 
 

@@ -177,44 +177,14 @@ def fits(scenario: Any, args: argparse.Namespace, command: str, points: int = 1)
 
 
 def resume_from(folder: Any, scenario: Any, key: str, console: Console) -> dict[int, Any]:
-    """The replications a run into ``folder`` can reuse: stored by a killed run (its staging folder) or by an
-    interrupted one (the run directory). A run directory made by another scenario, seed or version is refused."""
-    import json
+    """The replications a run into ``folder`` reuses (see :func:`reachsim.results.store.resumable`); a folder made
+    by another run is a usage error."""
+    from reachsim.results.store import NotResumable, resumable
 
-    from reachsim import __version__
-    from reachsim.results import store
-
-    out = folder.out
-    summary_file = out / "summary.json"
-    if summary_file.is_file():
-        try:
-            summary = json.loads(summary_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError):
-            summary = {}
-        summary = summary if isinstance(summary, dict) else {}
-        made = store.store_identity(out)
-        refuse = f"reachsim run: argument --resume: {folder.shown} was made "
-        if summary.get("seed") != scenario.seed:
-            raise UsageError(f"{refuse}with seed {summary.get('seed')!r}, not {scenario.seed}: run without --resume "
-                             "to replace it, or choose another --out")
-        if made is None:
-            raise UsageError(f"{refuse}without a per-replication store (by an earlier version of reachsim): there "
-                             "is nothing to resume from; run without --resume to replace it")
-        if made[0] != key:
-            version = summary.get("reachsim_version")
-            if version != __version__:
-                why = f"by reachsim {version} (this is {__version__})"
-            elif summary.get("scenario") != scenario.name:
-                why = f"by another scenario ({str(summary.get('scenario'))!r})"
-            else:
-                why = "by another version of this scenario (its resolved scenario.yaml differs)"
-            raise UsageError(f"{refuse}{why}: run without --resume to replace it, or choose another --out")
-    staged = store.stored_replications([folder.staging], scenario, key, below=scenario.replications)
-    for path in (folder.staging / store.STORE).glob("*.json"):  # it keeps only what is used: the rest is rewritten
-        if not path.stem.isdigit() or int(path.stem) not in staged:
-            path.unlink()
-    found = {**store.stored_replications([out], scenario, key, below=scenario.replications), **staged}
-    found = dict(sorted(found.items()))
+    try:
+        found = resumable(folder.out, folder.staging, scenario, key)
+    except NotResumable as exc:
+        raise UsageError(f"reachsim run: argument --resume: {folder.shown} was made {exc}") from None
     console.print(f"resuming from {terminal.plural(len(found), 'finished replication')} in {folder.shown}",
                   soft_wrap=True)
     return found
@@ -324,6 +294,7 @@ def with_overrides_or_usage(scenario: Any, command: str = "run", **changes: Any)
 
 def sweep(args: argparse.Namespace) -> int:
     from reachsim.experiments.executors import make_executor
+    from reachsim.experiments.runner import RunFailed
     from reachsim.experiments.sweep import SweepError, parse_values, plan_sweep, run_sweep
     from reachsim.results import sweepdir
     from reachsim.results.sweepdir import write_sweep_dir
@@ -349,15 +320,18 @@ def sweep(args: argparse.Namespace) -> int:
     console = terminal.console(stderr=True, quiet=args.quiet)
     total = len(values) * scenario.replications * len(scenario.strategies)
     started = time.perf_counter()
-    with terminal.progress(console) as bar:
-        task = bar.add_task(f"{scenario.name}: sweep of {args.param}", total=total)
-        result = run_sweep(
-            scenario,
-            args.param,
-            values,
-            executor=make_executor(args.workers, args.executor, args.scheduler),
-            progress=lambda value, strategy, rep: bar.advance(task),
-        )
+    try:
+        with terminal.progress(console) as bar:
+            task = bar.add_task(f"{scenario.name}: sweep of {args.param}", total=total)
+            result = run_sweep(
+                scenario,
+                args.param,
+                values,
+                executor=make_executor(args.workers, args.executor, args.scheduler),
+                progress=lambda value, strategy, rep: bar.advance(task),
+            )
+    except RunFailed as exc:
+        raise Failed(str(exc)) from exc
     return keep(
         result,
         out,

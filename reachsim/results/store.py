@@ -51,10 +51,14 @@ __all__ = [
     "FORMAT",
     "STORE",
     "TABLE",
+    "NotResumable",
+    "StoreError",
     "identity",
     "metrics_table",
     "read_replication",
     "replication_path",
+    "resumable",
+    "store_identity",
     "stored_replications",
     "write_replication",
 ]
@@ -258,3 +262,59 @@ def store_identity(folder: str | os.PathLike[str]) -> tuple[str, int] | None:
         if isinstance(document, dict) and document.get("format") == FORMAT:
             return str(document.get("identity")), document.get("seed")
     return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Resuming
+# ---------------------------------------------------------------------------------------------------------
+
+
+class NotResumable(ValueError):
+    """A run directory made by another run: its replications cannot be continued (says how it was made)."""
+
+
+def resumable(
+    out: str | os.PathLike[str], staging: str | os.PathLike[str], scenario: Any, key: str
+) -> dict[int, dict[str, RunResult]]:
+    """The stored replications a run of ``scenario`` into ``out`` continues from: a killed run's, in its staging
+    folder, and an interrupted one's, in ``out``. Those of ``staging`` that are not used are removed from it (the
+    final files are written there, and must be of this run only).
+
+    :class:`NotResumable` if ``out`` is a run directory made with another seed, by another scenario or version of
+    reachsim, or without a store; a folder that does not exist yet continues from nothing."""
+    out, staging = Path(out), Path(staging)
+    summary_file = out / "summary.json"
+    if summary_file.is_file():
+        _check_made_alike(out, summary_file, scenario, key)
+    below = scenario.replications
+    staged = stored_replications([staging], scenario, key, below=below)
+    for path in (staging / STORE).glob("*.json"):
+        if not path.stem.isdigit() or int(path.stem) not in staged:
+            path.unlink()
+    return dict(sorted({**stored_replications([out], scenario, key, below=below), **staged}.items()))
+
+
+def _check_made_alike(out: Path, summary_file: Path, scenario: Any, key: str) -> None:
+    from reachsim import __version__
+
+    try:
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        summary = {}
+    summary = summary if isinstance(summary, dict) else {}
+    advice = "run without --resume to replace it, or choose another --out"
+    if summary.get("seed") != scenario.seed:
+        raise NotResumable(f"with seed {summary.get('seed')!r}, not {scenario.seed}: {advice}")
+    made = store_identity(out)
+    if made is None:
+        raise NotResumable("without a per-replication store (by an earlier version of reachsim): there is nothing "
+                           "to resume from; run without --resume to replace it")
+    if made[0] != key:
+        version = summary.get("reachsim_version")
+        if version != __version__:
+            why = f"by reachsim {version} (this is {__version__})"
+        elif summary.get("scenario") != scenario.name:
+            why = f"by another scenario ({str(summary.get('scenario'))!r})"
+        else:
+            why = "by another version of this scenario (its resolved scenario.yaml differs)"
+        raise NotResumable(f"{why}: {advice}")
