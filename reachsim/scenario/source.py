@@ -211,14 +211,18 @@ class _SafeLineLoader(_SafeBase):
         super().__init__(stream)
         self.alias_lines: dict[tuple[int, int], int] = {}  # (id of a list node, index) → line of `*alias`
         self.depth = 0
+        self.nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         if isinstance(index, int) and parent is not None and self.check_event(yaml.AliasEvent):
             self.alias_lines[(id(parent), index)] = self.peek_event().start_mark.line + 1
         self.depth += 1
+        self.nodes += 1
         try:
             if self.depth > MAX_DEPTH:
                 raise _Refused(self.peek_event().start_mark.line + 1, _TOO_DEEP)
+            if self.nodes > MAX_VALUES:  # stop composing now: expanding aliases could only add to it
+                raise _Refused(self.peek_event().start_mark.line + 1, _TOO_MANY)
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -318,6 +322,7 @@ def _yaml_problem(name: str, exc: yaml.YAMLError, text: str, what: str = "YAML")
 
 
 _TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep; a scenario needs a handful"
+_TOO_MANY = f"more than {MAX_VALUES:,} keys, items and values in the file; a scenario needs far fewer"
 
 
 class _Refused(Exception):
