@@ -19,11 +19,12 @@ written, so that problems found later (by pydantic or by strategy inheritance) c
 Any other extension is read as YAML. Every failure is a :class:`~reachsim.scenario.errors.ScenarioError`,
 never a traceback.
 
-Hostile files are refused before they cost much: a file larger than :data:`MAX_FILE_BYTES`, or holding more
-than :data:`MAX_VALUES` keys, items and values once YAML aliases are expanded (a "billion laughs" of a few
-hundred bytes would otherwise expand to gigabytes), or an alias inside the collection it names (a structure
-that contains itself), is one problem with its line. YAML is scanned by libyaml when PyYAML has it (several
-times faster), and composed here so that the lines of aliases are known.
+Hostile files are refused before they cost much: a file larger than :data:`MAX_FILE_BYTES`, holding more than
+:data:`MAX_VALUES` keys, items and values once YAML aliases are expanded (a "billion laughs" of a few hundred
+bytes would otherwise expand to gigabytes), nested deeper than :data:`MAX_DEPTH`, or with an alias inside the
+collection it names (a structure that contains itself), is one problem with its line. YAML is scanned by libyaml
+when PyYAML has it (several times faster), and composed here so that the lines of aliases are known; numbers
+with an exponent (``1e6``) are numbers, as in YAML 1.2 and JSON.
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ def load_source(path: str | os.PathLike[str]) -> Source:
     if source.data is None and not _has_content(text):
         raise ScenarioError([Problem(name, None, "", "the file is empty; expected a mapping of keys")])
     if not isinstance(source.data, dict):
-        got = "a list" if isinstance(source.data, list) else f"a single value ({source.data!r})"
+        shown = repr(source.data)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        got = "a list" if isinstance(source.data, list) else f"a single value ({shown})"
         message = f"the top level must be a mapping of keys (key: value), not {got}"
         raise ScenarioError([Problem(name, 1, "", message)])
     return source
