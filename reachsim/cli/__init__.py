@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
     from reachsim.cli import commands, terminal
-    from reachsim.core.problems import ScenarioError
+    from reachsim.core.problems import ScenarioError, shown_lines
 
     err = terminal.console(stderr=True)
     try:
@@ -56,12 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(str(exc), markup=False)
         return EXIT_USAGE
     except ScenarioError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False)
+        for line in shown_lines(exc.problems, more=exc.more):
+            err.print(line, markup=False)
         return EXIT_USAGE
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         return EXIT_INTERRUPTED
+    except commands.Failed as exc:
+        if debug:
+            traceback.print_exc()
+        err.print(f"error: {exc}", markup=False)
+        return EXIT_ERROR
     except Exception as exc:  # the one place that turns unexpected failures into exit 1
         if debug:
             traceback.print_exc()

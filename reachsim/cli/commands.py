@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -21,20 +22,22 @@ from reachsim.cli.parser import UsageError
 
 
 def validate(args: argparse.Namespace) -> int:
-    from reachsim.core.problems import Problem, ScenarioError
+    from reachsim.core.problems import Problem, ScenarioError, printable
     from reachsim.scenario.load import load_scenario
 
     problems: list[Problem] = []
+    more = 0
     for file in args.files:
         try:
             scenario = load_scenario(file)
         except ScenarioError as exc:
             problems.extend(exc.problems)
+            more += exc.more
         else:
             strategies = terminal.plural(len(scenario.strategies), "strategy", "strategies")
-            print(f"{file}: ok ({scenario.name}; {strategies})")
+            print(f"{file}: ok ({printable(scenario.name)}; {strategies})")
     if problems:
-        raise ScenarioError(problems)
+        raise ScenarioError(problems, more=more)
     return EXIT_OK
 
 
@@ -51,32 +54,140 @@ def schema(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reachsim.experiments.executors import make_executor
-    from reachsim.experiments.runner import run_experiment
-    from reachsim.results.rundir import write_run_dir
-    from reachsim.scenario.load import load_scenario
+    from reachsim.results.folder import FolderError, OutputFolder
+    from reachsim.scenario.load import OverrideError, load_scenario, with_overrides
 
     scenario = with_overrides_or_usage(load_scenario(args.file), seed=args.seed, replications=args.replications)
+    rule, cap = precision_rule(args, scenario)
+    planned = scenario
+    if rule is not None:
+        try:
+            planned = with_overrides(scenario, replications=cap)
+        except OverrideError as exc:
+            _, message, _ = exc.problems[0]
+            raise UsageError(f"reachsim run: argument --max-replications: {message} (got {cap})") from None
     out = output_folder(args, "run", Path("reports") / Path(args.file).stem)
+    fits(planned, args, "run")
+    quiet_dask(args)
+    try:
+        with OutputFolder(out, protect=[args.file]) as folder:
+            return _run_into(folder, args, scenario, planned, rule)
+    except FolderError as exc:
+        raise UsageError(f"reachsim run: argument {exc}") from None
+
+
+def _run_into(folder: Any, args: argparse.Namespace, scenario: Any, planned: Any, rule: Any) -> int:
+    """The replications of ``planned``, stored in the folder's staging copy as they finish, then the final files
+    and the report there, then the copy moved into place."""
+    from reachsim.experiments.executors import make_executor
+    from reachsim.experiments.runner import RunFailed, run_experiment
+    from reachsim.results import store
+    from reachsim.results.rundir import write_run_files
+    from reachsim.scenario.load import with_overrides
+
     console = terminal.console(stderr=True, quiet=args.quiet)
-    total = scenario.replications * len(scenario.strategies)
     started = time.perf_counter()
-    with terminal.progress(console) as bar:
-        task = bar.add_task(f"{scenario.name}: runs", total=total)
-        result = run_experiment(
-            scenario,
-            executor=make_executor(args.workers, args.executor, args.scheduler),
-            progress=lambda strategy, rep: bar.advance(task),
+    out = folder.shown
+    staging = folder.reuse() if args.resume else folder.fresh()
+    key = store.identity(scenario)
+    completed = resume_from(folder, planned, key, console) if args.resume else {}
+    try:
+        with terminal.progress(console) as bar:
+            strategies = len(planned.strategies)
+            task = bar.add_task(f"{scenario.name}: runs", total=planned.replications * strategies,
+                                completed=len(completed) * strategies)
+            result = run_experiment(
+                planned,
+                executor=make_executor(args.workers, args.executor, args.scheduler),
+                progress=lambda strategy, rep: bar.advance(task),
+                completed=completed,
+                on_replication=lambda r, runs: store.write_replication(staging, planned, key, r, runs),
+                until=rule,
+            )
+    except RunFailed as exc:
+        kept = len(set(completed) | {int(p.stem) for p in (staging / store.STORE).glob("[0-9]*.json")})
+        advice = (
+            f"; {terminal.plural(kept, 'finished replication')} kept: once the cause is fixed, "
+            f"`reachsim run {args.file} --out {out} --resume` continues from {'it' if kept == 1 else 'them'}"
         )
+        raise Failed(f"{exc}{advice if kept else ''}") from exc
+    precision = None
+    if rule is not None:
+        if not result.interrupted:  # what ran is then the scenario with that many replications
+            result.scenario = with_overrides(scenario, replications=max(result.replications, 1))
+        precision = rule.report(result.replications, planned.replications, result.interrupted)
     return keep(
         result,
         out,
         started,
         quiet=args.quiet,
-        write=write_run_dir,
-        draw=lambda folder: render_after_run(folder, console, no_report=args.no_report),
-        tell=terminal.print_summary,
+        write=lambda result, _: write_run_files(result, staging, precision=precision),
+        draw=lambda folder: render_after_run(folder, console, no_report=args.no_report, shown=out),
+        tell=lambda console, result, _, elapsed, drawn: terminal.print_summary(
+            console, result, out, elapsed, drawn, precision=precision
+        ),
+        commit=folder.commit,
     )
+
+
+class Failed(Exception):
+    """A failure explained in full: printed as ``error: <message>`` (exit 1), without the exception's type."""
+
+
+#: The most replications a precision-driven run makes unless --max-replications says otherwise.
+DEFAULT_MAX_REPLICATIONS = 1_000
+
+
+def precision_rule(args: argparse.Namespace, scenario: Any) -> tuple[Any, int]:
+    """The stopping rule of ``--precision`` and its cap (None, 0 without it); usage errors for options that do
+    not go together."""
+    if args.precision is None:
+        if args.max_replications is not None:
+            raise UsageError("reachsim run: argument --max-replications: only with --precision")
+        return None, 0
+    from reachsim.experiments.precision import MIN_REPLICATIONS, PrecisionRule
+
+    minimum = max(scenario.replications, MIN_REPLICATIONS)
+    cap = args.max_replications if args.max_replications is not None else max(DEFAULT_MAX_REPLICATIONS, minimum)
+    if cap < minimum:
+        raise UsageError(
+            f"reachsim run: argument --max-replications: at least {minimum} (the scenario's replications, "
+            f"and never fewer than {MIN_REPLICATIONS}), got {cap}"
+        )
+    return PrecisionRule(scenario, args.precision, minimum=minimum), cap
+
+
+def quiet_dask(args: argparse.Namespace) -> None:
+    """Dask logs its workers' comings and goings to stderr (a worker killed at shutdown, say): a normal run prints
+    none of it. Set before Dask is imported, so that the local workers inherit it; a setting of the user's
+    own is kept."""
+    if args.executor == "dask" or args.scheduler is not None:
+        os.environ.setdefault("DASK_DISTRIBUTED__LOGGING__DISTRIBUTED", "error")
+
+
+def fits(scenario: Any, args: argparse.Namespace, command: str, points: int = 1) -> None:
+    """Refuse (usage error) an experiment that would not fit in this machine's memory."""
+    from reachsim.cli.checks import estimate, memory_problem
+
+    local = args.scheduler is None  # a cluster's workers use their own machines' memory
+    need = estimate(scenario, replications=scenario.replications, workers=args.workers, points=points, local=local)
+    problem = memory_problem(scenario, need)
+    if problem is not None:
+        raise UsageError(f"reachsim {command}: {problem}")
+
+
+def resume_from(folder: Any, scenario: Any, key: str, console: Console) -> dict[int, Any]:
+    """The replications a run into ``folder`` reuses (see :func:`reachsim.results.store.resumable`); a folder made
+    by another run is a usage error."""
+    from reachsim.results.store import NotResumable, resumable
+
+    try:
+        found = resumable(folder.out, folder.staging, scenario, key)
+    except NotResumable as exc:
+        raise UsageError(f"reachsim run: argument --resume: {folder.shown} was made {exc}") from None
+    console.print(f"resuming from {terminal.plural(len(found), 'finished replication')} in {folder.shown}",
+                  soft_wrap=True)
+    return found
 
 
 def output_folder(args: argparse.Namespace, command: str, default: Path) -> Path:
@@ -97,23 +208,32 @@ def keep(
     draw: Callable[[Path], Path | None],
     tell: Callable[[Console, Any, Path, float, Path | None], None],
     of_what: str = "",
+    commit: Callable[[], Path] | None = None,
 ) -> int:
     """After the runs of `run` or `sweep`: write what finished, draw it, tell it; exit 130 if interrupted.
 
-    Without one whole replication there is nothing worth keeping, and an earlier folder at ``out`` is left as
-    it was."""
+    ``commit``, when given, moves what was written into place (after the drawing, and before a failure of it is
+    reported). Without one whole replication there is nothing worth keeping, and an earlier folder at ``out`` is
+    left as it was."""
     err = terminal.console(stderr=True)
     if result.interrupted and result.replications == 0:
         err.print(f"interrupted before any replication finished: nothing written to {out}")
         return EXIT_INTERRUPTED
     folder = write(result, out)
-    drawn = draw(folder)
+    try:
+        drawn = draw(folder)
+    finally:
+        if commit is not None:
+            final = commit()
+    if commit is not None:
+        drawn = final / drawn.relative_to(folder) if drawn is not None else None
+        folder = final
     if not quiet:
         tell(terminal.console(), result, folder, time.perf_counter() - started, drawn)
     if result.interrupted:
         err.print(
             f"interrupted: wrote the {terminal.plural(result.replications, 'complete replication')} "
-            f"(of {result.scenario.replications}){of_what} to {folder}"
+            f"(of {result.scenario.replications}){of_what} to {out}"
         )
         return EXIT_INTERRUPTED
     return EXIT_OK
@@ -123,21 +243,23 @@ class ReportError(Exception):
     """The run directory is written but its report could not be made (exit 1)."""
 
 
-def render_after_run(folder: Path, console: Console, *, no_report: bool) -> Path | None:
+def render_after_run(folder: Path, console: Console, *, no_report: bool, shown: Path | None = None) -> Path | None:
     """The report of a run directory that has just been (re)written; an earlier run's report in the same folder
-    is removed first, so a report.html there always describes the files beside it."""
+    is removed first, so a report.html there always describes the files beside it. ``shown`` is the folder's
+    name in messages (where it will be once in place)."""
     from reachsim.report import clear_report, render_report
 
     clear_report(folder)
     if no_report:
         return None
+    shown = shown or folder
     try:
         with console.status("rendering the report"):
             return render_report(folder)
     except Exception as exc:
         raise ReportError(
-            f"wrote {folder}/, but its report failed ({type(exc).__name__}: {exc}); "
-            f"try again with `reachsim report {folder}`"
+            f"wrote {shown}/, but its report failed ({type(exc).__name__}: {exc}); "
+            f"try again with `reachsim report {shown}`"
         ) from exc
 
 
@@ -172,7 +294,9 @@ def with_overrides_or_usage(scenario: Any, command: str = "run", **changes: Any)
 
 def sweep(args: argparse.Namespace) -> int:
     from reachsim.experiments.executors import make_executor
+    from reachsim.experiments.runner import RunFailed
     from reachsim.experiments.sweep import SweepError, parse_values, plan_sweep, run_sweep
+    from reachsim.results import sweepdir
     from reachsim.results.sweepdir import write_sweep_dir
     from reachsim.scenario.load import load_scenario
 
@@ -188,18 +312,26 @@ def sweep(args: argparse.Namespace) -> int:
     except SweepError as exc:
         raise UsageError(f"reachsim sweep: argument --{exc.argument}: {exc}") from None
     out = output_folder(args, "sweep", Path("reports") / f"{Path(args.file).stem}-sweep")
+    written = (sweepdir.SCENARIO_FILE, sweepdir.CSV_FILE, sweepdir.SWEEP_FILE, *sweepdir.CHART_FILES)
+    if any(_same_file(out / name, Path(args.file)) for name in written):
+        raise UsageError(f"reachsim sweep: argument --out: {out} holds {args.file}, which the sweep would replace")
+    fits(scenario, args, "sweep", points=len(values))
+    quiet_dask(args)
     console = terminal.console(stderr=True, quiet=args.quiet)
     total = len(values) * scenario.replications * len(scenario.strategies)
     started = time.perf_counter()
-    with terminal.progress(console) as bar:
-        task = bar.add_task(f"{scenario.name}: sweep of {args.param}", total=total)
-        result = run_sweep(
-            scenario,
-            args.param,
-            values,
-            executor=make_executor(args.workers, args.executor, args.scheduler),
-            progress=lambda value, strategy, rep: bar.advance(task),
-        )
+    try:
+        with terminal.progress(console) as bar:
+            task = bar.add_task(f"{scenario.name}: sweep of {args.param}", total=total)
+            result = run_sweep(
+                scenario,
+                args.param,
+                values,
+                executor=make_executor(args.workers, args.executor, args.scheduler),
+                progress=lambda value, strategy, rep: bar.advance(task),
+            )
+    except RunFailed as exc:
+        raise Failed(str(exc)) from exc
     return keep(
         result,
         out,
@@ -210,6 +342,13 @@ def sweep(args: argparse.Namespace) -> int:
         tell=terminal.print_sweep,
         of_what=" of every value",
     )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def chart_after_sweep(folder: Path, console: Console, *, no_report: bool) -> Path | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
 from collections.abc import Callable
 
 
@@ -33,6 +35,45 @@ def _whole_number(minimum: int) -> Callable[[str], int]:
 _positive = _whole_number(1)
 _non_negative = _whole_number(0)
 
+#: A Dask scheduler: ``[tcp|tls|ws|wss|ucx://]HOST:PORT`` (HOST a name, an IPv4 address or a bracketed IPv6 one).
+_SCHEDULER = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):(\d{1,5})$")
+#: Most values a sweep may take (each is a whole experiment).
+MAX_SWEEP_VALUES = 1_000
+
+
+def _scheduler(text: str) -> str:
+    """An argparse type: a scheduler address with a host and a port, checked before anything connects."""
+    match = _SCHEDULER.match(text.strip())
+    if match is None or not 0 < int(match.group(1)) < 65536:
+        raise argparse.ArgumentTypeError(f"expected an address such as tcp://host:8786, got {text!r}")
+    return text.strip()
+
+
+def _share(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (0.02 is 2%), got {text}")
+    return value
+
+
+def _sweep_values(text: str) -> str:
+    """An argparse type: at most MAX_SWEEP_VALUES values, counted before any is made (the values themselves are
+    checked by the sweep)."""
+    parts = text.split(":")
+    count = len([p for p in text.split(",") if p.strip()])
+    if len(parts) == 3:
+        try:
+            count = int(parts[2])
+        except ValueError:
+            return text  # the sweep says what is wrong with it
+    if count > MAX_SWEEP_VALUES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_SWEEP_VALUES:,} values, got {count:,}")
+    return text
+
 
 def _add_experiment_options(command: argparse.ArgumentParser) -> None:
     """Options shared by the commands that run replications (run, sweep)."""
@@ -46,7 +87,9 @@ def _add_experiment_options(command: argparse.ArgumentParser) -> None:
         choices=("sequential", "processes", "dask"),
         help="how runs are executed (default: sequential for 1 worker, processes for more, dask with --scheduler)",
     )
-    command.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786")
+    command.add_argument(
+        "--scheduler", type=_scheduler, metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://host:8786"
+    )
     command.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
 
 
@@ -64,6 +107,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="run directory (default: reports/<scenario file name>)")
     _add_experiment_options(run)
     run.add_argument("--no-report", action="store_true", help="write no report.html or charts/ (faster)")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out from its finished replications (same scenario and seed)",
+    )
+    run.add_argument(
+        "--precision",
+        type=_share,
+        metavar="P",
+        help="add replications until every strategy's NPV and NPV difference from the baseline has a 95%% CI "
+        "half-width within P of its mean (0.02: 2%%)",
+    )
+    run.add_argument(
+        "--max-replications",
+        type=_positive,
+        metavar="N",
+        help="with --precision: stop at N replications at most (default 1000)",
+    )
 
     sweep = sub.add_parser("sweep", help="run a scenario at several values of one parameter (marginal returns)")
     sweep.add_argument("file", metavar="FILE")
@@ -75,7 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
         "strategies.S.channels[0].boost.budget_per_post",
     )
     sweep.add_argument(
-        "--values", required=True, metavar="V1,V2,...", help="ascending values, or START:STOP:N for N evenly spaced"
+        "--values",
+        type=_sweep_values,
+        required=True,
+        metavar="V1,V2,...",
+        help="ascending values, or START:STOP:N for N evenly spaced",
     )
     sweep.add_argument("--out", metavar="DIR", help="output folder (default: reports/<scenario file name>-sweep)")
     _add_experiment_options(sweep)

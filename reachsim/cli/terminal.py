@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ from rich.table import Table
 
 
 def progress(console: Console) -> Progress:
-    """The progress bar of the commands that run replications (cleared when done)."""
+    """The progress bar of the commands that run replications (cleared when done; none where the output is not a
+    terminal, which would keep an empty line of it)."""
     return Progress(
         TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
@@ -19,6 +21,7 @@ def progress(console: Console) -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,
     )
 
 
@@ -40,8 +43,17 @@ def fmt(x: Any, money: bool = False) -> str:
     return f"{x:,.3g}" if abs(x) < 100 else f"{x:,.0f}"
 
 
-def print_summary(console: Console, result: Any, folder: Path, elapsed: float, report: Path | None) -> None:
-    """Metrics as rows and strategies as columns: fits a terminal whatever the number of metrics."""
+def print_summary(
+    console: Console,
+    result: Any,
+    folder: Path,
+    elapsed: float,
+    report: Path | None,
+    *,
+    precision: dict[str, Any] | None = None,
+) -> None:
+    """Metrics as rows and strategies as columns: fits a terminal whatever the number of metrics; then what
+    stopped a precision-driven run."""
     summary = result.summary()
     names = list(summary["strategies"])
     title = f"{result.scenario.name}\n{plural(result.replications, 'replication')}: mean [p05, p95]"
@@ -66,8 +78,25 @@ def print_summary(console: Console, result: Any, folder: Path, elapsed: float, r
             f"NPV {name} − {summary['baseline']}: {fmt(d['mean'], True)} "
             f"(95% CI {fmt(lo, True)} to {fmt(hi, True)})"
         )
+    if precision is not None:
+        console.print(precision_line(precision), soft_wrap=True)
     line = f"wrote {folder}/ in {elapsed:.1f} s" + (f"; report: {report}" if report else "")
     console.print(line, soft_wrap=True)  # one line, however long the paths
+
+
+def precision_line(precision: dict[str, Any]) -> str:
+    """What stopped a precision-driven run, and the widest interval relative to its mean."""
+    target, n = precision["target"], precision["replications"]
+    checks = precision["checks"]
+    worst = max(checks, key=lambda q: math.inf if checks[q]["relative"] is None else checks[q]["relative"])
+    relative = checks[worst]["relative"]
+    widest = f"widest: {worst} ±{relative:.2%}" if relative is not None else f"{worst} has no finite interval"
+    if precision["stopped_by"] == "precision":
+        return f"precision: {plural(n, 'replication')} put every NPV and NPV difference within ±{target:.2%} ({widest})"
+    outside = sum(1 for c in checks.values() if c["relative"] is None or c["relative"] > target)
+    stop = "interrupted at" if precision["stopped_by"] == "interrupted" else "stopped at the cap of"
+    within = f"{outside} of {len(checks)} not yet within ±{target:.2%}"
+    return f"precision: {stop} {plural(n, 'replication')}, {within} ({widest})"
 
 
 #: (metric, is money) rows of the summary table.

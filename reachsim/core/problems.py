@@ -7,9 +7,32 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Iterable
 
-__all__ = ["Problem", "ScenarioError", "ScenarioWarning", "did_you_mean", "sort_problems", "suggest"]
+__all__ = [
+    "MAX_SHOWN",
+    "Problem",
+    "ScenarioError",
+    "ScenarioWarning",
+    "did_you_mean",
+    "printable",
+    "shown_lines",
+    "sort_problems",
+    "suggest",
+]
+
+#: At most this many problems are printed; the rest are counted ("… and 12 more").
+MAX_SHOWN = 50
+#: What a problem line may not show as it is: control characters (line breaks included: a problem is one line)
+#: and the marks that reorder text on screen.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character written as an escape (``\\x1b``), so that a file name, key or value
+    quoted in a message can neither drive the terminal nor break the one-line format."""
+    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,19 +47,33 @@ class Problem:
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         if self.field:
-            return f"{where}: {self.field}: {self.message}"
-        return f"{where}: {self.message}"
+            return printable(f"{where}: {self.field}: {self.message}")
+        return printable(f"{where}: {self.message}")
 
 
 class ScenarioError(Exception):
-    """Invalid scenario input: every problem found, one per line when printed."""
+    """Invalid scenario input: every problem found, one per line when printed.
 
-    def __init__(self, problems: Iterable[Problem]) -> None:
+    ``more`` counts problems found but not described (a file with thousands of them): they are only counted."""
+
+    def __init__(self, problems: Iterable[Problem], more: int = 0) -> None:
         self.problems: list[Problem] = list(problems)
+        self.more = more
         super().__init__(self.problems)
 
     def __str__(self) -> str:
-        return "\n".join(str(problem) for problem in self.problems)
+        return "\n".join(shown_lines(self.problems, more=self.more, limit=len(self.problems)))
+
+
+def shown_lines(problems: Iterable[Problem], *, more: int = 0, limit: int = MAX_SHOWN) -> list[str]:
+    """The lines to print for ``problems``: the first ``limit``, then "… and N more" for the rest (and for
+    ``more`` problems that were only counted)."""
+    problems = list(problems)
+    lines = [str(problem) for problem in problems[:limit]]
+    rest = max(len(problems) - limit, 0) + more
+    if rest:
+        lines.append(f"… and {rest:,} more")
+    return lines
 
 
 class ScenarioWarning(UserWarning):

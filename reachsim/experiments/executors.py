@@ -10,6 +10,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol
@@ -49,13 +51,11 @@ class ProcessExecutor:
 
     def __enter__(self) -> ProcessExecutor:
         # Workers ignore SIGINT (a terminal sends it to the whole process group): only the main process handles
-        # Ctrl-C, so no worker prints a traceback. signal.signal itself is the initializer: it runs before the
-        # worker imports anything of reachsim.
+        # Ctrl-C, so no worker prints a traceback. They also end when the main process is gone, even killed.
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=self._context,
-            initializer=signal.signal,
-            initargs=(signal.SIGINT, signal.SIG_IGN),
+            initializer=_worker_start,
         )
         return self
 
@@ -82,6 +82,20 @@ class ProcessExecutor:
         futures = [self._pool.submit(fn, *task) for task in tasks]
         for future in futures:
             yield future.result()
+
+
+def _worker_start() -> None:
+    """In each pool worker: leave Ctrl-C to the main process, and end when the process that started it ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with, args=(os.getppid(),), name="end-with-parent", daemon=True).start()
+
+
+def _end_with(parent: int, every: float = 0.5) -> None:
+    """Exit as soon as ``parent`` is gone (killed, say, with no time to stop its workers): the worker is then
+    adopted by another process, and its parent's id changes."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 class DaskExecutor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,16 +194,47 @@ def tasks_for(scenario: Any, portable: bool = False) -> list[tuple[Any, str, int
     return [(payload, strategy, r) for r in range(scenario.replications) for strategy in scenario.strategies]
 
 
+class RunFailed(Exception):
+    """One run raised: which one (strategy, replication, root seed) and why, so that it can be found again."""
+
+    def __init__(self, strategy: str, replication: int, seed: int, cause: str) -> None:
+        super().__init__(strategy, replication, seed, cause)  # the arguments, so that it pickles across processes
+        self.strategy, self.replication, self.seed, self.cause = strategy, replication, seed, cause
+
+    def __str__(self) -> str:
+        return f"strategy '{self.strategy}', replication {self.replication} (seed {self.seed}) failed: {self.cause}"
+
+
 def run_task(scenario: Any, strategy: str, replication: int) -> RunResult:
     """One run; ``scenario`` is a validated scenario or its plain-data form. Uncertain parameters take this
-    replication's values first (the same in every strategy)."""
+    replication's values first (the same in every strategy). An error is raised again as :class:`RunFailed`."""
     if isinstance(scenario, dict):
         scenario = _validated(scenario)
-    sampled, values = sample_uncertain(scenario, Streams(scenario.seed, replication), strategy)
-    result = run_once(sampled, strategy, replication)
+    try:
+        sampled, values = sample_uncertain(scenario, Streams(scenario.seed, replication), strategy)
+        result = run_once(sampled, strategy, replication)
+    except Exception as exc:
+        raise RunFailed(strategy, replication, scenario.seed, f"{type(exc).__name__}: {exc}") from exc
+    problem = _not_finite(result)
+    if problem is not None:
+        raise RunFailed(strategy, replication, scenario.seed, f"{problem}: a number of the scenario is too large to "
+                        "compute with")
     result.parameters = values
     result.discount_rate = sampled.discount_rate  # may itself be uncertain
     return result
+
+
+def _not_finite(result: RunResult) -> str | None:
+    """Where a run's numbers stop being finite (a series, or its total over the horizon), if they do: inf or NaN
+    would otherwise pass silently into every summary."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        for (channel, metric), series in result.series.items():
+            bad = np.flatnonzero(~np.isfinite(series))
+            if bad.size:
+                return f"{channel} {metric} on day {int(bad[0])} is {series[bad[0]]}"
+            if not np.isfinite(series.sum()):
+                return f"{channel} {metric} adds up to more than a number can hold"
+    return None
 
 
 def _validated(data: dict[str, Any]) -> Any:
@@ -212,25 +243,53 @@ def _validated(data: dict[str, Any]) -> Any:
     return scenario_model().model_validate(data)
 
 
+#: A complete replication: every strategy's run, by strategy.
+Replication = dict[str, RunResult]
+#: Replications asked for at a time when a stopping rule may end the experiment early.
+CHUNK = 32
+
+
 def run_experiment(
     scenario: Any,
     *,
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
+    completed: Mapping[int, Replication] | None = None,
+    on_replication: Callable[[int, Replication], None] | None = None,
+    until: Callable[[int, Replication], bool] | None = None,
 ) -> ExperimentResult:
     """Run ``scenario.replications`` replications of every strategy.
 
-    On KeyboardInterrupt the result keeps the complete replications and is marked ``interrupted``.
+    ``completed`` holds replications that already ran (a resumed run): they are used, not run again.
+    ``on_replication(r, runs)`` is called as each new replication completes, in order (to store it).
+    ``until(r, runs)`` is asked after each complete replication, in order: True ends the experiment there
+    (``scenario.replications`` is then the most there may be). On KeyboardInterrupt the result keeps the
+    complete replications and is marked ``interrupted``.
     """
     result = ExperimentResult(scenario=scenario, runs={s: [] for s in scenario.strategies})
     executor = executor or SequentialExecutor()
+    completed = completed or {}
+    total = scenario.replications
+    chunks = [range(start, min(start + CHUNK, total)) for start in range(0, total, CHUNK)] if until else [range(total)]
     try:
         with executor:
             portable = not isinstance(executor, SequentialExecutor)
-            for run in executor.map(run_task, tasks_for(scenario, portable)):
-                result.runs[run.strategy].append(run)
-                if progress is not None:
-                    progress(run.strategy, run.replication)
+            payload = scenario.model_dump(mode="python", round_trip=True) if portable else scenario
+            for chunk in chunks:
+                tasks = [(payload, s, r) for r in chunk if r not in completed for s in scenario.strategies]
+                runs = iter(executor.map(run_task, tasks))
+                for r in chunk:
+                    replication: Replication = {}
+                    for strategy in scenario.strategies:
+                        run = completed[r][strategy] if r in completed else next(runs)
+                        replication[strategy] = run
+                        result.runs[strategy].append(run)
+                        if progress is not None:
+                            progress(strategy, r)
+                    if on_replication is not None and r not in completed:
+                        on_replication(r, replication)
+                    if until is not None and until(r, replication):
+                        return result
     except KeyboardInterrupt:
         result.interrupted = True
     return result

@@ -1,4 +1,5 @@
-"""The run directory: summary.json, timeseries.csv and scenario.yaml (see docs/design.md for the contract)."""
+"""The run directory: summary.json, timeseries.csv, scenario.yaml and the per-replication store (see
+docs/run-directory.md for the contract)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from reachsim.experiments.runner import ExperimentResult
+from reachsim.results import store
 from reachsim.results.atomic import write_text
+from reachsim.results.folder import OutputFolder
 from reachsim.scenario.load import resolved_yaml
 
 TIMESERIES_COLUMNS = ("strategy", "channel", "day", "metric", "mean", "p05", "p95")
@@ -21,8 +24,15 @@ def _num(x: float) -> str:
     return format(x, ".12g")
 
 
-def summary_document(result: ExperimentResult, scenario_text: str) -> dict[str, Any]:
-    return {**provenance(result.scenario, scenario_text, result.replications, result.interrupted), **result.summary()}
+def summary_document(
+    result: ExperimentResult, scenario_text: str, precision: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """summary.json: provenance, then the summaries; a precision-driven run adds ``precision`` (its target, the
+    cap, what stopped it and the half-widths it reached)."""
+    document = {**provenance(result.scenario, scenario_text, result.replications, result.interrupted)}
+    if precision is not None:
+        document["precision"] = precision
+    return {**document, **result.summary()}
 
 
 def provenance(scenario: Any, scenario_text: str, replications: int, interrupted: bool) -> dict[str, Any]:
@@ -53,21 +63,44 @@ def timeseries_csv(result: ExperimentResult) -> str:
     return buf.getvalue()
 
 
-def write_run_dir(result: ExperimentResult, out: str | os.PathLike[str]) -> Path:
-    """Write the run directory; every file atomically. Returns the folder."""
-    # Every text is made before any file is written: a failure while making one (a value JSON cannot hold,
-    # say) leaves an earlier run directory at the same place as it was, not half replaced.
-    folder = Path(out)
-    scenario_text = resolved_yaml(result.scenario)
+def write_run_files(
+    result: ExperimentResult, folder: str | os.PathLike[str], *, precision: dict[str, Any] | None = None
+) -> Path:
+    """Write a run directory's files into ``folder`` as they are, each atomically: scenario.yaml, timeseries.csv,
+    the store's replications that are not there yet and its metrics.csv, then summary.json (last: its presence
+    means the folder is complete). Every text is made before the first file is written."""
+    folder = Path(folder)
+    scenario = result.scenario
+    scenario_text = resolved_yaml(scenario)
     files = {
         "scenario.yaml": scenario_text,
         "timeseries.csv": timeseries_csv(result),
-        "summary.json": json.dumps(summary_document(result, scenario_text), indent=2, allow_nan=False) + "\n",
+        f"{store.STORE}/{store.TABLE}": store.metrics_table(result),
+        "summary.json": json.dumps(summary_document(result, scenario_text, precision), indent=2, allow_nan=False)
+        + "\n",
     }
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():  # summary.json last: its presence means the run directory is complete
+    complete = [{s: result.runs[s][i] for s in scenario.strategies} for i in range(result.replications)]
+    missing = [runs for runs in complete if not store.replication_path(folder, _index(runs)).exists()]
+    if missing:
+        key = store.identity(scenario)
+        for runs in missing:
+            store.write_replication(folder, scenario, key, _index(runs), runs)
+    for name, text in files.items():
         write_text(folder / name, text)
     return folder
+
+
+def _index(runs: dict[str, Any]) -> int:
+    return next(iter(runs.values())).replication
+
+
+def write_run_dir(result: ExperimentResult, out: str | os.PathLike[str]) -> Path:
+    """Write the run directory ``out`` whole (what ``reachsim run`` writes, but the report): the files are made
+    in a folder beside it, which then replaces ``out`` (see :mod:`reachsim.results.folder`). Returns ``out``."""
+    with OutputFolder(out) as folder:
+        write_run_files(result, folder.fresh())
+        folder.commit()
+    return Path(out)
 
 
 def read_summary(folder: str | os.PathLike[str]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ ancestor), under the resolved path (``strategies.child.channels[2]...``).
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Hashable
 from typing import Any
 
@@ -118,43 +119,47 @@ class _Resolver:
                 continue
             broken.add(name)
 
+        # Cycles: follow each chain of parents once; every strategy is visited once in all (linear time).
         order = {name: index for index, name in enumerate(names)}
-        reported: set[frozenset[Any]] = set()
-        for name in self.parent_of:
-            chain = [name]
-            current = name
-            while current in self.parent_of:
+        finished: set[Any] = set()
+        for start in self.parent_of:
+            chain: dict[Any, int] = {}  # the strategies of this walk, in order, with their positions
+            current = start
+            while current in self.parent_of and current not in finished and current not in chain:
+                chain[current] = len(chain)
                 current = self.parent_of[current]
-                if current in chain:
-                    cycle = chain[chain.index(current) :]
-                    broken.update(cycle)
-                    if frozenset(cycle) not in reported:
-                        reported.add(frozenset(cycle))
-                        first = min(range(len(cycle)), key=lambda i: order[cycle[i]])
-                        cycle = cycle[first:] + cycle[:first]
-                        shown = " → ".join(f"'{member}'" for member in [*cycle, cycle[0]])
-                        message = f"strategies extend each other in a cycle: {shown}"
-                        self.problem(cycle[0], ("extends",), message)
-                    break
-                chain.append(current)
+            if current in chain:  # the walk came back to itself
+                members = list(chain)[chain[current] :]
+                broken.update(members)
+                first = min(range(len(members)), key=lambda i: order[members[i]])
+                cycle = members[first:] + members[:first]
+                shown = " → ".join(f"'{member}'" for member in [*cycle, cycle[0]])
+                self.problem(cycle[0], ("extends",), f"strategies extend each other in a cycle: {shown}")
+            finished.update(chain)
         return broken
 
-    def is_broken(self, name: Any, broken: set[Any]) -> bool:
-        seen = set()
-        while name is not None and name not in seen:
-            if name in broken:
-                return True
-            seen.add(name)
-            name = self.parent_of.get(name)
-        return False
+    def broken_chains(self, broken: set[Any]) -> set[Any]:
+        """The strategies with a broken strategy among themselves or their ancestors (linear time)."""
+        verdict: dict[Any, bool] = {}
+        for start in self.strategies:
+            chain: list[Any] = []
+            current = start
+            while current is not None and current not in verdict and current not in chain:
+                chain.append(current)
+                current = self.parent_of.get(current)
+            bad = verdict.get(current, current is not None)  # back at a strategy of this walk: a cycle
+            for name in reversed(chain):
+                bad = bad or name in broken
+                verdict[name] = bad
+        return {name for name, bad in verdict.items() if bad}
 
     # -- resolution ---------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        broken = self.link()
+        broken = self.broken_chains(self.link())
         result: dict[str, Any] = {}
         for name, spec in self.strategies.items():
-            if name in self.parent_of and not self.is_broken(name, broken):
+            if name in self.parent_of and name not in broken:
                 result[name] = self.resolve(name)[0]
             elif isinstance(spec, dict) and "extends" in spec:
                 result[name] = {key: value for key, value in spec.items() if key != "extends"}
@@ -163,22 +168,28 @@ class _Resolver:
         return result
 
     def resolve(self, name: Any) -> tuple[dict[str, Any], Lines]:
-        if name in self.resolved:
-            return self.resolved[name]
-        spec = self.strategies[name]
-        parent = self.parent_of.get(name)
-        if parent is None:
-            data = copy.deepcopy(spec)
-            lines = dict(self.raw_lines[name])
-        else:
-            parent_data, parent_lines = self.resolve(parent)
-            merger = _Merger(parent_lines, self.raw_lines[name])
-            child = {key: value for key, value in spec.items() if key != "extends"}
-            data = merger.strategy(parent_data, child, parent, lambda rel, msg: self.problem(name, rel, msg))
-            lines = merger.out
-            lines.pop(("extends",), None)
-        self.resolved[name] = (data, lines)
-        return data, lines
+        """Resolve ``name`` and its unresolved ancestors, oldest first (a loop, not recursion: a chain may be
+        thousands of strategies long)."""
+        chain = [name]
+        while chain[-1] not in self.resolved and chain[-1] in self.parent_of:
+            chain.append(self.parent_of[chain[-1]])
+        for current in reversed(chain):
+            if current in self.resolved:
+                continue
+            spec = self.strategies[current]
+            parent = self.parent_of.get(current)
+            if parent is None:
+                data = copy.deepcopy(spec)
+                lines = dict(self.raw_lines[current])
+            else:
+                parent_data, parent_lines = self.resolved[parent]
+                merger = _Merger(parent_lines, self.raw_lines[current])
+                child = {key: value for key, value in spec.items() if key != "extends"}
+                data = merger.strategy(parent_data, child, parent, functools.partial(self.problem, current))
+                lines = merger.out
+                lines.pop(("extends",), None)
+            self.resolved[current] = (data, lines)
+        return self.resolved[name]
 
     def update_lines(self) -> None:
         changed = {name for name in self.resolved if name in self.parent_of}

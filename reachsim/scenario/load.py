@@ -59,7 +59,7 @@ def _checked(source: Source) -> Any:
         for name, strategy in valid.items():
             for loc, message in strategy_problems(strategy.channels, strategy.timeline):
                 problems.append(located(("strategies", name, *loc), message))
-        raise ScenarioError(sort_problems(problems)) from None
+        raise ScenarioError(sort_problems(problems), more=exc.more) from None
     for loc, message in [*scenario_problems(scenario), *uncertainty_problems(scenario)]:
         problems.append(located(loc, message))
     if problems:

@@ -10,14 +10,21 @@ written, so that problems found later (by pydantic or by strategy inheritance) c
   node tree: the line of the key for a mapping entry, of the item (or ``*alias``) for a list entry. YAML
   merge keys (``<<: *defaults``) work; merged entries point at the line where they were written (under the
   anchor). A key given twice in one mapping is a problem.
-* JSON is read with :mod:`json`; since JSON is (nearly) YAML, its lines come from the YAML composer, and are
-  simply absent if that fails. Duplicate keys are a problem here too.
+* JSON is read with :mod:`json`; its lines come from a scan of its tokens. Duplicate keys are a problem here
+  too.
 * TOML is read with :mod:`tomllib`. Its lines come from a best-effort scan of the text for ``[table]`` and
   ``[[array]]`` headers and ``key =`` lines; entries of inline tables and of arrays written inline take the
   line of the key that holds them.
 
 Any other extension is read as YAML. Every failure is a :class:`~reachsim.scenario.errors.ScenarioError`,
 never a traceback.
+
+Hostile files are refused before they cost much: a file larger than :data:`MAX_FILE_BYTES`, holding more than
+:data:`MAX_VALUES` keys, items and values once YAML aliases are expanded (a "billion laughs" of a few hundred
+bytes would otherwise expand to gigabytes), nested deeper than :data:`MAX_DEPTH`, or with an alias inside the
+collection it names (a structure that contains itself), is one problem with its line. YAML is scanned by libyaml
+when PyYAML has it (several times faster), and composed here so that the lines of aliases are known; numbers
+with an exponent (``1e6``) are numbers, as in YAML 1.2 and JSON.
 """
 
 from __future__ import annotations
@@ -32,12 +39,26 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pydantic
+import pydantic_core
 import yaml
 from pydantic import BaseModel
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from reachsim.scenario.errors import Problem, ScenarioError, format_path, problems_from_validation_error
 
-__all__ = ["Source", "load_source", "validate"]
+__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_VALUES", "Source", "load_source", "parse_yaml", "validate"]
+
+#: Scenario files are at most this large (the shipped ones are a few kilobytes).
+MAX_FILE_BYTES = 1_000_000
+#: A scenario holds at most this many keys, list items and values, YAML aliases expanded.
+MAX_VALUES = 100_000
+#: Collections nest at most this deep (a scenario needs a handful of levels).
+MAX_DEPTH = 100
+#: Validation problems described in full; beyond them only their number is reported (a file of thousands of
+#: unknown keys would otherwise take seconds to describe, to print 50 lines).
+MAX_DESCRIBED = 1_000
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -81,18 +102,41 @@ def load_source(path: str | os.PathLike[str]) -> Source:
     if source.data is None and not _has_content(text):
         raise ScenarioError([Problem(name, None, "", "the file is empty; expected a mapping of keys")])
     if not isinstance(source.data, dict):
-        got = "a list" if isinstance(source.data, list) else f"a single value ({source.data!r})"
+        shown = repr(source.data)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        got = "a list" if isinstance(source.data, list) else f"a single value ({shown})"
         message = f"the top level must be a mapping of keys (key: value), not {got}"
         raise ScenarioError([Problem(name, 1, "", message)])
     return source
 
 
+def parse_yaml(name: str, text: str) -> Source:
+    """YAML text read as a scenario file is (aliases bounded, plain data only), whatever its size;
+    ScenarioError if it cannot be."""
+    return _load_yaml(name, text)
+
+
 def validate(model: type[M], source: Source) -> M:
-    """Validate the source's data with ``model``; each validation problem is a line of a ScenarioError."""
+    """Validate the source's data with ``model``; each validation problem is a line of a ScenarioError.
+
+    Beyond :data:`MAX_DESCRIBED` problems, the rest are only counted (``ScenarioError.more``)."""
     try:
         return model.model_validate(source.data)
     except pydantic.ValidationError as exc:
-        raise ScenarioError(problems_from_validation_error(exc, model, source)) from None
+        first, more = _first_errors(exc)
+        raise ScenarioError(problems_from_validation_error(first, model, source), more=more) from None
+
+
+def _first_errors(exc: pydantic.ValidationError) -> tuple[pydantic.ValidationError, int]:
+    """The exception with its first MAX_DESCRIBED errors only, and how many were left out."""
+    errors = exc.errors(include_url=False)
+    if len(errors) <= MAX_DESCRIBED:
+        return exc, 0
+    kept = [{key: e[key] for key in ("type", "loc", "input", "ctx") if key in e} for e in errors[:MAX_DESCRIBED]]
+    try:
+        return pydantic_core.ValidationError.from_exception_data(exc.title, kept), len(errors) - MAX_DESCRIBED
+    except (TypeError, ValueError, KeyError):  # an error type that cannot be rebuilt: describe them all
+        return exc, 0
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -114,7 +158,8 @@ def _read_text(name: str) -> str:
         return ScenarioError([Problem(name, line, "", message)])
 
     try:
-        raw = Path(name).read_bytes()
+        with open(name, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)  # never more: the file may be huge, or endless (/dev/zero)
     except FileNotFoundError:
         raise fail("no such file") from None
     except IsADirectoryError:
@@ -123,6 +168,9 @@ def _read_text(name: str) -> str:
         raise fail("cannot read the file: permission denied") from None
     except OSError as exc:
         raise fail(f"cannot read the file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise fail(f"the file is larger than {MAX_FILE_BYTES:,} bytes: a scenario file is at most that (is this the "
+                   "right file?)")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -135,17 +183,52 @@ def _read_text(name: str) -> str:
 # ----------------------------------------------------------------------------------------------------
 
 
-class _SafeLineLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` (same constructors: plain data only) that also notes where aliases are used."""
+try:
+    from yaml._yaml import CParser as _CParser  # libyaml's scanner and parser, when PyYAML was built with it
+except ImportError:  # pragma: no cover - PyYAML without libyaml: the pure-Python parser, same results
+    _CParser = None
+
+
+if _CParser is not None:
+
+    class _SafeBase(Composer, _CParser, SafeConstructor, Resolver):  # type: ignore[misc,valid-type]
+        """libyaml's events, composed in Python (so that aliases can be located), SafeLoader's constructors."""
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+else:  # pragma: no cover
+    _SafeBase = yaml.SafeLoader  # type: ignore[misc,assignment]
+
+
+class _SafeLineLoader(_SafeBase):
+    """SafeLoader's constructors (plain data only) on libyaml's parser, noting where aliases are used.
+
+    Numbers with an exponent but no decimal point or sign in it (``1e6``, ``2.5e3``) are numbers, as in YAML 1.2
+    and JSON; YAML 1.1 would read them as text, which scenario fields refuse where a number is expected."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.alias_lines: dict[tuple[int, int], int] = {}  # (id of a list node, index) → line of `*alias`
+        self.depth = 0
+        self.nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         if isinstance(index, int) and parent is not None and self.check_event(yaml.AliasEvent):
             self.alias_lines[(id(parent), index)] = self.peek_event().start_mark.line + 1
-        return super().compose_node(parent, index)
+        self.depth += 1
+        self.nodes += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _Refused(self.peek_event().start_mark.line + 1, _TOO_DEEP)
+            if self.nodes > MAX_VALUES:  # stop composing now: expanding aliases could only add to it
+                raise _Refused(self.peek_event().start_mark.line + 1, _TOO_MANY)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 class _LineWalker:
@@ -241,9 +324,81 @@ def _yaml_problem(name: str, exc: yaml.YAMLError, text: str, what: str = "YAML")
     return Problem(name, None, "", f"invalid {what}: {' '.join(str(exc).split())}")
 
 
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep; a scenario needs a handful"
+_TOO_MANY = f"more than {MAX_VALUES:,} keys, items and values in the file; a scenario needs far fewer"
+
+
+class _Refused(Exception):
+    """A composed YAML document refused before it is built (too many values, an alias inside itself)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+_SafeLineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
+
+
+def _children(loader: _SafeLineLoader, node: yaml.Node) -> list[tuple[yaml.Node, int]]:
+    """A node's children with the line where each is given (an alias's own line, not its anchor's)."""
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            (item, loader.alias_lines.get((id(node), index), item.start_mark.line + 1))
+            for index, item in enumerate(node.value)
+        ]
+    if isinstance(node, yaml.MappingNode):
+        out = []
+        for key, value in node.value:
+            line = key.start_mark.line + 1
+            out += [(key, line), (value, line)]
+        return out
+    return []
+
+
+def _check_expansion(loader: _SafeLineLoader, root: yaml.Node) -> None:
+    """Count the document's values as if every alias were written out; refuse more than MAX_VALUES, and an
+    alias inside the collection it names. Linear in the number of distinct nodes (each is counted once)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # the collections being counted: the path from the root
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, line, closing = stack.pop()
+        key = id(node)
+        if closing:
+            open_nodes.discard(key)
+            size = 1 + sum(sizes[id(child)] for child, _ in _children(loader, node))
+            if size > MAX_VALUES:
+                where = "in the file" if node is root else "here"
+                raise _Refused(
+                    node.start_mark.line + 1,
+                    f"more than {MAX_VALUES:,} keys, items and values {where} once aliases are expanded; a "
+                    "scenario needs far fewer",
+                )
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise _Refused(line, "an alias inside the collection it names (a structure containing itself)")
+        children = _children(loader, node)
+        if not children:
+            sizes[key] = 1
+            continue
+        open_nodes.add(key)
+        stack.append((node, line, True))
+        stack.extend((child, child_line, False) for child, child_line in reversed(children))
+
+
 def _compose_lines(text: str) -> tuple[_SafeLineLoader, yaml.Node | None, _LineWalker]:
     loader = _SafeLineLoader(text)
     node = loader.get_single_node()
+    if node is not None:
+        _check_expansion(loader, node)
     walker = _LineWalker(loader)
     if node is not None:
         walker.walk(node, ())
@@ -267,6 +422,8 @@ def _load_yaml(name: str, text: str) -> Source:
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         raise ScenarioError([_yaml_problem(name, exc, text)]) from None
+    except _Refused as exc:
+        raise ScenarioError([Problem(name, exc.line, "", exc.message)]) from None
     except RecursionError:
         raise ScenarioError([Problem(name, None, "", "invalid YAML: nested too deeply")]) from None
     finally:
@@ -275,42 +432,108 @@ def _load_yaml(name: str, text: str) -> Source:
     return Source(name, data, walker.lines)
 
 
+def _refuse_too_many(name: str, data: Any) -> None:
+    """JSON and TOML have no aliases: their values are counted once read (iteratively: nesting may be deep)."""
+    count, pending = 0, [data]
+    while pending:
+        value = pending.pop()
+        count += 1
+        if count > MAX_VALUES:
+            message = f"more than {MAX_VALUES:,} keys, items and values; a scenario needs far fewer"
+            raise ScenarioError([Problem(name, None, "", message)])
+        if isinstance(value, dict):
+            count += len(value)  # the keys
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
+
 # ----------------------------------------------------------------------------------------------------
 # JSON
 # ----------------------------------------------------------------------------------------------------
 
 
+#: JSON's tokens, for line numbers: strings, punctuation, line breaks, and anything else (numbers, literals).
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,\n]|[^\s\[\]{}:,"]+')
+
+
+@dataclasses.dataclass
+class _JsonContainer:
+    loc: Loc
+    is_object: bool
+    items: int = 0  # list items so far
+    key: Any = None  # the object's current key
+    wants_key: bool = True
+    keys: dict[Any, int] = dataclasses.field(default_factory=dict)  # key → line where first given
+
+
+def _json_lines(text: str) -> tuple[dict[Loc, int], list[tuple[Loc, int, int]]]:
+    """The line of every key and list item of (valid) JSON text, and its duplicate keys as (path, line, line of
+    the first occurrence); refused when nested deeper than MAX_DEPTH."""
+    lines: dict[Loc, int] = {(): 1}
+    duplicates: list[tuple[Loc, int, int]] = []
+    stack: list[_JsonContainer] = []
+    line = 1
+
+    def value_loc() -> Loc:
+        if not stack:
+            return ()
+        top = stack[-1]
+        if top.is_object:
+            return (*top.loc, top.key)
+        top.items += 1
+        loc = (*top.loc, top.items - 1)
+        lines[loc] = line
+        return loc
+
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token == "\n":
+            line += 1
+        elif token in "{[":
+            if len(stack) >= MAX_DEPTH:
+                raise _Refused(line, _TOO_DEEP)
+            stack.append(_JsonContainer(value_loc(), token == "{"))
+        elif token in "}]":
+            stack.pop()
+        elif token == ",":
+            stack[-1].wants_key = True
+        elif token == ":":
+            continue
+        elif token.startswith('"') and stack and stack[-1].is_object and stack[-1].wants_key:
+            top = stack[-1]
+            top.key, top.wants_key = json.loads(token), False
+            if top.key in top.keys:
+                duplicates.append(((*top.loc, top.key), line, top.keys[top.key]))
+            else:
+                top.keys[top.key] = lines[(*top.loc, top.key)] = line
+        else:
+            value_loc()
+    return lines, duplicates
+
+
 def _load_json(name: str, text: str) -> Source:
-    repeated: list[str] = []
-
-    def pairs(entries: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in entries:
-            if key in out:
-                repeated.append(key)
-            out[key] = value
-        return out
-
     try:
-        data = json.loads(text, object_pairs_hook=pairs)
+        lines, duplicates = _json_lines(text)  # first: it refuses deep nesting before the parser recurses
+    except _Refused as exc:
+        raise ScenarioError([Problem(name, exc.line, "", exc.message)]) from None
+    except (ValueError, IndexError, KeyError):
+        lines, duplicates = {}, []  # not JSON: the parser says where
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         problem = Problem(name, exc.lineno, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
         raise ScenarioError([problem]) from None
     except RecursionError:
         raise ScenarioError([Problem(name, None, "", "invalid JSON: nested too deeply")]) from None
-
-    walker: _LineWalker | None = None
-    try:
-        loader, _, walker = _compose_lines(text)
-        loader.dispose()
-    except (yaml.YAMLError, RecursionError):
-        walker = None  # valid JSON the YAML composer does not take: no line numbers
-    lines = walker.lines if walker is not None else {}
-    if repeated:
-        problems = _duplicate_problems(name, walker) if walker is not None else []
-        if not problems:
-            problems = [Problem(name, None, "", f"duplicate key '{key}'") for key in repeated]
-        raise ScenarioError(problems)
+    _refuse_too_many(name, data)
+    if duplicates:
+        raise ScenarioError(
+            [
+                Problem(name, line, format_path(path), f"duplicate key '{path[-1]}' (first given on line {first})")
+                for path, line, first in duplicates
+            ]
+        )
     return Source(name, data, lines)
 
 
@@ -333,6 +556,7 @@ def _load_toml(name: str, text: str) -> Source:
             line = int(at.group(1))
             message = message[: at.start()] + f" (column {at.group(2)})"
         raise ScenarioError([Problem(name, line, "", f"invalid TOML: {' '.join(message.split())}")]) from None
+    _refuse_too_many(name, data)
     return Source(name, data, _toml_lines(text))
 
 

@@ -78,6 +78,11 @@ def messenger_push() -> Path:
     return MESSENGER_PUSH
 
 
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` by its relative path, with its bytes (a whole run directory, compared)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 @dataclass
 class Completed:
     returncode: int

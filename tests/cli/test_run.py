@@ -10,8 +10,9 @@ import yaml
 
 from reachsim import __version__
 from reachsim.cli import main
+from tests.cli.conftest import tree
 
-RUN_FILES = {"summary.json", "timeseries.csv", "scenario.yaml"}
+RUN_FILES = {"summary.json", "timeseries.csv", "scenario.yaml", "replications"}
 #: What the report adds to a run directory (tests/report covers its contents); most tests here pass --no-report.
 REPORT_FILES = {"report.html", "charts"}
 
@@ -44,7 +45,7 @@ def test_subprocess_run_default_out_and_version(tmp_path: Path, cli, small_text:
     assert version.stderr == ""
 
     assert run.returncode == 0, run.stderr
-    assert "Traceback" not in run.stderr
+    assert run.stderr == ""  # no warnings, log lines or leftovers of a progress bar
     folder = tmp_path / "reports" / "my_small"
     assert files_in(folder) == RUN_FILES | REPORT_FILES  # the report is written by default
     assert files_in(tmp_path) == {"my_small.yaml", "reports"}
@@ -148,8 +149,9 @@ def test_two_workers_give_the_same_files(small_scenario: Path, tmp_path: Path, c
     args = ("run", small_scenario, "--replications", "2", "--quiet", "--no-report")
     assert invoke(capsys, *args, "--out", tmp_path / "one")[0] == 0
     assert invoke(capsys, *args, "--out", tmp_path / "two", "--workers", "2")[0] == 0
-    for name in RUN_FILES:
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    one, two = tree(tmp_path / "one"), tree(tmp_path / "two")
+    assert "replications/000001.json" in one
+    assert one == two  # the per-replication store included
 
 
 def test_schema_prints_json_schema(capsys) -> None:
@@ -188,7 +190,10 @@ def test_unexpected_errors_exit_1_with_a_traceback_only_under_debug(
     args = ["run", small_scenario, "--out", tmp_path / "out", "--quiet"]
     code, _, err = invoke(capsys, *args)
     assert code == 1
-    assert err.splitlines()[0] == "error: RuntimeError: something unexpected"
+    # which run failed, so that it can be found again; nothing finished, so nothing is kept
+    assert err.splitlines()[0] == (
+        "error: strategy 'push_free', replication 0 (seed 11) failed: RuntimeError: something unexpected"
+    )
     assert "Traceback" not in err
     code, _, err = invoke(capsys, *(["--debug", *args] if debug_first else [*args, "--debug"]))
     assert code == 1

@@ -20,8 +20,9 @@ from reachsim import __version__
 from reachsim.cli import main
 from reachsim.results import atomic
 from reachsim.scenario.load import load_scenario
+from tests.cli.conftest import tree
 
-RUN_FILES = {"summary.json", "timeseries.csv", "scenario.yaml"}
+RUN_FILES = {"summary.json", "timeseries.csv", "scenario.yaml", "replications"}
 STRATEGY_METRICS = (
     "total_cost",
     "total_value",
@@ -178,8 +179,7 @@ def test_written_scenario_loads_and_reruns_identically(small_run: Path, tmp_path
     assert scenario.seed == 11 and scenario.replications == 3
     assert list(scenario.strategies) == ["push_free", "push_charged", "push_twice_weekly"]
     assert run("run", small_run / "scenario.yaml", "--out", tmp_path / "again", "--quiet", "--no-report") == 0
-    for name in RUN_FILES:
-        assert (tmp_path / "again" / name).read_bytes() == (small_run / name).read_bytes(), name
+    assert tree(tmp_path / "again") == tree(small_run)
 
 
 def test_resolved_scenario_has_defaults_and_no_extends(small_run: Path) -> None:
@@ -202,15 +202,23 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if p.name.startswith(".") or p.name.endswith(".tmp"))
 
 
-def test_failing_rename_leaves_no_partial_or_temporary_file(
-    small_scenario: Path, tmp_path: Path, monkeypatch, capsys
+def temporaries(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("failing", [2, 5], ids=["storing-a-replication", "writing-a-final-file"])
+def test_a_failing_write_leaves_no_partial_or_temporary_file(
+    small_scenario: Path, tmp_path: Path, monkeypatch, capsys, failing: int
 ) -> None:
+    """The disk fills up while the second replication is stored, or while the final files are written (3
+    replications stored, then scenario.yaml, then timeseries.csv): exit 1 with the cause, no folder at --out,
+    no temporary file anywhere, and what finished kept for --resume."""
     calls = []
     real_replace = os.replace
 
     def failing_replace(src: Any, dst: Any) -> None:
         calls.append(Path(dst).name)
-        if len(calls) == 2:
+        if len(calls) == failing:
             raise OSError(28, "No space left on device")
         real_replace(src, dst)
 
@@ -219,12 +227,12 @@ def test_failing_rename_leaves_no_partial_or_temporary_file(
     assert run("run", small_scenario, "--out", out, "--quiet") == 1
     err = capsys.readouterr().err
     assert "No space left on device" in err and "Traceback" not in err
-    assert leftovers(out) == []
-    written = {p.name for p in out.iterdir()}
-    assert written == {calls[0]}  # the one file renamed before the failure, complete
-    assert "summary.json" not in written  # written last: its absence marks the run as incomplete
-    if calls[0] == "scenario.yaml":
-        load_scenario(out / "scenario.yaml")
+    assert not out.exists()
+    assert temporaries(tmp_path) == []
+    monkeypatch.undo()
+    assert run("run", small_scenario, "--out", out, "--no-report", "--resume") == 0
+    assert f"resuming from {failing - 1 if failing < 4 else 3} finished replication" in capsys.readouterr().err
+    check_contract(out)
 
 
 def test_failing_json_leaves_an_earlier_run_directory_as_it_was(
@@ -232,7 +240,7 @@ def test_failing_json_leaves_an_earlier_run_directory_as_it_was(
 ) -> None:
     out = tmp_path / "out"
     assert run("run", small_scenario, "--out", out, "--quiet", "--seed", "1", "--no-report") == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = tree(out)
 
     def failing_dumps(*args: Any, **kwargs: Any) -> str:
         raise ValueError("Out of range float values are not JSON compliant")
@@ -240,9 +248,9 @@ def test_failing_json_leaves_an_earlier_run_directory_as_it_was(
     monkeypatch.setattr("reachsim.results.rundir.json.dumps", failing_dumps)
     assert run("run", small_scenario, "--out", out, "--quiet", "--seed", "2", "--no-report") == 1
     assert "Traceback" not in capsys.readouterr().err
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert tree(out) == before
     assert run("run", small_scenario, "--out", tmp_path / "fresh", "--quiet", "--no-report") == 1
-    assert not (tmp_path / "fresh").exists() or not any((tmp_path / "fresh").iterdir())
+    assert not (tmp_path / "fresh").exists()
 
 
 @pytest.mark.parametrize("failure", [OSError("disk on fire"), KeyboardInterrupt()])
@@ -328,20 +336,30 @@ def test_interrupt_before_any_replication_writes_nothing(
 ) -> None:
     out = tmp_path / "out"
     assert run("run", small_scenario, "--out", out, "--quiet", "--replications", "1", "--no-report") == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = tree(out)
     interrupt_after(monkeypatch, 2)  # replication 0 of the third strategy never finishes
     assert run("run", small_scenario, "--out", out, "--quiet", "--seed", "99", "--no-report") == 130
     err = capsys.readouterr().err
     assert "nothing written" in err and "Traceback" not in err
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "small.yaml"]  # no leftovers beside it
 
 
-def test_interrupt_while_writing(small_scenario: Path, tmp_path: Path, interrupt_on_file_sync, capsys) -> None:
-    """Ctrl-C while the second file is being written (after its data, before its rename)."""
-    interrupt_on_file_sync(2)
+def test_interrupt_while_writing_then_resume(
+    small_scenario: Path, tmp_path: Path, interrupt_on_file_sync, capsys, monkeypatch
+) -> None:
+    """Ctrl-C while the final files are written (the 3 replications stored, scenario.yaml written, timeseries.csv
+    on disk but not yet renamed): the output folder is left as it was (absent), with no partial or temporary
+    file; --resume then writes exactly what an uninterrupted run writes."""
+    interrupt_on_file_sync(5)
     out = tmp_path / "out"
     assert run("run", small_scenario, "--out", out, "--quiet") == 130
     assert "Traceback" not in capsys.readouterr().err
-    assert leftovers(out) == []
-    assert len([p for p in out.iterdir()]) == 1
-    assert not (out / "summary.json").exists()
+    assert not out.exists()
+    assert temporaries(tmp_path) == []
+    monkeypatch.undo()
+    assert run("run", small_scenario, "--out", out, "--resume") == 0
+    assert "resuming from 3 finished replications" in capsys.readouterr().err
+    assert run("run", small_scenario, "--out", tmp_path / "whole", "--quiet") == 0
+    assert tree(out) == tree(tmp_path / "whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "small.yaml", "whole"]

@@ -90,7 +90,7 @@ def test_malformed_yaml_gives_the_parsers_line_in_one_line(tmp_path):
     [problem] = problems(path)
     assert problem.line == 4
     assert problem.field == ""
-    assert problem.message.startswith("invalid YAML: mapping values are not allowed here")
+    assert problem.message.startswith("invalid YAML: mapping values are not allowed")
     assert "\n" not in str(problem)
     assert str(problem).startswith(f"{path}:4: invalid YAML: ")
 
@@ -187,10 +187,20 @@ def test_merge_keys_work_and_point_at_the_anchor(tmp_path):
     assert source.lines[("channels", 1, "organic_reach")] == 3
 
 
-def test_recursive_aliases_do_not_hang(tmp_path):
-    source = load_source(write(tmp_path, "s.yaml", "a: &x [1, *x]\nb: 2\n"))
-    assert source.lines[("b",)] == 2
-    assert source.data["a"][1] is source.data["a"]
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("b: 2\na: &x [1, *x]\n", 2),
+        ("a: &x\n  - 1\n  - [2, *x]\n", 3),
+        ("a: &m\n  k: 1\n  self: *m\n", 3),
+        ("a: &m\n  k: 1\n  <<: *m\n", 3),
+    ],
+    ids=["list", "nested-list", "mapping", "merge"],
+)
+def test_an_alias_inside_what_it_names_is_refused_at_its_line(tmp_path, text, line):
+    [problem] = problems(write(tmp_path, "s.yaml", text))
+    assert (problem.line, problem.field) == (line, "")
+    assert problem.message == "an alias inside the collection it names (a structure containing itself)"
 
 
 def test_dates_and_non_string_keys_are_plain_data(tmp_path):
@@ -305,14 +315,17 @@ def test_duplicate_json_key(tmp_path):
     assert [str(p) for p in problems(path)] == [f"{path}:3: a.b: duplicate key 'b' (first given on line 2)"]
 
 
-def test_json_the_yaml_composer_refuses_loads_without_lines(tmp_path):
-    # Tabs before a token are fine in JSON but not in YAML: the data is JSON's, the lines are unknown.
-    path = write(tmp_path, "s.json", '{\n\t"a": 1,\n\t"b": "\\/x"\n}\n')
+def test_json_lines_do_not_depend_on_yaml(tmp_path):
+    # A surrogate pair escape is fine in JSON but not in YAML: JSON's lines come from JSON's own tokens.
+    path = write(tmp_path, "s.json", '{"a":\n 1, "b": "\\ud83d\\ude00",\n "c": [1,\n  {"d": "x\\"}"}]}\n')
     source = load_source(path)
-    assert source.data == {"a": 1, "b": "/x"}
-    assert source.lines == {}
-    assert source.line_of(("a",)) is None
-    assert source.line_of(()) is None
+    assert source.data == {"a": 1, "b": "\U0001f600", "c": [1, {"d": 'x"}'}]}
+    assert source.lines == {(): 1, ("a",): 1, ("b",): 2, ("c",): 3, ("c", 0): 3, ("c", 1): 4, ("c", 1, "d"): 4}
+
+
+def test_json_nested_too_deeply_is_refused_at_its_line(tmp_path):
+    [problem] = problems(write(tmp_path, "s.json", '{"a": "[[[[",\n "b": ' + "[" * 200 + "]" * 200 + "}"))
+    assert (problem.line, problem.message) == (2, "nested more than 100 levels deep; a scenario needs a handful")
 
 
 def test_json_top_level_must_be_a_mapping(tmp_path):
