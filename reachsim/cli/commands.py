@@ -170,7 +170,7 @@ def fits(scenario: Any, args: argparse.Namespace, command: str, points: int = 1)
     from reachsim.cli.checks import estimate, memory_problem
 
     local = args.scheduler is None  # a cluster's workers use their own machines' memory
-    need = estimate(scenario, replications=scenario.replications, workers=args.workers, points=points, local=local)
+    need = estimate(scenario, replications=scenario.replications, workers=args.workers or 1, points=points, local=local)
     problem = memory_problem(scenario, need)
     if problem is not None:
         raise UsageError(f"reachsim {command}: {problem}")

@@ -16,6 +16,7 @@ to the same final files as a run that was never stopped. The format is documente
          "discount_rate": 0.08,
          "series": [["<channel>", "<metric>", "float64", [day 0, day 1, ...]], ...],
          "final": {"<channel>": {"<metric>": 17.0}},       # whole-run figures (reach at frequency, ...)
+         "run_out_net": [..],                              # net value per day of the run-out after the horizon
          "declarations": {"<channel>": [{"name": ..., "kind": ..., "unit": ..., "label": ...}, ...]},
          "ledger": [["<channel>", "<category>", -120.0], ...]}}}
 
@@ -123,6 +124,7 @@ def run_document(scenario: Any, run: RunResult) -> dict[str, Any]:
         "final": {channel: {k: _number(v) for k, v in figures.items()} for channel, figures in run.final.items()},
         "declarations": {channel: [m.declaration() for m in metrics_] for channel, metrics_ in run.metrics.items()},
         "ledger": [[channel, category, _number(amount)] for (channel, category), amount in run.ledger_totals.items()],
+        "run_out_net": _values(run.run_out_net),
     }
 
 
@@ -197,6 +199,8 @@ def _run(data: Any, strategy: str, replication: int, horizon: int) -> RunResult:
         ledger_totals={(str(c), str(k)): _float(amount) for c, k, amount in data["ledger"]},
         parameters={str(k): _float(v) for k, v in data["parameters"].items()},
         discount_rate=None if rate is None else _float(rate),
+        run_out_net=np.asarray([_float(v) if isinstance(v, str) else v for v in data.get("run_out_net", [])],
+                               dtype=float),
     )
 
 
