@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from reachsim.core.paths import format_path, is_number
+from reachsim.scenario import sources_doc
 from reachsim.scenario.load import load_scenario
 from reachsim.scenario.notes import source_notes
 
@@ -99,3 +100,43 @@ def test_a_number_without_a_note_is_caught() -> None:
         "price: 0.01                  # §1 a vendor test (C)\n"
     )
     assert unsourced_numbers(text) == ["market.segments[0].share", "discount_rate"]
+
+
+# -- docs/sources.md ---------------------------------------------------------------------------------------------
+
+
+def test_sources_doc_is_up_to_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    assert not sources_doc.stale(), (
+        f"docs/sources.md no longer matches the scenarios' source notes: run `{sources_doc.REGENERATE}` from the "
+        "repository root and commit the result"
+    )
+
+
+def test_sources_doc_check_mode_reports_a_stale_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "a.yaml").write_text(
+        "market:\n  size: 10    # §3 AdStage Q1 2019: CPM $8.40 (B)\ndiscount_rate: 0.1   # assumption: why\n"
+    )
+    out = tmp_path / "sources.md"
+    args = ["--scenarios", str(scenarios), "--out", str(out)]
+    assert sources_doc.main(args) == 0
+    text = out.read_text()
+    assert "## §3" in text and "| AdStage Q1 2019 | B | CPM $8.40 |" in text and "| assumption: why |" in text
+    assert sources_doc.main([*args, "--check"]) == 0
+    (scenarios / "a.yaml").write_text("market:\n  size: 10    # §8 Gartner 2019: $0.10 (A/B)\n")
+    assert sources_doc.main([*args, "--check"]) == 1
+    assert sources_doc.REGENERATE in capsys.readouterr().err
+
+
+def test_citations_are_read_by_section_source_figure_and_grade() -> None:
+    cites = sources_doc.citations(
+        "§3 WordStream: CTR 0.90% (B) – §3 AdStage Q1 2019: CTR 1.33% (B), times half of clickers (assumption); "
+        "high: §4 indigo.ai: chatbot push CTR 40% (C)"
+    )
+    assert cites == [
+        sources_doc.Citation(3, "WordStream", "CTR 0.90%", "B"),
+        sources_doc.Citation(3, "AdStage Q1 2019", "CTR 1.33%", "B"),
+        sources_doc.Citation(4, "indigo.ai", "chatbot push CTR 40%", "C"),
+    ]
