@@ -86,7 +86,7 @@ BELIEFS: dict[str, tuple[Belief, ...]] = {
         Belief("messenger_bot_support", "messenger_push", "npv", "moving support to a bot first saves money"),
     ),
     "messenger_push": (
-        Belief("push_twice_weekly", "push_free", "npv", "pushing more often wears the audience out and earns less"),
+        Belief("push_free", "push_twice_weekly", "npv", "pushing more often wears the audience out and earns less"),
     ),
     "paid_to_owned": (
         Belief("paid_messenger", "boost_posts", "npv_with_audience_value",
@@ -349,7 +349,14 @@ def verdicts(finding: Finding) -> list[str]:
         else:
             out.append(f"`{name}` cannot be told apart from `{base}` on NPV: {_ci(diff)} includes 0.")
     run_out = finding.scenario.audience_value.run_out_days
-    if run_out:
+    owned = any((b["metrics"]["npv_with_audience_value"]["mean"] or 0.0) != (b["metrics"]["npv"]["mean"] or 0.0)
+                for b in summary["strategies"].values())
+    if run_out and owned:
+        for name in summary["comparisons"]:
+            diff = summary["comparisons"][name]["npv_with_audience_value"]
+            if _side(diff) != _side(summary["comparisons"][name]["npv"]):
+                verb = {1: "beats", -1: "trails", 0: "cannot be told apart from"}[_side(diff)]
+                out.append(f"With the audience value, `{name}` {verb} `{base}`: {_ci(diff)}.")
         with_value = best["npv_with_audience_value"]
         if with_value != leader:
             diff = summary["comparisons"].get(with_value, {}).get("npv_with_audience_value")
@@ -405,6 +412,47 @@ def variant_table(finding: Finding) -> list[str]:
     return [*lines, ""]
 
 
+#: Support figures shown per strategy: (metric, column label, kind).
+SERVICE = (("abandonment", "abandoned (share of contacts offered to agents)", "share"),
+           ("service_level", "service level", "share"), ("mean_wait_s", "mean wait (s)", "number"),
+           ("containment", "bot containment", "share"))
+
+
+def service_table(finding: Finding) -> list[str]:
+    """Waits and abandonment of every support channel (a channel with an ``abandonment`` metric), per strategy,
+    and a sentence for each strategy whose abandonment differs from the baseline's by 2 points or more."""
+    summary, base = finding.summary, finding.summary["baseline"]
+    channels = sorted({c for b in summary["strategies"].values() for c, m in b["channels"].items()
+                       if "abandonment" in m})
+    if not channels:
+        return []
+    rows = ["| strategy | channel | " + " | ".join(label for _, label, _ in SERVICE) + " |",
+            "|" + "---|" * (len(SERVICE) + 2)]
+    sentences = []
+    for name, body in summary["strategies"].items():
+        for channel in channels:
+            metrics = body["channels"].get(channel)
+            if metrics is None:
+                continue
+            cells = [_level(metrics.get(m, {}).get("mean"), kind) for m, _, kind in SERVICE]
+            rows.append(f"| `{name}` | {channel} | " + " | ".join(cells) + " |")
+            ours = metrics.get("abandonment", {}).get("mean")
+            theirs = summary["strategies"][base]["channels"].get(channel, {}).get("abandonment", {}).get("mean")
+            if name != base and ours is not None and theirs is not None and abs(ours - theirs) >= 0.02:
+                trend = "more" if ours > theirs else "fewer"
+                sentences.append(f"`{name}` loses {trend} contacts than `{base}`: {ours:.1%} of those offered to "
+                                 f"agents abandon, against {theirs:.1%}; each is counted only as the value the "
+                                 "scenario gives a resolved contact, not as a customer lost.")
+    return ["Service (means over replications):", "", *rows, "", *[f"- {s}" for s in sentences],
+            *([""] if sentences else [])]
+
+
+def _level(x: float | None, kind: str) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.1%}" if kind == "share" else f"{x:.3g}"
+
+
 def caveats(finding: Finding, text: str) -> list[str]:
     """The grades of the sources behind the scenario's numbers, its assumptions, its uncertain inputs and what
     decides the comparisons most."""
@@ -423,17 +471,16 @@ def caveats(finding: Finding, text: str) -> list[str]:
                 weakest.setdefault(f"§{cite.section} {cite.source} ({cite.grade})", cite.grade)
     total = sum(counts.values())
     order = ["A", "B", "C", "D", "assumption only"]
-    parts = [f"{counts[g]} {'rest on an assumption alone' if g == 'assumption only' else f'cite grade {g} at worst'}"
-             for g in order if counts.get(g)]
+    parts = [f"{counts[g]} {_verb(counts[g], 'rests', 'rest')} on an assumption alone" if g == "assumption only"
+             else f"{counts[g]} {_verb(counts[g], 'cites', 'cite')} grade {g} at worst" for g in order if counts.get(g)]
     out = [f"- Sources: of the {total} numbers in the file, " + ", ".join(parts) + f"; {assumed} of them are "
            "an assumption at least in part (see [sources.md](sources.md))."]
     if weakest:
         out.append("- Weakest sources cited (grade C or D): " + ", ".join(sorted(weakest)) + ".")
     parameters = finding.summary.get("parameters", {})
     if parameters:
-        ranges = [f"`{k}` {_num(v['p05'])}–{_num(v['p95'])}" for k, v in parameters.items()]
-        out.append("- Uncertain inputs, drawn once per replication (5th–95th percentile of the draws): "
-                   + "; ".join(ranges) + ".")
+        out.append("- Uncertain inputs, drawn once per replication (5th–95th percentile of the draws):")
+        out += [f"  - `{k}`: {_num(v['p05'])} to {_num(v['p95'])}" for k, v in parameters.items()]
         out += _decisive(finding)
     out.append(f"- {finding.result.replications} replications: intervals are wide where replications are few, and "
                "rank correlations over so few are indicative only.")
@@ -444,17 +491,35 @@ def _num(x: float | None) -> str:
     return "—" if x is None else f"{x:.3g}"
 
 
+#: Rank correlations over fewer replications than this are not reported (over 6, |ρ| ≥ 0.8 is rarely chance).
+MIN_SENSITIVITY_REPLICATIONS = 6
+
+
+def _verb(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
+
+
 def _decisive(finding: Finding) -> list[str]:
+    """The input that decides each comparison most, where the comparison's uncertainty matters to the answer (its
+    interval includes 0, or is wider than a tenth of the difference): elsewhere a rank correlation with a nearly
+    constant difference is noise."""
     out = []
+    n = finding.result.replications
     for strategy, inputs in finding.summary.get("sensitivity", {}).items():
+        diff = finding.summary["comparisons"].get(strategy, {}).get("npv")
+        if not diff or diff.get("mean") is None or None in (diff.get("ci95") or [None]):
+            continue
+        lo, hi = diff["ci95"]
+        if _side(diff) != 0 and (hi - lo) / 2 <= 0.1 * abs(diff["mean"]):
+            continue
         ranked = [(abs(v.get("npv_vs_baseline") or 0.0), k, v.get("npv_vs_baseline")) for k, v in inputs.items()
                   if v.get("npv_vs_baseline") is not None]
         if not ranked:
             continue
         strength, key, rho = max(ranked)
-        if strength >= 0.5:
+        if n >= MIN_SENSITIVITY_REPLICATIONS and strength >= 0.8:
             out.append(f"- The NPV difference of `{strategy}` against the baseline depends most on `{key}` "
-                       f"(Spearman ρ = {rho:.2f}).")
+                       f"(Spearman ρ = {rho:.2f} over {n} replications{': indicative' if n < 20 else ''}).")
     return out
 
 
@@ -513,6 +578,7 @@ def render(findings: Sequence[Finding], texts: dict[str, str], settings: dict[st
         out += [f"- {s}" for s in [*verdicts(f), *belief_sentences(f)]]
         out.append("")
         out += variant_table(f)
+        out += service_table(f)
         out += ["**Caveats.**", "", *caveats(f, texts[f.stem]), ""]
     return "\n".join(out)
 

@@ -121,3 +121,15 @@ def test_every_belief_names_strategies_of_its_scenario() -> None:
         strategies = load_scenario(stems[stem]).strategies
         for belief in beliefs:
             assert {belief.strategy, belief.against} <= set(strategies), (stem, belief)
+
+
+def test_support_service_is_tabled_and_a_rise_in_abandonment_is_said(page: tuple[Path, str]) -> None:
+    section = page[1].split('<a id="support-automation"></a>', 1)[1].split("<a id=", 1)[0]
+    assert "| strategy | channel | abandoned (share of contacts offered to agents) |" in section
+    f = _finding({"a": _diff(5, 1, 9)}, {"base": 0, "a": 5})
+    for name, share in (("base", 0.05), ("a", 0.30)):
+        f.summary["strategies"][name]["channels"] = {"support": {"abandonment": {"mean": share}}}
+    said = " ".join(findings.service_table(f))
+    assert "`a` loses more contacts than `base`: 30.0%" in said
+    f.summary["strategies"]["a"]["channels"]["support"]["abandonment"]["mean"] = 0.06
+    assert "loses" not in " ".join(findings.service_table(f))
