@@ -35,13 +35,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
-    from reachsim.cli import commands, terminal
+    from reachsim.cli import commands, shipped, staff, terminal
     from reachsim.core.problems import ScenarioError, shown_lines
 
     err = terminal.console(stderr=True)
     try:
         if args.command is None:
-            names = "validate, run, sweep, report, schema"
+            names = "validate, run, sweep, report, schema, staff, scenarios, init"
             raise UsageError(f"reachsim: a command is required ({names}); see reachsim --help")
         handlers = {
             "validate": commands.validate,
@@ -49,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sweep": commands.sweep,
             "report": commands.report,
             "schema": commands.schema,
+            "staff": staff.run,
+            "scenarios": shipped.scenarios,
+            "init": shipped.init,
         }
         with scenario_warnings_printed(err.print):
             return handlers[args.command](args)

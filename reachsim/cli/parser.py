@@ -7,9 +7,9 @@ import math
 import re
 from collections.abc import Callable
 
-
-class UsageError(Exception):
-    """Bad command-line arguments (exit 2)."""
+from reachsim.cli import shipped
+from reachsim.cli import staff as staff_command
+from reachsim.cli.exit_codes import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -152,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
     schema.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    staff = staff_command.add_parser(sub)
+    shipped.add_parsers(sub)
     # `reachsim run FILE --debug` works as well as `reachsim --debug run`
-    for command in (validate, run, sweep, report, schema):
+    for command in (validate, run, sweep, report, schema, staff):
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser

@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 
 from reachsim.cli import terminal
-from reachsim.cli.exit_codes import EXIT_OK
-from reachsim.cli.parser import UsageError
+from reachsim.cli.exit_codes import EXIT_OK, UsageError
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -35,14 +34,19 @@ def folder() -> Path:
 
 
 def question(path: Path) -> str:
-    """The first line of the scenario's header comment: the question it answers."""
+    """The first paragraph of the scenario's header comment: the question it answers."""
+    words: list[str] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         text = line.strip()
-        if text.startswith("#"):
-            return text.lstrip("#").strip()
-        if text:
+        if not text.startswith("#"):
             break
-    return ""
+        text = text.lstrip("#").strip()
+        if not text:
+            break
+        words.append(text)
+        if text.endswith("?"):
+            break
+    return " ".join(words)
 
 
 def shipped() -> dict[str, Path]:

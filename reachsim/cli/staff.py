@@ -14,8 +14,7 @@ import re
 from rich.table import Table
 
 from reachsim.cli import terminal
-from reachsim.cli.exit_codes import EXIT_OK
-from reachsim.cli.parser import UsageError
+from reachsim.cli.exit_codes import EXIT_OK, UsageError
 
 _TARGET = re.compile(r"^\s*(\d*\.?\d+)\s*(%?)\s*/\s*(\d*\.?\d+)\s*s\s*$")
 
