@@ -57,10 +57,19 @@ def with_path(params: BaseModel, path: str, value: Any) -> Any:
             raise ValueError(f"'{head}' is not set for this channel; set it in the channel before changing it")
         new_value = with_path(inner, rest, value)
     else:
-        new_value = value
+        new_value = _as_declared(type(params).model_fields[head].annotation, value)
     data = params.model_dump(exclude_unset=False, round_trip=True)
     data[head] = new_value.model_dump(round_trip=True) if isinstance(new_value, BaseModel) else new_value
     return type(params).model_validate(data)
+
+
+def _as_declared(annotation: Any, value: Any) -> Any:
+    """A whole float given for a whole-number field, as an int (timeline values are read as floats; the strict
+    models take an int there)."""
+    args = typing.get_args(annotation) or (annotation,)
+    if isinstance(value, float) and value.is_integer() and int in args and float not in args:
+        return int(value)
+    return value
 
 
 def _is_numeric(annotation: Any) -> bool:
