@@ -27,6 +27,7 @@ from reachsim.core.metrics import Metric, flow, ratio
 from reachsim.core.problems import did_you_mean
 from reachsim.core.strict import StrictModel
 from reachsim.engine.context import ChannelContext
+from reachsim.engine.weak import weak_callable
 from reachsim.model.bass import daily_adoption_probability
 from reachsim.model.conversion import conversion_probability
 from reachsim.model.exposure import boost_impressions
@@ -328,10 +329,12 @@ class AudienceAcquisition:
         relevance_uplift: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.ctx = ctx
-        self.params = params
-        self._join = join
+        # The channel's callbacks are held weakly: the channel owns this component, and a cycle back to it would
+        # keep a finished run's columns until the cyclic collector runs (reachsim.engine.weak).
+        self.params = weak_callable(params)
+        self._join = weak_callable(join)
         self._prefix = prefix
-        self._uplift = relevance_uplift
+        self._uplift = weak_callable(relevance_uplift)
         # The paid form is fixed for a run (a timeline changes numbers only). Impressions convert people with
         # chances that differ by segment and usable data, so their pool is kept by that class.
         paid = params().paid

@@ -329,7 +329,7 @@ class AppChannel(Channel):
         self._rng_sessions = ctx.rng("sessions")
         self.acquisition = AudienceAcquisition(_CostsByCategory(ctx), self._acquisition, self._install)  # type: ignore[arg-type]
         ctx.recorder.stock(ctx.name, "installed", self.audience)
-        ctx.recorder.stock(ctx.name, "push_reachable", lambda: float(self.reachable))
+        ctx.recorder.stock(ctx.name, "push_reachable", self._reachable)
         ctx.every(self._daily, first=0.0, interval=lambda: 1.0, slot=0)
         if self.params.push is not None:
             ctx.every(self._push, first=self.launch, interval=self._push_period, slot=1)
@@ -345,6 +345,9 @@ class AppChannel(Channel):
     def _value(self, category: str, amount: float) -> None:
         self.ctx.value(category, amount)
         self.ctx.flow(f"value_{category}", amount)
+
+    def _reachable(self) -> float:
+        return float(self.reachable)
 
     def _acquisition(self) -> Acquisition:
         """The current acquisition in the shared component's terms (converted once per parameter change)."""

@@ -98,7 +98,7 @@ class MessengerChannel(Channel):
         self.subscribers = 0
         # Every join goes through the acquisition component, which knows who ever subscribed.
         self.acquisition = AudienceAcquisition(
-            ctx, lambda: self.params.acquisition, self._join, relevance_uplift=lambda: self.params.relevance_uplift
+            ctx, self._acquisition_params, self._join, relevance_uplift=self._relevance_uplift
         )
         self._rng_broadcast = ctx.rng("broadcast")
         self._rng_inbound = ctx.rng("inbound")
@@ -123,6 +123,12 @@ class MessengerChannel(Channel):
 
     def exposures(self) -> np.ndarray:
         return self.cols.exposure_counts()
+
+    def _acquisition_params(self) -> Acquisition:
+        return self.params.acquisition
+
+    def _relevance_uplift(self) -> float:
+        return self.params.relevance_uplift
 
     def _weights(self, idx: np.ndarray) -> np.ndarray:
         """Engagement multiplier per subscriber: segment × targeting relevance."""
