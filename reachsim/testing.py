@@ -500,6 +500,15 @@ def _check_results(type_name: str, run: _Run, size: int) -> None:
             _fail(type_name, f"exposures() must be one count per consumer, shape ({size},); got {exposures.shape}")
         if np.any(exposures < 0):
             _fail(type_name, "exposures() has negative counts")
+    exposed = run.channel.exposed()
+    if (exposed is None) != (exposures is None):
+        _fail(type_name, "exposed() and exposures() must both be tracked or both be None")
+    if exposed is not None:
+        rows, counts = (np.asarray(a) for a in exposed)
+        if rows.shape != counts.shape or np.unique(rows).size != rows.size or np.any(counts <= 0):
+            _fail(type_name, "exposed() must give distinct rows and a positive count for each")
+        if not np.array_equal(np.flatnonzero(exposures), np.sort(rows)) or np.any(exposures[rows] != counts):
+            _fail(type_name, "exposed() disagrees with exposures(): the same deliveries, without the zeros")
     for metric, value in run.result.final.get(run.channel.name, {}).items():
         if not isinstance(metric, str):
             _fail(type_name, f"finish() returned a metric named {metric!r}; use strings")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import numpy as np
 from pydantic import Discriminator, Field, Tag, field_validator
@@ -29,7 +29,7 @@ from reachsim.core.strict import StrictModel
 from reachsim.engine.context import ChannelContext
 from reachsim.engine.weak import weak_callable
 from reachsim.model.bass import daily_adoption_probability
-from reachsim.model.conversion import conversion_probability
+from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import boost_impressions
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "SOURCES",
     "Acquisition",
     "AudienceAcquisition",
+    "BatchJoinCallback",
     "BassAcquisition",
     "ImpressionAcquisition",
     "JoinCallback",
@@ -51,6 +52,10 @@ SOURCES = ("organic", "bass", "paid")
 
 #: ``join(idx, t, source)``: consumers ``idx`` (market rows, ascending, none of whom joined before) join at ``t``.
 JoinCallback = Callable[[np.ndarray, float, str], None]
+
+#: ``join_batch(idx, times, codes)``: consumers ``idx`` (market rows, none of whom joined before, in any order) who
+#: joined on days ``times`` (one per row) from sources ``codes`` (indices into :data:`SOURCES`, one per row).
+BatchJoinCallback = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 
 
 #: Metrics of paid acquisition; a channel using this component declares them (with ``joined_paid``, the flow its
@@ -217,19 +222,24 @@ class NeverJoined:
 
     def __init__(self, size: int, klass: np.ndarray | None = None, classes: int | None = None) -> None:
         dtype = np.int32 if size < 2**31 else np.int64
+        # Rows in class order: the market's layout already is (no sort, and ``where`` is a copy of ``rows``).
+        in_order = klass is None or bool((klass[1:] >= klass[:-1]).all())
         if klass is None:
             self.classes = 1
             capacity = np.array([size], dtype=np.int64)
-            self.rows = np.arange(size, dtype=dtype)
         else:
             self.classes = classes if classes is not None else int(klass.max(initial=0)) + 1
             capacity = np.bincount(klass, minlength=self.classes)
-            self.rows = np.argsort(klass, kind="stable").astype(dtype)
         self.capacity = capacity  # consumers per class, joined or not
         self.start = np.concatenate(([0], np.cumsum(capacity)[:-1]))
         self.length = capacity.copy()  # live members per class
-        self.where = np.empty(size, dtype=dtype)
-        self.where[self.rows] = np.arange(size, dtype=dtype)
+        if in_order:
+            self.rows = np.arange(size, dtype=dtype)
+            self.where = self.rows.copy()
+        else:
+            self.rows = np.argsort(klass, kind="stable").astype(dtype)
+            self.where = np.empty(size, dtype=dtype)
+            self.where[self.rows] = np.arange(size, dtype=dtype)
         self.size = size
 
     def contains(self, idx: np.ndarray) -> np.ndarray:
@@ -254,17 +264,45 @@ class NeverJoined:
         return rows
 
     def draw_by_class(self, rng: np.random.Generator, counts: np.ndarray) -> np.ndarray:
-        """``counts[c]`` consumers (at most all) drawn uniformly from each class ``c``, removed from the pool."""
-        counts = np.minimum(counts, self.length)
-        chosen = np.flatnonzero(counts)
-        if chosen.size == 0:
+        """``counts[c]`` consumers (at most all) drawn uniformly from each class ``c``, removed from the pool;
+        returned class by class, each class's in random order.
+
+        Every class is drawn in one pass: a position uniform in its class's live block for each person, with
+        sequential rejection of repeats (the first occurrence stays, repeats are drawn again) as in
+        :func:`distinct_integers`; a class asked for more than half its members is drawn by permutation instead.
+        """
+        counts = np.minimum(np.asarray(counts, dtype=np.int64), self.length)
+        total = int(counts.sum())
+        if total == 0:
             return np.empty(0, dtype=np.int64)
-        positions = np.concatenate(
-            [self.start[c] + distinct_integers(rng, int(self.length[c]), int(counts[c])) for c in chosen]
-        )
+        if (counts * 2 > self.length).any():
+            chosen = np.flatnonzero(counts)
+            positions = np.concatenate(
+                [self.start[c] + distinct_integers(rng, int(self.length[c]), int(counts[c])) for c in chosen]
+            )
+            klass = np.repeat(chosen, counts[chosen])
+        else:
+            klass = np.repeat(np.arange(self.classes), counts)
+            positions = self._positions(rng, klass)
+            while True:
+                s = np.sort(positions)
+                if not (s[1:] == s[:-1]).any():
+                    break
+                _, first = np.unique(positions, return_index=True)
+                first.sort()
+                positions, klass = positions[first], klass[first]
+                again = np.repeat(np.arange(self.classes), counts - np.bincount(klass, minlength=self.classes))
+                positions = np.concatenate([positions, self._positions(rng, again)])
+                klass = np.concatenate([klass, again])
+            by_class = np.argsort(klass, kind="stable")  # class by class, each in its draw order
+            positions, klass = positions[by_class], klass[by_class]
         rows = self.rows[positions].astype(np.int64)
-        self._remove(positions, np.repeat(chosen, counts[chosen]))
+        self._remove(positions, klass)
         return rows
+
+    def _positions(self, rng: np.random.Generator, klass: np.ndarray) -> np.ndarray:
+        """A uniform live position in the block of each of ``klass`` (with replacement)."""
+        return (rng.random(klass.size) * self.length[klass]).astype(np.int64) + self.start[klass]
 
     def remove(self, idx: np.ndarray) -> None:
         """Take consumers ``idx`` (distinct, all in the pool) out of it."""
@@ -309,14 +347,33 @@ class NeverJoined:
             where[moved] = holes
 
 
+class _Day(NamedTuple):
+    """One day's acquisition, drawn as counts: who joins is drawn when the day is handed over."""
+
+    t: float
+    uniform: np.ndarray  # by class: the people drawn uniformly from the pool (organic, Bass, flat-cost paid)
+    converted: np.ndarray  # by class: the people paid impressions converted
+    by_source: tuple[int, int, int]  # how many of ``uniform`` each of SOURCES brought, in SOURCES order
+
+
 class AudienceAcquisition:
     """The acquisition of one channel's owned audience, built in the channel's ``start()``.
 
     ``params()`` returns the current :class:`Acquisition` (read at every step, so timeline entries apply);
     ``join`` is the channel's callback; ``relevance_uplift()`` the channel's targeting uplift (impression form).
     How many join from each source is drawn from the stream ``"<channel>/<prefix>/<source>"``, one per source, so
-    a change to one source leaves the other sources' counts paired across strategies (common random numbers); who
-    joins is drawn from ``"<channel>/<prefix>/who"``.
+    a change to one source leaves the other sources' counts paired across strategies (common random numbers); how
+    they split among classes (segment × usable data) from ``"<channel>/<prefix>/classes"``, and who they are from
+    ``"<channel>/<prefix>/who"``.
+
+    A day is drawn in two stages: its counts by source and class at :meth:`step`, then the people, uniformly within
+    each class among those who never joined, when the day is handed over. Given the counts, people in one class are
+    exchangeable, so handing several days over in one draw gives the same joint distribution as a draw per day.
+    With ``join_batch`` the component does exactly that: the days pile up until the channel calls :meth:`flush`
+    (before it reads its audience: a broadcast, a bus event), and ``join_batch(idx, times, codes)`` receives them
+    at once, with each person's day and source (an index into :data:`SOURCES`); the component records ``joined``
+    and ``joined_<source>`` on each person's own day, and ``pending`` counts who is drawn but not handed over.
+    Without it, each day is handed over at its step through ``join``, one call per source.
     """
 
     def __init__(
@@ -327,12 +384,14 @@ class AudienceAcquisition:
         *,
         prefix: str = "acquisition",
         relevance_uplift: Callable[[], float] = lambda: 0.0,
+        join_batch: BatchJoinCallback | None = None,
     ) -> None:
         self.ctx = ctx
         # The channel's callbacks are held weakly: the channel owns this component, and a cycle back to it would
         # keep a finished run's columns until the cyclic collector runs (reachsim.engine.weak).
         self.params = weak_callable(params)
         self._join = weak_callable(join)
+        self._join_batch = weak_callable(join_batch) if join_batch is not None else None
         self._prefix = prefix
         self._uplift = weak_callable(relevance_uplift)
         # The paid form is fixed for a run (a timeline changes numbers only). Impressions convert people with
@@ -340,24 +399,29 @@ class AudienceAcquisition:
         paid = params().paid
         if isinstance(paid, ImpressionAcquisition):
             population, segments = ctx.population, ctx.segments
-            klass = population.segment.astype(np.int64) * 2 + population.has_data
+            klass = population.segment * np.int16(2) + population.has_data
             self.pool = NeverJoined(population.size, klass, classes=2 * len(segments.names))
             # per class (segment × usable data), fixed for the run: the segment's multiplier, whether the data
             # uplift applies, and whether the target holds it
             codes = np.arange(self.pool.classes) // 2
-            self._multiplier = segments.engagement_multiplier[codes]
-            self._usable = np.arange(self.pool.classes) % 2 == 1
-            self._in_target = np.ones(self.pool.classes, dtype=bool)
+            self._multiplier = segments.engagement_multiplier[codes].tolist()
+            self._usable = (np.arange(self.pool.classes) % 2 == 1).tolist()
+            in_target = np.ones(self.pool.classes, dtype=bool)
             if isinstance(paid.target, list):
-                self._in_target = np.isin(codes, [segments.names.index(name) for name in paid.target])
-            self._target_size = int(self.pool.capacity[self._in_target].sum())
+                in_target = np.isin(codes, [segments.names.index(name) for name in paid.target])
+            self._in_target = in_target.tolist()
+            self._target_size = int(self.pool.capacity[in_target].sum())
         else:
             self.pool = NeverJoined(ctx.population.size)
         self.ever_joined = 0
+        self.pending = 0  # drawn as counts, not yet handed over (join_batch only)
+        self._days: list[_Day] = []
+        self._pending_by_class = [0] * self.pool.classes
         self._paid_credit = 0.0  # members paid for but not yet whole (fractional budget carried to the next day)
         self._impression_credit = Fraction(0)  # impressions paid for but not yet whole
         self._rng: dict[str, np.random.Generator] = {}
         self._who = ctx.rng(f"{prefix}/who")
+        self._classes = ctx.rng(f"{prefix}/classes")
 
     def _stream(self, source: str) -> np.random.Generator:
         if source not in self._rng:
@@ -366,11 +430,14 @@ class AudienceAcquisition:
 
     def join(self, idx: np.ndarray, t: float, source: str) -> None:
         """Consumers ``idx`` (distinct, ascending) join from ``source`` (an initial base, a bus opt-in): those who
-        joined before are dropped, the rest recorded as joined and handed to the channel."""
+        joined before are dropped, the rest recorded as joined and handed to the channel (after any days drawn
+        but not handed over, so those are never handed over twice)."""
+        self.flush()
         idx = idx[self.pool.contains(idx)]
         if idx.size:
             self.pool.remove(idx)
-            self._admit(idx, t, source)
+            self.ever_joined += idx.size
+            self._join(idx, t, source)
 
     def initial(self, k: int, t: float = 0.0) -> None:
         """``k`` consumers drawn uniformly from the market join at ``t`` as the ``initial`` base."""
@@ -378,64 +445,133 @@ class AudienceAcquisition:
             who = self.ctx.rng(f"{self._prefix}/initial/who")
             self.join(np.sort(who.choice(self.ctx.population.size, size=k, replace=False)), t, "initial")
 
-    def _admit(self, idx: np.ndarray, t: float, source: str) -> None:
-        self.ever_joined += idx.size
-        self._join(idx, t, source)
-
     def step(self, t: float) -> None:
-        """One day of acquisition: how many join from each source, then who, in one draw among those who never
+        """One day of acquisition: how many join from each source, in one uniform draw among those who never
         joined, split among the sources in the order organic, Bass, flat paid (which gets what the market has left);
         then the impressions of paid acquisition in the impression form, on whoever is left."""
         acq = self.params()
-        counts: list[tuple[str, int]] = []
+        want = [0, 0, 0]  # by SOURCES
         if acq.organic_per_day:
-            counts.append(("organic", int(self._stream("organic").poisson(acq.organic_per_day))))
+            want[0] = int(self._stream("organic").poisson(acq.organic_per_day))
         if acq.bass is not None:
             potential = math.floor(acq.bass.potential * self.ctx.population.size)
             remaining = potential - self.ever_joined
             prob = daily_adoption_probability(acq.bass.p, acq.bass.q, self.ever_joined, potential)
-            k = int(self._stream("bass").binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
-            counts.append(("bass", k))
+            want[1] = int(self._stream("bass").binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
         paid = None if self.ctx.paid_stopped else acq.paid  # stopped for the run-out after the horizon
         if isinstance(paid, PaidAcquisition):
             self._paid_credit += paid.budget_per_day / paid.cost_per_subscriber
-            counts.append(("paid", math.floor(self._paid_credit)))
-        if counts:
-            people = self.pool.draw(self._who, sum(k for _, k in counts))
-            offset = 0
-            for source, k in counts:
-                got = people[offset : offset + k]
-                offset += got.size
-                if source == "paid":
-                    # what the market could not supply is not bought: the budget is not spent, no credit kept
-                    self._paid_credit = min(self._paid_credit - got.size, self._paid_credit % 1.0)
-                    self._spend(got.size * paid.cost_per_subscriber)  # type: ignore[union-attr]
-                if got.size:
-                    self._admit(np.sort(got), t, source)
+            want[2] = math.floor(self._paid_credit)
+        available = [int(n) - p for n, p in zip(self.pool.length.tolist(), self._pending_by_class, strict=True)]
+        left = sum(available)
+        got = []
+        for k in want:  # the market supplies the sources in order
+            got.append(min(k, left))
+            left -= got[-1]
+        if isinstance(paid, PaidAcquisition):
+            # what the market could not supply is not bought: the budget is not spent, no credit kept
+            self._paid_credit = min(self._paid_credit - got[2], self._paid_credit % 1.0)
+            self._spend(got[2] * paid.cost_per_subscriber)
+        uniform = self._split(available, sum(got))
+        converted = [0] * len(available)
         if isinstance(paid, ImpressionAcquisition):
-            self._impressions(paid, t)
+            available = [a - u for a, u in zip(available, uniform, strict=True)]
+            converted = self._impressions(paid, available)
+        total = sum(got) + sum(converted)
+        if total == 0:
+            return
+        self.ever_joined += total
+        day = _Day(t, np.array(uniform, dtype=np.int64), np.array(converted, dtype=np.int64), tuple(got))
+        if self._join_batch is None:
+            self._hand_over([day])
+            return
+        self.pending += total
+        self._pending_by_class = [p + u + c for p, u, c in zip(self._pending_by_class, uniform, converted,
+                                                                  strict=True)]
+        self._days.append(day)
+        ctx = self.ctx
+        ctx.flow("joined", total)
+        for source, k in zip(SOURCES, (got[0], got[1], got[2] + sum(converted)), strict=True):
+            if k:
+                ctx.flow(f"joined_{source}", k)
+
+    def flush(self) -> None:
+        """Hand the days drawn as counts over to the channel (``join_batch`` only): call it before reading the
+        audience's members."""
+        if self._days:
+            days, self._days = self._days, []
+            self.pending = 0
+            self._pending_by_class = [0] * self.pool.classes
+            self._hand_over(days)
+
+    def _split(self, available: list[int], k: int) -> list[int]:
+        """How ``k`` people drawn uniformly from the pool fall into its classes (multivariate hypergeometric, drawn
+        as a chain of scalar hypergeometrics: cheaper than NumPy's array form for a handful of classes)."""
+        out = [0] * len(available)
+        rest = sum(available)
+        for c, a in enumerate(available):
+            if k == 0:
+                break
+            rest -= a
+            x = k if rest == 0 else int(self._classes.hypergeometric(a, rest, k)) if a else 0
+            out[c] = x
+            k -= x
+        return out
+
+    def _hand_over(self, days: list[_Day]) -> None:
+        """Draw the people of ``days`` (uniformly within each class among those who never joined) and hand them to
+        the channel: the uniform draw's people take their sources in a random order, as one draw split in order
+        would give them."""
+        n_days, classes = len(days), self.pool.classes
+        counts = np.empty((classes, n_days, 2), dtype=np.int64)  # per class: per day, the uniform then converted
+        counts[:, :, 0] = np.array([d.uniform for d in days]).T
+        counts[:, :, 1] = np.array([d.converted for d in days]).T
+        people = self.pool.draw_by_class(self._who, counts.sum(axis=(1, 2)))  # class by class, random within
+        lengths = counts.ravel()
+        day_of = np.repeat(np.broadcast_to(np.arange(n_days)[None, :, None], counts.shape).ravel(), lengths)
+        uniform = np.repeat(np.broadcast_to(np.array([True, False]), counts.shape).ravel(), lengths)
+        code = np.full(people.size, SOURCES.index("paid"), dtype=np.uint8)
+        rows = np.flatnonzero(uniform)
+        if rows.size:
+            shuffled = rows[np.lexsort((self._who.random(rows.size), day_of[rows]))]  # by day, random within
+            by_source = np.array([d.by_source for d in days]).ravel()
+            code[shuffled] = np.repeat(np.tile(np.arange(len(SOURCES), dtype=np.uint8), n_days), by_source)
+        ascending = np.argsort(people)
+        people, day_of, code = people[ascending], day_of[ascending], code[ascending]
+        if self._join_batch is not None:
+            self._join_batch(people, np.array([d.t for d in days])[day_of], code)
+            return
+        (day,) = days  # one day at a time without join_batch
+        for c, source in enumerate(SOURCES):
+            idx = people[code == c]
+            if idx.size:
+                self._join(idx, day.t, source)
 
     def _spend(self, amount: float) -> None:
         if amount:
             self.ctx.cost("acquisition", amount)
             self.ctx.flow("paid_spend", amount)
 
-    def _impressions(self, paid: ImpressionAcquisition, t: float) -> None:
-        """A day of ads: each class's non-members in the target convert with ``1 − (1 − c_k/T)^I``."""
+    def _impressions(self, paid: ImpressionAcquisition, nonmembers: list[int]) -> list[int]:
+        """A day of ads on the target, ``nonmembers`` by class not yet in the audience: how many each class's
+        people convert, each with ``1 − (1 − c_k/T)^I``."""
         impressions, self._impression_credit = boost_impressions(self._impression_credit, paid.budget_per_day, paid.cpm)
         self._spend(paid.budget_per_day)
+        converted = [0] * len(nonmembers)
         if impressions == 0:
-            return
-        pool, target_size = self.pool, self._target_size
-        nonmembers = np.where(self._in_target, pool.length, 0)
-        uplift = np.where(self._usable, 1.0 + self._uplift(), 1.0)
-        rate = np.minimum(1.0, paid.conversion_probability * self._multiplier * uplift)
-        rng = self._stream("paid")
-        converted = rng.binomial(nonmembers, conversion_probability(rate, target_size, impressions))
-        members = target_size - int(nonmembers.sum())
+            return converted
+        target_size, rng = self._target_size, self._stream("paid")
+        uplift = 1.0 + self._uplift()
+        in_target = 0
+        for c, n in enumerate(nonmembers):
+            if not self._in_target[c] or n == 0:
+                continue
+            in_target += n
+            rate = min(1.0, paid.conversion_probability * self._multiplier[c] * (uplift if self._usable[c] else 1.0))
+            p = conversion_probability_scalar(rate, target_size, impressions)
+            converted[c] = int(rng.binomial(n, p)) if p > 0 else 0
+        members = target_size - in_target
         wasted = int(rng.binomial(impressions, members / target_size)) if target_size else impressions
         self.ctx.flow("paid_impressions", impressions)
         self.ctx.flow("wasted_impressions", wasted)
-        people = pool.draw_by_class(self._who, converted)
-        if people.size:
-            self._admit(np.sort(people), t, "paid")
+        return converted

@@ -125,6 +125,19 @@ class Channel(ABC):
         """Deliveries per consumer so far (population-indexed), for reach at frequency; None if not tracked."""
         return None
 
+    def exposed(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The consumers delivered to so far (distinct rows) and how many deliveries each had; None if not tracked.
+
+        What the engine reads for reach at frequency. By default taken from :meth:`exposures`; a channel whose
+        audience is a small share of the market overrides it, so that the end of a run costs what the audience
+        does, not the market."""
+        counts = self.exposures()
+        if counts is None:
+            return None
+        counts = np.asarray(counts)
+        rows = np.flatnonzero(counts)
+        return rows, counts[rows]
+
     def finish(self) -> dict[str, float]:
         """End-of-run metrics for the summary (totals come from the daily series; add others here)."""
         return {}

@@ -30,6 +30,8 @@ WINDOW = "window_until"
 
 #: Where a subscriber came from (the ``joined_<source>`` daily metrics). Bus opt-ins name their own source.
 SOURCES = ("initial", "organic", "paid", "bass", "page", "other")
+#: The ``source`` code (1 + index in SOURCES) of each of the acquisition component's sources.
+_SOURCE_CODE = np.array([1 + SOURCES.index(s) for s in acquisition.SOURCES], dtype=np.uint8)
 
 
 class Broadcasts(StrictModel):
@@ -96,9 +98,14 @@ class MessengerChannel(Channel):
         self.cols.add_column(WINDOW, np.float32, fill=-np.inf)
         self.source = np.zeros(n, dtype=np.uint8)  # 0 = never subscribed, else 1 + index in SOURCES
         self.subscribers = 0
-        # Every join goes through the acquisition component, which knows who ever subscribed.
+        # Every join goes through the acquisition component, which knows who ever subscribed; the days it draws
+        # are handed over in one piece when a broadcast or a bus event needs the subscribers.
         self.acquisition = AudienceAcquisition(
-            ctx, self._acquisition_params, self._join, relevance_uplift=self._relevance_uplift
+            ctx,
+            self._acquisition_params,
+            self._join,
+            relevance_uplift=self._relevance_uplift,
+            join_batch=self._join_batch,
         )
         self._rng_broadcast = ctx.rng("broadcast")
         self._rng_inbound = ctx.rng("inbound")
@@ -119,10 +126,15 @@ class MessengerChannel(Channel):
 
     # -- audience -------------------------------------------------------------------------------------------
     def audience(self) -> float:
-        return float(self.subscribers)
+        return float(self.subscribers + self.acquisition.pending)
 
     def exposures(self) -> np.ndarray:
+        self.acquisition.flush()
         return self.cols.exposure_counts()
+
+    def exposed(self) -> tuple[np.ndarray, np.ndarray]:
+        self.acquisition.flush()
+        return self.cols.exposed()
 
     def _acquisition_params(self) -> Acquisition:
         return self.params.acquisition
@@ -136,39 +148,42 @@ class MessengerChannel(Channel):
 
     def set_param(self, path: str, value: float) -> None:
         super().set_param(path, value)
-        if path == "relevance_uplift":
+        if path == "relevance_uplift":  # everyone's weight follows (those not handed over yet get it when they are)
             cols = self.cols
             for a in range(0, cols.n, JOIN_CHUNK):
                 b = min(a + JOIN_CHUNK, cols.n)
                 cols.weight[a:b] = self._weights(cols.row[a:b])
 
     def _join(self, idx: np.ndarray, t: float, source: str) -> None:
-        """Subscribe consumers ``idx`` (distinct market rows, any order) who never subscribed before (the
-        acquisition component hands over only them). Large joins are applied in pieces, so nothing market-sized is
-        allocated."""
+        """Subscribe consumers ``idx`` (market rows who never subscribed) from an initial base or a bus opt-in."""
         source = source if source in SOURCES else "other"
-        code = 1 + SOURCES.index(source)
+        self._subscribe(idx, t, 1 + SOURCES.index(source))
+        self.ctx.flow("joined", idx.size)
+        self.ctx.flow(f"joined_{source}", idx.size)
+
+    def _join_batch(self, idx: np.ndarray, times: np.ndarray, codes: np.ndarray) -> None:
+        """Subscribe the days of acquisition drawn since the last hand-over (the component recorded the flows)."""
+        self._subscribe(idx, times, _SOURCE_CODE[codes])
+
+    def _subscribe(self, idx: np.ndarray, t: float | np.ndarray, code: int | np.ndarray) -> None:
+        """Make ``idx`` subscribers from ``t`` (one time, or one per row). Large joins are applied in pieces, so
+        nothing market-sized is allocated."""
         novelty = self.params.engagement.novelty
         half_life = novelty.half_life_days if novelty else math.inf
-        idx = np.asarray(idx)
-        before = self.cols.n
+        per_row = np.ndim(t) > 0
         for a in range(0, idx.size, JOIN_CHUNK):
             part = idx[a : a + JOIN_CHUNK]
-            part = part[self.source[part] == 0]
-            if part.size:
-                self.source[part] = code
-                self.cols.join(part, t, novelty_half_life=half_life, weight=self._weights(part), new=True)
-        added = self.cols.n - before
-        if added:
-            self.subscribers += added
-            self.ctx.flow("joined", added)
-            self.ctx.flow(f"joined_{source}", added)
+            self.source[part] = code[a : a + JOIN_CHUNK] if np.ndim(code) else code
+            when = t[a : a + JOIN_CHUNK] if per_row else t  # type: ignore[index]
+            self.cols.join(part, when, novelty_half_life=half_life, weight=self._weights(part), new=True)
+        self.subscribers += idx.size
 
     def _on_optin(self, payload: dict[str, Any]) -> None:
         idx = np.unique(np.asarray(payload["idx"], dtype=np.int64))  # one subscription per person
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:
+        self.acquisition.flush()
         slots = self.cols.slot_of[np.asarray(payload["idx"], dtype=np.int64)]
         self._open_window(slots[slots >= 0], payload["t"])
 
@@ -193,6 +208,7 @@ class MessengerChannel(Channel):
 
     def _broadcast(self, t: float) -> None:
         p, ctx, cols = self.params, self.ctx, self.cols
+        self.acquisition.flush()
         if cols.n == 0:
             return
         pricing = p.pricing

@@ -24,25 +24,23 @@ def exact_counts(shares: Sequence[float], total: int) -> np.ndarray:
 
 
 class Population:
-    def __init__(
-        self,
-        size: int,
-        segment_shares: Sequence[float],
-        data_available: Sequence[float],
-        rng: np.random.Generator,
-    ) -> None:
+    """The market's consumers, laid out by segment: each segment a contiguous range of rows, and within it the
+    consumers whose data the brand may use last (an exact share of the segment).
+
+    Consumers are exchangeable: every channel picks people uniformly at random, over the market or within a
+    segment × usable-data class, so where a consumer sits carries no meaning and a random arrangement would add
+    nothing but cost. The layout makes each class a contiguous range, so building the market is a few fills and
+    a consumer's class needs no sort.
+    """
+
+    def __init__(self, size: int, segment_shares: Sequence[float], data_available: Sequence[float]) -> None:
         self.size = int(size)
         counts = exact_counts(segment_shares, self.size)
-        self.segment = _arrange(counts, rng)
-        # Whose data the brand may use: an exact share of each segment, chosen at random.
+        self.segment = np.repeat(np.arange(counts.size, dtype=np.int16), counts)
         self.has_data = np.zeros(self.size, dtype=bool)
-        for code, share in enumerate(data_available):
-            if share == 0:
-                continue
-            members = np.flatnonzero(self.segment == code)
-            k = round(share * members.size)
-            if k:
-                self.has_data[rng.choice(members, size=k, replace=False)] = True
+        ends = np.cumsum(counts)
+        for end, count, share in zip(ends.tolist(), counts.tolist(), data_available, strict=True):
+            self.has_data[end - round(share * count) : end] = True
         self.first_reached = np.full(self.size, NEVER, dtype=np.float32)
 
     def segment_sizes(self) -> np.ndarray:
@@ -62,27 +60,6 @@ class Population:
 
     def unique_reach(self) -> int:
         return int(np.count_nonzero(self.first_reached != NEVER))
-
-
-def _arrange(counts: np.ndarray, rng: np.random.Generator, piece: int = 1 << 16) -> np.ndarray:
-    """A uniformly random arrangement of ``counts[c]`` rows of each segment code ``c`` (int16 codes).
-
-    Built piece by piece: how many of each code fall in the next piece is a multivariate hypergeometric draw from
-    what is left, and the piece is shuffled on its own. That is the same distribution as shuffling the whole
-    column, but every shuffle stays within the cache: shuffling ten million codes at once costs seconds of
-    random memory access."""
-    size = int(counts.sum())
-    out = np.empty(size, dtype=np.int16)
-    codes = np.arange(counts.size, dtype=np.int16)
-    left = counts.astype(np.int64)
-    for start in range(0, size, piece):
-        n = min(piece, size - start)
-        here = left if n == int(left.sum()) else rng.multivariate_hypergeometric(left, n)
-        part = out[start : start + n]
-        part[:] = np.repeat(codes, here)
-        rng.shuffle(part)
-        left = left - here
-    return out
 
 
 def sample_rows(mask: np.ndarray, count: int, k: int, rng: np.random.Generator) -> np.ndarray:

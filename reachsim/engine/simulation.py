@@ -69,15 +69,10 @@ def build_segments(scenario: Any) -> SegmentTable:
     )
 
 
-def build_population(scenario: Any, streams: Streams) -> Population:
-    """The market, identical in every strategy of a replication (its own named stream)."""
+def build_population(scenario: Any) -> Population:
+    """The market, identical in every strategy and replication (its layout carries no chance; see Population)."""
     segs = scenario.market.segments
-    return Population(
-        scenario.market.size,
-        [s.share for s in segs],
-        [s.data_available for s in segs],
-        streams.generator("market/population"),
-    )
+    return Population(scenario.market.size, [s.share for s in segs], [s.data_available for s in segs])
 
 
 def reach_at_frequency(exposures: np.ndarray) -> dict[str, float]:
@@ -90,6 +85,16 @@ def reach_at_frequency(exposures: np.ndarray) -> dict[str, float]:
     return out
 
 
+def _per_consumer(rows: list[np.ndarray], counts: list[np.ndarray]) -> np.ndarray:
+    """Deliveries per consumer exposed by any channel: the channels' counts added up by consumer."""
+    if not rows:
+        return np.zeros(0, dtype=np.uint32)
+    if len(rows) == 1:
+        return counts[0]
+    _, consumer = np.unique(np.concatenate(rows), return_inverse=True)
+    return np.bincount(consumer, weights=np.concatenate(counts).astype(np.float64)).astype(np.uint64)
+
+
 class Simulation:
     def __init__(self, scenario: Any, strategy: str, replication: int) -> None:
         self.scenario = scenario
@@ -100,7 +105,7 @@ class Simulation:
         self.run_out = int(audience_value.run_out_days) if audience_value is not None else 0
         self.env = simpy.Environment()
         self.streams = Streams(scenario.seed, replication)
-        self.population = build_population(scenario, self.streams)
+        self.population = build_population(scenario)
         self.bus = EventBus()
         self.ledger = Ledger(self.horizon, self.run_out)
         self.recorder = Recorder(self.horizon)
@@ -165,16 +170,18 @@ class Simulation:
 
     def _figures_at_horizon(self) -> dict[str, dict[str, float]]:
         """End-of-run figures (each channel's, reach at frequency) as they stand at the horizon."""
-        total_exposures = np.zeros(self.population.size, dtype=np.uint32)
+        rows: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
         final: dict[str, dict[str, float]] = {}
         for ch in self.channels:
             metrics = ch.finish()
-            exposures = ch.exposures()
-            if exposures is not None:
-                total_exposures += exposures
-                metrics.update(reach_at_frequency(exposures))
+            exposed = ch.exposed()
+            if exposed is not None:
+                rows.append(np.asarray(exposed[0]))
+                counts.append(np.asarray(exposed[1]))
+                metrics.update(reach_at_frequency(counts[-1]))
             final[ch.name] = metrics
-        final["all"] = reach_at_frequency(total_exposures)
+        final["all"] = reach_at_frequency(_per_consumer(rows, counts))
         return final
 
     def _finish(self, final: dict[str, dict[str, float]]) -> RunResult:

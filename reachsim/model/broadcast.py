@@ -244,11 +244,19 @@ class BroadcastColumns:
         out[self.row[: self.n]] = self.exposures[: self.n]
         return out
 
+    def exposed(self) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.uint32]]:
+        """The rows delivered to at least once (members and those who left, distinct) and their lifetime
+        deliveries: :meth:`exposure_counts` without the rows never delivered to, in work that follows the members."""
+        rows = np.concatenate([*self._gone_rows, self.row[: self.n]])
+        counts = np.concatenate([*self._gone_exposures, self.exposures[: self.n]])
+        seen = counts > 0
+        return rows[seen], counts[seen]
+
     # -- membership ---------------------------------------------------------------------------------------------
     def join(
         self,
         idx: npt.ArrayLike,
-        t: float,
+        t: float | npt.ArrayLike,
         *,
         novelty_half_life: float,
         weight: npt.ArrayLike = 1.0,
@@ -263,13 +271,25 @@ class BroadcastColumns:
         half-lives, the novelty column is first re-based to ``t`` (one pass over the members) so that stored
         values stay within float32 range. ``new=True`` is the caller's promise that the rows are distinct and were
         never members (e.g. a channel that never re-acquires anyone): the membership checks are skipped, which
-        matters for the many small joins of daily acquisition.
+        matters for the many small joins of daily acquisition. With ``new=True``, ``t`` may also be one time per
+        row (members acquired over several days and handed over together, each with the novelty of its own day).
         """
         h = _check_half_life("novelty_half_life", novelty_half_life)
-        t = float(t)
-        if not math.isfinite(t):
-            raise ValueError(f"join time must be finite, got {t!r}")
         rows = _rows(idx)
+        times = np.asarray(t, dtype=np.float64)
+        if times.ndim:
+            if not new:
+                raise ValueError("one join time per row is for new members only (new=True)")
+            times = times.reshape(-1)
+            if times.size != rows.size:
+                raise ValueError(f"{times.size} join times for {rows.size} rows")
+            t = float(times.max()) if times.size else 0.0
+            if not (times.size == 0 or math.isfinite(float(times.min())) and math.isfinite(t)):
+                raise ValueError("join times must be finite")
+        else:
+            t = float(times)
+            if not math.isfinite(t):
+                raise ValueError(f"join time must be finite, got {t!r}")
         if rows.size == 0:
             return
         w = np.asarray(weight, dtype=_F32 if np.ndim(weight) else np.float64)
@@ -283,12 +303,17 @@ class BroadcastColumns:
             novelty = self.novelty[: self.n]
             np.multiply(novelty, _F32(_decay(t - self.t_novelty, h)), out=novelty)
             self.t_novelty = t
-        stored_novelty = _F32(1.0 if math.isinf(h) else math.exp2((t - self.t_novelty) / h))
+        stored_novelty: np.ndarray | np.float32
+        if times.ndim:
+            stored_novelty = joiner_novelty(times, self.t_novelty, h)
+        else:
+            stored_novelty = _F32(1.0 if math.isinf(h) else math.exp2((t - self.t_novelty) / h))
         for a in range(0, rows.size, JOIN_CHUNK):
             part = rows[a : a + JOIN_CHUNK]
             part_w = w[a : a + JOIN_CHUNK] if w.ndim else w
             if new:
-                self._append(part, part_w, stored_novelty)
+                part_novelty = stored_novelty[a : a + JOIN_CHUNK] if times.ndim else stored_novelty
+                self._append(part, part_w, part_novelty)
             else:
                 self._join_part(part, part_w, stored_novelty)
 
@@ -326,7 +351,7 @@ class BroadcastColumns:
         if slot.min() == LEFT:
             self._restore_exposures(rows, slot == LEFT, n)
 
-    def _append(self, rows: np.ndarray, w: np.ndarray, novelty: np.float32) -> None:
+    def _append(self, rows: np.ndarray, w: np.ndarray, novelty: np.ndarray | np.float32) -> None:
         """Append rows known to be distinct and never members (ascending rows are checked in one pass)."""
         if rows.size > 1 and not (rows[1:] > rows[:-1]).all() and np.unique(rows).size != rows.size:
             raise ValueError("rows joined with new=True must be distinct")
@@ -335,7 +360,7 @@ class BroadcastColumns:
         self.slot_of[rows] = np.arange(n, n + rows.size, dtype=np.int32)
         self._fill_slots(rows, w, novelty, n)
 
-    def _fill_slots(self, rows: np.ndarray, w: np.ndarray, novelty: np.float32, n: int) -> None:
+    def _fill_slots(self, rows: np.ndarray, w: np.ndarray, novelty: np.ndarray | np.float32, n: int) -> None:
         """Fresh state in the slots from ``n`` on for ``rows`` (``slot_of`` already points there)."""
         end = n + rows.size
         self.row[n:end] = rows

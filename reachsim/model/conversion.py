@@ -13,6 +13,8 @@ Impressions on members (or on people who left) convert nobody: they are wasted, 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -33,6 +35,17 @@ def conversion_probability(rate: npt.ArrayLike, target_size: npt.ArrayLike, impr
         p = np.where(c >= t, 1.0, -np.expm1(i * np.log1p(-c / t)))
     out = np.where((t > 0) & (i > 0), p, 0.0)
     return out[()]
+
+
+def conversion_probability_scalar(rate: float, target_size: float, impressions: float) -> float:
+    """:func:`conversion_probability` for one class, with :mod:`math` (a daily step calls it for a handful)."""
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError("a conversion probability per impression must lie in [0, 1]")
+    if target_size <= 0 or impressions <= 0:
+        return 0.0
+    if rate >= target_size:
+        return 1.0
+    return -math.expm1(impressions * math.log1p(-rate / target_size))
 
 
 def expected_conversions(

@@ -21,6 +21,7 @@ of people a boost reaches (the classical occupancy problem) is :func:`boost_uniq
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -119,9 +120,15 @@ def boost_impressions(credit: Fraction, budget: float, cpm: float) -> tuple[int,
         raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
     if not cpm > 0 or not math.isfinite(cpm):
         raise ValueError(f"cpm must be a finite number > 0, got {cpm!r}")
-    total = credit + Fraction(budget) * 1000 / Fraction(cpm)
+    total = credit + _impressions_bought(budget, cpm)
     whole = math.floor(total)
     return whole, total - whole
+
+
+@functools.lru_cache(maxsize=64)
+def _impressions_bought(budget: float, cpm: float) -> Fraction:
+    """``budget / cpm × 1000`` exactly (cached: a run buys at the same few prices every day)."""
+    return Fraction(budget) * 1000 / Fraction(cpm)
 
 
 def uniform_impressions(

@@ -55,18 +55,24 @@ def test_bus_opt_ins_and_daily_sources_share_one_record_of_who_joined(scenario_f
     sim = Simulation(sc, "s", 0)
     channel = sim.channels[0]
     joins: list[tuple[np.ndarray, str]] = []
-    real_join = channel._join
+    real_join, real_batch = channel._join, channel._join_batch
 
     def spy(idx, t, source):
+        assert idx.size and np.all(np.diff(idx) > 0)  # non-empty, ascending, distinct
         joins.append((idx.copy(), source))
         real_join(idx, t, source)
 
-    channel._join = spy  # start() hands the component the callback, so this one  # type: ignore[method-assign]
+    def spy_batch(idx, times, codes):
+        assert idx.size == times.size == codes.size and np.all(times <= sim.env.now)  # handed over, never early
+        joins.append((idx.copy(), "acquisition"))
+        real_batch(idx, times, codes)
+
+    # start() hands the component the callbacks, so these ones
+    channel._join, channel._join_batch = spy, spy_batch  # type: ignore[method-assign]
     everyone = np.arange(size)
     sim.env.process(_publish_at(sim, 10.5, everyone))
     result = sim.run()
     joined = np.concatenate([idx for idx, _ in joins])
-    assert all(idx.size and np.all(np.diff(idx) > 0) for idx, _ in joins)  # non-empty, ascending, distinct
     assert np.unique(joined).size == joined.size == size  # nobody handed over twice; the opt-in filled the rest
     assert channel.acquisition.ever_joined == size and channel.acquisition.pool.size == 0
     bus = [idx for idx, source in joins if source == "page"]

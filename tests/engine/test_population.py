@@ -1,33 +1,36 @@
-"""The market's segment column: exact counts, every arrangement equally likely (built in pieces)."""
+"""The market's columns: exact segment counts and usable-data shares, laid out as contiguous classes."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+import pytest
 
-from reachsim.engine.population import _arrange
+from reachsim.channels.acquisition import NeverJoined
+from reachsim.engine.population import Population
 
-Z = 4.0
+
+@pytest.mark.parametrize("size", [1, 7, 1_000, 123_457])
+def test_segments_and_usable_data_are_exact_and_contiguous(size: int) -> None:
+    shares, data = [0.2, 0.5, 0.3], [0.0, 0.3, 1.0]
+    population = Population(size, shares, data)
+    counts = np.bincount(population.segment, minlength=3)
+    assert counts.sum() == size and np.all(np.abs(counts - np.array(shares) * size) < 1)
+    assert np.all(np.diff(population.segment) >= 0)  # each segment one range, in order
+    for code, share in enumerate(data):
+        usable = population.has_data[population.segment == code]
+        assert usable.sum() == round(share * usable.size)
+        assert np.all(np.diff(usable.astype(np.int8)) >= 0)  # within a segment, the usable ones last
+    assert np.all(population.first_reached == np.inf)
 
 
-def test_pieces_give_exact_counts_and_uniform_positions() -> None:
-    counts = np.array([3, 10, 7])  # 20 rows in pieces of 6: the last piece is partial
-    size, reps = int(counts.sum()), 6_000
-    rng = np.random.default_rng(31)
-    seen = np.zeros((counts.size, size))
-    for _ in range(reps):
-        column = _arrange(counts, rng, piece=6)
-        assert (np.bincount(column, minlength=counts.size) == counts).all()
-        seen[column, np.arange(size)] += 1
-    for code, count in enumerate(counts):  # each position holds each code with probability count / size
-        p = count / size
-        assert np.all(np.abs(seen[code] - reps * p) <= Z * math.sqrt(reps * p * (1 - p))), (code, seen[code])
-    # pairs of positions in different pieces are exchangeable with pairs in one piece: P(both code 0)
-    both = np.zeros(2)
-    rng = np.random.default_rng(32)
-    for _ in range(reps):
-        column = _arrange(counts, rng, piece=6)
-        both += [column[0] == column[1] == 0, column[0] == column[19] == 0]
-    p = 3 / 20 * 2 / 19
-    assert np.all(np.abs(both - reps * p) <= Z * math.sqrt(reps * p * (1 - p))), both
+def test_the_layout_makes_each_class_a_range_so_the_pool_needs_no_sort() -> None:
+    population = Population(10_000, [0.25, 0.75], [0.4, 0.1])
+    klass = population.segment * np.int16(2) + population.has_data
+    pool = NeverJoined(population.size, klass, classes=4)
+    assert np.array_equal(pool.rows, np.arange(population.size)) and np.array_equal(pool.where, pool.rows)
+    for c in range(4):
+        block = pool.rows[pool.start[c] : pool.start[c] + pool.length[c]]
+        assert np.all(klass[block] == c)
+    shuffled = np.random.default_rng(5).permutation(klass)  # any other order is sorted into classes
+    pool = NeverJoined(population.size, shuffled, classes=4)
+    assert np.all(np.diff(shuffled[pool.rows]) >= 0) and np.array_equal(pool.where[pool.rows], np.arange(10_000))
