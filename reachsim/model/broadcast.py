@@ -284,7 +284,7 @@ class BroadcastColumns:
             if times.size != rows.size:
                 raise ValueError(f"{times.size} join times for {rows.size} rows")
             t = float(times.max()) if times.size else 0.0
-            if not (times.size == 0 or math.isfinite(float(times.min())) and math.isfinite(t)):
+            if not (times.size == 0 or (math.isfinite(float(times.min())) and math.isfinite(t))):
                 raise ValueError("join times must be finite")
         else:
             t = float(times)
