@@ -31,6 +31,7 @@ from reachsim.engine.weak import weak_callable
 from reachsim.model.bass import daily_adoption_probability
 from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import boost_impressions
+from reachsim.model.zeroed import Identity
 
 __all__ = [
     "METRICS",
@@ -222,7 +223,6 @@ class NeverJoined:
 
     def __init__(self, size: int, klass: np.ndarray | None = None, classes: int | None = None) -> None:
         dtype = np.int32 if size < 2**31 else np.int64
-        # Rows in class order: the market's layout already is (no sort, and ``where`` is a copy of ``rows``).
         in_order = klass is None or bool((klass[1:] >= klass[:-1]).all())
         if klass is None:
             self.classes = 1
@@ -233,13 +233,14 @@ class NeverJoined:
         self.capacity = capacity  # consumers per class, joined or not
         self.start = np.concatenate(([0], np.cumsum(capacity)[:-1]))
         self.length = capacity.copy()  # live members per class
-        if in_order:
-            self.rows = np.arange(size, dtype=dtype)
-            self.where = self.rows.copy()
-        else:
-            self.rows = np.argsort(klass, kind="stable").astype(dtype)
-            self.where = np.empty(size, dtype=dtype)
-            self.where[self.rows] = np.arange(size, dtype=dtype)
+        # ``rows`` lists each class's live members, ``where`` inverts it; both start as the identity when the
+        # classes are laid out in order, and cost nothing until people move.
+        self.rows = Identity(size, dtype)
+        self.where = Identity(size, dtype)
+        if not in_order:
+            order = np.argsort(klass, kind="stable").astype(dtype)
+            self.rows[:] = order
+            self.where[order] = np.arange(size, dtype=dtype)
         self.size = size
 
     def contains(self, idx: np.ndarray) -> np.ndarray:

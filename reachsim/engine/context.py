@@ -93,7 +93,7 @@ class ChannelContext:
 
     def reached(self, idx: np.ndarray) -> None:
         """Consumers exposed by this channel now: counts towards de-duplicated reach across channels."""
-        self.recorder.flow("all", "unique_reach", self.env.now, self.population.mark_reached(idx, self.env.now))
+        self.recorder.flow("all", "unique_reach", self.env.now, self.population.mark_reached(idx))
 
     def engagement_weights(self, idx: np.ndarray, relevance_uplift: float) -> np.ndarray:
         """Engagement multiplier of consumers ``idx`` (float32): their segment's multiplier, times

@@ -1,14 +1,13 @@
 """The consumers of the market as NumPy columns (struct of arrays), one row per consumer.
 
 The population holds what every channel shares: each consumer's segment, whether the brand may use their data,
-and when they were first reached by any channel (for de-duplicated reach). Channels keep their own columns.
+and whether any channel has reached them (for de-duplicated reach). Channels keep their own columns.
 """
 
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-NEVER = np.float32(np.inf)
 #: Rows per piece of :meth:`Population.mark_reached`.
 MARK_PIECE = 1 << 18
 
@@ -41,25 +40,25 @@ class Population:
         ends = np.cumsum(counts)
         for end, count, share in zip(ends.tolist(), counts.tolist(), data_available, strict=True):
             self.has_data[end - round(share * count) : end] = True
-        self.first_reached = np.full(self.size, NEVER, dtype=np.float32)
+        self.reached = np.zeros(self.size, dtype=bool)  # by any channel: zero pages, touched where people are
 
     def segment_sizes(self) -> np.ndarray:
         return np.bincount(self.segment, minlength=int(self.segment.max(initial=0)) + 1)
 
-    def mark_reached(self, idx: np.ndarray, t: float) -> int:
-        """Record a first exposure to any channel at time t; return how many were reached for the first time.
+    def mark_reached(self, idx: np.ndarray) -> int:
+        """Record an exposure to any channel; return how many were reached for the first time.
 
         Applied in pieces, so that a whole-market first broadcast allocates no market-sized temporaries."""
         count = 0
         for a in range(0, idx.size, MARK_PIECE):
             part = idx[a : a + MARK_PIECE]
-            fresh = part[self.first_reached[part] == NEVER]
-            self.first_reached[fresh] = t
+            fresh = part[~self.reached[part]]
+            self.reached[fresh] = True
             count += fresh.size
         return count
 
     def unique_reach(self) -> int:
-        return int(np.count_nonzero(self.first_reached != NEVER))
+        return int(np.count_nonzero(self.reached))
 
 
 def sample_rows(mask: np.ndarray, count: int, k: int, rng: np.random.Generator) -> np.ndarray:

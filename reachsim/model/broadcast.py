@@ -55,6 +55,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from reachsim.model.zeroed import Filled
+
 __all__ = ["DEFAULT_BLOCK", "BroadcastColumns", "BroadcastOutcome", "broadcast", "joiner_novelty"]
 
 DEFAULT_BLOCK = 65536
@@ -165,7 +167,7 @@ class BroadcastColumns:
         self.size = size
         self.n = 0  # members: slots 0 … n − 1
         self.fresh = 0  # slots fresh … n − 1 joined since the last broadcast and were not delivered to yet
-        self.slot_of = np.full(size, NEVER_MEMBER, dtype=np.int32)
+        self.slot_of = Filled(size, NEVER_MEMBER, np.int32)  # market-sized, touched only where members are
         capacity = min(max(int(capacity), 0), size)
         self.row = np.empty(capacity, dtype=np.int32)
         self.weight = np.empty(capacity, dtype=_F32)

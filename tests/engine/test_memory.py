@@ -18,7 +18,7 @@ def _run_and_watch(scenario) -> list[weakref.ref]:
     """Run the last strategy; weak references to the run's arrays and channels (no strong one survives)."""
     sim = Simulation(scenario, list(scenario.strategies)[-1], 0)
     sim.run()
-    arrays = [sim.population.first_reached, sim.population.segment]
+    arrays = [sim.population.reached, sim.population.segment]
     for channel in sim.channels:
         state = list(vars(channel).values())
         if hasattr(channel, "cols"):

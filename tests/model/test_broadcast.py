@@ -55,7 +55,7 @@ def by_row(cols: BroadcastColumns, name: str, fill: float = np.nan) -> np.ndarra
 
 
 def active(cols: BroadcastColumns) -> np.ndarray:
-    return cols.slot_of >= 0
+    return cols.slot_of[:] >= 0
 
 
 def within(observed: float, expected: float, se: float) -> bool:
