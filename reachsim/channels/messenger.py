@@ -25,8 +25,10 @@ from reachsim.core.strict import StrictModel
 from reachsim.model.broadcast import JOIN_CHUNK, BroadcastColumns, broadcast
 
 DAYS_PER_MONTH = 365.0 / 12.0
-#: The per-subscriber column holding when the subscriber's messaging window closes (day, float32).
-WINDOW = "window_until"
+#: The per-subscriber column holding the time of the subscriber's latest window-opening action (day, float64; −inf
+#: before any). A delivery at ``t`` is in the window when it lies in ``(t − w, t]``. Only actions at or before the
+#: clock are ever written, so the column never holds a time after ``now``.
+LAST_ACTION = "last_action"
 
 #: Where a subscriber came from (the ``joined_<source>`` daily metrics). Bus opt-ins name their own source.
 SOURCES = ("initial", "organic", "paid", "bass", "page", "other")
@@ -90,10 +92,13 @@ class MessengerChannel(Channel):
 
     def start(self) -> None:
         ctx, n = self.ctx, self.ctx.population.size
-        # Audience-indexed delivery state (one slot per subscriber; see reachsim.model.broadcast), with the expiry
-        # of each subscriber's messaging window as a channel column that moves with its slot.
+        # Audience-indexed delivery state (one slot per subscriber; see reachsim.model.broadcast), with the time of
+        # each subscriber's latest window-opening action as a channel column that moves with its slot. float64:
+        # float32 would resolve a time near day 1000 only to about 5 seconds.
         self.cols = BroadcastColumns(n, capacity=self.params.initial_subscribers)
-        self.cols.add_column(WINDOW, np.float32, fill=-np.inf)
+        self.cols.add_column(LAST_ACTION, np.float64, fill=-np.inf)
+        self._drawn_until = 0.0  # inbound conversations are drawn for (0, _drawn_until]
+        self._later: list[tuple[float, np.ndarray]] = []  # bus actions dated after the clock: (time, rows)
         self.source = np.zeros(n, dtype=np.uint8)  # 0 = never subscribed, else 1 + index in SOURCES
         self.subscribers = 0
         # Every join goes through the acquisition component, which knows who ever subscribed.
@@ -135,6 +140,7 @@ class MessengerChannel(Channel):
         return self.ctx.engagement_weights(idx, self.params.relevance_uplift)
 
     def set_param(self, path: str, value: float) -> None:
+        self._advance(self.ctx.env.now)  # conversations until now came at the rate in force until now
         super().set_param(path, value)
         if path == "relevance_uplift":
             cols = self.cols
@@ -146,6 +152,7 @@ class MessengerChannel(Channel):
         """Subscribe consumers ``idx`` (distinct market rows, any order) who never subscribed before (the
         acquisition component hands over only them). Large joins are applied in pieces, so nothing market-sized is
         allocated."""
+        self._advance(t)  # conversations before the join belong to the audience before it
         source = source if source in SOURCES else "other"
         code = 1 + SOURCES.index(source)
         novelty = self.params.engagement.novelty
@@ -169,23 +176,56 @@ class MessengerChannel(Channel):
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:
-        slots = self.cols.slot_of[np.asarray(payload["idx"], dtype=np.int64)]
-        self._open_window(slots[slots >= 0], payload["t"])
+        """A user action at its exact time ``t`` (a support chat, say), which may be earlier than the channel's
+        last event; one dated after the clock is held until the clock reaches it."""
+        t, rows = float(payload["t"]), np.asarray(payload["idx"], dtype=np.int64)
+        if t > self.ctx.env.now:
+            self._later.append((t, rows))
+        else:
+            self._open_window(rows, t)
 
-    def _open_window(self, slots: np.ndarray, t: float) -> None:
-        """Open the messaging window of the subscribers in ``slots`` (audience slots) from ``t``."""
-        self.cols.column(WINDOW)[slots] = t + self.params.pricing.window_hours / 24.0
+    def _open_window(self, rows: np.ndarray, t: float) -> None:
+        """Subscribers among ``rows`` (population rows) acted at ``t``: their window opens from ``t`` unless a
+        later action already opened it."""
+        slots = self.cols.slot_of[rows]
+        slots = slots[slots >= 0]
+        last = self.cols.column(LAST_ACTION)
+        last[slots] = np.maximum(last[slots], t)
 
-    # -- daily activity: acquisition, inbound conversations, fixed fee ------------------------------------------
+    # -- inbound conversations in continuous time -----------------------------------------------------------------
+    def _advance(self, t: float) -> None:
+        """Bring the window state up to time ``t``: every action at or before ``t``, none after.
+
+        Each subscriber starts conversations as a Poisson process of rate c/365 a day. Over (t₀, t] the
+        superposition of the n subscribers' processes is one Poisson process of rate n·c/365 whose events fall
+        on uniformly random subscribers (with replacement) at uniform times, so drawing the interval at once is
+        exact as long as the audience did not change within it; joins, broadcasts (opt-outs), parameter changes
+        and each day's end call this first. The work follows the conversations drawn, not the audience.
+        """
+        start = self._drawn_until
+        if t > start:
+            self._drawn_until = t
+            rate, n = self.params.inbound_conversations_per_year, self.cols.n
+            if rate and n:
+                rng = self._rng_inbound
+                span = t - start
+                k = int(rng.poisson(n * rate * span / 365.0))
+                if k:
+                    slots = rng.integers(0, n, size=k)
+                    times = t - span * rng.random(k)  # uniform on (start, t]
+                    np.maximum.at(self.cols.column(LAST_ACTION), slots, times)  # a slot keeps its latest
+        if self._later:
+            due = [(at, rows) for at, rows in self._later if at <= t]
+            if due:
+                self._later = [(at, rows) for at, rows in self._later if at > t]
+                for at, rows in due:
+                    self._open_window(rows, at)
+
+    # -- daily activity: acquisition, fixed fee -----------------------------------------------------------------
     def _daily(self, t: float) -> None:
-        p = self.params
+        self._advance(t)
         self.acquisition.step(t)
-        if p.inbound_conversations_per_year and self.subscribers:
-            n = self.cols.n
-            k = int(self._rng_inbound.poisson(n * p.inbound_conversations_per_year / 365.0))
-            if k:  # conversations fall on distinct subscribers: a uniform k-subset of the audience's slots
-                self._open_window(self._rng_inbound.choice(n, size=min(k, n), replace=False, shuffle=False), t)
-        self.ctx.cost("platform_fee", p.fixed_cost_per_month / DAYS_PER_MONTH)
+        self.ctx.cost("platform_fee", self.params.fixed_cost_per_month / DAYS_PER_MONTH)
 
     # -- broadcasts ---------------------------------------------------------------------------------------------
     def _period(self) -> float | None:
@@ -193,10 +233,12 @@ class MessengerChannel(Channel):
 
     def _broadcast(self, t: float) -> None:
         p, ctx, cols = self.params, self.ctx, self.cols
+        self._advance(t)
         if cols.n == 0:
             return
         pricing = p.pricing
-        in_window = cols.count_above(WINDOW, t)
+        # In the window: the latest action lies in (t − w, t] (the column holds nothing after t).
+        in_window = cols.count_above(LAST_ACTION, t - pricing.window_hours / 24.0)
         eng = p.engagement
         outcome = broadcast(
             cols,
@@ -209,7 +251,7 @@ class MessengerChannel(Channel):
             optout=p.unsubscribe.probability,
             optout_fatigue_strength=p.unsubscribe.fatigue_strength,
             rng=self._rng_broadcast,
-            stamp={WINDOW: t + pricing.window_hours / 24.0},  # an engagement opens the window
+            stamp={LAST_ACTION: t},  # an engagement opens the window from now (nothing later is stored)
         )
         deliveries = outcome.deliveries
         ctx.flow("deliveries", deliveries)
