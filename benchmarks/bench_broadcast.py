@@ -57,7 +57,7 @@ PARAMS = dict(
 )
 EVERY_DAYS = 7.0
 SEGMENT_WEIGHTS = (1.0, 1.5)  # casual, loyal
-CHANNEL_SLOT_BYTES = 4  # the Messenger channel's float32 window expiry, per subscriber slot
+CHANNEL_SLOT_BYTES = 8  # the Messenger channel's float64 time of the latest window-opening action, per subscriber slot
 CONSUMER_BYTES = 4 + 1  # per consumer of the market: the kernel's int32 slot_of, the channel's uint8 source
 
 

@@ -25,8 +25,10 @@ from reachsim.core.strict import StrictModel
 from reachsim.model.broadcast import JOIN_CHUNK, BroadcastColumns, broadcast
 
 DAYS_PER_MONTH = 365.0 / 12.0
-#: The per-subscriber column holding when the subscriber's messaging window closes (day, float32).
-WINDOW = "window_until"
+#: The per-subscriber column holding the time of the subscriber's latest window-opening action (day, float64; −inf
+#: before any). A delivery at ``t`` is in the window when it lies in ``(t − w, t]``. Only actions at or before the
+#: clock are ever written, so the column never holds a time after ``now``.
+LAST_ACTION = "last_action"
 
 #: Where a subscriber came from (the ``joined_<source>`` daily metrics). Bus opt-ins name their own source.
 SOURCES = ("initial", "organic", "paid", "bass", "page", "other")
@@ -92,10 +94,13 @@ class MessengerChannel(Channel):
 
     def start(self) -> None:
         ctx, n = self.ctx, self.ctx.population.size
-        # Audience-indexed delivery state (one slot per subscriber; see reachsim.model.broadcast), with the expiry
-        # of each subscriber's messaging window as a channel column that moves with its slot.
+        # Audience-indexed delivery state (one slot per subscriber; see reachsim.model.broadcast), with the time of
+        # each subscriber's latest window-opening action as a channel column that moves with its slot. float64:
+        # float32 would resolve a time near day 1000 only to about 5 seconds.
         self.cols = BroadcastColumns(n, capacity=self.params.initial_subscribers)
-        self.cols.add_column(WINDOW, np.float32, fill=-np.inf)
+        self.cols.add_column(LAST_ACTION, np.float64, fill=-np.inf)
+        self._drawn_until = 0.0  # inbound conversations are drawn for (0, _drawn_until]
+        self._later: list[tuple[float, np.ndarray]] = []  # bus actions dated after the clock: (time, rows)
         self.source = np.zeros(n, dtype=np.uint8)  # 0 = never subscribed, else 1 + index in SOURCES
         self.subscribers = 0
         # Every join goes through the acquisition component, which knows who ever subscribed; the days it draws
@@ -147,6 +152,10 @@ class MessengerChannel(Channel):
         return self.ctx.engagement_weights(idx, self.params.relevance_uplift)
 
     def set_param(self, path: str, value: float) -> None:
+        if path == "inbound_conversations_per_year" and value != self.params.inbound_conversations_per_year:
+            # conversations until now came at the rate in force until now, those acquired so far included
+            self.acquisition.flush()
+            self._advance(self.ctx.env.now)
         super().set_param(path, value)
         if path == "relevance_uplift":  # everyone's weight follows (those not handed over yet get it when they are)
             cols = self.cols
@@ -156,14 +165,28 @@ class MessengerChannel(Channel):
 
     def _join(self, idx: np.ndarray, t: float, source: str) -> None:
         """Subscribe consumers ``idx`` (market rows who never subscribed) from an initial base or a bus opt-in."""
+        self._advance(t)  # conversations before the join belong to the audience before it
         source = source if source in SOURCES else "other"
         self._subscribe(idx, t, 1 + SOURCES.index(source))
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(f"joined_{source}", idx.size)
 
     def _join_batch(self, idx: np.ndarray, times: np.ndarray, codes: np.ndarray) -> None:
-        """Subscribe the days of acquisition drawn since the last hand-over (the component recorded the flows)."""
+        """Subscribe the days of acquisition drawn since the last hand-over (the component recorded the flows),
+        with the conversations each has started since its own join day."""
+        now = self.ctx.env.now
+        self._advance(now)  # conversations until now belong to the audience before these joins
         self._subscribe(idx, times, _SOURCE_CODE[codes])
+        rate = self.params.inbound_conversations_per_year
+        if rate:
+            rng = self._rng_inbound
+            span = now - times
+            k = rng.poisson(rate * span / 365.0)
+            who = np.repeat(np.arange(idx.size), k)
+            if who.size:
+                # each one's conversations over (join, now]: uniform times, the latest kept
+                at = now - span[who] * rng.random(who.size)
+                np.maximum.at(self.cols.column(LAST_ACTION), self.cols.slot_of[idx[who]], at)
 
     def _subscribe(self, idx: np.ndarray, t: float | np.ndarray, code: int | np.ndarray) -> None:
         """Make ``idx`` subscribers from ``t`` (one time, or one per row). Large joins are applied in pieces, so
@@ -183,24 +206,59 @@ class MessengerChannel(Channel):
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:
-        self.acquisition.flush()
-        slots = self.cols.slot_of[np.asarray(payload["idx"], dtype=np.int64)]
-        self._open_window(slots[slots >= 0], payload["t"])
+        """A user action at its exact time ``t`` (a support chat, say), which may be earlier than the channel's
+        last event; one dated after the clock is held until the clock reaches it."""
+        self.acquisition.flush()  # the subscribers acquired until now can act
+        t, rows = float(payload["t"]), np.asarray(payload["idx"], dtype=np.int64)
+        if t > self.ctx.env.now:
+            self._later.append((t, rows))
+        else:
+            self._open_window(rows, t)
 
-    def _open_window(self, slots: np.ndarray, t: float) -> None:
-        """Open the messaging window of the subscribers in ``slots`` (audience slots) from ``t``."""
-        self.cols.column(WINDOW)[slots] = t + self.params.pricing.window_hours / 24.0
+    def _open_window(self, rows: np.ndarray, t: float) -> None:
+        """Subscribers among ``rows`` (population rows) acted at ``t``: their window opens from ``t`` unless a
+        later action already opened it."""
+        slots = self.cols.slot_of[rows]
+        slots = slots[slots >= 0]
+        last = self.cols.column(LAST_ACTION)
+        last[slots] = np.maximum(last[slots], t)
 
-    # -- daily activity: acquisition, inbound conversations, fixed fee ------------------------------------------
+    # -- inbound conversations in continuous time -----------------------------------------------------------------
+    def _advance(self, t: float) -> None:
+        """Bring the window state up to time ``t``: every action at or before ``t``, none after.
+
+        Each subscriber starts conversations as a Poisson process of rate c/365 a day. Over (t₀, t] the
+        superposition of the n subscribers' processes is one Poisson process of rate n·c/365 whose events fall
+        on uniformly random subscribers (with replacement) at uniform times, so drawing the interval at once is
+        exact as long as the audience did not change within it; joins, hand-overs of acquired subscribers,
+        broadcasts (opt-outs) and parameter changes call this first. The work follows the conversations drawn,
+        not the audience.
+        """
+        start = self._drawn_until
+        if t > start:
+            self._drawn_until = t
+            rate, n = self.params.inbound_conversations_per_year, self.cols.n
+            if rate and n:
+                rng = self._rng_inbound
+                span = t - start
+                k = int(rng.poisson(n * rate * span / 365.0))
+                if k:
+                    slots = rng.integers(0, n, size=k)
+                    times = t - span * rng.random(k)  # uniform on (start, t]
+                    np.maximum.at(self.cols.column(LAST_ACTION), slots, times)  # a slot keeps its latest
+        if self._later:
+            due = [(at, rows) for at, rows in self._later if at <= t]
+            if due:
+                self._later = [(at, rows) for at, rows in self._later if at > t]
+                for at, rows in due:
+                    self._open_window(rows, at)
+
+    # -- daily activity: acquisition, fixed fee -----------------------------------------------------------------
     def _daily(self, t: float) -> None:
-        p = self.params
+        # No conversations are drawn here: the audience changes only at a hand-over, a join or a broadcast, and
+        # each draws the conversations until then first (see _advance).
         self.acquisition.step(t)
-        if p.inbound_conversations_per_year and self.subscribers:
-            n = self.cols.n
-            k = int(self._rng_inbound.poisson(n * p.inbound_conversations_per_year / 365.0))
-            if k:  # conversations fall on distinct subscribers: a uniform k-subset of the audience's slots
-                self._open_window(self._rng_inbound.choice(n, size=min(k, n), replace=False, shuffle=False), t)
-        self.ctx.cost("platform_fee", p.fixed_cost_per_month / DAYS_PER_MONTH)
+        self.ctx.cost("platform_fee", self.params.fixed_cost_per_month / DAYS_PER_MONTH)
 
     # -- broadcasts ---------------------------------------------------------------------------------------------
     def _period(self) -> float | None:
@@ -209,10 +267,12 @@ class MessengerChannel(Channel):
     def _broadcast(self, t: float) -> None:
         p, ctx, cols = self.params, self.ctx, self.cols
         self.acquisition.flush()
+        self._advance(t)
         if cols.n == 0:
             return
         pricing = p.pricing
-        in_window = cols.count_above(WINDOW, t)
+        # In the window: the latest action lies in (t − w, t] (the column holds nothing after t).
+        in_window = cols.count_above(LAST_ACTION, t - pricing.window_hours / 24.0)
         eng = p.engagement
         outcome = broadcast(
             cols,
@@ -225,7 +285,7 @@ class MessengerChannel(Channel):
             optout=p.unsubscribe.probability,
             optout_fatigue_strength=p.unsubscribe.fatigue_strength,
             rng=self._rng_broadcast,
-            stamp={WINDOW: t + pricing.window_hours / 24.0},  # an engagement opens the window
+            stamp={LAST_ACTION: t},  # an engagement opens the window from now (nothing later is stored)
         )
         deliveries = outcome.deliveries
         ctx.flow("deliveries", deliveries)

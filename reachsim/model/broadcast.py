@@ -20,11 +20,12 @@ never the market. Per slot (20 bytes):
 * ``fatigue: float32`` — ``F`` as of ``t_last``, after that broadcast's + 1 (0 for a new member);
 * ``exposures: uint32`` — deliveries over the member's lifetime (kept across leaving and joining again);
 
-plus the per-slot columns a channel adds (:meth:`BroadcastColumns.add_column`, e.g. the expiry of Messenger's
-messaging window), which move with their slot. Every active member receives every broadcast, so the state is kept
-"as of the last broadcast" ``t_last``: a broadcast needs only the scalar decays ``r_f = 2^(−(t − t_last)/h_f)`` and
-``r_n = 2^(−(t − t_novelty)/h_n)``. One population-indexed int32 column, ``slot_of``, maps a consumer to a slot
-(−1: never a member, −2: left), so joins, leaves and lookups by consumer cost O(people touched).
+plus the per-slot columns a channel adds (:meth:`BroadcastColumns.add_column`, e.g. the time of a Messenger
+subscriber's latest window-opening action), which move with their slot. Every active member receives every
+broadcast, so the state is kept "as of the last broadcast" ``t_last``: a broadcast needs only the scalar decays
+``r_f = 2^(−(t − t_last)/h_f)`` and ``r_n = 2^(−(t − t_novelty)/h_n)``. One population-indexed int32 column,
+``slot_of``, maps a consumer to a slot (−1: never a member, −2: left), so joins, leaves and lookups by consumer cost
+O(people touched).
 
 Members leave by swap-removal (the last slots fill the holes: O(leavers)). Joins append. Slots ``fresh … n − 1``
 are members not delivered to since they joined; removals keep that split, so a broadcast finds the people it
@@ -516,7 +517,7 @@ def broadcast(
     ``optout`` is the per-delivery opt-out probability ``u`` and ``optout_fatigue_strength`` its growth ``fs``
     with the stock. Half-lives may be ``math.inf`` (no decay). ``block`` slots are processed at a time.
     ``stamp`` names channel columns (:meth:`BroadcastColumns.add_column`) and the value each engaged member's
-    entry takes, e.g. the expiry of the messaging window an engagement opens.
+    entry takes, e.g. the engagement's time as a Messenger subscriber's latest window-opening action.
     """
     base = _check_non_negative("base", base)
     floor = _check_probability("floor", floor)

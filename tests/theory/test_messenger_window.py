@@ -1,0 +1,172 @@
+"""Messenger's messaging window in continuous time, through the whole engine, against closed forms.
+
+A delivery at ``t`` is in the window when the subscriber's latest action lies in ``(t − w, t]``. Inbound
+conversations are a Poisson process per subscriber, so the in-window share is ``1 − exp(−c·w/8760)``
+(:func:`reachsim.model.window.in_window_share`). Statistical tolerances are 4 standard errors of a binomial share
+(deliveries more than ``w`` apart see disjoint intervals, so they are independent); the window's edges are checked
+exactly, to the second.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from reachsim.channels import topics
+from reachsim.engine.simulation import Simulation
+from reachsim.model.window import in_window_share
+from tests.conftest import build_scenario
+
+Z = 4.0
+SECOND = 1 / 86_400
+GRID = 2.0**-20  # schedules are snapped to this grid (reachsim.engine.clock): times on it are kept exactly
+
+
+def quiet_messenger(**overrides):
+    """Subscribers who never engage, so only the actions under test open windows."""
+    channel = {"type": "messenger", "engagement": {"probability": 0.0}}
+    channel.update(overrides)
+    return channel
+
+
+def share_and_se(series, days):
+    deliveries = series["messenger", "deliveries"][days].sum()
+    in_window = series["messenger", "in_window"][days].sum()
+    return in_window / deliveries, deliveries
+
+
+@pytest.fixture(scope="module")
+def weekly_shares():
+    """In-window share of weekly broadcasts for windows of 24, 36 and 48 hours (and 6 hours, below)."""
+    S, c, k = 40_000, 36.5, 10  # c/365 = 0.1 conversations a day per subscriber
+    out = {}
+    for hours in (6, 24, 36, 48):
+        sc = build_scenario(
+            [
+                quiet_messenger(
+                    initial_subscribers=S,
+                    inbound_conversations_per_year=c,
+                    broadcasts={"every_days": 7, "first_day": 7},  # every broadcast has more than w behind it
+                    pricing={"window_hours": hours},
+                )
+            ],
+            size=S,
+            horizon=7 * (k + 1),
+        )
+        series = Simulation(sc, "s", 0).run().series
+        days = np.flatnonzero(series["messenger", "deliveries"])
+        assert days.tolist() == [7 * (i + 1) for i in range(k)]
+        out[hours] = share_and_se(series, days)
+    return c, out
+
+
+def test_in_window_share_is_1_minus_exp_of_c_w_over_8760(weekly_shares):
+    c, shares = weekly_shares
+    expected = {w: float(in_window_share(c, w)) for w in (24, 36, 48)}
+    for w, value in expected.items():
+        share, n = shares[w]
+        se = math.sqrt(value * (1 - value) / n)
+        assert abs(share - value) < Z * se, (w, share, value, se)
+        assert math.isclose(value, 1 - math.exp(-c * w / 8760))
+    # the three windows are many standard errors apart, so the check tells them apart
+    se = {w: math.sqrt(v * (1 - v) / shares[w][1]) for w, v in expected.items()}
+    assert min(expected[36] - expected[24], expected[48] - expected[36]) > 30 * max(se.values())
+    # and a whole-day model (a day's conversations stamped at its start, w = 24 counting that day's alone: a share
+    # of c/365) would be visibly off even at 24 hours
+    assert abs(expected[24] - c / 365) > 8 * se[24]
+
+
+def test_conversations_after_the_broadcast_do_not_count(weekly_shares):
+    """A 6-hour window at broadcasts at midnight sees only the 6 hours before: conversations later that day (had
+    they been stamped at the day's start) would make the share about c/365, four times as much."""
+    c, shares = weekly_shares
+    share, n = shares[6]
+    value = float(in_window_share(c, 6))
+    se = math.sqrt(value * (1 - value) / n)
+    assert abs(share - value) < Z * se, (share, value, se)
+    assert c / 365 - value > 50 * se
+
+
+def test_conversations_start_when_the_subscriber_joins(scenario_factory):
+    """People who opt in at 12:00 have had 12 hours to write by a broadcast at midnight: with a 24-hour window
+    their share is 1 − exp(−c·0.5/365), not the 1 − exp(−c/365) of subscribers who were there all day."""
+    N, c, joined_at = 5_000, 730.0, 20.5
+    sc = scenario_factory(
+        [quiet_messenger(inbound_conversations_per_year=c, broadcasts={"every_days": 1}, pricing={"window_hours": 24})],
+        size=N,
+        horizon=22,
+    )
+    sim = Simulation(sc, "s", 0)
+
+    def optin():  # type: ignore[no-untyped-def]
+        yield sim.env.timeout(joined_at)
+        sim.bus.publish(topics.MESSENGER_OPTIN, idx=np.arange(N), t=sim.env.now, source="page")
+
+    sim.env.process(optin())
+    series = sim.run().series
+    assert series["messenger", "deliveries"][21] == N
+    share = series["messenger", "in_window"][21] / N
+    value = float(in_window_share(c, 24, since_days=21 - joined_at))
+    se = math.sqrt(value * (1 - value) / N)
+    assert abs(share - value) < Z * se, (share, value, se)
+    assert float(in_window_share(c, 24)) - value > 20 * se
+
+
+# -- actions published on the bus (a support chat): exact times -------------------------------------------------
+
+
+def run_with_actions(scenario_factory, actions, broadcasts, *, window_hours=24.0, horizon=None, S=100):
+    """Broadcasts at the given times (one strategy each) to S silent subscribers; ``actions`` are
+    ``(published_at, dated, rows)``. Returns the in-window count of each broadcast."""
+    horizon = horizon or math.ceil(max(broadcasts)) + 1
+    strategies = {
+        f"b{i}": [
+            quiet_messenger(
+                initial_subscribers=S,
+                broadcasts={"every_days": horizon, "first_day": t},  # one broadcast
+                pricing={"window_hours": window_hours},
+            )
+        ]
+        for i, t in enumerate(broadcasts)
+    }
+    sc = scenario_factory(strategies, size=S, horizon=horizon)
+    counts = []
+    for i, t in enumerate(broadcasts):
+        sim = Simulation(sc, f"b{i}", 0)
+
+        def publish(sim=sim):  # type: ignore[no-untyped-def]
+            for published_at, dated, rows in sorted(actions, key=lambda a: a[0]):
+                yield sim.env.timeout(published_at - sim.env.now)  # before the channels' events at that time
+                sim.bus.publish(topics.MESSENGER_USER_ACTION, idx=np.asarray(rows, dtype=np.int64), t=dated)
+
+        sim.env.process(publish())
+        series = sim.run().series
+        assert series["messenger", "deliveries"][int(t)] == S, t
+        counts.append(int(series["messenger", "in_window"][int(t)]))
+    return counts
+
+
+def test_a_support_chat_opens_the_window_from_its_exact_time(scenario_factory):
+    """A chat at t_a opens (t_a, t_a + w] to the second, near day 1000 too (where a float32 time is only good to
+    about 5 s): in at t_a itself and one second before the close, out at the close and one second after."""
+    t_a = 1000 + (4915 * 64 + 29) * GRID  # ≈ 1000.3; t_a + 1 lies 29 grid steps (≈ 2.4 s) above a float32 value
+    chat = [(t_a, t_a, range(10))]
+    close = t_a + 1.0
+    assert float(np.float32(close)) < close - SECOND  # what a float32 column would have cut the window to
+    edges = [t_a, close - 12 * GRID, close, close + 12 * GRID]  # 12 grid steps ≈ 1 s
+    assert run_with_actions(scenario_factory, chat, edges) == [10, 10, 0, 0]
+
+
+def test_an_earlier_action_reported_late_does_not_shorten_the_window(scenario_factory):
+    """A chat at 2.5, then one dated 2.3 that arrives at 2.6: the window runs from the latest action, 2.5."""
+    actions = [(2.5, 2.5, range(10)), (2.6, 2.3, range(5))]
+    assert run_with_actions(scenario_factory, actions, [3.25, 3.4, 3.5]) == [10, 10, 0]
+
+
+def test_an_action_dated_after_the_broadcast_does_not_count_for_it(scenario_factory):
+    """An action published at 5.0 but dated 5.5 opens the window at 5.5: not for a broadcast at 5.25, but for
+    those in (5.5, 6.5]."""
+    actions = [(5.0, 5.5, range(10))]
+    assert run_with_actions(scenario_factory, actions, [5.25, 5.75, 6.4, 6.5]) == [0, 10, 10, 0]
