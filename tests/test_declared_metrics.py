@@ -73,7 +73,8 @@ def test_summary_json_carries_the_declarations(probe_run) -> None:
     declared = json.loads((folder / "summary.json").read_text())["metrics"]
     probe = declared["channels"]["s"]["queue_probe"]
     assert probe["wait_s"] == {"name": "wait_s", "kind": "mean", "unit": "seconds", "label": "mean wait",
-                               "description": "mean wait of the contacts served", "weight": "served"}
+                               "description": "mean wait of the contacts served", "weight": "served",
+                               "by_hour": True}
     assert probe["on_time_share"]["kind"] == "ratio"
     assert probe["audience"]["kind"] == "stock"
     assert declared["strategy"]["npv"]["unit"] == "currency"
