@@ -182,7 +182,10 @@ def means_and_ratios_chart(data: RunData, palette: Palette) -> Figure | None:
             ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.18, linewidth=0)
             ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=palette.linewidth(s))
         unit = str(declaration.get("unit", ""))
-        style_axes(ax, title=f"{channel} · {declaration.get('label', metric)}", xlabel="day", ylabel=unit)
+        label = str(declaration.get("label", metric))
+        if declaration.get("group"):  # "mean wait by route: phone", not a bare "phone"
+            label = f"{declaration['group']}: {label}"
+        style_axes(ax, title=f"{channel} · {label}", xlabel="day", ylabel=unit)
         if unit == "share":
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         day_axis(ax, data.horizon)
