@@ -7,6 +7,7 @@ of its values and published divided by its weight; a ``ratio`` is computed from 
 denominator is 0 they have no value, NaN (:mod:`reachsim.core.metrics`). Only declared metrics may be recorded.
 """
 
+import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -78,17 +79,26 @@ class Recorder:
         _not_money(channel, metric)
         series = self._series(channel, metric)
         times = np.asarray(times, dtype=float)
-        days = np.floor(times)
-        inside = (days >= 0) & (days < self.horizon_days)
-        if not inside.all():
-            times, days = times[inside], days[inside]
-            amounts = None if amounts is None else np.asarray(amounts, dtype=float)[inside]
         if times.size == 0:
             return
-        series += np.bincount(days.astype(np.int64), weights=amounts, minlength=self.horizon_days)
+        first, last = float(times.min()), float(times.max())
+        if last < 0 or first >= self.horizon_days:  # the run-out after the horizon, say
+            return
+        weights = None if amounts is None else np.asarray(amounts, dtype=float)
+        if first >= 0 and last < self.horizon_days and math.floor(first) == math.floor(last):  # one day's events
+            day = math.floor(first)
+            series[day] += times.size if weights is None else float(weights.sum())
+            within = times - day
+        else:
+            days = np.floor(times)
+            inside = (days >= 0) & (days < self.horizon_days)
+            times, days = times[inside], days[inside]
+            weights = None if weights is None else weights[inside]
+            series += np.bincount(days.astype(np.int64), weights=weights, minlength=self.horizon_days)
+            within = times - days
         hours = self._hours.get((channel, metric))
         if hours is not None:
-            hours += np.bincount(hour_of_day(times), weights=amounts, minlength=HOURS_PER_DAY)
+            hours += np.bincount(_hour_bins(within), weights=weights, minlength=HOURS_PER_DAY)
 
     def stock(self, channel: str, metric: str, read: Callable[[], float]) -> None:
         self._stocks.append((self._series(channel, metric), weak_callable(read)))
@@ -145,7 +155,7 @@ def _not_money(channel: str, metric: str) -> None:
         )
 
 
-def hour_of_day(times: np.ndarray) -> np.ndarray:
-    """The hour of the day (0 to 23) of each time in days."""
-    hours = np.floor((times - np.floor(times)) * HOURS_PER_DAY).astype(np.int64)
-    return np.clip(hours, 0, HOURS_PER_DAY - 1, out=hours)
+def _hour_bins(within: np.ndarray) -> np.ndarray:
+    """Hour bins of times within their day (fractions of a day in [0, 1))."""
+    hours = (within * HOURS_PER_DAY).astype(np.int64)
+    return np.minimum(hours, HOURS_PER_DAY - 1, out=hours)

@@ -106,9 +106,10 @@ class ExperimentResult:
         out: dict[str, dict[str, dict[str, list[float | None]]]] = {}
         if not runs:
             return out
-        for channel, metric in runs[0].hours:
-            stack = np.stack([run.hours[channel, metric] for run in runs])
-            out.setdefault(channel, {})[metric] = profile(stack)
+        for key in runs[0].hours:
+            if all(key in run.hours for run in runs):  # a store from before profiles existed has none
+                channel, metric = key
+                out.setdefault(channel, {})[metric] = profile(np.stack([run.hours[key] for run in runs]))
         return out
 
     # -- summaries -----------------------------------------------------------------------------------------
