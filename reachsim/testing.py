@@ -216,6 +216,12 @@ def _check_declarations(type_name: str, channel_cls: type[Channel]) -> None:
                     f"metric '{metric.name}' ({metric.kind}) is computed from '{needed}', which must be a flow "
                     "declared by the same channel",
                 )
+            if metric.by_hour and not source.by_hour:
+                _fail(
+                    type_name,
+                    f"metric '{metric.name}' is declared by hour of the day, so '{needed}' it is computed from "
+                    "must be declared by hour too (by_hour=True)",
+                )
 
 
 def _model_problems(model: type[BaseModel], where: str, seen: set[type]) -> Iterator[str]:
@@ -377,8 +383,13 @@ def _no_global_random_state(type_name: str) -> Iterator[None]:
 def _differences(a: RunResult, b: RunResult) -> list[str]:
     out = []
     for key in sorted(set(a.series) | set(b.series)):
-        if key not in a.series or key not in b.series or not np.array_equal(a.series[key], b.series[key]):
+        # NaN is a mean's or ratio's "no value" (no weight that day): the same in both runs
+        if key not in a.series or key not in b.series or not np.array_equal(a.series[key], b.series[key],
+                                                                             equal_nan=True):
             out.append(f"series {key[0]}/{key[1]}")
+    for key in sorted(set(a.hours) | set(b.hours)):
+        if key not in a.hours or key not in b.hours or not np.array_equal(a.hours[key], b.hours[key], equal_nan=True):
+            out.append(f"profile by hour {key[0]}/{key[1]}")
     if a.ledger_totals != b.ledger_totals:
         out.append("the ledger")
     if not _same_mapping(a.final, b.final):

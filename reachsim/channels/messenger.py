@@ -79,7 +79,7 @@ class MessengerParams(ChannelParams):
 class MessengerChannel(Channel):
     type_name: ClassVar[str] = "messenger"
     Params: ClassVar[type[MessengerParams]] = MessengerParams
-    publishes: ClassVar[tuple[str, ...]] = ()
+    publishes: ClassVar[tuple[str, ...]] = (topics.ENGAGEMENT,)
     consumes: ClassVar[tuple[str, ...]] = (topics.MESSENGER_OPTIN, topics.MESSENGER_USER_ACTION)
     metrics: ClassVar[tuple[Metric, ...]] = (
         *(flow(f"joined_{s}", "people", s, group=JOINED_BY_SOURCE) for s in SOURCES),
@@ -297,6 +297,8 @@ class MessengerChannel(Channel):
         ctx.flow("engagements", engaged.size)
         if engaged.size:
             ctx.value("engagement", ctx.engagement_value(engaged))
+            if ctx.bus.has_subscribers(topics.ENGAGEMENT):  # e.g. support: a share of them get in touch
+                ctx.bus.publish(topics.ENGAGEMENT, idx=engaged.astype(np.int64), t=t, channel=self.name)
         left = outcome.opted_out.size
         if left:
             self.subscribers -= left

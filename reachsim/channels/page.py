@@ -148,7 +148,7 @@ class PageParams(ChannelParams):
 class PageChannel(Channel):
     type_name: ClassVar[str] = "page"
     Params: ClassVar[type[PageParams]] = PageParams
-    publishes: ClassVar[tuple[str, ...]] = (topics.MESSENGER_OPTIN,)
+    publishes: ClassVar[tuple[str, ...]] = (topics.MESSENGER_OPTIN, topics.ENGAGEMENT)
     consumes: ClassVar[tuple[str, ...]] = (topics.PAGE_FOLLOW,)
     metrics: ClassVar[tuple[Metric, ...]] = (
         flow("post_reach", "people", "post reach", description="people who saw a post (fans and boosted reach)"),
@@ -384,6 +384,9 @@ class PageChannel(Channel):
             ctx.flow("engagements", int(times.sum()))
             values = ctx.segments.value_per_engagement[ctx.population.segment[engaged]]
             ctx.value("engagement", float(values @ times))
+            if ctx.bus.has_subscribers(topics.ENGAGEMENT):  # one entry per engagement (a person may engage twice)
+                ctx.bus.publish(topics.ENGAGEMENT, idx=np.repeat(engaged, times).astype(np.int64), t=t,
+                                channel=self.name)
         if response.opted_out.any():
             self._unfollow(idx[response.opted_out])
         if engaged.size == 0:

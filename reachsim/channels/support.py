@@ -6,7 +6,8 @@ comes over Messenger: the bot answers first and resolves ``bot_containment`` of 
 who each handle ``concurrency`` chats at once. The others call and queue for phone agents. Both queues are
 first-come first-served with exponential patience, simulated contact by contact by the exact recursion over the
 agents' next free times (:func:`reachsim.model.queueing.fcfs_queue`): one event a day serves that day's contacts,
-and the agents' next free times carry the queues over midnight. Staffing may vary by hour of day.
+and the agents' next free times carry the queues over midnight. Staffing may vary by hour of day. Each contact
+counts, with its outcome, on the day and (for the metrics declared by hour) in the hour of the day it arrived.
 
 A Messenger support conversation is a user action on Messenger: it is published at its exact time, so the
 strategy's Messenger channel opens that consumer's messaging window, and later broadcasts to them are cheaper where
@@ -296,15 +297,23 @@ def _route_metrics(route: str, label: str) -> tuple[Metric, ...]:
 
 
 #: Everything a support channel records, beyond the standard metrics. Contacts count on the day they arrive, with
-#: their outcome (a contact's wait is known when it arrives: the virtual waiting time).
+#: their outcome (a contact's wait is known when it arrives: the virtual waiting time); those declared by hour of
+#: the day also count in the hour they arrive, so waits and service level are told by hour of arrival.
 METRICS: tuple[Metric, ...] = (
-    flow("contacts", "contacts", "contacts", description="support contacts: calls and Messenger conversations"),
+    flow(
+        "contacts",
+        "contacts",
+        "contacts",
+        description="support contacts: calls and Messenger conversations",
+        by_hour=True,
+    ),
     flow(
         "phone_contacts",
         "contacts",
         "phone",
         group="contacts by route",
         description="contacts that called: offered to the phone agents",
+        by_hour=True,
     ),
     flow(
         "bot_resolved",
@@ -312,6 +321,7 @@ METRICS: tuple[Metric, ...] = (
         "bot",
         group="contacts by route",
         description="Messenger contacts the bot resolved without an agent",
+        by_hour=True,
     ),
     flow(
         "chat_contacts",
@@ -319,6 +329,7 @@ METRICS: tuple[Metric, ...] = (
         "Messenger agents",
         group="contacts by route",
         description="Messenger contacts the bot passed on: offered to the chat agents",
+        by_hour=True,
     ),
     flow(
         "messenger_contacts",
@@ -332,13 +343,20 @@ METRICS: tuple[Metric, ...] = (
         "contacts after marketing",
         description="contacts that followed a marketing engagement on another channel (counted in contacts)",
     ),
-    flow("answered", "contacts", "answered", description="contacts answered by an agent, phone or chat"),
-    flow("abandoned", "contacts", "abandoned", description="contacts that left the queue before an agent answered"),
+    flow("answered", "contacts", "answered", description="contacts answered by an agent, phone or chat", by_hour=True),
+    flow(
+        "abandoned",
+        "contacts",
+        "abandoned",
+        description="contacts that left the queue before an agent answered",
+        by_hour=True,
+    ),
     flow(
         "queued",
         "contacts",
         "offered to agents",
         description="contacts offered to agents (answered + abandoned): the service level's denominator",
+        by_hour=True,
     ),
     flow("resolved", "contacts", "resolved", description="contacts resolved by an agent or the bot"),
     flow(
@@ -346,6 +364,7 @@ METRICS: tuple[Metric, ...] = (
         "contacts",
         "answered within target",
         description="contacts answered within service_level_seconds",
+        by_hour=True,
     ),
     mean(
         "mean_wait_s",
@@ -353,6 +372,7 @@ METRICS: tuple[Metric, ...] = (
         "mean wait",
         weight="answered",
         description="mean wait of answered contacts; over the horizon weighted by answered",
+        by_hour=True,
     ),
     mean(
         "p90_wait_s",
@@ -369,6 +389,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="within_target",
         denominator="queued",
         description="share of contacts offered to agents that were answered within service_level_seconds",
+        by_hour=True,
     ),
     ratio(
         "abandonment",
@@ -377,6 +398,7 @@ METRICS: tuple[Metric, ...] = (
         numerator="abandoned",
         denominator="queued",
         description="share of contacts offered to agents that abandoned",
+        by_hour=True,
     ),
     ratio(
         "containment",
@@ -460,23 +482,24 @@ class _Contacts:
 
 @dataclass
 class _Served:
-    """What one queue did with the day's contacts."""
+    """What one queue did with the day's contacts, contact by contact in arrival order."""
 
-    contacts: int
-    answered: int
-    within: int  # answered within the target wait
-    answered_waits: np.ndarray  # seconds
+    times: np.ndarray  # arrival times, days
+    answered: np.ndarray  # bool
+    waits_s: np.ndarray  # seconds: until answered, or until abandoning
+    within: np.ndarray  # bool: answered within the target wait
     busy_minutes: float  # agent minutes (a chat counts 1/concurrency)
     staffed_minutes: float
     spend: float
 
     @property
-    def wait_s(self) -> float:
-        return float(self.answered_waits.sum())
+    def answered_waits(self) -> np.ndarray:
+        return self.waits_s[self.answered]
 
     @classmethod
     def nothing(cls) -> _Served:
-        return cls(0, 0, 0, np.empty(0), 0.0, 0.0, 0.0)
+        none = np.empty(0, dtype=bool)
+        return cls(np.empty(0), none, np.empty(0), none, 0.0, 0.0, 0.0)
 
 
 class SupportChannel(Channel):
@@ -563,21 +586,23 @@ class SupportChannel(Channel):
         if chat is not None:
             ctx.cost("bot", n_messenger * chat.bot_cost_per_contact)
             spend += n_messenger * chat.bot_cost_per_contact
-        answered = sum(q.answered for q in served)
-        abandoned = sum(q.contacts - q.answered for q in served)
+        answered = sum(int(np.count_nonzero(q.answered)) for q in served)
         ctx.value("cost_avoided", (answered + n_bot) * p.all_phone_cost_per_contact)
 
-        ctx.flow("contacts", contacts.size)
-        ctx.flow("bot_resolved", n_bot)
+        # Each contact counts at its arrival time: in its day, and in its hour for the metrics declared by hour.
+        queued_at = np.concatenate([q.times for q in served])
+        answered_at = np.concatenate([q.times[q.answered] for q in served])
+        ctx.flow_at("contacts", contacts.times)
+        ctx.flow_at("bot_resolved", contacts.times[by_bot])
         ctx.flow("messenger_contacts", n_messenger)
         ctx.flow("engagement_contacts", int(contacts.from_engagement.sum()))
-        ctx.flow("answered", answered)
-        ctx.flow("abandoned", abandoned)
-        ctx.flow("queued", answered + abandoned)
+        ctx.flow_at("answered", answered_at)
+        ctx.flow_at("abandoned", np.concatenate([q.times[~q.answered] for q in served]))
+        ctx.flow_at("queued", queued_at)
         ctx.flow("resolved", answered + n_bot)
-        ctx.flow("within_target", sum(q.within for q in served))
-        ctx.flow("mean_wait_s", sum(q.wait_s for q in served))
+        ctx.flow_at("within_target", np.concatenate([q.times[q.within] for q in served]))
         waits = np.concatenate([q.answered_waits for q in served])
+        ctx.flow_at("mean_wait_s", answered_at, waits)
         if waits.size:
             ctx.flow("p90_wait_s", quantile(waits, 0.9) * waits.size)
         ctx.flow("busy_agent_minutes", sum(q.busy_minutes for q in served))
@@ -602,10 +627,10 @@ class SupportChannel(Channel):
         waits_s, answered, handle_min = self._queue(route, day, contacts, mask, cfg, concurrency)
         hours = staffed_hours(cfg.agents)
         q = _Served(
-            contacts=int(mask.sum()),
-            answered=int(np.count_nonzero(answered)),
-            within=int(np.count_nonzero(answered & (waits_s <= self.params.service_level_seconds))),
-            answered_waits=waits_s[answered],
+            times=contacts.times[mask],
+            answered=answered,
+            waits_s=waits_s,
+            within=answered & (waits_s <= self.params.service_level_seconds),
             busy_minutes=float(handle_min[answered].sum()) / concurrency,
             staffed_minutes=hours * 60.0,
             spend=hours * cfg.cost_per_agent_hour,
@@ -616,10 +641,10 @@ class SupportChannel(Channel):
             minutes = float(waits_s.sum()) / 60.0 + float(handle_min[answered].sum())
             ctx.cost("telephony", minutes * cfg.telephony_per_minute)
             q.spend += minutes * cfg.telephony_per_minute
-        ctx.flow(f"{route}_contacts", q.contacts)
-        ctx.flow(f"{route}_answered", q.answered)
-        ctx.flow(f"{route}_within_target", q.within)
-        ctx.flow(f"{route}_mean_wait_s", q.wait_s)
+        ctx.flow_at(f"{route}_contacts", q.times)
+        ctx.flow(f"{route}_answered", int(np.count_nonzero(q.answered)))
+        ctx.flow(f"{route}_within_target", int(np.count_nonzero(q.within)))
+        ctx.flow(f"{route}_mean_wait_s", float(q.answered_waits.sum()))
         ctx.flow(f"{route}_busy_minutes", q.busy_minutes)
         ctx.flow(f"{route}_staffed_minutes", q.staffed_minutes)
         return q

@@ -13,6 +13,7 @@ MESSENGER_OPTIN = "messenger.optin"
 MESSENGER_USER_ACTION = "messenger.user_action"
 #: ``{"idx", "t", "source": str}``: consumers who start following the Page.
 PAGE_FOLLOW = "page.follow"
-#: ``{"idx", "t", "channel": str}``: consumers who engaged with a marketing delivery of any channel (support
-#: channels may turn a share of them into contacts).
+#: ``{"idx", "t", "channel": str}``: consumers who engaged with a marketing delivery of any channel, one entry per
+#: engagement (support channels may turn a share of them into contacts). Published by Messenger (broadcasts), the
+#: Page (posts) and the app (pushes; for in-app sessions, each consumer who had one that day, once).
 ENGAGEMENT = "marketing.engagement"

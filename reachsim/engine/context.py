@@ -81,7 +81,13 @@ class ChannelContext:
         )
 
     def flow(self, metric: str, amount: float) -> None:
+        """Count ``amount`` of the declared flow (or a mean's sum) now."""
         self.recorder.flow(self.name, metric, self.env.now, amount)
+
+    def flow_at(self, metric: str, times: np.ndarray, amounts: np.ndarray | None = None) -> None:
+        """Count events at their own times (days; one each, or ``amounts``), e.g. a day's contacts at their
+        arrival times: each lands in its own day and, for a metric declared by hour, its own hour of the day."""
+        self.recorder.flow_at(self.name, metric, times, amounts)
 
     def cost(self, category: str, amount: float) -> None:
         """Book a cost now (the daily ``cost`` series is derived from the ledger)."""

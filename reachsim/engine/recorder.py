@@ -1,16 +1,18 @@
 """The daily recorder: flows binned by day, stocks sampled at each day's end, all by declaration.
 
-A flow recorded at time t counts in day ``floor(t)``, i.e. in [day, day + 1). A stock is a callable sampled by the
-engine once per day, after every event of that day and before any event of the next. A ``mean`` metric is recorded
-as the sum of its values and published divided by its weight; a ``ratio`` is computed from its two flows
-(:mod:`reachsim.core.metrics`). Only declared metrics may be recorded.
+A flow recorded at time t counts in day ``floor(t)``, i.e. in [day, day + 1), and, if it is declared by hour of the
+day, in the run-wide bin of hour ``floor(24·(t − floor t))`` too. A stock is a callable sampled by the engine once
+per day, after every event of that day and before any event of the next. A ``mean`` metric is recorded as the sum
+of its values and published divided by its weight; a ``ratio`` is computed from its two flows; where the weight or
+denominator is 0 they have no value, NaN (:mod:`reachsim.core.metrics`). Only declared metrics may be recorded.
 """
 
+import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from reachsim.core.metrics import Kind, Metric, daily_values
+from reachsim.core.metrics import HOURS_PER_DAY, Kind, Metric, daily_values, hourly_values
 from reachsim.engine.weak import weak_callable
 
 
@@ -33,31 +35,70 @@ class Recorder:
     def __init__(self, horizon_days: int) -> None:
         self.horizon_days = horizon_days
         self._raw: dict[tuple[str, str], np.ndarray] = {}
+        self._hours: dict[tuple[str, str], np.ndarray] = {}  # run-wide sums by hour of the day (by_hour metrics)
         self._declared: dict[str, dict[str, Metric]] = {}
         self._stocks: list[tuple[np.ndarray, Callable[[], float]]] = []
 
     def declare(self, channel: str, metrics: Iterable[Metric]) -> None:
-        """Make every declared daily series exist (as zeros), so every run has the same columns."""
+        """Make every declared daily series (and profile by hour) exist as zeros, so every run has the same
+        columns."""
         declared = self._declared.setdefault(channel, {})
+        metrics = tuple(metrics)
         for metric in metrics:
             if metric.name in declared:
                 raise ValueError(f"channel '{channel}' declares the metric '{metric.name}' twice")
             declared[metric.name] = metric
             if metric.kind in (Kind.FLOW, Kind.STOCK, Kind.MEAN):
                 self._raw[channel, metric.name] = np.zeros(self.horizon_days)
+            if metric.by_hour and metric.kind in (Kind.FLOW, Kind.MEAN):
+                self._hours[channel, metric.name] = np.zeros(HOURS_PER_DAY)
+        for metric in metrics:
+            if metric.by_hour:
+                missing = [name for name in metric.inputs if not getattr(declared.get(name), "by_hour", False)]
+                if missing:
+                    raise ValueError(
+                        f"channel '{channel}': metric '{metric.name}' is declared by hour of the day, so "
+                        f"'{missing[0]}' it is computed from must be declared by hour too"
+                    )
 
     def declared(self, channel: str) -> tuple[Metric, ...]:
         return tuple(self._declared.get(channel, {}).values())
 
     def flow(self, channel: str, metric: str, t: float, amount: float) -> None:
-        if metric in MONEY:
-            raise MoneyFlowError(
-                f"channel '{channel}' recorded '{metric}' with ctx.flow(); book money with ctx.{metric}() so that "
-                "the ledger stays the single source of money (the series are derived from it)"
-            )
+        _not_money(channel, metric)
         day = int(t)
         if 0 <= day < self.horizon_days:
             self._series(channel, metric)[day] += amount
+            hours = self._hours.get((channel, metric))
+            if hours is not None:
+                hours[min(int((t - day) * HOURS_PER_DAY), HOURS_PER_DAY - 1)] += amount
+
+    def flow_at(self, channel: str, metric: str, times: np.ndarray, amounts: np.ndarray | None = None) -> None:
+        """Events at their own times (days): ``amounts`` (one each when None) binned by day and, for a metric
+        declared by hour, by hour of the day. Times outside the horizon are left out."""
+        _not_money(channel, metric)
+        series = self._series(channel, metric)
+        times = np.asarray(times, dtype=float)
+        if times.size == 0:
+            return
+        first, last = float(times.min()), float(times.max())
+        if last < 0 or first >= self.horizon_days:  # the run-out after the horizon, say
+            return
+        weights = None if amounts is None else np.asarray(amounts, dtype=float)
+        if first >= 0 and last < self.horizon_days and math.floor(first) == math.floor(last):  # one day's events
+            day = math.floor(first)
+            series[day] += times.size if weights is None else float(weights.sum())
+            within = times - day
+        else:
+            days = np.floor(times)
+            inside = (days >= 0) & (days < self.horizon_days)
+            times, days = times[inside], days[inside]
+            weights = None if weights is None else weights[inside]
+            series += np.bincount(days.astype(np.int64), weights=weights, minlength=self.horizon_days)
+            within = times - days
+        hours = self._hours.get((channel, metric))
+        if hours is not None:
+            hours += np.bincount(_hour_bins(within), weights=weights, minlength=HOURS_PER_DAY)
 
     def stock(self, channel: str, metric: str, read: Callable[[], float]) -> None:
         self._stocks.append((self._series(channel, metric), weak_callable(read)))
@@ -85,6 +126,18 @@ class Recorder:
                     out[channel, name] = published[name]
         return out
 
+    def hours(self) -> dict[tuple[str, str], np.ndarray]:
+        """The published profiles by hour of the day (24 run-wide bins) of every metric declared by hour, by
+        (channel, metric), in declaration order."""
+        out: dict[tuple[str, str], np.ndarray] = {}
+        for channel, metrics in self._declared.items():
+            raw = {name: self._hours[channel, name] for name in metrics if (channel, name) in self._hours}
+            published = hourly_values(tuple(metrics.values()), raw)
+            for name, metric in metrics.items():
+                if metric.by_hour:
+                    out[channel, name] = published[name]
+        return out
+
     def _series(self, channel: str, metric: str) -> np.ndarray:
         try:
             return self._raw[channel, metric]
@@ -92,3 +145,17 @@ class Recorder:
             raise UndeclaredMetricError(
                 f"channel '{channel}' records the metric '{metric}' but does not declare it (Channel.metrics)"
             ) from None
+
+
+def _not_money(channel: str, metric: str) -> None:
+    if metric in MONEY:
+        raise MoneyFlowError(
+            f"channel '{channel}' recorded '{metric}' with ctx.flow(); book money with ctx.{metric}() so that "
+            "the ledger stays the single source of money (the series are derived from it)"
+        )
+
+
+def _hour_bins(within: np.ndarray) -> np.ndarray:
+    """Hour bins of times within their day (fractions of a day in [0, 1))."""
+    hours = (within * HOURS_PER_DAY).astype(np.int64)
+    return np.minimum(hours, HOURS_PER_DAY - 1, out=hours)

@@ -58,6 +58,8 @@ class RunResult:
     parameters: dict[str, float] = field(default_factory=dict)  # sampled uncertain parameters
     discount_rate: float | None = None  # the rate this replication's NPV uses (sampled when uncertain)
     run_out_net: np.ndarray = field(default_factory=lambda: np.zeros(0))  # net per day after the horizon
+    #: Profiles by hour of the day (24 run-wide bins) of the metrics declared by hour (reachsim.core.metrics).
+    hours: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
 
 def build_segments(scenario: Any) -> SegmentTable:
@@ -209,6 +211,7 @@ class Simulation:
             final=final,
             metrics=metrics,
             ledger_totals=self.ledger.totals(),
+            hours=self.recorder.hours(),
             run_out_net=self.ledger.run_out_net(
                 exclude=frozenset(ch.name for ch in self.channels if not getattr(ch, "owns_audience", True))
             ),

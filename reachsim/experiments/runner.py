@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from reachsim.core.metrics import Metric, run_figure
+from reachsim.core.metrics import Metric, run_figure, unweighted
 from reachsim.engine.simulation import RunResult, run_once
 from reachsim.engine.streams import Streams
 from reachsim.experiments.executors import Executor, SequentialExecutor
 from reachsim.experiments.sensitivity import sensitivity
-from reachsim.experiments.stats import daily_bands, describe, paired_difference
+from reachsim.experiments.stats import daily_bands, describe, paired_difference, profile
 from reachsim.model.finance import breakeven_day, npv, roi
 from reachsim.scenario.uncertainty import sample as sample_uncertain
 
@@ -99,6 +99,19 @@ class ExperimentResult:
                     out.setdefault(channel, {}).setdefault(metric, []).append(value)
         return {c: {m: np.asarray(v, dtype=float) for m, v in ms.items()} for c, ms in out.items()}
 
+    def hour_profiles(self, strategy: str) -> dict[str, dict[str, dict[str, list[float | None]]]]:
+        """Per channel and metric declared by hour of the day, its 24 hourly values summarised over
+        replications (``strategies.<name>.hour_of_day`` in summary.json)."""
+        runs = self.runs[strategy][: self.replications]
+        out: dict[str, dict[str, dict[str, list[float | None]]]] = {}
+        if not runs:
+            return out
+        for key in runs[0].hours:
+            if all(key in run.hours for run in runs):  # a store from before profiles existed has none
+                channel, metric = key
+                out.setdefault(channel, {})[metric] = profile(np.stack([run.hours[key] for run in runs]))
+        return out
+
     # -- summaries -----------------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         """The ``strategies`` and ``comparisons`` parts of summary.json."""
@@ -112,6 +125,9 @@ class ExperimentResult:
                     for channel, metrics in self.channel_metrics(name).items()
                 },
             }
+            hours = self.hour_profiles(name)
+            if hours:  # only runs with metrics declared by hour of the day have the key
+                strategies[name]["hour_of_day"] = hours
         base = self.scenario.baseline
         parameters = self.sampled_parameters()
         comparisons = {
@@ -226,14 +242,24 @@ def run_task(scenario: Any, strategy: str, replication: int) -> RunResult:
 
 def _not_finite(result: RunResult) -> str | None:
     """Where a run's numbers stop being finite (a series, or its total over the horizon), if they do: inf or NaN
-    would otherwise pass silently into every summary."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        for (channel, metric), series in result.series.items():
-            bad = np.flatnonzero(~np.isfinite(series))
-            if bad.size:
-                return f"{channel} {metric} on day {int(bad[0])} is {series[bad[0]]}"
-            if not np.isfinite(series.sum()):
-                return f"{channel} {metric} adds up to more than a number can hold"
+    would otherwise pass silently into every summary. A declared mean or ratio has no value (NaN) where its
+    weight or denominator is 0, and only there."""
+    declared = {channel: {m.name: m for m in metrics} for channel, metrics in result.metrics.items()}
+    for unit, values in (("day", result.series), ("hour", result.hours)):
+        by_channel: dict[str, dict[str, np.ndarray]] = {}
+        for (channel, metric), series in values.items():
+            by_channel.setdefault(channel, {})[metric] = series
+        with np.errstate(over="ignore", invalid="ignore"):
+            for (channel, metric), series in values.items():
+                bad = ~np.isfinite(series)
+                found = declared.get(channel, {}).get(metric)
+                if found is not None and bad.any():
+                    bad &= ~(np.isnan(series) & unweighted(found, by_channel[channel]))
+                if bad.any():
+                    first = int(np.flatnonzero(bad)[0])
+                    return f"{channel} {metric} on {unit} {first} is {series[first]}"
+                if not np.isfinite(np.nansum(series)):
+                    return f"{channel} {metric} adds up to more than a number can hold"
     return None
 
 

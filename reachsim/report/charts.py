@@ -182,7 +182,10 @@ def means_and_ratios_chart(data: RunData, palette: Palette) -> Figure | None:
             ax.fill_between(days, band.p05, band.p95, color=colour, alpha=0.18, linewidth=0)
             ax.plot(days, band.mean, color=colour, linestyle=palette.linestyle(s), linewidth=palette.linewidth(s))
         unit = str(declaration.get("unit", ""))
-        style_axes(ax, title=f"{channel} · {declaration.get('label', metric)}", xlabel="day", ylabel=unit)
+        label = str(declaration.get("label", metric))
+        if declaration.get("group"):  # "mean wait by route: phone", not a bare "phone"
+            label = f"{declaration['group']}: {label}"
+        style_axes(ax, title=f"{channel} · {label}", xlabel="day", ylabel=unit)
         if unit == "share":
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         day_axis(ax, data.horizon)
@@ -190,6 +193,94 @@ def means_and_ratios_chart(data: RunData, palette: Palette) -> Figure | None:
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     fig_title(fig, "Daily means and ratios, by channel")
+    strategy_legend(fig, palette, data.strategies, data.baseline,
+                    [(Patch(color="#999999", alpha=0.3), "5th–95th percentile across replications")])
+    return fig
+
+
+#: Bins of a profile by hour of the day, and where each is drawn (its middle).
+HOURS = np.arange(24) + 0.5
+
+
+def _hourly_panels(data: RunData) -> list[tuple[str, str, dict[str, dict[str, Any]], str | None]]:
+    """The panels of the hour-of-day chart, from the declarations (metrics declared ``by_hour`` that have a
+    profile): (channel, title, {metric: declaration}, strategy). A metric not in a group has a panel of its own,
+    one line per strategy, unless it only weighs another (a mean's weight, a ratio's numerator or denominator is
+    shown through what it weighs); a group has one panel per strategy, one line per member."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for channel, metric, declaration in of_kinds(data, ("flow", "mean", "ratio")):
+        if declaration.get("by_hour") and any(data.hours(s, channel, metric) for s in data.strategies):
+            found[channel, metric] = declaration
+    inputs = {(channel, str(d[key])) for (channel, _), d in found.items()
+              for key in ("weight", "numerator", "denominator") if d.get(key)}
+    panels: list[tuple[str, str, dict[str, dict[str, Any]], str | None]] = []
+    groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for (channel, metric), declaration in found.items():
+        group = declaration.get("group")
+        if group:
+            groups.setdefault((channel, str(group)), {})[metric] = declaration
+        elif (channel, metric) not in inputs:
+            panels.append((channel, f"{channel} · {declaration.get('label', metric)}", {metric: declaration}, None))
+    for (channel, group), members in groups.items():
+        for s in data.strategies:
+            shown = {m: d for m, d in members.items() if _any_value(data.hours(s, channel, m))}
+            if shown:  # members without any value in this strategy (a route it does not have) are left out
+                panels.append((channel, f"{channel} · {group} · {s}", shown, s))
+    return panels
+
+
+def _any_value(band: Band | None) -> bool:
+    return band is not None and bool(np.nansum(np.abs(band.mean)) > 0)
+
+
+def _hourly_values(data: RunData, band: Band, declaration: dict[str, Any]) -> tuple[np.ndarray, ...]:
+    """A profile as drawn: a flow per hour of an average day (its run-wide bin over the days of the horizon)."""
+    scale = 1.0 / data.horizon if declaration.get("kind") == "flow" else 1.0
+    return band.mean * scale, band.p05 * scale, band.p95 * scale
+
+
+def hour_of_day_chart(data: RunData, palette: Palette) -> Figure | None:
+    """Metrics declared by hour of the day (a queue's load, waits and service level by the hour contacts arrive),
+    each a run-wide profile: what the daily series average away."""
+    panels = _hourly_panels(data)
+    if not panels:
+        return None
+    rows, cols = grid_shape(len(panels), 3)
+    fig = figure(min(11.0, 4.2 * cols + 1.0), 3.4 * rows + 1.1)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
+    for ax, (channel, title, members, strategy) in zip(axes.flat, panels, strict=False):
+        units = sorted({str(d.get("unit", "")) for d in members.values()})
+        flows = all(d.get("kind") == "flow" for d in members.values())
+        if strategy is None:  # one metric, one line per strategy
+            ((metric, declaration),) = members.items()
+            for s in data.strategies:
+                band = data.hours(s, channel, metric)
+                if band is None:
+                    continue
+                mean, p05, p95 = _hourly_values(data, band, declaration)
+                colour = palette.colour(s)
+                ax.fill_between(HOURS, p05, p95, color=colour, alpha=0.18, linewidth=0)
+                ax.plot(HOURS, mean, color=colour, linestyle=palette.linestyle(s), linewidth=palette.linewidth(s))
+        else:  # a group: one line per member, for one strategy
+            colours = source_colours(list(members))
+            for metric, declaration in members.items():
+                band = data.hours(strategy, channel, metric)
+                if band is not None:
+                    mean, _, _ = _hourly_values(data, band, declaration)
+                    ax.plot(HOURS, mean, color=colours[metric], linewidth=1.8,
+                            label=plain(declaration.get("label", metric)))
+            ax.legend(loc="best", fontsize=7.5, frameon=False, labelcolor=TEXT)
+        ylabel = " / ".join(units) + (" per hour (average day)" if flows else "")
+        style_axes(ax, title=title, xlabel="hour of the day", ylabel=ylabel)
+        if units == ["share"]:
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_xlim(0, 24)
+        ax.set_xticks(range(0, 25, 3))
+        ax.tick_params(labelbottom=True)  # every panel says its hours
+        ax.set_ylim(bottom=0)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    fig_title(fig, "Over the hour of the day, the whole horizon together")
     strategy_legend(fig, palette, data.strategies, data.baseline,
                     [(Patch(color="#999999", alpha=0.3), "5th–95th percentile across replications")])
     return fig
@@ -582,8 +673,19 @@ CHARTS: tuple[_Spec, ...] = (
         "means_and_ratios", "Daily means and ratios",
         "Each panel is a metric its channel declares as a daily mean (weighted, e.g. a mean wait over the "
         "contacts answered) or a ratio of two daily counts (e.g. a service level): its value day by day, mean "
-        "and 5th–95th percentile across replications. Days without any weight show 0.",
+        "and 5th–95th percentile across replications. A day without any weight (nothing answered) has no value "
+        "and leaves a gap.",
         means_and_ratios_chart,
+    ),
+    _Spec(
+        "hour_of_day", "Over the hour of the day",
+        "Metrics their channel declares by hour of the day, each over the whole horizon: counts per hour of an "
+        "average day (a support queue's contacts, by route), and means and ratios of what happened in each hour "
+        "(the mean wait and service level of the contacts that arrived in it: its waits over its contacts "
+        "answered, never an average of daily figures). Lines are means across replications, bands the 5th–95th "
+        "percentile; an hour without any weight leaves a gap. Queues wait longest where the load outruns the "
+        "agents on duty.",
+        hour_of_day_chart,
     ),
     _Spec(
         "reach_frequency", "Reach at frequency",

@@ -7,4 +7,4 @@ GROUP_CHART_PREFIX = "group-"
 #: File stems of every fixed chart the report can make, so that a stale one can be removed without importing
 #: matplotlib (``reachsim.report.charts.CHARTS`` makes them; a test holds the two together).
 CHART_NAMES = ("money", "comparisons", "audience", "unique_reach", "engagements", "joined_by_source",
-               "means_and_ratios", "reach_frequency")
+               "means_and_ratios", "hour_of_day", "reach_frequency")

@@ -8,8 +8,9 @@ scenario.yaml) are used here (no pandas).
 Files can be edited, truncated or mixed up, so everything read is checked first and :class:`RunDirError` says
 what is wrong (``reachsim report`` exits 2): every field of summary.json the report uses has its type and range;
 scenario.yaml must be the one summary.json was made with (its SHA-256 is ``scenario_sha256``), or the folder
-mixes two runs; timeseries.csv has exactly one finite row per day of the horizon for each of its series, and
-only the strategies of summary.json. Nothing is allocated from a number read before that number is checked.
+mixes two runs; timeseries.csv has exactly one row per day of the horizon for each of its series, its values finite
+numbers or, on a day without a value (a mean without weight), all three empty, and only the strategies of
+summary.json. Nothing is allocated from a number read before that number is checked.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from reachsim.scenario.source import parse_yaml
 TIMESERIES_COLUMNS = ("strategy", "channel", "day", "metric", "mean", "p05", "p95")
 #: Keys summary.json must have for a report to be made from it.
 REQUIRED_KEYS = ("scenario", "horizon_days", "strategies")
+#: Bins of a profile by hour of the day (summary.json's ``hour_of_day``).
+HOURS = 24
 #: The longest horizon a scenario may have (the schema's bound).
 MAX_HORIZON_DAYS = 36_500
 #: summary.json is read whole: a larger one is not a summary.
@@ -47,7 +50,8 @@ class RunDirError(Exception):
 
 @dataclass(frozen=True)
 class Band:
-    """One daily series: mean, 5th and 95th percentile across replications, indexed by day."""
+    """One daily series (or a profile by hour of the day): mean, 5th and 95th percentile across replications,
+    indexed by day (or hour); NaN where no replication has a value."""
 
     mean: np.ndarray
     p05: np.ndarray
@@ -114,6 +118,16 @@ class RunData:
 
     def metrics_of(self, strategy: str, channel: str) -> list[str]:
         return [m for (s, c, m) in self.series if s == strategy and c == channel]
+
+    def hours(self, strategy: str, channel: str, metric: str) -> Band | None:
+        """The profile by hour of the day (24 values) of a metric declared by hour, or None (a metric without
+        one, or a run directory written before there were any)."""
+        body = self.summary["strategies"][strategy].get("hour_of_day") or {}
+        found = (body.get(channel) or {}).get(metric)
+        if found is None:
+            return None
+        return Band(*(np.asarray([np.nan if x is None else x for x in found[k]], dtype=float)
+                      for k in ("mean", "p05", "p95")))
 
 
 def is_run_dir(folder: str | os.PathLike[str]) -> bool:
@@ -191,6 +205,20 @@ def _band_problem(band: Any) -> str | None:
     return None
 
 
+def _profile_problem(profile: Any) -> str | None:
+    """A profile by hour of the day: {mean, p05, p95} of 24 finite numbers or nulls each (n: 24 whole numbers)."""
+    if not isinstance(profile, dict):
+        return "expected {mean, p05, p95}"
+    for key in ("mean", "p05", "p95"):
+        values = profile.get(key)
+        if not (isinstance(values, list) and len(values) == HOURS and all(_number(x) for x in values)):
+            return f"{key} must be {HOURS} finite numbers or nulls, one per hour of the day"
+    n = profile.get("n", [0] * HOURS)
+    if not (isinstance(n, list) and len(n) == HOURS and all(_whole(x) and x >= 0 for x in n)):
+        return f"n must be {HOURS} whole numbers ≥ 0"
+    return None
+
+
 def _difference_problem(diff: Any) -> str | None:
     if not isinstance(diff, dict) or not _number(diff.get("mean", 0)):
         return "expected {mean, ci95} with a finite mean or null"
@@ -224,6 +252,12 @@ def _summary_problem(summary: dict[str, Any]) -> str | None:
                 f"strategies.{name}.channels",
                 body.get("channels", {}),
                 lambda metrics: _mapping_problem("metrics", metrics, _band_problem),
+            )
+        if problem is None:
+            problem = _mapping_problem(
+                f"strategies.{name}.hour_of_day",
+                body.get("hour_of_day", {}),
+                lambda metrics: _mapping_problem("metrics", metrics, _profile_problem),
             )
         if problem is not None:
             return problem
@@ -272,6 +306,7 @@ def _read_timeseries(
         index: dict[tuple[str, str, str], list[int]] = {}
         days: list[str] = []
         values: list[tuple[str, str, str]] = []
+        blank: list[bool] = []  # a day without a value: mean, p05 and p95 all empty
         for line, row in enumerate(rows, start=2):
             if len(row) != len(TIMESERIES_COLUMNS):
                 raise RunDirError(f"{file}:{line}: expected {len(TIMESERIES_COLUMNS)} fields, found {len(row)}")
@@ -279,7 +314,15 @@ def _read_timeseries(
                 raise RunDirError(f"{file}:{line}: strategy {row[0]!r} is not in summary.json")
             index.setdefault((row[0], row[1], row[3]), []).append(len(days))
             days.append(row[2])
-            values.append((row[4], row[5], row[6]))
+            empty = (row[4] == "", row[5] == "", row[6] == "")
+            if any(empty):
+                if not all(empty):
+                    raise RunDirError(f"{file}:{line}: mean, p05 and p95 are all numbers, or all empty (no value)")
+                values.append(("nan", "nan", "nan"))
+                blank.append(True)
+            else:
+                values.append((row[4], row[5], row[6]))
+                blank.append(False)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise RunDirError(f"{file}: cannot be read: {exc}") from None
     try:
@@ -287,10 +330,13 @@ def _read_timeseries(
         val_arr = np.asarray(values, dtype=float).reshape(-1, 3)
     except (ValueError, OverflowError) as exc:
         raise RunDirError(f"{file}: a day or a value is not a number ({exc})") from None
-    bad = np.flatnonzero(~np.isfinite(val_arr).all(axis=1) | (day_arr < 0) | (day_arr >= horizon))
+    no_value = np.asarray(blank, dtype=bool)
+    bad = np.flatnonzero(
+        (~np.isfinite(val_arr).all(axis=1) & ~no_value) | (day_arr < 0) | (day_arr >= horizon)
+    )
     if bad.size:
         line = int(bad[0]) + 2
-        raise RunDirError(f"{file}:{line}: expected a day from 0 to {horizon - 1} and finite values")
+        raise RunDirError(f"{file}:{line}: expected a day from 0 to {horizon - 1} and finite values (or none)")
     series: dict[tuple[str, str, str], Band] = {}
     channels: dict[str, list[str]] = {}
     for key, rows_of_key in index.items():

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ TIMESERIES_COLUMNS = ("strategy", "channel", "day", "metric", "mean", "p05", "p9
 
 
 def _num(x: float) -> str:
-    return format(x, ".12g")
+    """A value of timeseries.csv: 12 significant digits; empty where there is no value (NaN: a mean on a day
+    without weight in any replication, say)."""
+    return format(x, ".12g") if math.isfinite(x) else ""
 
 
 def summary_document(

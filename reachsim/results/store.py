@@ -17,6 +17,7 @@ to the same final files as a run that was never stopped. The format is documente
          "series": [["<channel>", "<metric>", "float64", [day 0, day 1, ...]], ...],
          "final": {"<channel>": {"<metric>": 17.0}},       # whole-run figures (reach at frequency, ...)
          "run_out_net": [..],                              # net value per day of the run-out after the horizon
+         "hours": [["<channel>", "<metric>", [hour 0, ..., hour 23]], ...],  # metrics declared by hour of day
          "declarations": {"<channel>": [{"name": ..., "kind": ..., "unit": ..., "label": ...}, ...]},
          "ledger": [["<channel>", "<category>", -120.0], ...]}}}
 
@@ -42,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from reachsim.core.metrics import Metric
+from reachsim.core.metrics import HOURS_PER_DAY, Metric
 from reachsim.engine.simulation import RunResult
 from reachsim.experiments.runner import ExperimentResult
 from reachsim.results.atomic import write_text
@@ -125,6 +126,7 @@ def run_document(scenario: Any, run: RunResult) -> dict[str, Any]:
         "declarations": {channel: [m.declaration() for m in metrics_] for channel, metrics_ in run.metrics.items()},
         "ledger": [[channel, category, _number(amount)] for (channel, category), amount in run.ledger_totals.items()],
         "run_out_net": _values(run.run_out_net),
+        "hours": [[channel, metric, _values(values)] for (channel, metric), values in run.hours.items()],
     }
 
 
@@ -201,7 +203,19 @@ def _run(data: Any, strategy: str, replication: int, horizon: int) -> RunResult:
         discount_rate=None if rate is None else _float(rate),
         run_out_net=np.asarray([_float(v) if isinstance(v, str) else v for v in data.get("run_out_net", [])],
                                dtype=float),
+        hours=_hours(data.get("hours", [])),
     )
+
+
+def _hours(entries: Any) -> dict[tuple[str, str], np.ndarray]:
+    """The profiles by hour of the day (absent from stores written before there were any)."""
+    hours: dict[tuple[str, str], np.ndarray] = {}
+    for channel, metric, values in entries:
+        array = np.asarray([_float(v) for v in values], dtype=float)
+        if array.shape != (HOURS_PER_DAY,):
+            raise StoreError(f"profile {channel}/{metric} has {array.size} hours, not {HOURS_PER_DAY}")
+        hours[str(channel), str(metric)] = array
+    return hours
 
 
 def read_replication(path: str | os.PathLike[str], scenario: Any, key: str) -> dict[str, RunResult]:

@@ -8,6 +8,7 @@ Statistical checks compare with closed forms within 4 standard errors.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -415,3 +416,161 @@ def test_messenger_support_chats_make_later_broadcasts_cheaper(window_hours: int
     paid_with_chats = -by_chat.ledger_totals["messenger", "messages"]
     assert paid_with_calls - paid_with_chats == pytest.approx(price * by_chat.series["messenger", "in_window"].sum())
     assert paid_with_chats < paid_with_calls
+
+
+# -- by hour of the day, and days without contacts -----------------------------------------------------------------
+
+#: Office hours: few contacts at night, most from 8 am to 6 pm.
+OFFICE_HOURS = [0.2] * 7 + [1.0, 2.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 2.0, 1.0, 0.6, 0.4, 0.3, 0.2, 0.2]
+#: Monday to Friday: nobody calls at the weekend (days 5 and 6 of each week).
+WORKING_WEEK = [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+HOURLY = ("contacts", "phone_contacts", "bot_resolved", "chat_contacts", "answered", "abandoned", "queued",
+          "within_target")
+
+
+@pytest.fixture(scope="module")
+def office_hours(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """Phone only against bot first, office-hours load on working days, 3 replications of 3 weeks, written as a
+    run directory with its report."""
+    from reachsim.report import render_report
+    from tests.conftest import build_scenario
+
+    phone = support(
+        contacts_per_day=400,
+        hour_profile=OFFICE_HOURS,
+        weekday_profile=WORKING_WEEK,
+        patience_minutes=4,
+        phone={"agents": 4, "handle_minutes": 6, "cost_per_agent_hour": 30},
+        all_phone_cost_per_contact=5.0,
+    )
+    bot = {**phone, "phone": {**phone["phone"], "agents": 2},
+           "messenger": {"share": 0.5, "bot_containment": 0.3, "bot_cost_per_contact": 0.1, "agents": 1,
+                         "concurrency": 2, "handle_minutes": 9}}
+    sc = build_scenario({"phone_only": [phone], "bot_first": [bot]}, size=20_000, horizon=21, seed=4, replications=3)
+    result = run_experiment(sc)
+    folder = write_run_dir(result, tmp_path_factory.mktemp("office") / "run")
+    render_report(folder)
+    return result, folder
+
+
+def test_hour_bins_add_up_to_the_daily_totals(office_hours: tuple[Any, Path]) -> None:
+    """Each contact counts in its day and in the hour it arrived: over the run, a flow's 24 bins hold what its
+    daily series holds, and the hourly mean wait and service level weigh back to the same totals."""
+    result, _ = office_hours
+    for run_ in (*result.runs["phone_only"], *result.runs["bot_first"]):
+        daily, hourly = run_.series, run_.hours
+        for metric in HOURLY:
+            assert hourly["support", metric].sum() == pytest.approx(daily["support", metric].sum(), rel=1e-12)
+        answered_h, answered_d = hourly["support", "answered"], daily["support", "answered"]
+        waits_h = np.nansum(hourly["support", "mean_wait_s"] * answered_h)
+        waits_d = np.nansum(daily["support", "mean_wait_s"] * answered_d)
+        assert waits_h == pytest.approx(waits_d, rel=1e-9)
+        assert np.nansum(hourly["support", "service_level"] * hourly["support", "queued"]) == pytest.approx(
+            daily["support", "within_target"].sum(), rel=1e-9
+        )
+        assert hourly["support", "contacts"][:7].sum() < hourly["support", "contacts"][10:17].sum() / 5  # the profile
+    phone_only = result.runs["phone_only"][0].hours
+    assert phone_only["support", "bot_resolved"].sum() == 0 and phone_only["support", "chat_contacts"].sum() == 0
+
+
+def test_a_day_without_contacts_has_no_mean_wait_or_service_level(office_hours: tuple[Any, Path]) -> None:
+    """At the weekend nobody calls: the mean wait, its 90th percentile, the service level, the abandonment and the
+    cost per contact have no value (NaN, an empty cell in timeseries.csv), never 0; the figures over the horizon
+    are totals over totals, as if the weekends were not there."""
+    from reachsim.results.rundata import read_run_dir
+    from reachsim.results.store import identity, read_replication, replication_path
+
+    result, folder = office_hours
+    weekend = np.array([day % 7 >= 5 for day in range(21)])
+    no_value = ("mean_wait_s", "p90_wait_s", "service_level", "abandonment", "cost_per_contact")
+    per_run = result.channel_metrics("phone_only")["support"]
+    for i, run_ in enumerate(result.runs["phone_only"]):
+        s = run_.series
+        assert np.all(s["support", "contacts"][weekend] == 0) and np.all(s["support", "contacts"][~weekend] > 0)
+        for metric in no_value:
+            assert np.isnan(s["support", metric][weekend]).all() and np.isfinite(s["support", metric][~weekend]).all()
+        assert np.all(s["support", "cost"][weekend] > 0)  # agents are paid at the weekend all the same
+        answered = s["support", "answered"]
+        total = np.nansum(s["support", "mean_wait_s"] * answered) / answered.sum()
+        assert per_run["mean_wait_s"][i] == pytest.approx(total, rel=1e-12)
+        weekday_means = s["support", "mean_wait_s"][~weekend]
+        assert per_run["mean_wait_s"][i] != pytest.approx(weekday_means.mean(), rel=1e-6)  # not a mean of means
+        cost, contacts = s["support", "cost"].sum(), s["support", "contacts"].sum()
+        assert per_run["cost_per_contact"][i] == pytest.approx(cost / contacts)
+    # timeseries.csv: empty cells on the weekend, numbers on working days
+    with (folder / "timeseries.csv").open(newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["strategy"] == "phone_only" and r["metric"] == "mean_wait_s"]
+    assert [r["mean"] == r["p05"] == r["p95"] == "" for r in rows] == weekend.tolist()
+    assert all(float(r["mean"]) > 0 for r in rows if r["mean"])
+    # summary.json: a figure without a value in every replication is null (the chat queue of a phone-only run)
+    summary = result.summary()["strategies"]
+    assert summary["phone_only"]["channels"]["support"]["chat_mean_wait_s"] == {"mean": None, "p05": None,
+                                                                                 "p95": None, "n": 0}
+    assert summary["bot_first"]["channels"]["support"]["chat_mean_wait_s"]["mean"] > 0
+    # the folder reads back (gaps as NaN), and the store keeps the NaNs, so a resumed run sums up the same
+    band = read_run_dir(folder).band("phone_only", "support", "mean_wait_s")
+    assert band is not None and np.isnan(band.mean[weekend]).all() and np.isfinite(band.mean[~weekend]).all()
+    scenario = result.scenario
+    stored = read_replication(replication_path(folder, 1), scenario, identity(scenario))["phone_only"]
+    original = result.runs["phone_only"][1]
+    for key, values in original.series.items():
+        np.testing.assert_array_equal(stored.series[key], values)
+    for key, values in original.hours.items():
+        np.testing.assert_array_equal(stored.hours[key], values)
+
+
+def test_the_report_charts_the_queues_over_the_day(office_hours: tuple[Any, Path]) -> None:
+    """Wait and service level over the hour of the day, and contacts by route, in the report of a support run."""
+    from reachsim.report.charts import _hourly_panels
+    from reachsim.results.rundata import read_run_dir
+
+    result, folder = office_hours
+    assert (folder / "charts" / "hour_of_day.png").stat().st_size > 10_000
+    assert 'id="chart-hour_of_day"' in (folder / "report.html").read_text(encoding="utf-8")
+    data = read_run_dir(folder)
+    panels = {title: set(members) for _, title, members, _ in _hourly_panels(data)}
+    assert panels == {
+        "support · contacts": {"contacts"},
+        "support · mean wait": {"mean_wait_s"},
+        "support · service level": {"service_level"},
+        "support · abandonment": {"abandonment"},
+        "support · contacts by route · phone_only": {"phone_contacts"},  # no bot, no chat: not drawn
+        "support · contacts by route · bot_first": {"phone_contacts", "bot_resolved", "chat_contacts"},
+    }
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    profile = summary["strategies"]["bot_first"]["hour_of_day"]["support"]["mean_wait_s"]
+    assert len(profile["mean"]) == 24 and profile["mean"][12] > 0
+    runs = result.runs["bot_first"]
+    assert profile["mean"][12] == pytest.approx(np.mean([r.hours["support", "mean_wait_s"][12] for r in runs]))
+    declared = summary["metrics"]["channels"]["bot_first"]["support"]
+    assert declared["mean_wait_s"]["by_hour"] is True and "by_hour" not in declared["p90_wait_s"]
+
+
+# -- every marketing channel's engagements bring contacts ------------------------------------------------------------
+
+MESSENGER_PUSH = {"type": "messenger", "initial_subscribers": 8_000, "broadcasts": {"every_days": 2},
+                  "engagement": {"probability": 0.1}}
+PAGE_POSTS = {"type": "page", "initial_fans": 8_000, "posts": {"every_days": 1}, "organic_reach": 0.3,
+              "engagement": {"probability": 0.05}, "boost": {"budget_per_post": 20, "cpm": 10.0, "target": "market"}}
+
+
+@pytest.mark.parametrize("marketing", [MESSENGER_PUSH, PAGE_POSTS], ids=["messenger", "page"])
+def test_engagements_with_messenger_and_page_bring_support_contacts(marketing: dict[str, Any]) -> None:
+    """Each engagement (a broadcast or post engaged with; a person may engage with a post twice, once organically
+    and once through a boost) is published once; each leads to a contact the next day with probability p, so the
+    contacts that follow marketing are Binomial(engagements before the last day, p)."""
+    from tests.conftest import build_scenario
+
+    p, horizon = 0.05, 20
+    channel = support(contacts_per_day=0, contacts_per_engagement=p, patience_minutes=5)
+    sim = Simulation(build_scenario([marketing, channel], size=20_000, horizon=horizon, seed=9), "s", 0)
+    published: list[int] = []
+    sim.bus.subscribe(topics.ENGAGEMENT, lambda payload: published.append(int(np.asarray(payload["idx"]).size)))
+    series = sim.run().series
+    engagements = series[marketing["type"], "engagements"]
+    assert sum(published) == engagements.sum() > 0  # one entry per engagement
+    followers = series["support", "engagement_contacts"]
+    np.testing.assert_array_equal(followers, series["support", "contacts"])
+    n = engagements[:-1].sum()  # an engagement on the last day has its contact after the horizon
+    assert abs(followers.sum() - p * n) < Z * math.sqrt(n * p * (1 - p)), (followers.sum(), p * n)
+    assert topics.ENGAGEMENT in registry.available()[marketing["type"]].publishes

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from reachsim import run_experiment
 from reachsim.channels import support as support_module
 from reachsim.engine.simulation import Simulation
 from reachsim.model.queueing import ErlangA, erlang_c, fcfs_queue, mmc_mean_wait, mmc_service_level
@@ -223,3 +224,42 @@ def test_a_contact_keeps_its_draws_whatever_the_route(scenario_factory) -> None:
     a, b = run(sc, "lean"), run(sc, "rich")
     np.testing.assert_array_equal(a["support", "contacts"], b["support", "contacts"])
     assert a["support", "abandoned"].sum() > b["support", "abandoned"].sum()
+
+
+def test_mean_wait_and_service_level_by_hour_follow_the_load(scenario_factory) -> None:
+    """A load that steps between two levels over the day (hour_profile: 150 contacts an hour from midnight to noon,
+    240 from noon to midnight; 5 agents, 1-minute calls: utilisation 0.5 and 0.8). The queue relaxes within
+    minutes (about 1/(cμ(1 − √ρ)²) ≈ 18 min at 0.8), so from 3 hours into each level on it is in the steady state
+    of that level, and the hourly mean wait and service level of those hours are Erlang C's for that level's rate:
+    a step of about ten times in the mean wait. (The hours right after each step are in between: the evening's
+    backlog drains after midnight, the queue builds after noon; they have no closed form and are not checked.)
+    Batches are replications (each hour's run-wide figure); tolerance: Student t with R − 1 degrees of freedom at
+    the two-sided 6e-5 of 4 normal SE."""
+    from scipy import stats
+
+    low, high, agents, mu, target, replications = 150.0, 240.0, 5, 60.0, 20.0, 16
+    channel = support(
+        contacts_per_day=12 * low + 12 * high,
+        hour_profile=[low] * 12 + [high] * 12,
+        service_level_seconds=target,
+        phone={"agents": agents, "handle_minutes": 60.0 / mu},
+    )
+    result = run_experiment(scenario_factory([channel], size=50_000, horizon=15, seed=3, replications=replications))
+    runs = result.runs["s"]
+    wait = np.stack([r.hours["support", "mean_wait_s"] for r in runs])
+    level = np.stack([r.hours["support", "service_level"] for r in runs])
+    t = stats.t.ppf(1 - 3e-5, replications - 1)
+    for rate, steady in ((low, np.arange(3, 12)), (high, np.arange(15, 24))):
+        for observed, expected, what in (
+            (wait, float(mmc_mean_wait(rate, mu, agents)) * 3600, "mean wait (s)"),
+            (level, float(mmc_service_level(rate, mu, agents, target / 3600)), "service level"),
+        ):
+            per_run = observed[:, steady].mean(axis=1)  # each replication's steady hours
+            se = per_run.std(ddof=1) / math.sqrt(replications)
+            assert abs(per_run.mean() - expected) < t * se, (what, rate, per_run.mean(), se, expected)
+    quiet, busy = float(mmc_mean_wait(low, mu, agents)) * 3600, float(mmc_mean_wait(high, mu, agents)) * 3600
+    assert busy > 8 * quiet  # the shape: a step of about ten times
+    mean_wait = wait.mean(axis=0)
+    # summary.json carries the same profile, averaged over replications.
+    profile = result.summary()["strategies"]["s"]["hour_of_day"]["support"]["mean_wait_s"]
+    np.testing.assert_allclose(profile["mean"], mean_wait, rtol=1e-12)

@@ -341,9 +341,17 @@ def _timeseries(change: Any) -> Any:
          "timeseries.csv:6: strategy 'zz' is not in summary.json"),
         (_timeseries(lambda lines: [*lines[:5], re.sub(r",[^,]*$", ",inf", lines[5]), *lines[6:]]),
          "timeseries.csv:6: expected a day from 0 to 29 and finite values"),
+        (_timeseries(lambda lines: [*lines[:5], re.sub(r",[^,]*$", ",nan", lines[5]), *lines[6:]]),
+         "timeseries.csv:6: expected a day from 0 to 29 and finite values"),
+        (_timeseries(lambda lines: [*lines[:5], re.sub(r",[^,]*$", ",", lines[5]), *lines[6:]]),
+         "timeseries.csv:6: mean, p05 and p95 are all numbers, or all empty (no value)"),
+        (_summary(lambda d: d["strategies"]["a"].update(
+            hour_of_day={"support": {"mean_wait_s": {"mean": [1.0] * 23, "p05": [1.0] * 24, "p95": [1.0] * 24}}})),
+         "strategies.a.hour_of_day.support: metrics.mean_wait_s: mean must be 24 finite numbers or nulls"),
     ],
     ids=["mixed-runs", "no-scenario", "huge-horizon", "boolean-horizon", "text-mean", "nan", "baseline", "seed",
-         "hash", "missing-day", "repeated-day", "unknown-strategy", "infinite-value"],
+         "hash", "missing-day", "repeated-day", "unknown-strategy", "infinite-value", "nan-value", "partly-empty",
+         "short-profile"],
 )
 def test_report_refuses_a_folder_that_does_not_hold_together(
     two_runs: tuple[Path, Path], tmp_path: Path, capsys, edit: Any, message: str

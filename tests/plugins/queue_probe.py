@@ -1,7 +1,8 @@
 """A test plugin that declares a daily mean and a ratio, as a support queue does (mean wait, service level).
 
-Each day ``served`` contacts (Poisson) wait an exponential time each; ``wait_s`` is their mean wait weighted by
-``served`` and ``on_time_share`` the share served within ``target_s`` (a ratio of two flows).
+Each day ``served`` contacts (Poisson), arriving uniformly over the day, wait an exponential time each; ``wait_s``
+is their mean wait weighted by ``served`` and ``on_time_share`` the share served within ``target_s`` (a ratio of two
+flows). All four are declared by hour of the day too, each contact counted at its arrival time.
 """
 
 from __future__ import annotations
@@ -27,24 +28,27 @@ class QueueProbe(Channel):
     type_name: ClassVar[str] = "queue_probe"
     Params: ClassVar[type[QueueProbeParams]] = QueueProbeParams
     metrics: ClassVar[tuple[Metric, ...]] = (
-        flow("served", "contacts", "served"),
-        flow("on_time", "contacts", "served on time"),
-        mean("wait_s", "seconds", "mean wait", weight="served", description="mean wait of the contacts served"),
-        ratio("on_time_share", "share", "service level", numerator="on_time", denominator="served"),
+        flow("served", "contacts", "served", by_hour=True),
+        flow("on_time", "contacts", "served on time", by_hour=True),
+        mean("wait_s", "seconds", "mean wait", weight="served", description="mean wait of the contacts served",
+             by_hour=True),
+        ratio("on_time_share", "share", "service level", numerator="on_time", denominator="served", by_hour=True),
     )
     params: QueueProbeParams
 
     def start(self) -> None:
         self._rng = self.ctx.rng("contacts")
+        self._arrivals = self.ctx.rng("arrivals")
         self.ctx.every(self._day, first=0.0, interval=lambda: 1.0, slot=0)
 
     def _day(self, t: float) -> None:
         p = self.params
         served = int(self._rng.poisson(p.contacts_per_day))
         waits = self._rng.exponential(p.mean_wait_s, size=served)
-        self.ctx.flow("served", served)
-        self.ctx.flow("on_time", int((waits <= p.target_s).sum()))
-        self.ctx.flow("wait_s", float(waits.sum()))
+        times = t + self._arrivals.random(served)
+        self.ctx.flow_at("served", times)
+        self.ctx.flow_at("on_time", times[waits <= p.target_s])
+        self.ctx.flow_at("wait_s", times, waits)
         self.ctx.cost("agents", 0.5 * served)
 
 

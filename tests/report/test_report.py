@@ -394,3 +394,26 @@ def test_a_figure_defined_in_some_replications_says_in_how_many(run_dir: Path, t
     edit_summary(folder, strategies=summary["strategies"], comparisons=summary["comparisons"])
     html = (render_report(folder)).read_text(encoding="utf-8")
     assert html.count("defined in 1 replications only") == 2
+
+
+def test_a_run_directory_from_before_profiles_by_hour_renders(run_dir: Path, tmp_path: Path) -> None:
+    """Run directories written before metrics had profiles by hour of the day (no ``hour_of_day``, no ``by_hour``
+    in the declarations) render as they did, without the hour-of-day chart; and one written before declared
+    metrics at all renders too."""
+    folder = copy_run(run_dir, tmp_path / "old")
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert any("hour_of_day" in body for body in summary["strategies"].values())
+    for body in summary["strategies"].values():
+        body.pop("hour_of_day", None)
+    for channels in summary["metrics"]["channels"].values():
+        for declarations in channels.values():
+            for declaration in declarations.values():
+                declaration.pop("by_hour", None)
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    render_report(folder)
+    made = {p.stem for p in (folder / "charts").glob("*.png")}
+    assert "hour_of_day" not in made and {"means_and_ratios", "money"} <= made
+    del summary["metrics"]
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    render_report(folder)
+    assert not (folder / "charts" / "hour_of_day.png").exists()
