@@ -43,9 +43,9 @@ def validate(args: argparse.Namespace) -> int:
 
 def schema(args: argparse.Namespace) -> int:
     from reachsim.results.atomic import write_text
-    from reachsim.scenario.schema import scenario_model
+    from reachsim.scenario.editor_schema import editor_schema
 
-    text = json.dumps(scenario_model().model_json_schema(), indent=2) + "\n"
+    text = json.dumps(editor_schema(), indent=2) + "\n"
     if args.out:
         write_text(args.out, text)
     else:
