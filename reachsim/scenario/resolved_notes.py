@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from reachsim.core.paths import MISSING, get_in
 from reachsim.scenario.inherit import resolve_origins
 from reachsim.scenario.notes import Note, source_notes
@@ -33,13 +35,17 @@ Loc = tuple[str | int, ...]
 
 
 def scenario_notes(path: str | os.PathLike[str]) -> dict[Loc, Note | None] | None:
-    """The notes of the scenario file at ``path`` (see the module docstring); None for a TOML file. Raises
-    :class:`~reachsim.scenario.errors.ScenarioError` if the file cannot be read as a scenario."""
+    """The notes of the scenario file at ``path`` (see the module docstring); None for a TOML file (or YAML whose
+    comments cannot be read). Raises :class:`~reachsim.scenario.errors.ScenarioError` if the file cannot be read
+    as a scenario."""
     suffix = Path(path).suffix.lower()
     if suffix == ".toml":
         return None
     source = load_source(path)
-    notes = {} if suffix == ".json" else source_notes(Path(path).read_text(encoding="utf-8"))
+    try:
+        notes = {} if suffix == ".json" else source_notes(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError:  # read by the scenario reader, not by the comment reader: no notes rather than no run
+        return None
     return resolved_notes(source.data, notes)
 
 

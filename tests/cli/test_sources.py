@@ -118,5 +118,5 @@ def test_document_and_parse_round_trip() -> None:
     notes = {"a.b": Note("§3 x (B)", "B", False), "c[0].d": None, "e": Note("assumption: y", None, True)}
     text = sources.document(notes, "name: x\n")
     assert sources.parse(text.encode(), hashlib.sha256(b"name: x\n").hexdigest()) == notes
-    with pytest.raises(ValueError, match="written for another scenario.yaml"):
+    with pytest.raises(ValueError, match=r"written for another scenario\.yaml"):
         sources.parse(text.encode(), "0" * 64)
