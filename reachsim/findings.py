@@ -34,6 +34,7 @@ import yaml
 from reachsim.core.paths import format_path, is_number, replaced_in
 from reachsim.experiments.runner import ExperimentResult, run_experiment
 from reachsim.experiments.stats import paired_difference
+from reachsim.results.sources import sources_for
 from reachsim.scenario.load import load_scenario, with_overrides
 from reachsim.scenario.notes import Note, source_notes
 from reachsim.scenario.sources_doc import citations
@@ -206,15 +207,16 @@ def _run(scenario: Any, workers: int) -> ExperimentResult:
     return run_experiment(scenario)
 
 
-def _chart(result: ExperimentResult, run_dir: Path, charts: Path, stem: str, report: bool) -> str | None:
-    """Write the run directory (and with ``report`` its whole report); draw its comparison chart, as the report
-    draws it, into ``charts/<stem>.png``."""
+def _chart(result: ExperimentResult, run_dir: Path, charts: Path, stem: str, report: bool,
+           sources: Any = None) -> str | None:
+    """Write the run directory with the inputs' source notes, ``sources`` (and with ``report`` its whole report);
+    draw its comparison chart, as the report draws it, into ``charts/<stem>.png``."""
     from reachsim.report.charts import CHARTS as REPORT_CHARTS
     from reachsim.report.style import Palette, png_bytes
     from reachsim.results.rundata import read_run_dir
     from reachsim.results.rundir import write_run_dir
 
-    write_run_dir(result, run_dir)
+    write_run_dir(result, run_dir, sources=sources)
     if report:
         from reachsim.report import render_report
 
@@ -237,7 +239,7 @@ def run_finding(path: Path, *, replications: int | None, horizon_scale: float, m
     scenario = scaled(with_overrides(load_scenario(path), replications=replications),
                       horizon_scale=horizon_scale, market_scale=market_scale)
     result = _run(scenario, workers)
-    chart = _chart(result, runs / path.stem, charts, path.stem, report)
+    chart = _chart(result, runs / path.stem, charts, path.stem, report, sources_for(path))
     summary = result.summary()
     variants = []
     variant = VARIANTS.get(path.stem)

@@ -43,9 +43,9 @@ def validate(args: argparse.Namespace) -> int:
 
 def schema(args: argparse.Namespace) -> int:
     from reachsim.results.atomic import write_text
-    from reachsim.scenario.schema import scenario_model
+    from reachsim.scenario.editor_schema import editor_schema
 
-    text = json.dumps(scenario_model().model_json_schema(), indent=2) + "\n"
+    text = json.dumps(editor_schema(), indent=2) + "\n"
     if args.out:
         write_text(args.out, text)
     else:
@@ -55,9 +55,11 @@ def schema(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from reachsim.results.folder import FolderError, OutputFolder
+    from reachsim.results.sources import sources_for
     from reachsim.scenario.load import OverrideError, load_scenario, with_overrides
 
     scenario = with_overrides_or_usage(load_scenario(args.file), seed=args.seed, replications=args.replications)
+    sources = sources_for(args.file)  # the inputs' source notes, read now: the file may change while the run lasts
     rule, cap = precision_rule(args, scenario)
     planned = scenario
     if rule is not None:
@@ -71,14 +73,14 @@ def run(args: argparse.Namespace) -> int:
     quiet_dask(args)
     try:
         with OutputFolder(out, protect=[args.file]) as folder:
-            return _run_into(folder, args, scenario, planned, rule)
+            return _run_into(folder, args, scenario, planned, rule, sources)
     except FolderError as exc:
         raise UsageError(f"reachsim run: argument {exc}") from None
 
 
-def _run_into(folder: Any, args: argparse.Namespace, scenario: Any, planned: Any, rule: Any) -> int:
+def _run_into(folder: Any, args: argparse.Namespace, scenario: Any, planned: Any, rule: Any, sources: Any) -> int:
     """The replications of ``planned``, stored in the folder's staging copy as they finish, then the final files
-    and the report there, then the copy moved into place."""
+    (with the inputs' source notes, ``sources``) and the report there, then the copy moved into place."""
     from reachsim.experiments.executors import make_executor
     from reachsim.experiments.runner import RunFailed, run_experiment
     from reachsim.results import store
@@ -121,7 +123,7 @@ def _run_into(folder: Any, args: argparse.Namespace, scenario: Any, planned: Any
         out,
         started,
         quiet=args.quiet,
-        write=lambda result, _: write_run_files(result, staging, precision=precision),
+        write=lambda result, _: write_run_files(result, staging, precision=precision, sources=sources),
         draw=lambda folder: render_after_run(folder, console, no_report=args.no_report, shown=out),
         tell=lambda console, result, _, elapsed, drawn: terminal.print_summary(
             console, result, out, elapsed, drawn, precision=precision

@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 
+from reachsim.report.assumptions import assumptions
 from reachsim.report.charts import Chart
 from reachsim.report.declarations import channel_declarations, strategy_declarations
 from reachsim.report.style import DPI, Palette
@@ -278,20 +279,32 @@ def context(data: RunData, charts: Sequence[Chart]) -> dict[str, Any]:
     ]
     from reachsim import __version__
 
+    inputs = assumptions(data, palette.colour)
     return {
         "renderer_version": __version__,
         "title": data.name,
         "description": data.description,
+        "at_a_glance": [
+            f"seed {s.get('seed', 'unknown')}",
+            f"{s.get('replications', 'unknown')} replication{'' if s.get('replications') == 1 else 's'}",
+            f"{data.horizon:,} days",
+            f"baseline {data.baseline or '—'}",
+        ],
         "provenance": [
             ("reachsim version", str(s.get("reachsim_version", "unknown"))),
             ("seed", str(s.get("seed", "unknown"))),
             ("replications", _replications(s)),
             ("horizon", f"{data.horizon:,} days"),
+            ("run-out", _run_out(s)),
             ("discount rate", fmt(s["discount_rate"], "percent") + " a year" if "discount_rate" in s else "—"),
             ("baseline", str(data.baseline or "—")),
             ("interrupted", "yes" if s.get("interrupted") else "no"),
+            ("sources", "sources.json" if data.sources is not None else "not recorded"),
+            ("report made by", f"reachsim {__version__}"),
             ("scenario sha256", str(s.get("scenario_sha256", "unknown"))),
         ],
+        "assumptions": inputs,
+        "grade_meaning": dict(inputs.grades) if inputs is not None else {},
         "interrupted": bool(s.get("interrupted")),
         "replications": s.get("replications"),
         "baseline": data.baseline,
@@ -318,6 +331,15 @@ def context(data: RunData, charts: Sequence[Chart]) -> dict[str, Any]:
             for c in charts
         ],
     }
+
+
+def _run_out(s: dict[str, Any]) -> str:
+    """The audience-value run-out after the horizon, as provenance says it."""
+    value = s.get("audience_value")
+    days = value.get("run_out_days") if isinstance(value, dict) else None
+    if not isinstance(days, int) or isinstance(days, bool):
+        return "—"
+    return f"{days:,} days without paid media" if days else "none"
 
 
 def _replications(s: dict[str, Any]) -> str:

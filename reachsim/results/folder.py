@@ -29,7 +29,7 @@ __all__ = ["RUN_DIR_ENTRIES", "FolderError", "OutputFolder"]
 
 #: What a run directory holds; any other entry in an output folder makes it not a run directory.
 RUN_DIR_ENTRIES = frozenset(
-    {"summary.json", "timeseries.csv", "scenario.yaml", "replications", "report.html", "charts"}
+    {"summary.json", "timeseries.csv", "scenario.yaml", "sources.json", "replications", "report.html", "charts"}
 )
 #: What else may be in an output folder and go with it: files file browsers leave, temporary files of atomic
 #: writes cut short.

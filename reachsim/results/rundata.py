@@ -10,7 +10,8 @@ what is wrong (``reachsim report`` exits 2): every field of summary.json the rep
 scenario.yaml must be the one summary.json was made with (its SHA-256 is ``scenario_sha256``), or the folder
 mixes two runs; timeseries.csv has exactly one row per day of the horizon for each of its series, its values finite
 numbers or, on a day without a value (a mean without weight), all three empty, and only the strategies of
-summary.json. Nothing is allocated from a number read before that number is checked.
+summary.json; sources.json, when there is one, is a list of notes made for that scenario.yaml
+(:mod:`reachsim.results.sources`). Nothing is allocated from a number read before that number is checked.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from reachsim.core.problems import ScenarioError
+from reachsim.results import sources as sources_file
+from reachsim.scenario.notes import Note
 from reachsim.scenario.source import parse_yaml
 
 #: The columns of timeseries.csv (the run directory contract in docs/design.md).
@@ -68,6 +71,11 @@ class RunData:
     description: str = ""
     scenario_text: str | None = None
     channel_order: dict[str, list[str]] = field(default_factory=dict, repr=False)  # strategy -> its channels
+    #: The resolved scenario (scenario.yaml) as plain data; None if it cannot be read as YAML.
+    scenario: dict[str, Any] | None = field(default=None, repr=False)
+    #: The inputs' source notes by dotted path (sources.json; a null note: written without one); None when the
+    #: run directory has no sources.json (the sources were not recorded).
+    sources: dict[str, Note | None] | None = field(default=None, repr=False)
 
     # -- provenance ------------------------------------------------------------------------------------
     @property
@@ -148,15 +156,19 @@ def read_run_dir(folder: str | os.PathLike[str]) -> RunData:
             f"{path}: not a run directory (no {' or '.join(missing)}; `reachsim run` writes one)"
         )
     summary = _read_summary(path / "summary.json")
-    scenario_text, description = _read_scenario(path / "scenario.yaml", summary)
+    scenario_text, scenario = _read_scenario(path / "scenario.yaml", summary)
+    sources = _read_sources(path / sources_file.FILE, summary)
     series, channels = _read_timeseries(path / "timeseries.csv", summary)
+    description = scenario.get("description") if scenario is not None else None
     return RunData(
         folder=path,
         summary=summary,
         series=series,
-        description=description,
+        description=description.strip() if isinstance(description, str) else "",
         scenario_text=scenario_text,
         channel_order=channels,
+        scenario=scenario,
+        sources=sources,
     )
 
 
@@ -358,9 +370,9 @@ def _read_timeseries(
     return series, channels
 
 
-def _read_scenario(file: Path, summary: dict[str, Any]) -> tuple[str, str]:
-    """The resolved scenario's text and description; RunDirError unless it is the one summary.json was made
-    with."""
+def _read_scenario(file: Path, summary: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """The resolved scenario's text and data (None if it is not a YAML mapping); RunDirError unless it is the one
+    summary.json was made with."""
     try:
         raw = file.read_bytes()
     except FileNotFoundError:
@@ -379,6 +391,19 @@ def _read_scenario(file: Path, summary: dict[str, Any]) -> tuple[str, str]:
     try:  # read as a scenario file is: a hand-made one may hold an alias bomb
         data = parse_yaml(str(file), text).data
     except ScenarioError:
-        data = None  # the description is all that is read from it: the report goes without
-    description = data.get("description") if isinstance(data, dict) else None
-    return text, description.strip() if isinstance(description, str) else ""
+        data = None  # the description and the inputs are all that is read from it: the report goes without
+    return text, data if isinstance(data, dict) else None
+
+
+def _read_sources(file: Path, summary: dict[str, Any]) -> dict[str, Note | None] | None:
+    """The notes of sources.json, None without one; RunDirError unless they were made for scenario.yaml."""
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise RunDirError(f"{file}: cannot be read: {exc}") from None
+    try:
+        return sources_file.parse(raw, summary["scenario_sha256"])
+    except ValueError as exc:
+        raise RunDirError(f"{file}: {exc}") from None

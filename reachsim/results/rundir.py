@@ -1,4 +1,4 @@
-"""The run directory: summary.json, timeseries.csv, scenario.yaml and the per-replication store (see
+"""The run directory: summary.json, timeseries.csv, scenario.yaml, sources.json and the per-replication store (see
 docs/run-directory.md for the contract)."""
 
 from __future__ import annotations
@@ -9,14 +9,17 @@ import io
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from reachsim.experiments.runner import ExperimentResult
+from reachsim.results import sources as sources_file
 from reachsim.results import store
 from reachsim.results.atomic import write_text
 from reachsim.results.folder import OutputFolder
 from reachsim.scenario.load import resolved_yaml
+from reachsim.scenario.notes import Note
 
 TIMESERIES_COLUMNS = ("strategy", "channel", "day", "metric", "mean", "p05", "p95")
 
@@ -67,21 +70,31 @@ def timeseries_csv(result: ExperimentResult) -> str:
 
 
 def write_run_files(
-    result: ExperimentResult, folder: str | os.PathLike[str], *, precision: dict[str, Any] | None = None
+    result: ExperimentResult,
+    folder: str | os.PathLike[str],
+    *,
+    precision: dict[str, Any] | None = None,
+    sources: Mapping[str, Note | None] | None = None,
 ) -> Path:
-    """Write a run directory's files into ``folder`` as they are, each atomically: scenario.yaml, timeseries.csv,
-    the store's replications that are not there yet and its metrics.csv, then summary.json (last: its presence
-    means the folder is complete). Every text is made before the first file is written."""
+    """Write a run directory's files into ``folder`` as they are, each atomically: scenario.yaml, sources.json
+    (with ``sources``, the notes of the inputs by dotted path: :func:`reachsim.results.sources.sources_for`; without,
+    an earlier one is removed), timeseries.csv, the store's replications that are not there yet and its
+    metrics.csv, then summary.json (last: its presence means the folder is complete). Every text is made before the
+    first file is written."""
     folder = Path(folder)
     scenario = result.scenario
     scenario_text = resolved_yaml(scenario)
-    files = {
-        "scenario.yaml": scenario_text,
+    files = {"scenario.yaml": scenario_text}
+    if sources is not None:
+        files[sources_file.FILE] = sources_file.document(sources, scenario_text)
+    files.update({
         "timeseries.csv": timeseries_csv(result),
         f"{store.STORE}/{store.TABLE}": store.metrics_table(result),
         "summary.json": json.dumps(summary_document(result, scenario_text, precision), indent=2, allow_nan=False)
         + "\n",
-    }
+    })
+    if sources is None:
+        (folder / sources_file.FILE).unlink(missing_ok=True)  # notes of another run's scenario
     complete = [{s: result.runs[s][i] for s in scenario.strategies} for i in range(result.replications)]
     missing = [runs for runs in complete if not store.replication_path(folder, _index(runs)).exists()]
     if missing:
@@ -97,11 +110,15 @@ def _index(runs: dict[str, Any]) -> int:
     return next(iter(runs.values())).replication
 
 
-def write_run_dir(result: ExperimentResult, out: str | os.PathLike[str]) -> Path:
+def write_run_dir(
+    result: ExperimentResult, out: str | os.PathLike[str], *, sources: Mapping[str, Note | None] | None = None
+) -> Path:
     """Write the run directory ``out`` whole (what ``reachsim run`` writes, but the report): the files are made
-    in a folder beside it, which then replaces ``out`` (see :mod:`reachsim.results.folder`). Returns ``out``."""
+    in a folder beside it, which then replaces ``out`` (see :mod:`reachsim.results.folder`). ``sources``: the
+    notes of the scenario file's inputs, ``sources_for(path)`` (:mod:`reachsim.results.sources`). Returns
+    ``out``."""
     with OutputFolder(out) as folder:
-        write_run_files(result, folder.fresh())
+        write_run_files(result, folder.fresh(), sources=sources)
         folder.commit()
     return Path(out)
 

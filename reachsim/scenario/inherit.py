@@ -18,7 +18,9 @@ also carries everything that could be resolved, so the schema can still report i
 Line numbers: once resolved, the values of a child strategy come partly from the child and partly from its
 ancestors. :func:`resolve_extends` therefore updates ``source.lines`` for each strategy it resolves, so that a
 later validation error points at the line where the offending value was written (in the child or in the
-ancestor), under the resolved path (``strategies.child.channels[2]...``).
+ancestor), under the resolved path (``strategies.child.channels[2]...``). :func:`resolve_origins` records, the
+same way, where in the file each resolved value was written (an inherited one: in its ancestor), which is how the
+values of a child strategy keep the source notes written beside them in the parent.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from typing import Any
 from reachsim.scenario.errors import Problem, ScenarioError, format_path, sort_problems, suggest
 from reachsim.scenario.source import Source
 
-__all__ = ["ExtendsError", "resolve_extends"]
+__all__ = ["ExtendsError", "resolve_extends", "resolve_origins"]
 
 Loc = tuple[Any, ...]
-Lines = dict[Loc, int]  # path relative to one strategy → line
+#: Path relative to one strategy → where it was written: a line number for problems, or the path in the file
+#: itself (:func:`resolve_origins`). The resolver only copies these marks from a value to the values made of it.
+Lines = dict[Loc, Any]
 
 
 class ExtendsError(ScenarioError):
@@ -68,6 +72,33 @@ def resolve_extends(
     if resolver.problems:
         raise ExtendsError(sort_problems(dict.fromkeys(resolver.problems)), result)
     return result
+
+
+def resolve_origins(
+    strategies: dict[str, Any], base_loc: tuple[str | int, ...] = ("strategies",)
+) -> tuple[dict[str, Any], dict[Loc, Loc]]:
+    """The strategies resolved as :func:`resolve_extends` resolves them, and where each location of the result
+    was written in the file: ``(*base_loc, name, *path)`` → the location of the value it came from (a value a
+    child inherits → its place in the parent's body; a merged mapping → the child's). Strategies whose ``extends``
+    cannot be followed are kept as written (:class:`ExtendsError` reports them when the file is loaded)."""
+    if not isinstance(strategies, dict):
+        return strategies, {}
+    base = tuple(base_loc)
+    marks: dict[Loc, Any] = {}
+    stack: list[tuple[Loc, Any]] = [((*base, name), body) for name, body in strategies.items()]
+    while stack:
+        loc, value = stack.pop()
+        marks[loc] = loc  # each location written in the file marks itself
+        if isinstance(value, dict):
+            stack.extend(((*loc, key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*loc, index), item) for index, item in enumerate(value))
+    source = Source("<origins>", None, marks)
+    try:
+        resolved = resolve_extends(strategies, source, base)
+    except ExtendsError as exc:
+        resolved = exc.resolved
+    return resolved, dict(source.lines)
 
 
 class _Resolver:

@@ -29,9 +29,17 @@ from dataclasses import dataclass
 
 import yaml
 
-__all__ = ["Note", "parse_grade", "source_notes"]
+__all__ = ["GRADES", "Note", "parse_grade", "source_notes"]
 
 Loc = tuple[str | int, ...]
+
+#: The reliability grades of the reference table of published figures, most reliable first.
+GRADES = {
+    "A": "official platform documentation, financial filing or peer-reviewed paper",
+    "B": "large-sample vendor benchmark with a stated method",
+    "C": "vendor or agency blog, survey with little method, or a secondary citation",
+    "D": "unsourced claim: used for ranges only",
+}
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 #: ``(B)``, ``(A/B)``, ``(Octane AI, C)``: a grade alone at the end of a parenthesis.

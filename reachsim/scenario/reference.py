@@ -1,7 +1,9 @@
 """The scenario reference, generated from the schema: docs/reference/scenario.md and scenario.schema.json.
 
 Everything written about a field (type, default, bounds, description) comes from the JSON Schema that pydantic
-derives from :func:`reachsim.scenario.schema.scenario_model`; nothing is written by hand here. The reference
+derives from :func:`reachsim.scenario.schema.scenario_model`; nothing is written by hand here. The JSON file is the
+schema for editors (:mod:`reachsim.scenario.editor_schema`: files as they are written, with partial channels in
+strategies that extend another and distributions in place of numbers), the one ``reachsim schema`` prints. The reference
 documents the channels that ship with reachsim (:data:`reachsim.channels.registry.BUILTIN`), whatever plugins
 happen to be installed or registered, so that it is the same on every machine.
 
@@ -15,15 +17,14 @@ Regenerate both files from the repository root::
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from reachsim.channels import registry
-from reachsim.scenario.schema import scenario_model
+from reachsim.scenario.editor_schema import editor_schema, model_schema, reachable_defs
 
 __all__ = ["REFERENCE_DIR", "main", "render_json_schema", "render_reference", "write_reference"]
 
@@ -46,47 +47,9 @@ def _shipped_types() -> list[str]:
 
 
 def json_schema() -> dict[str, Any]:
-    """The scenario JSON Schema with only the shipped channel types (unreachable definitions dropped)."""
-    schema = copy.deepcopy(scenario_model().model_json_schema())
-    shipped = set(_shipped_types())
-    defs: dict[str, Any] = schema.get("$defs", {})
-    items = defs.get("Strategy", {}).get("properties", {}).get("channels", {}).get("items", {})
-    mapping = items.get("discriminator", {}).get("mapping")
-    if mapping is not None:
-        kept = {t: ref for t, ref in mapping.items() if t in shipped}
-        items["discriminator"]["mapping"] = kept
-        items["oneOf"] = [{"$ref": ref} for ref in kept.values()]
-    reachable = set(_reachable(schema, defs))
-    if "$defs" in schema:
-        schema["$defs"] = {name: d for name, d in defs.items() if name in reachable}
-    return schema
-
-
-def _refs(node: Any) -> Iterator[str]:
-    """Definition names referenced anywhere under ``node``, in document order."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith(_REF_PREFIX):
-            yield ref[len(_REF_PREFIX) :]
-        for key, value in node.items():
-            if key != "$defs":
-                yield from _refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _refs(value)
-
-
-def _reachable(start: Any, defs: dict[str, Any], stop: frozenset[str] = frozenset()) -> list[str]:
-    """Definitions reachable from ``start``, depth-first in order of first mention, not entering ``stop``."""
-    seen: list[str] = []
-    stack = list(reversed(list(_refs(start))))
-    while stack:
-        name = stack.pop()
-        if name in seen or name in stop or name not in defs:
-            continue
-        seen.append(name)
-        stack.extend(reversed(list(_refs(defs[name]))))
-    return seen
+    """The JSON Schema for editors of scenario files using the shipped channels (what ``reachsim schema`` prints,
+    for these channels only): :func:`reachsim.scenario.editor_schema.editor_schema`."""
+    return editor_schema(_shipped_types())
 
 
 def render_json_schema() -> str:
@@ -224,12 +187,14 @@ class _Renderer:
             "Every key a scenario file (YAML, JSON or TOML) accepts, with its type, default, bounds and meaning. "
             'Keys marked **required** must be given; unknown keys are errors (with a "did you mean"). '
             "The same schema, as JSON Schema for editors, is [scenario.schema.json](scenario.schema.json) "
-            "(`reachsim schema` prints it for the channels installed on your machine).",
+            "(`reachsim schema` prints it for the channels installed on your machine); it takes files as they are "
+            "written: a distribution in place of a number, and partial channels (every key optional, "
+            "`remove: true` allowed) in a strategy that `extends` another.",
             "",
             "Contents:",
             "",
         ]
-        top = [_ROOT, *_reachable(self.schema, self.defs, stop=frozenset(self.channel_defs.values()))]
+        top = [_ROOT, *reachable_defs(self.schema, self.defs, stop=frozenset(self.channel_defs.values()))]
         for name in top:
             self.anchors[name] = _anchor("model", "scenario" if name == _ROOT else name)
         out += [
@@ -251,7 +216,7 @@ class _Renderer:
         ]
         for kind in sorted(self.channel_defs):
             root = self.channel_defs[kind]
-            nested = _reachable(self.defs[root], self.defs)
+            nested = reachable_defs(self.defs[root], self.defs)
             self.anchors = {name: _anchor(kind, name) for name in nested}
             self.anchors[root] = _anchor("channel", kind)
             out += self.model(root, f"### `{kind}`:", self.anchors[root])
@@ -275,7 +240,7 @@ def _cell(text: str, table: bool = True) -> str:
 
 def render_reference() -> str:
     """docs/reference/scenario.md: every scenario field and each shipped channel type's parameters."""
-    return _Renderer(json_schema()).render()
+    return _Renderer(model_schema(_shipped_types())).render()
 
 
 # -- files ------------------------------------------------------------------------------------------------------

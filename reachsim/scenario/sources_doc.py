@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from reachsim.core.paths import format_path, is_number
-from reachsim.scenario.notes import Note, parse_grade, source_notes
+from reachsim.scenario.notes import GRADES, Note, parse_grade, source_notes
 
 __all__ = ["OUTPUT", "REGENERATE", "SCENARIOS_DIR", "Citation", "citations", "main", "render_sources", "stale"]
 
@@ -40,12 +40,6 @@ SECTIONS = {
     7: "Notification fatigue (push)",
     8: "Support automation and call centres",
     9: "Adoption / opt-in growth (Bass diffusion)",
-}
-GRADES = {
-    "A": "official platform documentation, financial filing or peer-reviewed paper",
-    "B": "large-sample vendor benchmark with a stated method",
-    "C": "vendor or agency blog, survey with little method, or a secondary citation",
-    "D": "unsourced claim: used for ranges only",
 }
 
 #: ``§3 AdStage Q1 2019: News Feed median CPM $8.40 (B)``: section, source, figure (after a colon, optional), grade.

@@ -23,9 +23,9 @@ SMALL_SCENARIO = textwrap.dedent(
     horizon_days: 40
     seed: 11
     replications: 3
-    discount_rate: 0.08
+    discount_rate: 0.08                 # assumption: a typical annual rate
     market:
-      size: 3000
+      size: 3000                        # assumption: small, for quick runs
       segments:
         - {name: loyal,  share: 0.2, engagement_multiplier: 1.5, value_per_engagement: 0.50}
         - {name: casual, share: 0.8, engagement_multiplier: 1.0, value_per_engagement: 0.10}
@@ -37,11 +37,11 @@ SMALL_SCENARIO = textwrap.dedent(
             initial_subscribers: 200
             acquisition:
               organic_per_day: 5
-              paid: {budget_per_day: 10, cost_per_subscriber: 1.0}
+              paid: {budget_per_day: 10, cost_per_subscriber: 1.0}   # §3 a benchmark (B)
               bass: {p: 0.03, q: 0.38, potential: 0.25}
             broadcasts: {every_days: 7}
             engagement:
-              probability: 0.15
+              probability: 0.15       # §4 Octane AI: link CTR 15–60% (C)
               novelty: {half_life_days: 90, floor: 0.4}
               fatigue: {half_life_days: 4, strength: 0.3}
             unsubscribe: {probability: 0.0025, fatigue_strength: 1.0}
@@ -56,7 +56,7 @@ SMALL_SCENARIO = textwrap.dedent(
         extends: push_free
         channels:
           - type: messenger
-            broadcasts: {every_days: 3.5}
+            broadcasts: {every_days: 3.5}   # assumption: twice a week
     """
 )
 

@@ -311,6 +311,15 @@ def _summary(change: Any) -> Any:
     return edit
 
 
+def _sources(change: Any) -> Any:
+    def edit(folder: Path, _: Path) -> None:
+        data = json.loads((folder / "sources.json").read_text(encoding="utf-8"))
+        change(data)
+        (folder / "sources.json").write_text(json.dumps(data), encoding="utf-8")
+
+    return edit
+
+
 def _timeseries(change: Any) -> Any:
     def edit(folder: Path, _: Path) -> None:
         lines = (folder / "timeseries.csv").read_text().splitlines()
@@ -348,10 +357,19 @@ def _timeseries(change: Any) -> Any:
         (_summary(lambda d: d["strategies"]["a"].update(
             hour_of_day={"support": {"mean_wait_s": {"mean": [1.0] * 23, "p05": [1.0] * 24, "p95": [1.0] * 24}}})),
          "strategies.a.hour_of_day.support: metrics.mean_wait_s: mean must be 24 finite numbers or nulls"),
+        (lambda folder, other: shutil.copy(other / "sources.json", folder / "sources.json"),
+         "sources.json: written for another scenario.yaml than the one beside it"),
+        (lambda folder, other: (folder / "sources.json").write_text("{"), "sources.json: line 1: not valid JSON"),
+        (_sources(lambda d: d.update(format="reachsim.sources/9")), "sources.json: not a reachsim sources file"),
+        (_sources(lambda d: d["values"].update({"market.size": {"note": "x", "grade": "Z", "assumption": False}})),
+         "sources.json: values.market.size: grade must be null or A, B, C, D"),
+        (_sources(lambda d: d["values"].update({"market.size": "a note"})),
+         "sources.json: values.market.size: expected null or {note, grade, assumption}"),
     ],
     ids=["mixed-runs", "no-scenario", "huge-horizon", "boolean-horizon", "text-mean", "nan", "baseline", "seed",
          "hash", "missing-day", "repeated-day", "unknown-strategy", "infinite-value", "nan-value", "partly-empty",
-         "short-profile"],
+         "short-profile", "mixed-sources",
+         "sources-not-json", "sources-format", "sources-grade", "sources-entry"],
 )
 def test_report_refuses_a_folder_that_does_not_hold_together(
     two_runs: tuple[Path, Path], tmp_path: Path, capsys, edit: Any, message: str
@@ -373,6 +391,7 @@ def test_report_reads_a_hostile_scenario_yaml_safely(two_runs: tuple[Path, Path]
     def bomb(folder: Path, _: Path) -> None:
         text = (folder / "scenario.yaml").read_text() + textwrap.dedent(LAUGHS)
         (folder / "scenario.yaml").write_text(text)
+        (folder / "sources.json").unlink()  # made by hand: no notes kept (they were made for the run's scenario)
         _summary(lambda d: d.update(scenario_sha256=hashlib.sha256(text.encode()).hexdigest()))(folder, _)
 
     folder = edited(two_runs, tmp_path, bomb)

@@ -12,7 +12,8 @@ from reachsim import __version__
 from reachsim.cli import main
 from tests.cli.conftest import tree
 
-RUN_FILES = {"summary.json", "timeseries.csv", "scenario.yaml", "replications"}
+#: What a run of a YAML scenario file writes (sources.json: the source notes of its inputs).
+RUN_FILES = {"summary.json", "timeseries.csv", "scenario.yaml", "sources.json", "replications"}
 #: What the report adds to a run directory (tests/report covers its contents); most tests here pass --no-report.
 REPORT_FILES = {"report.html", "charts"}
 

@@ -91,6 +91,62 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, run_dir: Path) -> Path:
     return folder
 
 
+#: A scenario file whose numbers carry source notes (one of them hostile HTML): a strategy that extends the
+#: baseline, changes a parameter of its channel, adds a channel with a distribution and a dated change.
+SOURCED_SCENARIO = """\
+name: Sourced inputs
+description: A small scenario whose numbers say where they come from.
+horizon_days: 40
+seed: 3
+replications: 2
+discount_rate: 0.08                   # assumption: a typical corporate annual rate
+market:
+  size: 6000                          # assumption: a small market, for a quick run
+  segments:                           # assumption: a fifth of the market loyal
+    - {name: loyal, share: 0.2, engagement_multiplier: 1.5, value_per_engagement: 0.5}
+    - {name: casual, share: 0.8, value_per_engagement: 0.1}
+audience_value: {run_out_days: 10}    # assumption: a short run-out
+baseline: page_only
+strategies:
+  page_only:
+    channels:
+      - type: page
+        initial_fans: 1000            # assumption: an existing Page
+        posts: {per_week: 5}          # assumption: a post each working day
+        organic_reach: 0.052          # §2 Hootsuite: organic reach 5.2% (C)
+        engagement: {probability: 0.05}   # §2 <script>alert(3)</script> & co (B)
+        follow_probability: 0.02
+        boost: {budget_per_post: 5, cpm: 8.40, target: market}   # §3 AdStage Q1 2019: CPM $8.40 (B)
+  messenger_push:
+    extends: page_only
+    channels:
+      - type: page
+        messenger_optin_probability: 0.05   # assumption: one engaged person in twenty subscribes
+      - type: messenger
+        initial_subscribers: 100      # assumption: an earlier campaign
+        acquisition:
+          organic_per_day: 5          # assumption: sign-ups from the brand's site
+        broadcasts: {every_days: 7}   # assumption: weekly
+        engagement:
+          probability: {dist: uniform, low: 0.15, high: 0.40}   # §4 Octane AI: link CTR 15–60% (C)
+        fixed_cost_per_month: 30      # §4 a tool's price list (A/B)
+    timeline:
+      - {day: 20, channel: messenger, set: {pricing.outside_window: 0.008}}   # §1 Chatfuel: $8.1 per 1,000 (C)
+"""
+
+
+@pytest.fixture(scope="session")
+def sourced_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run directory (no report) of SOURCED_SCENARIO made as `reachsim run` makes it: with its sources.json."""
+    from reachsim.results.sources import sources_for
+    from reachsim.scenario.load import load_scenario
+
+    folder = tmp_path_factory.mktemp("sourced_run")
+    path = folder / "sourced.yaml"
+    path.write_text(SOURCED_SCENARIO, encoding="utf-8")
+    return write_run_dir(run_experiment(load_scenario(path)), folder / "run", sources=sources_for(path))
+
+
 def copy_run(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst

@@ -33,6 +33,8 @@ from tests.report.conftest import (
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: What `reachsim run --no-report` writes for a YAML scenario file.
+RUN_FILES = {"summary.json", "timeseries.csv", "scenario.yaml", "sources.json", "replications"}
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Every chart the fixture's run calls for: the fixed ones and one per declared group (impressions of the Page and of
@@ -331,14 +333,14 @@ def test_run_writes_the_report_and_names_it(scenario_file: Path, tmp_path: Path,
 def test_run_no_report_writes_none_and_removes_an_earlier_one(scenario_file: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert main(["run", str(scenario_file), "--out", str(out), "--no-report"]) == 0
-    assert {p.name for p in out.iterdir()} == {"summary.json", "timeseries.csv", "scenario.yaml", "replications"}
+    assert {p.name for p in out.iterdir()} == RUN_FILES
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith(" s")  # no report named
     # a report of an earlier run in the same folder describes that run, not this one: it goes
     (out / REPORT_FILE).write_text("old")
     (out / "charts").mkdir()
     (out / "charts" / "money.png").write_bytes(b"old")
     assert main(["run", str(scenario_file), "--out", str(out), "--quiet", "--no-report", "--seed", "9"]) == 0
-    assert {p.name for p in out.iterdir()} == {"summary.json", "timeseries.csv", "scenario.yaml", "replications"}
+    assert {p.name for p in out.iterdir()} == RUN_FILES
 
 
 def test_a_failing_report_keeps_the_run_directory(scenario_file: Path, tmp_path: Path, monkeypatch, capsys) -> None:
@@ -350,7 +352,7 @@ def test_a_failing_report_keeps_the_run_directory(scenario_file: Path, tmp_path:
     assert main(["run", str(scenario_file), "--out", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert f"wrote {out}/, but its report failed (RuntimeError: no fonts)" in err and "Traceback" not in err
-    assert {p.name for p in out.iterdir()} == {"summary.json", "timeseries.csv", "scenario.yaml", "replications"}
+    assert {p.name for p in out.iterdir()} == RUN_FILES
 
 
 # ---------------------------------------------------------------------------------------------------------
