@@ -140,3 +140,32 @@ def test_citations_are_read_by_section_source_figure_and_grade() -> None:
         sources_doc.Citation(3, "AdStage Q1 2019", "CTR 1.33%", "B"),
         sources_doc.Citation(4, "indigo.ai", "chatbot push CTR 40%", "C"),
     ]
+
+
+def test_a_citation_keeps_earlier_parentheses_in_its_figure_and_takes_the_last_grade() -> None:
+    assert sources_doc.citations("§2 Hootsuite series: 5.2% of followers (2020) (C)") == [
+        sources_doc.Citation(2, "Hootsuite series", "5.2% of followers (2020)", "C")
+    ]
+    cites = sources_doc.citations(
+        "§2 Hootsuite series: 7.7% (2018) – 5.2% (2020) (C); low: §2 Later estimates: 2.2% (D); "
+        "§2 EdgeRank Checker: 16% (Feb 2012) (B) (A/B), then halved (assumption); cpm: §3 AdStage Q1 2019 (B)"
+    )
+    assert cites == [
+        sources_doc.Citation(2, "Hootsuite series", "7.7% (2018) – 5.2% (2020)", "C"),
+        sources_doc.Citation(2, "Later estimates", "2.2%", "D"),
+        sources_doc.Citation(2, "EdgeRank Checker", "16% (Feb 2012) (B)", "A/B"),
+        sources_doc.Citation(3, "AdStage Q1 2019", "", "B"),
+    ]
+
+
+def test_a_citation_ends_at_a_semicolon_and_needs_a_grade() -> None:
+    assert sources_doc.citations("§2 Hootsuite series: 5.2% (2020); high: a blog (C)") == []
+    assert sources_doc.citations("days: assumption (§5 scholarlyoa: 6–8 months (D))") == [
+        sources_doc.Citation(5, "scholarlyoa", "6–8 months", "D")
+    ]
+
+
+def test_a_note_with_a_dated_figure_is_listed_in_the_sources_doc(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("page:\n  organic_reach: 0.052   # §2 Hootsuite series: 5.2% (2020) (C)\n")
+    text = sources_doc.render_sources(tmp_path)
+    assert "| Hootsuite series | C | 5.2% (2020) | [a.yaml](../scenarios/a.yaml): `page.organic_reach` |" in text

@@ -42,8 +42,10 @@ SECTIONS = {
     9: "Adoption / opt-in growth (Bass diffusion)",
 }
 
-#: ``§3 AdStage Q1 2019: News Feed median CPM $8.40 (B)``: section, source, figure (after a colon, optional), grade.
-_CITATION = re.compile(r"§\s*(\d+)\s+([^§;:()]+?)(?::\s*([^§;]*?))?\s*\(([^()]*)\)")
+#: ``§3 AdStage Q1 2019: News Feed median CPM $8.40 (B)``: a citation opens with its section; it runs to the next
+#: ``§`` or ``;`` and closes with its grade, the last parenthesis in it that is one (``5.2% (2020) (C)``).
+_SECTION = re.compile(r"§\s*(\d+)\s+")
+_PARENTHESIS = re.compile(r"\([^()]*\)")
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,18 @@ class Citation:
 
 
 def citations(text: str) -> list[Citation]:
-    """The citations in a note's text, in order (a parenthesis without a grade ends no citation)."""
+    """The citations in a note's text, in order. A citation's grade is the last parenthesis before the next ``§``
+    or ``;`` that holds one; earlier parentheses (a year, a date) are part of its figure, and a citation without
+    a grade is none."""
     found = []
-    for match in _CITATION.finditer(text):
-        grade = parse_grade(f"({match.group(4)})")
-        if grade is None:
+    for match in _SECTION.finditer(text):
+        span = re.split(r"[§;]", text[match.end() :], maxsplit=1)[0]
+        graded = [(p.start(), g) for p in _PARENTHESIS.finditer(span) if (g := parse_grade(p.group())) is not None]
+        if not graded:
             continue
-        section, source, figure = int(match.group(1)), match.group(2).strip(), (match.group(3) or "").strip()
-        found.append(Citation(section, source.rstrip(" ,"), figure.rstrip(" ,"), grade))
+        end, grade = graded[-1]
+        source, _, figure = span[:end].partition(":")
+        found.append(Citation(int(match.group(1)), source.strip().rstrip(" ,"), figure.strip().rstrip(" ,"), grade))
     return found
 
 
