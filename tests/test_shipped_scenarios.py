@@ -24,8 +24,10 @@ EXEMPT_KEYS = frozenset({"seed", "replications", "horizon_days"})
 
 
 def unsourced_numbers(text: str) -> list[str]:
-    """Paths of the numbers in a scenario text whose note cites no graded source and says no "assumption"."""
-    notes = source_notes(text)
+    """Paths of the numbers in a scenario text whose own line's note cites no graded source and says no
+    "assumption" (a comment on a parent key sources nothing: the number beside the comment is the one it vouches
+    for)."""
+    notes = source_notes(text, inherit=False)
     missing = []
 
     def walk(value: object, loc: tuple[str | int, ...]) -> None:
@@ -100,6 +102,29 @@ def test_a_number_without_a_note_is_caught() -> None:
         "price: 0.01                  # §1 a vendor test (C)\n"
     )
     assert unsourced_numbers(text) == ["market.segments[0].share", "discount_rate"]
+
+
+def test_a_comment_on_a_parent_key_sources_no_number_beneath_it() -> None:
+    text = (
+        "market:                      # assumption: a regional market\n"
+        "  size: 1000\n"
+        "  segments:                  # assumption: a fifth loyal\n"
+        "    - {name: a, share: 0.2, value_per_engagement: 0.5}\n"
+        "    - {name: b, share: 0.8}  # assumption: the rest casual\n"
+        "    - name: c                # assumption: an item's first line\n"
+        "      share: 0.0\n"
+        "cost: {low: 1, high: 2}      # §8 Gartner 2019: $0.10 (A/B)\n"
+        "spread:\n"
+        "  - 3                        # assumption: one per line\n"
+        "  - 4\n"
+    )
+    assert unsourced_numbers(text) == [
+        "market.size",
+        "market.segments[0].share",
+        "market.segments[0].value_per_engagement",
+        "market.segments[2].share",
+        "spread[1]",
+    ]
 
 
 # -- docs/sources.md ---------------------------------------------------------------------------------------------

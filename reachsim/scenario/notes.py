@@ -12,8 +12,11 @@ Scenario authors cite their sources the way a YAML file allows, with a trailing 
 :func:`source_notes` maps the location of every scalar value (the tuples pydantic and :mod:`reachsim.core.paths`
 use, e.g. ``("strategies", "push_free", "channels", 0, "engagement", "probability")``) to its :class:`Note`: the
 trailing comment on the value's own line, else the one on the line of its nearest ancestor key (so a comment on
-``segments:`` covers every value beneath it that has none of its own). Lines come from ``yaml.compose`` with the
-safe loader and comments from the scanner's token positions: nothing in the text is ever executed.
+``segments:`` covers every value beneath it that has none of its own). With ``inherit=False`` only the value's own
+line counts — the rule a shipped scenario is held to, where a number is sourced by the comment beside it (a
+flow-style mapping or list on one line shares that line's comment), never by one on a parent key. Lines come
+from ``yaml.compose`` with the safe loader and comments from the scanner's token positions: nothing in the text
+is ever executed.
 
 A note's reliability grade is read from the text — ``(A)``, ``(A/B)``, ``(Octane AI, C)``, ``grade C`` — in the
 reference table's scale: A official documentation, filings or peer-reviewed papers; B large-sample benchmarks with
@@ -76,16 +79,17 @@ def parse_grade(text: str) -> str | None:
     return max(grades, key=lambda g: (max(g.split("/")), min(g.split("/"))))
 
 
-def source_notes(text: str) -> dict[Loc, Note]:
+def source_notes(text: str, *, inherit: bool = True) -> dict[Loc, Note]:
     """Map the location of every scalar value in the YAML ``text`` to its note (values without any note are left
-    out). Raises ``yaml.YAMLError`` for text that is not YAML."""
+    out): the comment on the value's own line, else (when ``inherit``) the one on its nearest ancestor key's line.
+    Raises ``yaml.YAMLError`` for text that is not YAML."""
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is None:
         return {}
     comments = _trailing_comments(text)
     notes: dict[Loc, Note] = {}
     for loc, value_line, lines in _leaves(root):
-        for line in (value_line, *reversed(lines)):
+        for line in (value_line, *reversed(lines)) if inherit else (value_line,):
             comment = comments.get(line)
             if comment is not None:
                 notes[loc] = Note.of(comment)

@@ -48,6 +48,27 @@ def test_a_value_without_a_comment_takes_its_nearest_ancestors() -> None:
     assert ("other", "deep", "value") not in notes  # no comment anywhere above: no note
 
 
+
+def test_without_inheritance_only_the_values_own_line_counts() -> None:
+    text = """\
+        market:                       # the market (C)
+          size: 1000
+          segments:                   # assumption: shares as in the example
+            - {name: loyal, share: 0.2}   # §9 a paper (A)
+            - name: casual
+              share: 0.8
+        """
+    strict = notes_of_strict(text)
+    assert strict[("market", "segments", 0, "share")].grade == "A"
+    assert strict[("market", "segments", 0, "name")].grade == "A"  # a one-line mapping shares its line's note
+    assert ("market", "size") not in strict
+    assert ("market", "segments", 1, "share") not in strict
+    assert notes_of(text)[("market", "segments", 1, "share")].assumption  # the loose rule still inherits
+
+
+def notes_of_strict(text: str) -> dict[tuple[str | int, ...], Note]:
+    return source_notes(textwrap.dedent(text), inherit=False)
+
 def test_a_comment_on_the_line_of_a_sequence_item_covers_the_item() -> None:
     notes = notes_of(
         """\
