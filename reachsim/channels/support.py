@@ -19,11 +19,11 @@ from __future__ import annotations
 import math
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import simpy
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from reachsim.channels import topics
 from reachsim.channels.base import Channel, ChannelParams
@@ -40,6 +40,23 @@ AGENTS_DESCRIPTION = (
     "midnight to 1 am). In an hour with n agents, agents 1 to n are on duty, so the same agents work every busy "
     "hour; a contact started before the end of a shift is finished."
 )
+
+#: The bounds below, in the JSON Schema that editors check files against; the validators check the same, with
+#: their own messages. One number of agents:
+_AGENT_LEVEL = {"type": "integer", "minimum": 0, "maximum": MAX_AGENTS}
+_AGENTS_BY_HOUR = {"type": "array", "items": _AGENT_LEVEL, "minItems": HOURS_PER_DAY, "maxItems": HOURS_PER_DAY}
+#: Agents on duty: one number, or one per hour of the day.
+Agents = Annotated[int | list[int], WithJsonSchema({"anyOf": [_AGENT_LEVEL, _AGENTS_BY_HOUR]})]
+
+
+def _profile_schema(length: int) -> dict[str, Any]:
+    """A profile of ``length`` non-negative weights, at least one of them positive, in the JSON Schema."""
+    weights = {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": length, "maxItems": length}
+    return {"anyOf": [{**weights, "contains": {"not": {"type": "number", "maximum": 0}}}, {"type": "null"}]}
+
+
+HourProfile = Annotated[list[float] | None, WithJsonSchema(_profile_schema(HOURS_PER_DAY))]
+WeekdayProfile = Annotated[list[float] | None, WithJsonSchema(_profile_schema(7))]
 
 
 def _check_agents(value: int | list[int]) -> int | list[int]:
@@ -69,7 +86,7 @@ def staffed_hours(agents: int | list[int]) -> float:
 class PhoneSupport(StrictModel):
     """The phone queue: callers wait first-come first-served for the next free agent."""
 
-    agents: int | list[int] = Field(description=AGENTS_DESCRIPTION)
+    agents: Agents = Field(description=AGENTS_DESCRIPTION)
     handle_minutes: float = Field(gt=0, le=1440, description="Mean handle time of a call (talk and wrap-up), minutes.")
     handle_cv: float | None = Field(
         default=None,
@@ -101,7 +118,7 @@ class MessengerSupport(StrictModel):
     bot_cost_per_contact: float = Field(
         default=0.0, ge=0, description="Bot fee per Messenger contact: every one meets the bot first (booked as 'bot')."
     )
-    agents: int | list[int] = Field(default=0, description="Chat agents. " + AGENTS_DESCRIPTION)
+    agents: Agents = Field(default=0, description="Chat agents. " + AGENTS_DESCRIPTION)
     concurrency: int = Field(
         default=1,
         ge=1,
@@ -135,12 +152,12 @@ class SupportParams(ChannelParams):
         description="Mean contacts per day (Poisson), each from a random consumer of the market; with a weekday "
         "profile, the mean over a week.",
     )
-    hour_profile: list[float] | None = Field(
+    hour_profile: HourProfile = Field(
         default=None,
         description="24 non-negative weights: how a day's contacts spread over its hours (the first is midnight to "
         "1 am); uniform over the day when omitted.",
     )
-    weekday_profile: list[float] | None = Field(
+    weekday_profile: WeekdayProfile = Field(
         default=None,
         description="7 non-negative weights, one per day of the week, day 0 of the scenario first; scaled to average "
         "1, so that contacts_per_day stays the mean over a week. Every day alike when omitted.",

@@ -134,3 +134,72 @@ def test_reachsim_schema_prints_the_editor_schema(capsys) -> None:
     jsonschema.Draft202012Validator.check_schema(printed)
     data = push()
     assert list(jsonschema.Draft202012Validator(printed).iter_errors(data)) == []
+
+
+# -- support: bounds its validators check, which the schema states too ---------------------------------------------
+
+SUPPORT = ROOT / "scenarios" / "support_automation.yaml"  # call_centre; bot_first extends it with a partial channel
+HOURS = [1.0] * 24
+
+#: (where, value, what `reachsim validate` says there — unchanged by the schema's bounds)
+SUPPORT_INVALID = {
+    "negative phone agents": (("call_centre", "phone", "agents"), -1, "numbers of agents must be between 0 and"),
+    "too many phone agents": (("call_centre", "phone", "agents"), 200_000, "numbers of agents must be between 0 and"),
+    "23 hours of phone agents": (
+        ("call_centre", "phone", "agents"), [7] * 23, "give one number of agents per hour of the day: 24 numbers"),
+    "a negative agent level in a list": (
+        ("call_centre", "phone", "agents"), [7] * 23 + [-1], "numbers of agents must be between 0 and"),
+    "negative phone agents in a partial channel": (
+        ("bot_first", "phone", "agents"), -1, "numbers of agents must be between 0 and"),
+    "25 hours of chat agents in a partial channel": (
+        ("bot_first", "messenger", "agents"), [2] * 25, "give one number of agents per hour of the day: 24 numbers"),
+    "too many chat agents": (("bot_first", "messenger", "agents"), 100_001, "numbers of agents must be between 0"),
+    "an hour profile of 23 weights": (("call_centre", "hour_profile"), HOURS[:23], "give 24 weights, one per hour"),
+    "a negative hour weight": (
+        ("call_centre", "hour_profile"), [*HOURS[:23], -1.0], "weights must be non-negative with a positive sum"),
+    "an hour profile of zeros": (
+        ("call_centre", "hour_profile"), [0.0] * 24, "weights must be non-negative with a positive sum"),
+    "a negative hour weight in a partial channel": (
+        ("bot_first", "hour_profile"), [-1.0, *HOURS[1:]], "weights must be non-negative with a positive sum"),
+    "a weekday profile of 6 weights": (("call_centre", "weekday_profile"), [1.0] * 6, "give 7 weights, one per day"),
+}
+
+
+def support() -> dict[str, Any]:
+    return yaml.safe_load(SUPPORT.read_text(encoding="utf-8"))
+
+
+def _set_support(data: dict[str, Any], where: tuple[str, ...], value: Any) -> None:
+    node = data["strategies"][where[0]]["channels"][0]
+    for part in where[1:-1]:
+        node = node[part]
+    node[where[-1]] = value
+
+
+@pytest.mark.parametrize("case", list(SUPPORT_INVALID), ids=list(SUPPORT_INVALID))
+def test_support_bounds_checked_by_validators_are_in_the_schema(case: str, validator) -> None:
+    where, value, message = SUPPORT_INVALID[case]
+    data = support()
+    assert list(validator.iter_errors(data)) == []
+    _set_support(data, where, value)
+    assert list(validator.iter_errors(data)), f"the schema accepts {case}"
+    with pytest.raises(ScenarioError, match=message):
+        scenario_from_dict(copy.deepcopy(data))
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        (("call_centre", "phone", "agents"), 100_000),
+        (("call_centre", "phone", "agents"), [0] * 6 + [9] * 12 + [7] * 6),
+        (("call_centre", "hour_profile"), [0.0] * 8 + [1.0] * 16),
+        (("call_centre", "hour_profile"), [{"dist": "uniform", "low": 0.5, "high": 1.5}] * 24),
+        (("bot_first", "weekday_profile"), [1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.0]),
+    ],
+    ids=["the most agents", "agents by hour", "quiet nights", "distributed weights", "closed sundays"],
+)
+def test_support_values_within_the_bounds_pass_the_schema_and_validate(where, value, validator) -> None:
+    data = support()
+    _set_support(data, where, value)
+    assert [e.message[:200] for e in validator.iter_errors(data)] == []
+    scenario_from_dict(copy.deepcopy(data))
