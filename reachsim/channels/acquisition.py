@@ -31,6 +31,7 @@ from reachsim.engine.weak import weak_callable
 from reachsim.model.bass import daily_adoption_probability
 from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import boost_impressions
+from reachsim.model.occupancy import draw_unique_reach
 from reachsim.model.zeroed import Identity
 
 __all__ = [
@@ -75,6 +76,21 @@ METRICS: tuple[Metric, ...] = (
         "wasted impressions",
         group="paid acquisition impressions",
         description="paid impressions that landed on people already in the audience or who left it",
+    ),
+    flow(
+        "paid_reach",
+        "people",
+        "paid reach",
+        description="distinct people the day's paid acquisition impressions reached, in the audience or not",
+    ),
+    ratio(
+        "paid_frequency",
+        "number",
+        "paid frequency",
+        numerator="paid_impressions",
+        denominator="paid_reach",
+        description="paid acquisition impressions per person they reached in a day (over the horizon: all "
+        "impressions over the sum of daily reach)",
     ),
     flow(
         "paid_spend",
@@ -555,7 +571,9 @@ class AudienceAcquisition:
 
     def _impressions(self, paid: ImpressionAcquisition, nonmembers: list[int]) -> list[int]:
         """A day of ads on the target, ``nonmembers`` by class not yet in the audience: how many each class's
-        people convert, each with ``1 − (1 − c_k/T)^I``."""
+        people convert, each with ``1 − (1 − c_k/T)^I``; how many impressions land on members (wasted); and how many
+        distinct people the day's ads reached (``paid_reach``, the occupancy count of ``I`` impressions on ``T``,
+        drawn by :func:`reachsim.model.occupancy.draw_unique_reach`: exact mean and variance, normal shape)."""
         impressions, self._impression_credit = boost_impressions(self._impression_credit, paid.budget_per_day, paid.cpm)
         self._spend(paid.budget_per_day)
         converted = [0] * len(nonmembers)
@@ -575,4 +593,8 @@ class AudienceAcquisition:
         wasted = int(rng.binomial(impressions, members / target_size)) if target_size else impressions
         self.ctx.flow("paid_impressions", impressions)
         self.ctx.flow("wasted_impressions", wasted)
+        # a stream of its own: the reach is reported, never fed back, so it leaves every other draw as it was
+        reach = draw_unique_reach(self._stream("reach"), impressions, target_size)
+        if reach:
+            self.ctx.flow("paid_reach", reach)
         return converted

@@ -6,8 +6,10 @@ uniformly random member of the boost's target (the market, the fans, or named se
 post several times. Every exposure is a delivery with the shared engagement rule (segment, targeting relevance,
 novelty since becoming a fan, fatigue); engaged non-fans may follow the Page, engaged people may opt in to
 Messenger (published on the event bus for the strategy's Messenger channel), and each exposure of a fan carries
-an unfollow hazard growing with fatigue. The maths is in docs/model/page.md; the sampling and response kernels
-are :mod:`reachsim.model.exposure`.
+an unfollow hazard growing with fatigue. Follow ads (``follow_ads``) buy fans through impressions each day, with
+the maths of paid acquisition (:mod:`reachsim.model.conversion`): they convert non-fans who never unfollowed and
+saturate as those run out. The maths is in docs/model/page.md; the sampling and response kernels are
+:mod:`reachsim.model.exposure`.
 
 Per-consumer state is kept in population-indexed columns (fan, left, fan since, fatigue stock and time of the
 last exposure, exposures), because boosts reach non-fans too; the fans are also kept as a dense list (with each
@@ -24,7 +26,8 @@ from typing import Any, ClassVar, Literal, cast
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from reachsim.channels import topics
+from reachsim.channels import acquisition, topics
+from reachsim.channels.acquisition import ImpressionAcquisition
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
 from reachsim.channels.registry import consumers_of
@@ -32,6 +35,7 @@ from reachsim.core.metrics import JOINED_BY_SOURCE, Metric, flow
 from reachsim.core.problems import did_you_mean
 from reachsim.core.strict import StrictModel
 from reachsim.engine.population import sample_rows, sorted_subset
+from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import (
     boost_impressions,
     merge_exposures,
@@ -39,11 +43,12 @@ from reachsim.model.exposure import (
     respond,
     uniform_impressions,
 )
+from reachsim.model.occupancy import draw_unique_reach
 
 #: How someone became a fan (the ``joined_<source>`` daily metrics). ``boost``: followed after engaging with a
 #: boosted post (organic posts reach only fans, so every follow from an engagement comes from paid reach);
-#: ``other``: a follow published on the bus by another channel.
-SOURCES = ("initial", "organic", "boost", "other")
+#: ``other``: a follow published on the bus by another channel; ``paid``: converted by follow ads.
+SOURCES = ("initial", "organic", "boost", "other", "paid")
 #: Boost targets that are not segment names.
 SPECIAL_TARGETS = ("market", "fans")
 
@@ -122,6 +127,13 @@ class PageParams(ChannelParams):
         ge=0, le=1, description="Share of fans shown each post: each fan sees it independently with this probability."
     )
     boost: Boost | None = Field(default=None, description="Paid boost of every post; none when omitted.")
+    follow_ads: ImpressionAcquisition | None = Field(
+        default=None,
+        description="Page follow ads, bought as impressions every day ({budget_per_day, cpm, "
+        "conversion_probability, target}): an impression converts a non-fan who never unfollowed with "
+        "conversion_probability (times the segment's multiplier and the targeting uplift); one on a fan or on "
+        "someone who unfollowed is wasted but paid. Booked under acquisition; none when omitted.",
+    )
     engagement: Engagement = Field(
         description="Engagement with each exposure (organic or paid). Novelty applies to fans, by days since "
         "they became fans; non-fans see the post as new (novelty 1)."
@@ -158,6 +170,7 @@ class PageChannel(Channel):
         flow("messenger_optins", "people", "Messenger opt-ins",
              description="engaged people who opted in to Messenger (published on the bus)"),
         *(flow(f"joined_{s}", "people", s, group=JOINED_BY_SOURCE) for s in SOURCES),
+        *acquisition.METRICS,  # follow ads: impressions, wasted, reach, frequency, spend, cost per paid follow
     )
     params: PageParams
 
@@ -182,8 +195,16 @@ class PageChannel(Channel):
         problems: list[tuple[str, str]] = []
         if page.initial_fans > market.size:
             problems.append(("initial_fans", f"{page.initial_fans} fans exceed the market size {market.size}"))
+        names = [s.name for s in market.segments]
+        if page.follow_ads is not None and isinstance(page.follow_ads.target, list):
+            for name in page.follow_ads.target:
+                if name not in names:
+                    hint = did_you_mean(name, [*names, "market"])
+                    problems.append(
+                        ("follow_ads.target", f"no segment named '{name}'{hint}; segments: {', '.join(names)}; "
+                         "or use 'market'")
+                    )
         if page.boost is not None and isinstance(page.boost.target, list):
-            names = [s.name for s in market.segments]
             for name in page.boost.target:
                 if name not in names:
                     hint = did_you_mean(name, [*names, *SPECIAL_TARGETS])
@@ -220,6 +241,10 @@ class PageChannel(Channel):
         self._rng_response = ctx.rng("response")
         self._rng_follow = ctx.rng("follow")
         self._segment_target = self._resolve_segments()
+        self._ads_credit = Fraction(0)
+        self._ads_on = p.follow_ads is not None  # whether the class counts below are kept
+        if p.follow_ads is not None:
+            self._start_follow_ads(p.follow_ads)
         ctx.bus.subscribe(topics.PAGE_FOLLOW, self._on_follow)
         if p.initial_fans:
             for part in sorted_subset(self._rng_fans, n, min(p.initial_fans, n)):
@@ -238,6 +263,28 @@ class PageChannel(Channel):
             raise ValueError(f"channel '{self.name}': boost.target names unknown segments {unknown}")
         codes = np.array([names.index(s) for s in boost.target], dtype=np.int16)
         return np.flatnonzero(np.isin(self.ctx.population.segment, codes)).astype(np.int32)
+
+    def _start_follow_ads(self, ads: ImpressionAcquisition) -> None:
+        """The fixed part of follow ads (the target is fixed for a run, a timeline changes numbers only): the
+        target's rows by class (segment × usable data, the classes' conversion chances differ), and how many of
+        each class may still convert, kept up to date by :meth:`_follow` so no day passes over the market."""
+        ctx = self.ctx
+        population, segments = ctx.population, ctx.segments
+        self._ads_rng = ctx.rng("follow_ads")
+        self._ads_reach_rng = ctx.rng("follow_ads/reach")
+        self._klass = population.segment.astype(np.int64) * 2 + population.has_data
+        classes = 2 * len(segments.names)
+        codes = np.arange(classes) // 2
+        in_target = np.ones(classes, dtype=bool)
+        if isinstance(ads.target, list):
+            in_target = np.isin(codes, [segments.names.index(name) for name in ads.target])
+        self._ads_multiplier = segments.engagement_multiplier[codes].tolist()
+        self._ads_classes = np.flatnonzero(in_target).tolist()
+        order = np.argsort(self._klass, kind="stable")
+        bounds = np.searchsorted(self._klass[order], np.arange(classes + 1))
+        self._ads_rows = [order[bounds[k] : bounds[k + 1]] for k in range(classes)]  # each class's rows, ascending
+        self._ads_target_size = int(sum(self._ads_rows[k].size for k in self._ads_classes))
+        self._never_by_class = np.bincount(self._klass[self.never_fan], minlength=classes)
 
     def _period(self) -> float | None:
         return self.params.posts.interval_days if self.params.posts is not None else None
@@ -267,6 +314,8 @@ class PageChannel(Channel):
         self.fan_position[idx] = np.arange(start, end, dtype=np.int32)
         self.fans = end
         self.ever_fans += idx.size
+        if self._ads_on:
+            self._never_by_class -= np.bincount(self._klass[idx], minlength=self._never_by_class.size)
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(f"joined_{source}", idx.size)
 
@@ -301,6 +350,56 @@ class PageChannel(Channel):
         if k:
             eligible = self.ctx.population.size - self.ever_fans
             self._follow(sample_rows(self.never_fan, eligible, k, self._rng_fans), t, "organic")
+        ads = self.params.follow_ads
+        if self._ads_on and ads is not None and not self.ctx.paid_stopped:  # no follow ads in the run-out
+            self._follow_ads(t, ads)
+
+    # -- daily: follow ads -----------------------------------------------------------------------------------
+    def _follow_ads(self, t: float, ads: ImpressionAcquisition) -> None:
+        """A day of follow ads on a target of T: I impressions; the n_k non-fans of class k who never unfollowed
+        each convert with ``1 − (1 − c_k/T)^I`` (reachsim.model.conversion, as paid acquisition), the converted
+        drawn uniformly within their class; impressions on fans or leavers are wasted."""
+        ctx, size = self.ctx, self._ads_target_size
+        if size == 0 or ads.budget_per_day == 0:
+            return  # nobody to show the ads to: the platform spends nothing
+        impressions, self._ads_credit = boost_impressions(self._ads_credit, ads.budget_per_day, ads.cpm)
+        ctx.cost("acquisition", ads.budget_per_day)
+        ctx.flow("paid_spend", ads.budget_per_day)
+        if impressions == 0:
+            return
+        uplift = 1.0 + self.params.relevance_uplift
+        nonfans = 0
+        converted = []
+        for k in self._ads_classes:
+            n = int(self._never_by_class[k])
+            nonfans += n
+            if n == 0:
+                continue
+            rate = min(1.0, ads.conversion_probability * self._ads_multiplier[k] * (uplift if k % 2 else 1.0))
+            x = int(self._ads_rng.binomial(n, conversion_probability_scalar(rate, size, impressions)))
+            if x:
+                converted.append(self._draw_never_fans(self._ads_rows[k], n, x))
+        wasted = int(self._ads_rng.binomial(impressions, (size - nonfans) / size))
+        ctx.flow("paid_impressions", impressions)
+        ctx.flow("wasted_impressions", wasted)
+        ctx.flow("paid_reach", draw_unique_reach(self._ads_reach_rng, impressions, size))
+        if converted:
+            self._follow(np.sort(np.concatenate(converted)), t, "paid")
+
+    def _draw_never_fans(self, rows: np.ndarray, count: int, k: int) -> np.ndarray:
+        """``k`` distinct consumers drawn uniformly among those of ``rows`` who were never fans (``count`` of
+        them): random rows kept when eligible while they are a fair share, listed and chosen from otherwise."""
+        rng = self._ads_rng
+        if count < 0.05 * rows.size or k > 0.25 * count:
+            eligible = rows[self.never_fan[rows]]
+            return rng.choice(eligible, size=k, replace=False)
+        chosen = np.empty(0, dtype=np.int64)
+        while chosen.size < k:
+            draws = rows[rng.integers(0, rows.size, size=int((k - chosen.size) * rows.size / count * 1.25) + 16)]
+            candidates = np.concatenate([chosen, draws[self.never_fan[draws]]])
+            _, first = np.unique(candidates, return_index=True)
+            chosen = candidates[np.sort(first)][:k]
+        return chosen
 
     # -- posts ----------------------------------------------------------------------------------------------
     def _boost(self, fans: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

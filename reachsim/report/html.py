@@ -166,6 +166,11 @@ def _defined_in(band: dict[str, Any]) -> str:
     return f"defined in {band['n']} replications only" if "n" in band else ""
 
 
+def _nonzero(band: dict[str, Any] | None) -> bool:
+    """Whether a band ({mean, p05, p95}) holds anything but zeros."""
+    return band is not None and any(band.get(k) not in (None, 0) for k in ("mean", "p05", "p95"))
+
+
 def _diff_text(value: float | None, kind: str) -> str:
     if value is None:
         return "—"
@@ -264,6 +269,8 @@ def context(data: RunData, charts: Sequence[Chart]) -> dict[str, Any]:
 
     headlines = []
     run_out = (s.get("audience_value") or {}).get("run_out_days")
+    if not any(_nonzero(data.metric(name, "audience_value_at_horizon")) for name in data.strategies):
+        run_out = None  # no strategy built an audience worth anything (support only, say): nothing to add
     for name in compared:
         lead, verdict = headline(name, str(data.baseline), data.horizon, data.comparisons[name].get("npv"))
         with_audience = ""

@@ -37,9 +37,14 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RUN_FILES = {"summary.json", "timeseries.csv", "scenario.yaml", "sources.json", "replications"}
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Every chart the fixture's run calls for: the fixed ones and one per declared group (impressions of the Page and of
-#: Messenger's paid acquisition).
-MADE = (*CHART_NAMES, "group-page-impressions", "group-messenger-paid-acquisition-impressions")
+#: Every chart the fixture's run calls for: the fixed ones and one per declared group (impressions of the Page, and
+#: of the paid acquisition of the Page (follow ads) and of Messenger).
+MADE = (
+    *CHART_NAMES,
+    "group-page-impressions",
+    "group-page-paid-acquisition-impressions",
+    "group-messenger-paid-acquisition-impressions",
+)
 
 
 def page_of(folder: Path) -> tuple[str, Page]:
