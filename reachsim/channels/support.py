@@ -180,6 +180,15 @@ class SupportParams(ChannelParams):
         "what it saves against all-phone support.",
     )
 
+    cost_per_abandoned_contact: float = Field(
+        default=0.0,
+        ge=0,
+        le=1_000_000,
+        description="What a contact that abandons the queue costs the brand: its customer tries again, elsewhere "
+        "or later, at a cost beyond a resolution at the first try (booked as 'abandoned'). Without it an "
+        "abandoned contact costs nothing, and short staffing looks cheap.",
+    )
+
     @field_validator("hour_profile")
     @classmethod
     def _hours(cls, value: list[float] | None) -> list[float] | None:
@@ -429,8 +438,8 @@ METRICS: tuple[Metric, ...] = (
         "spend",
         "currency",
         "spend",
-        description="the channel's costs (agents, telephony, bot fees) as booked in the ledger, day by day: the "
-        "numerator of the costs per contact",
+        description="the channel's costs (agents, telephony, bot fees, abandoned contacts) as booked in the "
+        "ledger, day by day: the numerator of the costs per contact",
     ),
     ratio(
         "cost_per_contact",
@@ -587,6 +596,10 @@ class SupportChannel(Channel):
             ctx.cost("bot", n_messenger * chat.bot_cost_per_contact)
             spend += n_messenger * chat.bot_cost_per_contact
         answered = sum(int(np.count_nonzero(q.answered)) for q in served)
+        abandoned = sum(int(q.answered.size - np.count_nonzero(q.answered)) for q in served)
+        if p.cost_per_abandoned_contact:
+            ctx.cost("abandoned", abandoned * p.cost_per_abandoned_contact)
+            spend += abandoned * p.cost_per_abandoned_contact
         ctx.value("cost_avoided", (answered + n_bot) * p.all_phone_cost_per_contact)
 
         # Each contact counts at its arrival time: in its day, and in its hour for the metrics declared by hour.
