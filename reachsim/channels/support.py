@@ -8,6 +8,7 @@ first-come first-served with exponential patience, simulated contact by contact 
 agents' next free times (:func:`reachsim.model.queueing.fcfs_queue`): one event a day serves that day's contacts,
 and the agents' next free times carry the queues over midnight. Staffing may vary by hour of day. Each contact
 counts, with its outcome, on the day and (for the metrics declared by hour) in the hour of the day it arrived.
+A contact that abandons does not come back; ``cost_per_abandoned_contact`` prices what its retry costs the brand.
 
 A Messenger support conversation is a user action on Messenger: it is published at its exact time, so the
 strategy's Messenger channel opens that consumer's messaging window, and later broadcasts to them are cheaper where
