@@ -176,9 +176,11 @@ class SupportParams(ChannelParams):
     all_phone_cost_per_contact: float = Field(
         default=0.0,
         ge=0,
-        description="What resolving one contact costs in an all-phone operation, the reference: each contact "
-        "resolved here (by the bot or an agent) books it as value 'cost_avoided', so the channel's net value is "
-        "what it saves against all-phone support.",
+        description="What resolving one contact costs in an all-phone operation, the reference. Each contact "
+        "resolved here, by the bot or by an agent, books it as value 'cost_avoided': the reference cost of the "
+        "contacts resolved, not the bot's saving. The channel's net value is then its saving against an all-phone "
+        "operation at that cost per contact (an all-phone strategy has one too); what the bot saves is the "
+        "difference in net value between a bot-first strategy and an all-phone one on the same contacts.",
     )
 
     cost_per_abandoned_contact: float = Field(
@@ -601,6 +603,8 @@ class SupportChannel(Channel):
         if p.cost_per_abandoned_contact:
             ctx.cost("abandoned", abandoned * p.cost_per_abandoned_contact)
             spend += abandoned * p.cost_per_abandoned_contact
+        # The reference cost of every contact resolved here, by an agent or the bot (not the bot's saving alone):
+        # value − cost is the saving against all-phone support at that cost per contact.
         ctx.value("cost_avoided", (answered + n_bot) * p.all_phone_cost_per_contact)
 
         # Each contact counts at its arrival time: in its day, and in its hour for the metrics declared by hour.
