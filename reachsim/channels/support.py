@@ -8,6 +8,7 @@ first-come first-served with exponential patience, simulated contact by contact 
 agents' next free times (:func:`reachsim.model.queueing.fcfs_queue`): one event a day serves that day's contacts,
 and the agents' next free times carry the queues over midnight. Staffing may vary by hour of day. Each contact
 counts, with its outcome, on the day and (for the metrics declared by hour) in the hour of the day it arrived.
+A contact that abandons does not come back; ``cost_per_abandoned_contact`` prices what its retry costs the brand.
 
 A Messenger support conversation is a user action on Messenger: it is published at its exact time, so the
 strategy's Messenger channel opens that consumer's messaging window, and later broadcasts to them are cheaper where
@@ -192,9 +193,20 @@ class SupportParams(ChannelParams):
     all_phone_cost_per_contact: float = Field(
         default=0.0,
         ge=0,
-        description="What resolving one contact costs in an all-phone operation, the reference: each contact "
-        "resolved here (by the bot or an agent) books it as value 'cost_avoided', so the channel's net value is "
-        "what it saves against all-phone support.",
+        description="What resolving one contact costs in an all-phone operation, the reference. Each contact "
+        "resolved here, by the bot or by an agent, books it as value 'cost_avoided': the reference cost of the "
+        "contacts resolved, not the bot's saving. The channel's net value is then its saving against an all-phone "
+        "operation at that cost per contact (an all-phone strategy has one too); what the bot saves is the "
+        "difference in net value between a bot-first strategy and an all-phone one on the same contacts.",
+    )
+
+    cost_per_abandoned_contact: float = Field(
+        default=0.0,
+        ge=0,
+        le=1_000_000,
+        description="What a contact that abandons the queue costs the brand: its customer tries again, elsewhere "
+        "or later, at a cost beyond a resolution at the first try (booked as 'abandoned'). Without it an "
+        "abandoned contact costs nothing, and short staffing looks cheap.",
     )
 
     @field_validator("hour_profile")
@@ -446,8 +458,8 @@ METRICS: tuple[Metric, ...] = (
         "spend",
         "currency",
         "spend",
-        description="the channel's costs (agents, telephony, bot fees) as booked in the ledger, day by day: the "
-        "numerator of the costs per contact",
+        description="the channel's costs (agents, telephony, bot fees, abandoned contacts) as booked in the "
+        "ledger, day by day: the numerator of the costs per contact",
     ),
     ratio(
         "cost_per_contact",
@@ -604,6 +616,12 @@ class SupportChannel(Channel):
             ctx.cost("bot", n_messenger * chat.bot_cost_per_contact)
             spend += n_messenger * chat.bot_cost_per_contact
         answered = sum(int(np.count_nonzero(q.answered)) for q in served)
+        abandoned = sum(int(q.answered.size - np.count_nonzero(q.answered)) for q in served)
+        if p.cost_per_abandoned_contact:
+            ctx.cost("abandoned", abandoned * p.cost_per_abandoned_contact)
+            spend += abandoned * p.cost_per_abandoned_contact
+        # The reference cost of every contact resolved here, by an agent or the bot (not the bot's saving alone):
+        # value − cost is the saving against all-phone support at that cost per contact.
         ctx.value("cost_avoided", (answered + n_bot) * p.all_phone_cost_per_contact)
 
         # Each contact counts at its arrival time: in its day, and in its hour for the metrics declared by hour.

@@ -2,7 +2,9 @@
 
 Erlang C (nobody abandons) or, with ``--patience-minutes``, Erlang A (M/M/c+M from its birth–death chain); the
 table shows service level, mean wait, abandonment and occupancy for the levels around the answer. The maths is in
-:mod:`reachsim.model.queueing` (docs/model/support.md).
+:mod:`reachsim.model.queueing` (docs/model/support.md). Loads that need more than
+:data:`~reachsim.model.queueing.MAX_STAFFING` agents, and tables of more than ``MAX_AROUND`` levels either side, are
+refused (exit 2).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from rich.table import Table
 
 from reachsim.cli import terminal
 from reachsim.cli.exit_codes import EXIT_OK, UsageError
+
+#: The most staffing levels shown either side of the answer: a table for planners, not a sweep.
+MAX_AROUND = 50
 
 _TARGET = re.compile(r"^\s*(\d*\.?\d+)\s*(%?)\s*/\s*(\d*\.?\d+)\s*s\s*$")
 
@@ -29,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="service-level target, e.g. 0.8/20s or 80%%/20s: that share answered within that wait")
     staff.add_argument("--patience-minutes", type=_positive_float, metavar="P",
                        help="mean patience before abandoning, minutes (exponential); Erlang A instead of C")
-    staff.add_argument("--around", type=int, default=3, metavar="K", help="levels shown either side (default 3)")
+    staff.add_argument("--around", type=int, default=3, metavar="K",
+                       help=f"levels shown either side (default 3, at most {MAX_AROUND})")
     return staff
 
 
@@ -57,8 +63,8 @@ def parse_target(text: str) -> tuple[float, float]:
 def run(args: argparse.Namespace) -> int:
     from reachsim.model.queueing import fewest_agents, staffing_level
 
-    if args.around < 0:
-        raise UsageError("reachsim staff: argument --around: must be 0 or more")
+    if not 0 <= args.around <= MAX_AROUND:
+        raise UsageError(f"reachsim staff: argument --around: must be between 0 and {MAX_AROUND}, got {args.around}")
     level, seconds = args.target
     arrival = args.contacts_per_hour / 60.0  # per minute
     service = 1.0 / args.handle_minutes

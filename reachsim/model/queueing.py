@@ -365,9 +365,9 @@ class ErlangA:
     their peak. By PASTA an arrival finds the stationary state. One that finds ``n = c + j`` (``j`` waiting
     ahead of it) moves up one place at rate ``cμ + jθ`` (an agent frees or one ahead abandons) while abandoning
     itself at rate ``θ``; it reaches an agent with probability ``cμ / (cμ + (j + 1)θ)`` (the product telescopes)
-    after a wait that is a sum of exponentials with rates ``cμ + kθ``, ``k = 1 … j + 1``. Service levels come
-    from the transient solution of that chain (a matrix exponential); with ``θ = 0`` every figure is Erlang C's
-    closed form.
+    after a wait that is a sum of exponentials with rates ``cμ + kθ``, ``k = 1 … j + 1``. Since ``e^(−θS)`` of that
+    wait ``S`` is Beta-distributed, service levels are incomplete beta functions; with ``θ = 0`` every figure is
+    Erlang C's closed form.
 
     Waits are in the reciprocal unit of the rates. "Offered" means every arriving contact; "answered" those
     who reach an agent.
@@ -398,18 +398,29 @@ class ErlangA:
             pi = np.zeros(c + 1)
             pi[0] = 1.0
             return pi
-        log_w = [0.0]
-        n, peak = 0, 0.0
+        # Log weights: up to c agents busy in one vectorised sum, then the queue's states in blocks until they fall
+        # 50 below their peak where the chain drifts down (deaths above λ), so that no long tail is a Python loop.
+        log_lam = math.log(lam)
+        blocks = [np.concatenate([[0.0], np.cumsum(log_lam - np.log(np.arange(1, c + 1) * mu))])]
+        peak, last, first = float(blocks[0].max()), float(blocks[0][-1]), 1
+        size = max(1024, c)
         while True:
-            n += 1
-            death = min(n, c) * mu + max(n - c, 0) * theta
-            log_w.append(log_w[-1] + math.log(lam) - math.log(death))
-            peak = max(peak, log_w[-1])
-            if n > c and death > lam and log_w[-1] < peak - 50.0:
+            j = np.arange(first, first + size, dtype=float)
+            deaths = c * mu + j * theta
+            block = last + np.cumsum(log_lam - np.log(deaths))
+            running = np.maximum(peak, np.maximum.accumulate(block))
+            stop = np.flatnonzero((deaths > lam) & (block < running - 50.0))
+            if stop.size:
+                blocks.append(block[: stop[0] + 1])
+                peak = float(running[stop[0]])
                 break
-            if n > c + 10_000_000:
+            blocks.append(block)
+            peak, last, first = float(running[-1]), float(block[-1]), first + size
+            if first > 10_000_000:
                 raise ValueError("the queue is too long to solve (patience far longer than the handle time?)")
-        w = np.exp(np.array(log_w) - peak)
+            size *= 2
+        log_w = np.concatenate(blocks)
+        w = np.exp(log_w - peak)
         return w / w.sum()
 
     # -- figures per offered contact ---------------------------------------------------------------------------
@@ -469,26 +480,17 @@ class ErlangA:
         at_once = float(self._pi[: self.servers].sum())
         if target == 0 or self._k == 0:
             return at_once
-        from scipy import sparse
-        from scipy.sparse.linalg import expm_multiply
+        from scipy import special
 
-        # Transient chain of a waiting contact: position j (0 … k − 1) moves to j − 1 at cμ + jθ, position 0 to
-        # "answered" (index k) at cμ, and every position loses θ to abandonment (left out: mass leaks away).
-        c_mu, theta, k = self.servers * self.service_rate, self.abandon_rate, self._k
-        j = np.arange(k)
-        rows = np.concatenate([j, j[1:], [0]])
-        cols = np.concatenate([j, j[1:] - 1, [k]])
-        vals = np.concatenate([-(c_mu + (j + 1) * theta), c_mu + j[1:] * theta, [c_mu]])
-        generator = sparse.csr_matrix((vals, (rows, cols)), shape=(k + 1, k + 1))
-        state = np.concatenate([self._pi[self.servers :], [0.0]])
-        # In steps of a few mean times to the next move, stopping once (almost) nobody is still waiting: one
-        # matrix exponential over a long target would cost in proportion to its length.
-        step, elapsed = 8.0 / (c_mu + theta), 0.0
-        while elapsed < target and state[:k].sum() > 1e-16:
-            h = min(step, target - elapsed)
-            state = expm_multiply(generator.T * h, state)
-            elapsed += h
-        return at_once + float(min(max(state[k], 0.0), 1.0))
+        # A contact that finds j waiting reaches an agent after S = Σ_{i=0}^{j} Exp(cμ + iθ) unless its own
+        # patience (rate θ) runs out first: P(answered within t | j) = E[e^(−θS); S ≤ t]. With β = cμ/θ,
+        # e^(−θS) is a product of independent Beta(β + i, 1), which is Beta(β, j + 1); and for U ~ Beta(β, m),
+        # E[U; U ≥ x] = β/(β + m)·P(Beta(β + 1, m) ≥ x). With x = e^(−θt), that is the regularised incomplete
+        # beta function I_(1−x)(j + 1, β + 1), one vectorised call for every j.
+        beta = self.servers * self.service_rate / self.abandon_rate
+        m = np.arange(1, self._k + 1, dtype=float)
+        reached = beta / (beta + m) * special.betainc(m, beta + 1.0, -math.expm1(-self.abandon_rate * target))
+        return at_once + float(min(max((self._pi[self.servers :] * reached).sum(), 0.0), 1.0))
 
     def answered_wait_quantile(self, q: float) -> float:
         """The ``q``-quantile of the waits of answered contacts (0 when a share ≥ q is answered at once)."""
@@ -514,6 +516,10 @@ class ErlangA:
 
 # -- staffing: the fewest agents meeting a service-level target ----------------------------------------------------
 
+#: The most agents the staffing search sizes a queue for (a guard against loads no single queue has).
+MAX_STAFFING = 100_000
+
+
 
 @dataclass(frozen=True)
 class StaffingLevel:
@@ -538,27 +544,61 @@ def staffing_level(
     )
 
 
+def agents_lower_bound(load: float, target_level: float, abandon_rate: float = 0.0) -> int:
+    """Fewer agents than this cannot meet the target, whatever the wait: without abandonment the queue is stable
+    only when ``c > a``; with it, the service level is at most the share answered, and the answered contacts' work
+    ``λ·P(answered)`` cannot exceed the capacity ``cμ``, so ``level ≤ P(answered) ≤ c/a``."""
+    if abandon_rate == 0:
+        return max(1, math.floor(load) + 1)
+    return max(1, math.ceil(target_level * load * (1.0 - 1e-12)))
+
+
 def fewest_agents(
     arrival_rate: float,
     service_rate: float,
     target_wait: float,
     target_level: float,
     abandon_rate: float = 0.0,
-    max_agents: int = 100_000,
+    max_agents: int = MAX_STAFFING,
 ) -> int:
     """The fewest agents whose service level (share of offered contacts answered within ``target_wait``) is at
-    least ``target_level``, as call-centre planners size teams: by Erlang C, or Erlang A with ``abandon_rate``."""
+    least ``target_level``, as call-centre planners size teams: by Erlang C, or Erlang A with ``abandon_rate``.
+
+    The service level rises with the agents (each added agent only shortens every wait), so the search starts at
+    :func:`agents_lower_bound`, doubles its step until the target is met, and bisects between the last level that
+    falls short and the first that meets it: a few dozen evaluations at most, whatever the load. Loads that need
+    more than ``max_agents`` agents are refused."""
     if not 0 < target_level < 1:
         raise ValueError("target_level must be in (0, 1)")
     if target_wait < 0:
         raise ValueError("target_wait must be >= 0")
     load = arrival_rate / service_rate
-    agents = max(1, math.floor(load) + 1) if abandon_rate == 0 else 1
-    while agents <= max_agents:
-        if staffing_level(arrival_rate, service_rate, agents, target_wait, abandon_rate).service_level >= target_level:
-            return agents
-        agents += 1
-    raise ValueError(f"no staffing up to {max_agents} agents meets the target")
+    low = agents_lower_bound(load, target_level, abandon_rate)
+    if low > max_agents:
+        raise ValueError(
+            f"an offered load of {load:,.0f} Erlangs needs at least {low:,} agents to meet the target; "
+            f"staffing is sized up to {max_agents:,} agents"
+        )
+
+    def meets(agents: int) -> bool:
+        queue = ErlangA(arrival_rate, service_rate, agents, abandon_rate)
+        return queue.stable and queue.service_level(target_wait) >= target_level
+
+    if meets(low):
+        return low
+    step, high = 1, low + 1  # invariant: ``low`` falls short
+    while not meets(high):
+        if high >= max_agents:
+            raise ValueError(f"no staffing up to {max_agents:,} agents meets the target")
+        low, step = high, step * 2
+        high = min(low + step, max_agents)
+    while high - low > 1:  # ``low`` falls short, ``high`` meets the target
+        middle = (low + high) // 2
+        if meets(middle):
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def staffing_table(

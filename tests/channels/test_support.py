@@ -278,6 +278,30 @@ def test_money_is_booked_by_item() -> None:
     assert sim.channels[0]._free["chat"].size == 3 * 2
 
 
+def test_abandoned_contacts_are_booked_at_their_price() -> None:
+    """Each abandoned contact costs ``cost_per_abandoned_contact`` (ledger category 'abandoned'), day by day; the
+    same contacts cost nothing more without it, and nothing else changes."""
+    price, days = 7.5, 8
+    base = support(
+        contacts_per_day=900,
+        patience_minutes=2,
+        phone={"agents": 3, "handle_minutes": 6, "cost_per_agent_hour": 20},
+        messenger={"share": 0.4, "bot_containment": 0.2, "agents": 1, "concurrency": 2, "handle_minutes": 8},
+    )
+    priced = {**base, "cost_per_abandoned_contact": price}
+    free, _ = run(scenario(base, horizon=days))
+    paid, _ = run(scenario(priced, horizon=days))
+    abandoned = paid.series["support", "abandoned"]
+    assert abandoned.sum() > 100  # short-staffed: the test has something to count
+    np.testing.assert_array_equal(abandoned, free.series["support", "abandoned"])
+    assert paid.ledger_totals["support", "abandoned"] == pytest.approx(-price * abandoned.sum(), rel=1e-12)
+    assert ("support", "abandoned") not in free.ledger_totals
+    np.testing.assert_allclose(
+        paid.series["support", "cost"] - free.series["support", "cost"], price * abandoned, rtol=1e-12
+    )
+    np.testing.assert_allclose(paid.series["support", "spend"], paid.series["support", "cost"], rtol=1e-12)
+
+
 def test_timeline_changes_staffing_from_its_day() -> None:
     channel = support(
         contacts_per_day=600, patience_minutes=3, phone={"agents": 6, "handle_minutes": 6, "cost_per_agent_hour": 10}

@@ -41,6 +41,39 @@ def test_staff_refuses_bad_arguments_with_exit_2(args: list[str], capsys) -> Non
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # 500,000 Erlangs offered: at least 400,000 agents even with patience, beyond what the tool sizes.
+        (["--contacts-per-hour", "1e7", "--handle-minutes", "3", "--target", "0.8/20s", "--patience-minutes", "2"],
+         "staffing is sized up to 100,000 agents"),
+        (["--contacts-per-hour", "1e7", "--handle-minutes", "3", "--target", "0.8/20s"],
+         "staffing is sized up to 100,000 agents"),
+        (["--contacts-per-hour", "200", "--handle-minutes", "3", "--target", "0.8/20s", "--around", "100000000"],
+         "--around: must be between 0 and 50"),
+        (["--contacts-per-hour", "200", "--handle-minutes", "3", "--target", "0.8/20s", "--around", "-1"],
+         "--around: must be between 0 and 50"),
+    ],
+)
+def test_staff_refuses_loads_and_tables_beyond_its_bounds(args: list[str], message: str, capsys) -> None:
+    assert main(["staff", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_staff_sizes_a_large_queue_with_patience(capsys) -> None:
+    """A million contacts an hour (50,000 Erlangs) is sized by bracketing and bisection, not agent by agent; the
+    answer meets the target and one agent fewer does not."""
+    assert main(["staff", "--contacts-per-hour", "1e6", "--handle-minutes", "3", "--target", "0.8/20s",
+                 "--patience-minutes", "2", "--around", "1"]) == 0
+    out = capsys.readouterr().out
+    best = int(out.rsplit("fewest agents meeting the target: ", 1)[1].split()[0])
+    lam, mu, theta, target = 1e6 / 60, 1 / 3, 1 / 2, 20 / 60
+    assert ErlangA(lam, mu, best, theta).service_level(target) >= 0.8 > ErlangA(lam, mu, best - 1, theta).service_level(
+        target
+    )
+
+
 def test_scenarios_lists_every_shipped_scenario_with_its_question(capsys) -> None:
     assert main(["scenarios"]) == 0
     out = capsys.readouterr().out

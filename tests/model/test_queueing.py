@@ -7,6 +7,7 @@ Statistical tolerances are 4 standard errors (batch means where waits are autoco
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -15,6 +16,7 @@ from scipy import stats
 
 from reachsim.model.queueing import (
     ErlangA,
+    agents_lower_bound,
     arrival_times,
     erlang_c,
     fcfs_multi_server,
@@ -320,6 +322,25 @@ class TestErlangA:
         assert queue.service_level(0.0) == pytest.approx(1.0 - queue.p_wait, rel=1e-12)
         assert queue.occupancy == pytest.approx(lam * queue.p_answered / (c * mu), rel=1e-12)
 
+    @pytest.mark.parametrize(
+        ("lam", "mu", "c", "theta"), [(2.7, 1.0, 3, 0.5), (9.0, 0.5, 12, 2.0), (30.0, 1.0, 28, 0.1)]
+    )
+    def test_service_level_matches_the_transient_chain(self, lam: float, mu: float, c: int, theta: float) -> None:
+        """The incomplete-beta service level against the waiting contact's transient chain, solved by a matrix
+        exponential: position j moves up at cμ + jθ, position 0 reaches an agent at cμ, each loses θ."""
+        from scipy.linalg import expm
+
+        queue = ErlangA(lam, mu, c, theta)
+        pi = queue._pi
+        k = pi.size - c
+        generator = np.zeros((k + 1, k + 1))
+        for j in range(k):
+            generator[j, j] = -(c * mu + (j + 1) * theta)
+            generator[j, j - 1 if j else k] = c * mu + j * theta
+        for t in (0.01, 0.3, 1.0, 4.0):
+            reached = expm(generator * t)[:k, k]
+            assert queue.service_level(t) == pytest.approx(float(pi[:c].sum() + pi[c:] @ reached), abs=1e-12)
+
     def test_without_abandonment_it_is_erlang_c(self) -> None:
         lam, mu, c = 2.4, 1.0, 3
         exact = ErlangA(lam, mu, c)
@@ -425,6 +446,28 @@ class TestStaffing:
         sl_hat, sl_se = batch_mean_and_se((answered & (waits <= self.TARGET)).astype(float)[2_000:])
         expected = staffing_level(self.LAM, self.MU, agents, self.TARGET, abandon_rate=1 / 2).service_level
         assert abs(sl_hat - expected) < 4 * sl_se, (sl_hat, expected, sl_se)
+
+    @pytest.mark.parametrize("theta", [0.0, 0.05, 0.5, 5.0])
+    @pytest.mark.parametrize(("lam", "mu", "target", "level"), [(100 / 30, 1 / 3, 1 / 3, 0.8), (40.0, 1.0, 0.05, 0.9),
+                                                               (0.3, 1.0, 0.0, 0.5), (250.0, 1.0, 0.2, 0.95)])
+    def test_search_finds_the_first_level_of_a_scan(
+        self, lam: float, mu: float, target: float, level: float, theta: float
+    ) -> None:
+        """Bracketing and bisection give the level an agent-by-agent scan from one agent finds; the service level
+        rises with the agents and the lower bound never exceeds the answer."""
+        levels = [staffing_level(lam, mu, c, target, theta).service_level for c in range(1, int(3 * lam / mu) + 30)]
+        assert all(b >= a - 1e-12 for a, b in itertools.pairwise(levels))
+        first = 1 + next(i for i, value in enumerate(levels) if value >= level)
+        assert fewest_agents(lam, mu, target, level, theta) == first
+        assert agents_lower_bound(lam / mu, level, theta) <= first
+
+    def test_loads_beyond_the_bound_are_refused_at_once(self) -> None:
+        with pytest.raises(ValueError, match="needs at least 400,000 agents"):
+            fewest_agents(1e7 / 60, 1 / 3, 1 / 3, 0.8, abandon_rate=1 / 2)
+        with pytest.raises(ValueError, match="sized up to 1,000 agents"):
+            fewest_agents(2000.0, 1.0, 0.1, 0.8, max_agents=1000)
+        with pytest.raises(ValueError, match="no staffing up to 12 agents"):
+            fewest_agents(100 / 30, 1 / 3, 1 / 3, 0.8, max_agents=12)  # 14 are needed
 
     def test_bad_arguments(self) -> None:
         with pytest.raises(ValueError, match="target_level"):
