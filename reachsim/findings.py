@@ -442,11 +442,21 @@ def service_table(finding: Finding) -> list[str]:
             theirs = summary["strategies"][base]["channels"].get(channel, {}).get("abandonment", {}).get("mean")
             if name != base and ours is not None and theirs is not None and abs(ours - theirs) >= 0.02:
                 trend = "more" if ours > theirs else "fewer"
+                price = _abandonment_price(finding.scenario, name, channel)
+                counted = (f"each costs {_money(price)} (a further try) besides the value of a resolved contact"
+                           if price else "each is counted only as the value the scenario gives a resolved contact")
                 sentences.append(f"`{name}` loses {trend} contacts than `{base}`: {ours:.1%} of those offered to "
-                                 f"agents abandon, against {theirs:.1%}; each is counted only as the value the "
-                                 "scenario gives a resolved contact, not as a customer lost.")
+                                 f"agents abandon, against {theirs:.1%}; {counted}, not as a customer lost.")
     return ["Service (means over replications):", "", *rows, "", *[f"- {s}" for s in sentences],
             *([""] if sentences else [])]
+
+
+def _abandonment_price(scenario: Any, strategy: str, channel: str) -> float:
+    """What the scenario charges for an abandoned contact on ``channel`` of ``strategy`` (0 when nothing)."""
+    for params in scenario.strategies[strategy].channels:
+        if (getattr(params, "name", None) or params.type) == channel:
+            return float(getattr(params, "cost_per_abandoned_contact", 0.0) or 0.0)
+    return 0.0
 
 
 def _level(x: float | None, kind: str) -> str:
