@@ -443,8 +443,9 @@ def service_table(finding: Finding) -> list[str]:
             if name != base and ours is not None and theirs is not None and abs(ours - theirs) >= 0.02:
                 trend = "more" if ours > theirs else "fewer"
                 price = _abandonment_price(finding.scenario, name, channel)
-                counted = (f"each costs {_money(price)} (a further try) besides the value of a resolved contact"
-                           if price else "each is counted only as the value the scenario gives a resolved contact")
+                counted = (f"each is priced at {price:,.2f} (a further try at resolving it) and loses the value "
+                           "of a resolved contact" if price else
+                           "each is counted only as the value the scenario gives a resolved contact")
                 sentences.append(f"`{name}` loses {trend} contacts than `{base}`: {ours:.1%} of those offered to "
                                  f"agents abandon, against {theirs:.1%}; {counted}, not as a customer lost.")
     return ["Service (means over replications):", "", *rows, "", *[f"- {s}" for s in sentences],
