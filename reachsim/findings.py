@@ -454,7 +454,8 @@ def service_table(finding: Finding) -> list[str]:
 
 def _abandonment_price(scenario: Any, strategy: str, channel: str) -> float:
     """What the scenario charges for an abandoned contact on ``channel`` of ``strategy`` (0 when nothing)."""
-    for params in scenario.strategies[strategy].channels:
+    strategies = getattr(scenario, "strategies", {})
+    for params in strategies[strategy].channels if strategy in strategies else ():
         if (getattr(params, "name", None) or params.type) == channel:
             return float(getattr(params, "cost_per_abandoned_contact", 0.0) or 0.0)
     return 0.0
