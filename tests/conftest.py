@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run, here and in CI (a failure reproduces; CI does not pass or fail
+# by luck). HYPOTHESIS_PROFILE=explore draws fresh examples each run, to look for new failures.
+settings.register_profile("reproducible", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "reproducible"))
 
 from reachsim.scenario.load import scenario_from_dict
 

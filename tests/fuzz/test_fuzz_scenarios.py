@@ -204,7 +204,9 @@ def check(folder: Path, suffix: str, text: str) -> None:
     assert grown < MEMORY_BOUND, (grown, text[:200])
     if code == 0:
         TALLY["valid"] += 1
-        assert stderr == "" and out.getvalue().startswith(f"{path}: ok (")
+        # a valid file may draw warnings (an activity after the horizon, say), each a `file:line: warning:` line
+        assert all(line.startswith(f"{path}:") and ": warning: " in line for line in stderr.splitlines()), stderr
+        assert out.getvalue().startswith(f"{path}: ok (")
         return
     TALLY["invalid"] += 1
     lines = stderr.splitlines()
