@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from reachsim.scenario.load import scenario_from_dict
+
 # Property tests draw the same examples on every run, here and in CI (a failure reproduces; CI does not pass or fail
 # by luck). HYPOTHESIS_PROFILE=explore draws fresh examples each run, to look for new failures.
 settings.register_profile("reproducible", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "reproducible"))
-
-from reachsim.scenario.load import scenario_from_dict
 
 
 def build_scenario(
