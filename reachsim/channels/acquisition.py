@@ -23,6 +23,7 @@ from typing import Annotated, Any, NamedTuple
 import numpy as np
 from pydantic import Discriminator, Field, Tag, field_validator
 
+from reachsim.channels.common import segment_target
 from reachsim.core.metrics import Metric, flow, ratio
 from reachsim.core.problems import did_you_mean
 from reachsim.core.strict import StrictModel
@@ -140,15 +141,7 @@ class ImpressionAcquisition(StrictModel):
     @field_validator("target")
     @classmethod
     def _normalise(cls, v: str | list[str]) -> str | list[str]:
-        if isinstance(v, str):
-            return v if v == "market" else [v]
-        if not v:
-            raise ValueError("name at least one segment, or use 'market'")
-        if "market" in v:
-            raise ValueError("'market' is a target of its own, not a segment: use target: market")
-        if len(set(v)) != len(v):
-            raise ValueError("a segment is named twice")
-        return v
+        return segment_target(v, ("market",))
 
 
 def _paid_form(value: Any) -> str:

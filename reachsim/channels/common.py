@@ -16,7 +16,7 @@ from pydantic import Field
 
 from reachsim.core.strict import StrictModel
 
-__all__ = ["Engagement", "Fatigue", "Novelty", "Unsubscribe", "optout_needs_fatigue"]
+__all__ = ["Engagement", "Fatigue", "Novelty", "Unsubscribe", "optout_needs_fatigue", "segment_target"]
 
 
 class Novelty(StrictModel):
@@ -56,3 +56,18 @@ def optout_needs_fatigue(engagement: Engagement, optout: Unsubscribe, field: str
             f"@{field}.fatigue_strength: needs engagement.fatigue (its half-life is how fast the message stock "
             "decays); set engagement.fatigue or make fatigue_strength 0"
         )
+
+
+def segment_target(value: str | list[str], special: tuple[str, ...]) -> str | list[str]:
+    """A paid target as written: one of the ``special`` targets (``market``, …) or segment names, one name
+    standing for a list of one. Segment names are checked against the market at load (``check_market``)."""
+    if isinstance(value, str):
+        return value if value in special else [value]
+    if not value:
+        raise ValueError("name at least one segment, or use " + " or ".join(f"'{s}'" for s in special))
+    for name in value:
+        if name in special:
+            raise ValueError(f"'{name}' is a target of its own, not a segment: use target: {name}")
+    if len(set(value)) != len(value):
+        raise ValueError("a segment is named twice")
+    return value

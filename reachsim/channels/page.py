@@ -29,7 +29,7 @@ from pydantic import Field, field_validator, model_validator
 from reachsim.channels import acquisition, topics
 from reachsim.channels.acquisition import ImpressionAcquisition
 from reachsim.channels.base import Channel, ChannelParams
-from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue
+from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue, segment_target
 from reachsim.channels.registry import consumers_of
 from reachsim.core.metrics import JOINED_BY_SOURCE, Metric, flow
 from reachsim.core.problems import did_you_mean
@@ -93,16 +93,7 @@ class Boost(StrictModel):
     @field_validator("target")
     @classmethod
     def _normalise(cls, v: str | list[str]) -> str | list[str]:
-        if isinstance(v, str):
-            return v if v in SPECIAL_TARGETS else [v]
-        if not v:
-            raise ValueError("name at least one segment, or use 'market' or 'fans'")
-        for name in v:
-            if name in SPECIAL_TARGETS:
-                raise ValueError(f"'{name}' is a target of its own, not a segment: use target: {name}")
-        if len(set(v)) != len(v):
-            raise ValueError("a segment is named twice")
-        return v
+        return segment_target(v, SPECIAL_TARGETS)
 
 
 class Unfollow(Unsubscribe):

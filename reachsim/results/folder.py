@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
+from reachsim.core.atomic import fsync_dir
+
 __all__ = ["RUN_DIR_ENTRIES", "FolderError", "OutputFolder"]
 
 #: What a run directory holds; any other entry in an output folder makes it not a run directory.
@@ -135,12 +137,12 @@ class OutputFolder:
 
     def commit(self) -> Path:
         """Move the staging folder into place (see the module docstring); returns the output folder."""
-        _fsync(self.staging)
+        fsync_dir(self.staging)
         _remove(self.old)
         if self.out.exists():
             os.rename(self.out, self.old)
         os.rename(self.staging, self.out)
-        _fsync(self.out.parent)
+        fsync_dir(self.out.parent)
         self.committed = True
         _remove(self.old)
         return self.out
@@ -179,20 +181,6 @@ def _remove_temporary(folder: Path) -> None:
     for path in folder.rglob(".*.tmp"):
         with contextlib.suppress(OSError):
             path.unlink()
-
-
-def _fsync(folder: Path) -> None:
-    """Make renames in a folder durable (best effort: not every platform can open a folder)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class _Lock:
