@@ -30,6 +30,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -64,9 +65,18 @@ CONSUMER_BYTES = 4 + 1  # per consumer of the market: the kernel's int32 slot_of
 class KernelState:
     """A steady audience: ``subscribers`` active rows among ``market``, replenished after every broadcast."""
 
-    def __init__(self, subscribers: int, market: int, seed: int, block: int, warmup: int = 12) -> None:
+    def __init__(
+        self,
+        subscribers: int,
+        market: int,
+        seed: int,
+        block: int,
+        warmup: int = 12,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.rng = np.random.default_rng(seed)
         self.block = block
+        self.clock = clock  # time.process_time to count CPU seconds, as bench_end_to_end.py does
         self.cols = BroadcastColumns(market)
         rows = (
             np.arange(market)
@@ -92,9 +102,9 @@ class KernelState:
     def step(self) -> tuple[float, int]:
         """One broadcast; returns (seconds, deliveries). Opted-out rows rejoin afterwards (untimed)."""
         self.t += EVERY_DAYS
-        t0 = time.perf_counter()
+        t0 = self.clock()
         out = broadcast(self.cols, self.t, rng=self.rng, block=self.block, **PARAMS)
-        seconds = time.perf_counter() - t0
+        seconds = self.clock() - t0
         back = out.opted_out
         self.cols.join(back, self.t, novelty_half_life=PARAMS["novelty_half_life"], weight=self._weight(back))
         return seconds, out.deliveries
@@ -120,8 +130,11 @@ def floor_pass(cols: BroadcastColumns, rng: np.random.Generator, block: int, raw
     return time.perf_counter() - t0
 
 
-def naive(subscribers: int, broadcasts: int, seed: int) -> tuple[float, int, int]:
-    """A SimPy process per subscriber, a timeout per broadcast; returns (seconds, deliveries, bytes each)."""
+def naive(
+    subscribers: int, broadcasts: int, seed: int, clock: Callable[[], float] = time.perf_counter
+) -> tuple[float, int, int]:
+    """A SimPy process per subscriber, a timeout per broadcast; returns (seconds by ``clock``, deliveries, bytes
+    each). Creating the processes is not timed."""
     env = simpy.Environment()
     rnd = random.Random(seed)
     counts = {"deliveries": 0, "engaged": 0}
@@ -158,9 +171,9 @@ def naive(subscribers: int, broadcasts: int, seed: int) -> tuple[float, int, int
     env.run(until=EVERY_DAYS / 2)  # start every process (each is now waiting on its first timeout)
     per_process = (tracemalloc.get_traced_memory()[0] - before) // max(subscribers, 1)
     tracemalloc.stop()
-    t0 = time.perf_counter()
+    t0 = clock()
     env.run(until=EVERY_DAYS * broadcasts + EVERY_DAYS / 2)
-    return time.perf_counter() - t0, counts["deliveries"], per_process
+    return clock() - t0, counts["deliveries"], per_process
 
 
 def peak_extra_memory(state: KernelState) -> int:

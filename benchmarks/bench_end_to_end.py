@@ -23,6 +23,7 @@ an argument list and returns the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import math
@@ -31,7 +32,9 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +45,10 @@ if importlib.util.find_spec("reachsim") is None:  # run from a source checkout t
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_broadcast import naive  # noqa: E402
-
 import reachsim  # noqa: E402
 
 SCENARIOS = ("messenger_push", "page_reach_decline", "paid_to_owned")
-KERNEL_REFERENCE = 150e6  # deliveries/s of the broadcast kernel on the reference machine (bench_broadcast.py)
+BASELINE_REV = "e24c565"  # the last commit before the speed work: "today" in the speed targets
 SCALE_RUNS = ((1_000_000, 0.01), (1_000_000, 0.10), (1_000_000, 1.0), (4_000_000, 0.01), (4_000_000, 1.0),
               (10_000_000, 0.01), (10_000_000, 1.0))
 
@@ -59,42 +60,161 @@ def deliveries(result: Any) -> float:
                      for key in run.series if key[0] != "all" and key[1] == "deliveries"))
 
 
-def run_scenario(name: str, replications: int | None) -> dict[str, float]:
-    from reachsim.scenario.load import with_overrides
-
-    scenario = reachsim.load_scenario(ROOT / "scenarios" / f"{name}.yaml")
-    scenario = with_overrides(scenario, replications=replications or None)
+def scenario_child(path: str, replications: int) -> None:
+    """In a fresh process, with whichever ``reachsim`` comes first on ``PYTHONPATH``: one experiment through the
+    public API, ``replications`` replications of every strategy; prints its figures as JSON."""
+    scenario = reachsim.load_scenario(path)
+    try:
+        from reachsim.scenario.load import with_overrides
+    except ImportError:  # a revision without it: the loaded model, copied with the one field changed
+        scenario = scenario.model_copy(update={"replications": replications})
+    else:
+        scenario = with_overrides(scenario, replications=replications)
+    run = reachsim.run_experiment  # before the clock: a version may import its runner on first access
     wall, cpu = time.perf_counter(), time.process_time()
-    result = reachsim.run_experiment(scenario)
+    result = run(scenario)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     d = deliveries(result)
-    return {"wall_s": wall, "cpu_s": cpu, "deliveries": d, "per_cpu_s": d / cpu}
+    print(json.dumps({"reachsim": str(Path(reachsim.__file__).resolve()), "wall_s": wall, "cpu_s": cpu,
+                      "deliveries": d, "per_cpu_s": d / cpu, "replications": scenario.replications,
+                      "runs": sum(len(runs) for runs in result.runs.values())}))
+
+
+def naive_child(subscribers: int, broadcasts: int, seed: int) -> None:
+    """In a fresh process: the naive model (a SimPy process per subscriber); prints deliveries per CPU second."""
+    from bench_broadcast import naive
+
+    cpu, count, _ = naive(subscribers, broadcasts, seed, clock=time.process_time)
+    print(json.dumps({"deliveries": count, "cpu_s": cpu, "per_cpu_s": count / cpu}))
+
+
+def child(spec: dict[str, Any], source: Path) -> dict[str, Any]:
+    """Run ``spec`` (see :func:`main`'s ``--child``) in a fresh interpreter importing ``reachsim`` from ``source``."""
+    paths = [str(source), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)})
+    if done.returncode:
+        raise RuntimeError(f"{spec['kind']} child failed ({done.returncode}):\n{done.stderr}")
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    if "reachsim" in row and not Path(row["reachsim"]).is_relative_to(source.resolve()):
+        raise RuntimeError(f"the child imported {row['reachsim']}, not the reachsim of {source}")
+    return row
+
+
+@contextlib.contextmanager
+def baseline_tree(rev: str) -> Iterator[tuple[str, Path]]:
+    """The files of commit ``rev`` in a temporary directory (``git archive | tar -x``), removed afterwards."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="reachsim-baseline-") as tmp:
+        archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", commit], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", tmp], stdin=archive.stdout, check=True)
+        archive.stdout.close()
+        if archive.wait():
+            raise RuntimeError(f"git archive {commit} failed")
+        yield commit, Path(tmp)
+
+
+def kernel_rate(state: Any, broadcasts: int) -> float:
+    """Median deliveries per CPU second of ``broadcasts`` broadcasts of the kernel (``bench_broadcast``)."""
+    return statistics.median(count / cpu for cpu, count in (state.step() for _ in range(broadcasts)))
+
+
+def _median_rows(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in rows) for k in ("wall_s", "cpu_s", "deliveries", "per_cpu_s", "runs")}
 
 
 def part_scenarios(args: argparse.Namespace) -> dict[str, Any]:
-    rates: dict[str, list[dict[str, float]]] = {name: [] for name in SCENARIOS}
-    naive_rates: list[float] = []
-    for rep in range(args.repeats):
-        for name in SCENARIOS:
-            rates[name].append(run_scenario(name, args.replications))
-            cpu = time.process_time()
-            _, count, _ = naive(args.naive_subscribers, 4, args.seed + rep)
-            naive_rates.append(count / (time.process_time() - cpu))
-    naive_rate = statistics.median(naive_rates)
-    out: dict[str, Any] = {"naive_deliveries_per_s": naive_rate}
-    print(f"\nscenarios through reachsim.run_experiment ({args.repeats} repetitions, medians; "
-          f"replications: {args.replications or 'as in the file'}); naive model: "
-          f"{args.naive_subscribers:,} SimPy processes × 4 broadcasts, {naive_rate / 1e6:.2f} M deliveries/s")
-    print(f"{'scenario':<20} {'wall s':>8} {'CPU s':>8} {'deliveries':>14} {'M/CPU s':>9} {'× naive':>8} "
-          f"{'kernel / e2e':>13}")
-    for name, rows in rates.items():
-        med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-        med["over_naive"] = med["per_cpu_s"] / naive_rate
-        med["kernel_over_end_to_end"] = KERNEL_REFERENCE / med["per_cpu_s"]
-        out[name] = med
-        print(f"{name:<20} {med['wall_s']:>8.2f} {med['cpu_s']:>8.2f} {med['deliveries']:>14,.0f} "
-              f"{med['per_cpu_s'] / 1e6:>9.1f} {med['over_naive']:>8.0f} {med['kernel_over_end_to_end']:>13.1f}")
+    from bench_broadcast import DEFAULT_BLOCK, KernelState
+
+    out: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        commit, tree = (None, None) if args.no_baseline else stack.enter_context(baseline_tree(args.baseline_rev))
+        out["baseline_rev"], out["baseline_commit"] = (None if args.no_baseline else args.baseline_rev), commit
+        kernel = KernelState(args.kernel_subscribers, args.kernel_subscribers, args.seed, DEFAULT_BLOCK,
+                             clock=time.process_time)
+        counts = {name: args.replications or reachsim.load_scenario(ROOT / "scenarios" / f"{name}.yaml").replications
+                  for name in SCENARIOS}
+        reps: dict[str, list[dict[str, Any]]] = {name: [] for name in SCENARIOS}
+        for rep in range(args.repeats):
+            for name in SCENARIOS:
+                # interleaved: the kernel, this checkout and the baseline (alternating which goes first), the naive
+                # model; each experiment and the naive model in a fresh process, so none inherits another's heap
+                row: dict[str, Any] = {"kernel": kernel_rate(kernel, args.kernel_broadcasts)}
+                versions = [("now", ROOT)] + ([] if tree is None else [("baseline", tree)])
+                for label, source in versions if rep % 2 == 0 else versions[::-1]:
+                    path = source / "scenarios" / f"{name}.yaml"
+                    if path.exists():
+                        row[label] = child({"kind": "scenario", "path": str(path), "replications": counts[name]},
+                                           source)
+                row["naive"] = child({"kind": "naive", "subscribers": args.naive_subscribers, "broadcasts": 4,
+                                      "seed": args.seed + rep}, ROOT)["per_cpu_s"]
+                reps[name].append(row)
+    for name, rows in reps.items():
+        now = _median_rows([r["now"] for r in rows])
+        fig: dict[str, Any] = {**now, "replications": counts[name],
+                               "kernel_per_cpu_s": statistics.median(r["kernel"] for r in rows),
+                               "naive_per_cpu_s": statistics.median(r["naive"] for r in rows),
+                               # ratios paired within a repetition, then the median: robust to load drifts
+                               "over_naive": statistics.median(r["now"]["per_cpu_s"] / r["naive"] for r in rows),
+                               "kernel_over_end_to_end": statistics.median(r["kernel"] / r["now"]["per_cpu_s"]
+                                                                           for r in rows)}
+        if all("baseline" in r for r in rows):
+            fig.update({f"baseline_{k}": v for k, v in _median_rows([r["baseline"] for r in rows]).items()})
+            fig["over_baseline"] = statistics.median(r["now"]["per_cpu_s"] / r["baseline"]["per_cpu_s"]
+                                                     for r in rows)
+        out[name] = fig
+    out["targets"] = verdicts(out)
+    print_scenarios(args, out)
     return out
+
+
+#: (scenario, figure, "≥" or "≤", bound): the issue's targets that a same-run ratio can check.
+TARGETS = (("messenger_push", "over_baseline", "≥", 3.0), ("page_reach_decline", "over_baseline", "≥", 3.0),
+           ("paid_to_owned", "over_baseline", "≥", 5.0), ("messenger_push", "over_naive", "≥", 120.0),
+           ("messenger_push", "kernel_over_end_to_end", "≤", 4.0))
+FIGURE_LABELS = {"over_baseline": "× baseline", "over_naive": "× naive", "kernel_over_end_to_end": "kernel / e2e"}
+
+
+def verdicts(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with its measured ratio and whether it is met (None: not measured, e.g. ``--no-baseline``)."""
+    rows = []
+    for name, key, op, bound in TARGETS:
+        value = figures.get(name, {}).get(key)
+        met = None if value is None else (value >= bound if op == "≥" else value <= bound)
+        rows.append({"scenario": name, "figure": key, "target": f"{op} {bound:g}", "measured": value, "met": met})
+    return rows
+
+
+def print_scenarios(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    base = "none (--no-baseline)" if out["baseline_commit"] is None else \
+        f"{out['baseline_rev']} ({out['baseline_commit'][:12]}), its own scenarios/<name>.yaml and public API"
+    print(f"\nscenarios through reachsim.load_scenario + run_experiment, each experiment in a fresh process "
+          f"({args.repeats} interleaved repetitions, medians; replications: "
+          f"{args.replications or 'as in the current file'}, the same for the baseline)")
+    print(f"baseline: {base}; '× base' compares the throughput of each version on its own shipped file")
+    print(f"kernel: {args.kernel_subscribers:,} subscribers, median of {args.kernel_broadcasts} broadcasts; naive: "
+          f"{args.naive_subscribers:,} SimPy processes × 4 broadcasts, in a fresh process; rates per CPU second")
+    print(f"{'':<20} {'runs':>9} {'CPU s per run':>17} {'M deliveries/CPU s':>19} {'':>7} {'':>8} {'kernel':>7} "
+          f"{'kernel':>7} {'naive':>6}")
+    print(f"{'scenario':<20} {'now/base':>9} {'now':>8} {'base':>8} {'now':>9} {'base':>9} {'× base':>7} "
+          f"{'× naive':>8} {'/ e2e':>7} {'M/s':>7} {'M/s':>6}")
+    for name in SCENARIOS:
+        f = out[name]
+        has = "over_baseline" in f
+        runs = f"{f['runs']:.0f}/{f['baseline_runs']:.0f}" if has else f"{f['runs']:.0f}/-"
+        b_cpu = f"{f['baseline_cpu_s'] / f['baseline_runs']:>8.3f}" if has else f"{'-':>8}"
+        b_rate = f"{f['baseline_per_cpu_s'] / 1e6:>9.2f}" if has else f"{'-':>9}"
+        ratio = f"{f['over_baseline']:>7.2f}" if has else f"{'-':>7}"
+        print(f"{name:<20} {runs:>9} {f['cpu_s'] / f['runs']:>8.3f} {b_cpu} {f['per_cpu_s'] / 1e6:>9.2f} {b_rate} "
+              f"{ratio} {f['over_naive']:>8.0f} {f['kernel_over_end_to_end']:>7.2f} "
+              f"{f['kernel_per_cpu_s'] / 1e6:>7.1f} {f['naive_per_cpu_s'] / 1e6:>6.3f}")
+    print(f"\n{'target':<40} {'measured':>9}  verdict")
+    for t in out["targets"]:
+        label = f"{t['scenario']} {FIGURE_LABELS[t['figure']]} {t['target']}"
+        measured = "-" if t["measured"] is None else f"{t['measured']:.2f}"
+        verdict = "not measured" if t["met"] is None else ("met" if t["met"] else "not met")
+        print(f"{label:<40} {measured:>9}  {verdict}")
 
 
 # -- scale -------------------------------------------------------------------------------------------------------
@@ -231,13 +351,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repetitions (median reported)")
     parser.add_argument("--replications", type=int, default=0, help="override the scenarios' replications")
     parser.add_argument("--naive-subscribers", type=int, default=20_000)
+    parser.add_argument("--kernel-subscribers", type=int, default=1_000_000, help="subscribers of the kernel")
+    parser.add_argument("--kernel-broadcasts", type=int, default=5, help="kernel broadcasts per measurement")
+    parser.add_argument("--baseline-rev", default=BASELINE_REV, help="the commit that '× baseline' compares with")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the baseline")
     parser.add_argument("--scale-max", type=int, default=10_000_000, help="largest market of the scale part")
     parser.add_argument("--scale-days", type=int, default=365)
     parser.add_argument("--scale-replications", type=int, default=4)
     parser.add_argument("--executor-tasks", type=int, default=64, help="replications in the executors part")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--scale-child", help=argparse.SUPPRESS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        spec = json.loads(args.child)
+        if spec["kind"] == "scenario":
+            scenario_child(spec["path"], spec["replications"])
+        else:
+            naive_child(spec["subscribers"], spec["broadcasts"], spec["seed"])
+        return {}
     if args.scale_child:
         size, share, replications, horizon = args.scale_child.split(",")
         scale_child(int(size), float(share), int(replications), int(horizon))
