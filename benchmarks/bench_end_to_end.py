@@ -1,12 +1,21 @@
 """End to end: the shipped scenarios through the public API, memory and time at scale, and the executors.
 
 Run ``python benchmarks/bench_end_to_end.py [--part scenarios|scale|executors|all]``; it prints tables and writes
-nothing. Every part measures its reference in the same run and reports ratios, because absolute times drift with
-the machine's load:
+nothing. Every part measures its references in the same run and reports ratios, because absolute times drift with
+the machine's load (two to three times on a shared machine):
 
-scenarios  — ``reachsim.load_scenario`` + ``reachsim.run_experiment`` on each file of ``scenarios/``: wall and CPU
-             seconds, deliveries per CPU second, and the ratio to a naive model (a SimPy process per subscriber,
-             ``bench_broadcast.naive``) timed between the scenarios;
+scenarios  — ``reachsim.load_scenario`` + ``reachsim.run_experiment`` on each of the three shipped scenarios, each
+             experiment in a fresh process: CPU seconds and deliveries per CPU second, beside three references
+             measured in the same run and interleaved with it, scenario by scenario and repetition by repetition:
+             the baseline — the same experiment run by commit ``--baseline-rev`` (default ``e24c565``, the last
+             commit before the speed work: "today" in the speed targets), extracted with ``git archive`` into a
+             temporary directory and imported from there in a fresh process, on *its own*
+             ``scenarios/<name>.yaml`` through its own public API with the same replication count (the files
+             changed since, so "× baseline" compares the throughput of each version on its own shipped file,
+             not the same model); the broadcast kernel (``bench_broadcast.KernelState``, 1 M subscribers), for
+             kernel / end to end; and the naive model (a SimPy process per subscriber, ``bench_broadcast.naive``)
+             in a fresh process, so that no experiment's heap slows it. Ratios are paired within a repetition,
+             then the median is taken; the targets of the speed issue get a verdict;
 scale      — a Messenger-only market of 1 M, 4 M and 10 M consumers with 1 % or 100 % subscribed (and 1 M with
              10 %, the same 100 k subscribers as 10 M at 1 %), weekly broadcasts, 365 days, 4 replications, each
              in a fresh process: peak memory per consumer above the interpreter's baseline (peak resident set
@@ -16,8 +25,8 @@ executors  — the same replications sequentially, on 2 local processes and on a
              the same run in process.
 
 CPU seconds (``time.process_time``) are reported beside wall seconds: on a shared machine the wall clock also
-counts the time other processes held the cores. The script sets nothing global. Importable: :func:`main` takes
-an argument list and returns the figures.
+counts the time other processes held the cores; the scenarios part reports every rate per CPU second. The
+script sets nothing global. Importable: :func:`main` takes an argument list and returns the figures.
 """
 
 from __future__ import annotations
