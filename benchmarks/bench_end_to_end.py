@@ -113,8 +113,11 @@ def child(spec: dict[str, Any], source: Path) -> dict[str, Any]:
 @contextlib.contextmanager
 def baseline_tree(rev: str) -> Iterator[tuple[str, Path]]:
     """The files of commit ``rev`` in a temporary directory (``git archive | tar -x``), removed afterwards."""
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"],
-                            capture_output=True, text=True, check=True).stdout.strip()
+    found = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+                           capture_output=True, text=True)
+    if found.returncode:
+        raise SystemExit(f"--baseline-rev {rev}: not a commit of this repository")
+    commit = found.stdout.strip()
     with tempfile.TemporaryDirectory(prefix="reachsim-baseline-") as tmp:
         archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", commit], stdout=subprocess.PIPE)
         subprocess.run(["tar", "-x", "-C", tmp], stdin=archive.stdout, check=True)
@@ -197,11 +200,12 @@ def verdicts(figures: dict[str, Any]) -> list[dict[str, Any]]:
 
 def print_scenarios(args: argparse.Namespace, out: dict[str, Any]) -> None:
     base = "none (--no-baseline)" if out["baseline_commit"] is None else \
-        f"{out['baseline_rev']} ({out['baseline_commit'][:12]}), its own scenarios/<name>.yaml and public API"
+        (f"{out['baseline_rev']} ({out['baseline_commit'][:12]}), its own scenarios/<name>.yaml and public API; "
+         "'× base' compares the throughput of each version on its own shipped file")
     print(f"\nscenarios through reachsim.load_scenario + run_experiment, each experiment in a fresh process "
           f"({args.repeats} interleaved repetitions, medians; replications: "
           f"{args.replications or 'as in the current file'}, the same for the baseline)")
-    print(f"baseline: {base}; '× base' compares the throughput of each version on its own shipped file")
+    print(f"baseline: {base}")
     print(f"kernel: {args.kernel_subscribers:,} subscribers, median of {args.kernel_broadcasts} broadcasts; naive: "
           f"{args.naive_subscribers:,} SimPy processes × 4 broadcasts, in a fresh process; rates per CPU second")
     print(f"{'':<20} {'runs':>9} {'CPU s per run':>17} {'M deliveries/CPU s':>19} {'':>7} {'':>8} {'kernel':>7} "
