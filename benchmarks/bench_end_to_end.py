@@ -64,9 +64,13 @@ SCALE_RUNS = ((1_000_000, 0.01), (1_000_000, 0.10), (1_000_000, 1.0), (4_000_000
 
 # -- scenarios ---------------------------------------------------------------------------------------------------
 def deliveries(result: Any) -> float:
-    """Every delivery of every run (all channels)."""
+    """Every delivery of every run (all channels), the run-out's after the horizon included: a version that
+    simulates a run-out for the audience's value (``RunResult.run_out_totals``) delivers there too."""
     return float(sum(run.series[key].sum() for runs in result.runs.values() for run in runs
-                     for key in run.series if key[0] != "all" and key[1] == "deliveries"))
+                     for key in run.series if key[0] != "all" and key[1] == "deliveries")
+                 + sum(total for runs in result.runs.values() for run in runs
+                       for key, total in getattr(run, "run_out_totals", {}).items()
+                       if key[0] != "all" and key[1] == "deliveries"))
 
 
 def scenario_child(path: str, replications: int) -> None:

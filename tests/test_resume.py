@@ -277,6 +277,13 @@ def test_the_store_is_what_the_summary_is_made_from(small: Path, tmp_path: Path)
     stored = json.loads((out / "replications" / "000002.json").read_text())
     assert stored["format"] == "reachsim.replication/1" and stored["replication"] == 2 and stored["seed"] == 11
     assert list(stored["strategies"]) == list(summary["strategies"])
+    from reachsim.results.store import read_replication, store_identity
+    from reachsim.scenario.load import load_scenario
+
+    runs = read_replication(out / "replications" / "000002.json", load_scenario(out / "scenario.yaml"),
+                            store_identity(out)[0])
+    for strategy, body in stored["strategies"].items():  # run-out totals come back as they were stored
+        assert {(c, m): v for c, m, v in body["run_out_totals"]} == runs[strategy].run_out_totals
 
 
 # ---------------------------------------------------------------------------------------------------------

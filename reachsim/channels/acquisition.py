@@ -56,9 +56,9 @@ SOURCES = ("organic", "bass", "paid")
 #: ``join(idx, t, source)``: consumers ``idx`` (market rows, ascending, none of whom joined before) join at ``t``.
 JoinCallback = Callable[[np.ndarray, float, str], None]
 
-#: ``join_batch(idx, times, codes)``: consumers ``idx`` (market rows, none of whom joined before, in any order) who
-#: joined on days ``times`` (one per row) from sources ``codes`` (indices into :data:`SOURCES`, one per row).
-BatchJoinCallback = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+#: ``join_batch(idx, times)``: consumers ``idx`` (market rows, ascending, none of whom joined before) who joined on
+#: days ``times`` (one per row); the component records the ``joined`` flows by source itself.
+BatchJoinCallback = Callable[[np.ndarray, np.ndarray], None]
 
 
 #: Metrics of paid acquisition; a channel using this component declares them (with ``joined_paid``, the flow its
@@ -361,9 +361,10 @@ class _Day(NamedTuple):
     """One day's acquisition, drawn as counts: who joins is drawn when the day is handed over."""
 
     t: float
-    uniform: np.ndarray  # by class: the people drawn uniformly from the pool (organic, Bass, flat-cost paid)
-    converted: np.ndarray  # by class: the people paid impressions converted
-    by_source: tuple[int, int, int]  # how many of ``uniform`` each of SOURCES brought, in SOURCES order
+    joined: list[int]  # by class: everyone the day brought
+    uniform: list[int]  # by class: those drawn uniformly from the pool (organic, Bass, flat-cost paid); the rest
+    # of ``joined`` are the people paid impressions converted
+    by_source: list[int]  # how many of ``uniform`` each of SOURCES brought, in SOURCES order
 
 
 class AudienceAcquisition:
@@ -380,9 +381,9 @@ class AudienceAcquisition:
     each class among those who never joined, when the day is handed over. Given the counts, people in one class are
     exchangeable, so handing several days over in one draw gives the same joint distribution as a draw per day.
     With ``join_batch`` the component does exactly that: the days pile up until the channel calls :meth:`flush`
-    (before it reads its audience: a broadcast, a bus event), and ``join_batch(idx, times, codes)`` receives them
-    at once, with each person's day and source (an index into :data:`SOURCES`); the component records ``joined``
-    and ``joined_<source>`` on each person's own day, and ``pending`` counts who is drawn but not handed over.
+    (before it reads its audience: a broadcast, a bus event), and ``join_batch(idx, times)`` receives them at once,
+    with each person's day; the component records ``joined`` and ``joined_<source>`` on each day, and ``pending``
+    counts who is drawn but not handed over.
     Without it, each day is handed over at its step through ``join``, one call per source.
     """
 
@@ -483,25 +484,24 @@ class AudienceAcquisition:
             self._paid_credit = min(self._paid_credit - got[2], self._paid_credit % 1.0)
             self._spend(got[2] * paid.cost_per_subscriber)
         uniform = self._split(available, sum(got))
-        converted = [0] * len(available)
+        joined = uniform
         if isinstance(paid, ImpressionAcquisition):
-            available = [a - u for a, u in zip(available, uniform, strict=True)]
-            converted = self._impressions(paid, available)
-        total = sum(got) + sum(converted)
+            converted = self._impressions(paid, [a - u for a, u in zip(available, uniform, strict=True)])
+            joined = [u + c for u, c in zip(uniform, converted, strict=True)]
+        total = sum(joined)
         if total == 0:
             return
         self.ever_joined += total
-        day = _Day(t, np.array(uniform, dtype=np.int64), np.array(converted, dtype=np.int64), tuple(got))
+        day = _Day(t, joined, uniform, got)
         if self._join_batch is None:
             self._hand_over([day])
             return
         self.pending += total
-        self._pending_by_class = [p + u + c for p, u, c in zip(self._pending_by_class, uniform, converted,
-                                                                  strict=True)]
+        self._pending_by_class = [p + j for p, j in zip(self._pending_by_class, joined, strict=True)]
         self._days.append(day)
         ctx = self.ctx
         ctx.flow("joined", total)
-        for source, k in zip(SOURCES, (got[0], got[1], got[2] + sum(converted)), strict=True):
+        for source, k in zip(SOURCES, (got[0], got[1], total - got[0] - got[1]), strict=True):
             if k:
                 ctx.flow(f"joined_{source}", k)
 
@@ -530,30 +530,25 @@ class AudienceAcquisition:
 
     def _hand_over(self, days: list[_Day]) -> None:
         """Draw the people of ``days`` (uniformly within each class among those who never joined) and hand them to
-        the channel: the uniform draw's people take their sources in a random order, as one draw split in order
-        would give them."""
-        n_days, classes = len(days), self.pool.classes
-        counts = np.empty((classes, n_days, 2), dtype=np.int64)  # per class: per day, the uniform then converted
-        counts[:, :, 0] = np.array([d.uniform for d in days]).T
-        counts[:, :, 1] = np.array([d.converted for d in days]).T
-        people = self.pool.draw_by_class(self._who, counts.sum(axis=(1, 2)))  # class by class, random within
-        lengths = counts.ravel()
-        day_of = np.repeat(np.broadcast_to(np.arange(n_days)[None, :, None], counts.shape).ravel(), lengths)
-        uniform = np.repeat(np.broadcast_to(np.array([True, False]), counts.shape).ravel(), lengths)
-        code = np.full(people.size, SOURCES.index("paid"), dtype=np.uint8)
-        rows = np.flatnonzero(uniform)
-        if rows.size:
-            shuffled = rows[np.lexsort((self._who.random(rows.size), day_of[rows]))]  # by day, random within
-            by_source = np.array([d.by_source for d in days]).ravel()
-            code[shuffled] = np.repeat(np.tile(np.arange(len(SOURCES), dtype=np.uint8), n_days), by_source)
-        ascending = np.argsort(people)
-        people, day_of, code = people[ascending], day_of[ascending], code[ascending]
+        the channel. A class's people come in random order, so dealing them out in order (to the days, and within a
+        day to the uniform draw then the converted, and the uniform draw's to its sources) is a uniform deal."""
+        per_day = np.array([d.joined for d in days], dtype=np.int64)  # days × classes
+        people = self.pool.draw_by_class(self._who, per_day.sum(axis=0))  # class by class, random within
         if self._join_batch is not None:
-            self._join_batch(people, np.array([d.t for d in days])[day_of], code)
+            day_of = np.repeat(np.tile(np.arange(len(days)), self.pool.classes), per_day.T.ravel())
+            order = np.argsort(people)
+            self._join_batch(people[order], np.array([d.t for d in days])[day_of[order]])
             return
         (day,) = days  # one day at a time without join_batch
-        for c, source in enumerate(SOURCES):
-            idx = people[code == c]
+        drawn = np.array([day.uniform, [j - u for j, u in zip(day.joined, day.uniform, strict=True)]]).T.ravel()
+        is_uniform = np.repeat(np.tile(np.array([True, False]), self.pool.classes), drawn)
+        uniform = people[is_uniform]
+        uniform = uniform[self._who.permutation(uniform.size)]  # the uniform draw's people in random order
+        bounds = np.cumsum(day.by_source)
+        parts = {"organic": uniform[: bounds[0]], "bass": uniform[bounds[0] : bounds[1]],
+                 "paid": np.concatenate([uniform[bounds[1] :], people[~is_uniform]])}
+        for source in SOURCES:
+            idx = np.sort(parts[source])
             if idx.size:
                 self._join(idx, day.t, source)
 

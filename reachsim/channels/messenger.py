@@ -32,8 +32,6 @@ LAST_ACTION = "last_action"
 
 #: Where a subscriber came from (the ``joined_<source>`` daily metrics). Bus opt-ins name their own source.
 SOURCES = ("initial", "organic", "paid", "bass", "page", "other")
-#: The ``source`` code (1 + index in SOURCES) of each of the acquisition component's sources.
-_SOURCE_CODE = np.array([1 + SOURCES.index(s) for s in acquisition.SOURCES], dtype=np.uint8)
 
 
 class Broadcasts(StrictModel):
@@ -101,7 +99,6 @@ class MessengerChannel(Channel):
         self.cols.add_column(LAST_ACTION, np.float64, fill=-np.inf)
         self._drawn_until = 0.0  # inbound conversations are drawn for (0, _drawn_until]
         self._later: list[tuple[float, np.ndarray]] = []  # bus actions dated after the clock: (time, rows)
-        self.source = np.zeros(n, dtype=np.uint8)  # 0 = never subscribed, else 1 + index in SOURCES
         self.subscribers = 0
         # Every join goes through the acquisition component, which knows who ever subscribed; the days it draws
         # are handed over in one piece when a broadcast or a bus event needs the subscribers.
@@ -167,28 +164,30 @@ class MessengerChannel(Channel):
         """Subscribe consumers ``idx`` (market rows who never subscribed) from an initial base or a bus opt-in."""
         self._advance(t)  # conversations before the join belong to the audience before it
         source = source if source in SOURCES else "other"
-        self._subscribe(idx, t, 1 + SOURCES.index(source))
+        self._subscribe(idx, t)
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(f"joined_{source}", idx.size)
 
-    def _join_batch(self, idx: np.ndarray, times: np.ndarray, codes: np.ndarray) -> None:
+    def _join_batch(self, idx: np.ndarray, times: np.ndarray) -> None:
         """Subscribe the days of acquisition drawn since the last hand-over (the component recorded the flows),
-        with the conversations each has started since its own join day."""
+        each with the latest conversation it has started since its own join day, if any.
+
+        A subscriber's conversations are a Poisson process of rate c/365 a day, so the time back from now to the
+        latest one is exponential with mean 365/c, and there was one since the join exactly when that time is
+        shorter than the time since the join: one draw per subscriber gives the window state these
+        conversations leave."""
         now = self.ctx.env.now
         self._advance(now)  # conversations until now belong to the audience before these joins
-        self._subscribe(idx, times, _SOURCE_CODE[codes])
+        first = self.cols.n
+        self._subscribe(idx, times)
         rate = self.params.inbound_conversations_per_year
         if rate:
-            rng = self._rng_inbound
-            span = now - times
-            k = rng.poisson(rate * span / 365.0)
-            who = np.repeat(np.arange(idx.size), k)
-            if who.size:
-                # each one's conversations over (join, now]: uniform times, the latest kept
-                at = now - span[who] * rng.random(who.size)
-                np.maximum.at(self.cols.column(LAST_ACTION), self.cols.slot_of[idx[who]], at)
+            back = self._rng_inbound.exponential(365.0 / rate, size=idx.size)
+            talked = np.flatnonzero(back < now - times)
+            if talked.size:  # the new slots follow one another in the order of ``idx``
+                self.cols.column(LAST_ACTION)[first + talked] = now - back[talked]
 
-    def _subscribe(self, idx: np.ndarray, t: float | np.ndarray, code: int | np.ndarray) -> None:
+    def _subscribe(self, idx: np.ndarray, t: float | np.ndarray) -> None:
         """Make ``idx`` subscribers from ``t`` (one time, or one per row). Large joins are applied in pieces, so
         nothing market-sized is allocated."""
         novelty = self.params.engagement.novelty
@@ -196,7 +195,6 @@ class MessengerChannel(Channel):
         per_row = np.ndim(t) > 0
         for a in range(0, idx.size, JOIN_CHUNK):
             part = idx[a : a + JOIN_CHUNK]
-            self.source[part] = code[a : a + JOIN_CHUNK] if np.ndim(code) else code
             when = t[a : a + JOIN_CHUNK] if per_row else t  # type: ignore[index]
             self.cols.join(part, when, novelty_half_life=half_life, weight=self._weights(part), new=True)
         self.subscribers += idx.size

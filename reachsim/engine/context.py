@@ -111,6 +111,4 @@ class ChannelContext:
 
     def engagement_value(self, idx: np.ndarray) -> float:
         """Value of one engagement by each of the consumers ``idx`` (a row may repeat), summed by segment."""
-        table = self.segments.value_per_engagement
-        counts = np.bincount(self.population.segment[idx], minlength=table.size)
-        return float(counts @ table)
+        return float(self.population.segment_counts(idx) @ self.segments.value_per_engagement)

@@ -36,6 +36,7 @@ class Population:
         self.size = int(size)
         counts = exact_counts(segment_shares, self.size)
         self.segment = np.repeat(np.arange(counts.size, dtype=np.int16), counts)
+        self._segment_ends = np.cumsum(counts).tolist()
         self.has_data = np.zeros(self.size, dtype=bool)
         ends = np.cumsum(counts)
         for end, count, share in zip(ends.tolist(), counts.tolist(), data_available, strict=True):
@@ -44,6 +45,14 @@ class Population:
 
     def segment_sizes(self) -> np.ndarray:
         return np.bincount(self.segment, minlength=int(self.segment.max(initial=0)) + 1)
+
+    def segment_counts(self, idx: np.ndarray) -> np.ndarray:
+        """How many of ``idx`` (rows in any order; a repeated row counts each time) belong to each segment.
+
+        Each segment is a range of rows, so this is one comparison per boundary between segments (a handful),
+        cheaper than looking each row's segment up and counting."""
+        below = [np.count_nonzero(idx < end) for end in self._segment_ends[:-1]]
+        return np.diff(np.array([0, *below, idx.size], dtype=np.int64))
 
     def mark_reached(self, idx: np.ndarray) -> int:
         """Record an exposure to any channel; return how many were reached for the first time.

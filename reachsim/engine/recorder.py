@@ -38,6 +38,9 @@ class Recorder:
         self._hours: dict[tuple[str, str], np.ndarray] = {}  # run-wide sums by hour of the day (by_hour metrics)
         self._declared: dict[str, dict[str, Metric]] = {}
         self._stocks: list[tuple[np.ndarray, Callable[[], float]]] = []
+        # where a flow goes: (daily series, profile by hour or None), for every declared series that is not money
+        self._flows: dict[tuple[str, str], tuple[np.ndarray, np.ndarray | None]] = {}
+        self._after: dict[tuple[str, str], float] = {}  # flows' totals after the horizon (the run-out)
 
     def declare(self, channel: str, metrics: Iterable[Metric]) -> None:
         """Make every declared daily series (and profile by hour) exist as zeros, so every run has the same
@@ -52,6 +55,9 @@ class Recorder:
                 self._raw[channel, metric.name] = np.zeros(self.horizon_days)
             if metric.by_hour and metric.kind in (Kind.FLOW, Kind.MEAN):
                 self._hours[channel, metric.name] = np.zeros(HOURS_PER_DAY)
+            key = (channel, metric.name)
+            if key in self._raw and metric.name not in MONEY:
+                self._flows[key] = (self._raw[key], self._hours.get(key))
         for metric in metrics:
             if metric.by_hour:
                 missing = [name for name in metric.inputs if not getattr(declared.get(name), "by_hour", False)]
@@ -65,26 +71,36 @@ class Recorder:
         return tuple(self._declared.get(channel, {}).values())
 
     def flow(self, channel: str, metric: str, t: float, amount: float) -> None:
-        _not_money(channel, metric)
+        try:
+            series, hours = self._flows[channel, metric]
+        except KeyError:
+            _not_money(channel, metric)
+            raise self._undeclared(channel, metric) from None
         day = int(t)
         if 0 <= day < self.horizon_days:
-            self._series(channel, metric)[day] += amount
-            hours = self._hours.get((channel, metric))
+            series[day] += amount
             if hours is not None:
                 hours[min(int((t - day) * HOURS_PER_DAY), HOURS_PER_DAY - 1)] += amount
+        elif day >= self.horizon_days:
+            self._after[channel, metric] = self._after.get((channel, metric), 0.0) + amount
 
     def flow_at(self, channel: str, metric: str, times: np.ndarray, amounts: np.ndarray | None = None) -> None:
         """Events at their own times (days): ``amounts`` (one each when None) binned by day and, for a metric
-        declared by hour, by hour of the day. Times outside the horizon are left out."""
+        declared by hour, by hour of the day. Times before day 0 are left out, times after the horizon count only in
+        :meth:`after_horizon`."""
         _not_money(channel, metric)
         series = self._series(channel, metric)
         times = np.asarray(times, dtype=float)
         if times.size == 0:
             return
         first, last = float(times.min()), float(times.max())
-        if last < 0 or first >= self.horizon_days:  # the run-out after the horizon, say
-            return
         weights = None if amounts is None else np.asarray(amounts, dtype=float)
+        if last >= self.horizon_days:  # the run-out after the horizon: totals only
+            after = times >= self.horizon_days
+            total = float(np.count_nonzero(after) if weights is None else weights[after].sum())
+            self._after[channel, metric] = self._after.get((channel, metric), 0.0) + total
+        if last < 0 or first >= self.horizon_days:
+            return
         if first >= 0 and last < self.horizon_days and math.floor(first) == math.floor(last):  # one day's events
             day = math.floor(first)
             series[day] += times.size if weights is None else float(weights.sum())
@@ -126,6 +142,11 @@ class Recorder:
                     out[channel, name] = published[name]
         return out
 
+    def after_horizon(self) -> dict[tuple[str, str], float]:
+        """Each flow's total after the horizon (the run-out in which the audience's value is counted), by
+        (channel, metric); flows with nothing after it are left out."""
+        return dict(self._after)
+
     def hours(self) -> dict[tuple[str, str], np.ndarray]:
         """The published profiles by hour of the day (24 run-wide bins) of every metric declared by hour, by
         (channel, metric), in declaration order."""
@@ -142,9 +163,13 @@ class Recorder:
         try:
             return self._raw[channel, metric]
         except KeyError:
-            raise UndeclaredMetricError(
-                f"channel '{channel}' records the metric '{metric}' but does not declare it (Channel.metrics)"
-            ) from None
+            raise self._undeclared(channel, metric) from None
+
+    @staticmethod
+    def _undeclared(channel: str, metric: str) -> UndeclaredMetricError:
+        return UndeclaredMetricError(
+            f"channel '{channel}' records the metric '{metric}' but does not declare it (Channel.metrics)"
+        )
 
 
 def _not_money(channel: str, metric: str) -> None:

@@ -60,6 +60,8 @@ class RunResult:
     run_out_net: np.ndarray = field(default_factory=lambda: np.zeros(0))  # net per day after the horizon
     #: Profiles by hour of the day (24 run-wide bins) of the metrics declared by hour (reachsim.core.metrics).
     hours: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    #: Flows' totals in the run-out after the horizon (deliveries, engagements, … of the audience's value).
+    run_out_totals: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def build_segments(scenario: Any) -> SegmentTable:
@@ -212,6 +214,7 @@ class Simulation:
             metrics=metrics,
             ledger_totals=self.ledger.totals(),
             hours=self.recorder.hours(),
+            run_out_totals=self.recorder.after_horizon(),
             run_out_net=self.ledger.run_out_net(
                 exclude=frozenset(ch.name for ch in self.channels if not getattr(ch, "owns_audience", True))
             ),

@@ -13,14 +13,27 @@ count is reported, not where the people themselves matter.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from reachsim.model.exposure import boost_unique_reach_variance
-from reachsim.model.reach import boost_unique_reach_exact
+__all__ = ["draw_unique_reach", "unique_reach_moments"]
 
-__all__ = ["draw_unique_reach"]
+
+@functools.lru_cache(maxsize=256)
+def unique_reach_moments(impressions: int, target: int) -> tuple[float, float]:
+    """Mean and standard deviation of the people reached by ``impressions`` uniform impressions on ``target``
+    people, ``T ≥ 2``, with :mod:`math`: ``T·(1 − m₁)`` and ``√(T·m₁ + T(T − 1)·m₂ − T²·m₁²)`` with
+    ``m_k = (1 − k/T)^I`` (the scalar form of :func:`reachsim.model.reach.boost_unique_reach_exact` and
+    :func:`reachsim.model.exposure.boost_unique_reach_variance`). Cached: a run buys the same few impression
+    counts on the same target day after day."""
+    log_m1 = impressions * math.log1p(-1.0 / target)
+    m1 = math.exp(log_m1)
+    m2 = math.exp(impressions * math.log1p(-2.0 / target)) if target > 2 else 0.0  # (1 − 2/2)^I = 0
+    mean = -target * math.expm1(log_m1)
+    variance = target * m1 + target * (target - 1.0) * m2 - target * target * m1 * m1
+    return mean, math.sqrt(max(variance, 0.0))
 
 
 def draw_unique_reach(rng: np.random.Generator, impressions: int, target: int) -> int:
@@ -33,8 +46,7 @@ def draw_unique_reach(rng: np.random.Generator, impressions: int, target: int) -
         return 0
     if impressions == 1 or target == 1:
         return 1
-    mean = float(boost_unique_reach_exact(impressions, target))
-    sd = math.sqrt(float(boost_unique_reach_variance(impressions, target)))
+    mean, sd = unique_reach_moments(int(impressions), int(target))
     x = mean + sd * float(rng.standard_normal())
     low = math.floor(x)
     k = low + (1 if rng.random() < x - low else 0)

@@ -17,6 +17,7 @@ to the same final files as a run that was never stopped. The format is documente
          "series": [["<channel>", "<metric>", "float64", [day 0, day 1, ...]], ...],
          "final": {"<channel>": {"<metric>": 17.0}},       # whole-run figures (reach at frequency, ...)
          "run_out_net": [..],                              # net value per day of the run-out after the horizon
+         "run_out_totals": [["<channel>", "<metric>", 5120.0], ...],  # flows' totals in the run-out
          "hours": [["<channel>", "<metric>", [hour 0, ..., hour 23]], ...],  # metrics declared by hour of day
          "declarations": {"<channel>": [{"name": ..., "kind": ..., "unit": ..., "label": ...}, ...]},
          "ledger": [["<channel>", "<category>", -120.0], ...]}}}
@@ -126,6 +127,8 @@ def run_document(scenario: Any, run: RunResult) -> dict[str, Any]:
         "declarations": {channel: [m.declaration() for m in metrics_] for channel, metrics_ in run.metrics.items()},
         "ledger": [[channel, category, _number(amount)] for (channel, category), amount in run.ledger_totals.items()],
         "run_out_net": _values(run.run_out_net),
+        "run_out_totals": [[channel, metric, _number(total)] for (channel, metric), total in
+                           run.run_out_totals.items()],
         "hours": [[channel, metric, _values(values)] for (channel, metric), values in run.hours.items()],
     }
 
@@ -204,6 +207,8 @@ def _run(data: Any, strategy: str, replication: int, horizon: int) -> RunResult:
         run_out_net=np.asarray([_float(v) if isinstance(v, str) else v for v in data.get("run_out_net", [])],
                                dtype=float),
         hours=_hours(data.get("hours", [])),
+        # absent from stores written before run-out totals were kept
+        run_out_totals={(str(c), str(m)): _float(v) for c, m, v in data.get("run_out_totals", [])},
     )
 
 

@@ -62,10 +62,11 @@ def test_bus_opt_ins_and_daily_sources_share_one_record_of_who_joined(scenario_f
         joins.append((idx.copy(), source))
         real_join(idx, t, source)
 
-    def spy_batch(idx, times, codes):
-        assert idx.size == times.size == codes.size and np.all(times <= sim.env.now)  # handed over, never early
+    def spy_batch(idx, times):
+        assert idx.size == times.size and np.all(times <= sim.env.now)  # handed over, never early
+        assert np.all(np.diff(idx) > 0)  # ascending, distinct
         joins.append((idx.copy(), "acquisition"))
-        real_batch(idx, times, codes)
+        real_batch(idx, times)
 
     # start() hands the component the callbacks, so these ones
     channel._join, channel._join_batch = spy, spy_batch  # type: ignore[method-assign]

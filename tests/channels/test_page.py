@@ -299,7 +299,17 @@ def test_paid_reach_feeds_messenger_over_the_bus() -> None:
         size=size,
         horizon=5,
     )
-    result, sim = run(sc)
+    sim = Simulation(sc, "s", 0)
+    joined_from_page: list[np.ndarray] = []
+    real_join = sim.channels[1]._join
+
+    def spy(idx, t, source):
+        if source == "page":
+            joined_from_page.append(idx.copy())
+        real_join(idx, t, source)
+
+    sim.channels[1]._join = spy  # type: ignore[method-assign]  # start() hands the callback to acquisition
+    result = sim.run()
     day0_reached = int(result.series["page", "reached"][0])
     optins = result.series["page", "messenger_optins"]
     assert_bernoulli_sum(optins[0], m, day0_reached, "opt-ins")
@@ -312,7 +322,8 @@ def test_paid_reach_feeds_messenger_over_the_bus() -> None:
     )
     assert result.series["messenger", "joined_paid"].sum() == 5 * 10
     # Every subscriber from the page engaged with a page post.
-    page_subscribers = np.flatnonzero(sim.channels[1].source == 1 + sources.index("page"))
+    page_subscribers = np.concatenate(joined_from_page)
+    assert page_subscribers.size == joined_page.sum()
     assert np.all(sim.channels[0].exposures()[page_subscribers] > 0)
 
 

@@ -18,7 +18,7 @@ def _run_and_watch(scenario) -> list[weakref.ref]:
     """Run the last strategy; weak references to the run's arrays and channels (no strong one survives)."""
     sim = Simulation(scenario, list(scenario.strategies)[-1], 0)
     sim.run()
-    arrays = [sim.population.reached, sim.population.segment]
+    arrays = [sim.population.reached, sim.population.segment, sim.population.has_data]
     for channel in sim.channels:
         state = list(vars(channel).values())
         if hasattr(channel, "cols"):

@@ -35,3 +35,13 @@ def test_the_layout_makes_each_class_a_range_so_the_pool_needs_no_sort() -> None
     pool = NeverJoined(population.size, shuffled, classes=4)
     rows = pool.rows[:]
     assert np.all(np.diff(shuffled[rows]) >= 0) and np.array_equal(pool.where[rows], np.arange(10_000))
+
+
+@pytest.mark.parametrize("shares", [(1.0,), (0.2, 0.8), (0.1, 0.0, 0.3, 0.6)])
+def test_segment_counts_are_the_counts_of_each_rows_segment(shares) -> None:
+    population = Population(10_007, shares, [0.5] * len(shares))
+    rng = np.random.default_rng(3)
+    for k in (0, 1, 5_000):
+        idx = rng.integers(0, population.size, size=k)  # repeats count each time
+        expected = np.bincount(population.segment[idx], minlength=len(shares))
+        np.testing.assert_array_equal(population.segment_counts(idx), expected)

@@ -57,6 +57,16 @@ def test_audience_value_is_the_discounted_value_of_the_run_out_broadcasts(rate: 
     assert total == pytest.approx(npv + got, rel=1e-12)
 
 
+def test_the_run_out_keeps_the_totals_of_what_it_delivered() -> None:
+    """Without churn every run-out broadcast reaches all S; engagements are Binomial(S·broadcasts, p)."""
+    result = Simulation(_scenario(), "push", 0).run()
+    broadcasts = _broadcast_days().size
+    assert result.run_out_totals["messenger", "deliveries"] == S * broadcasts
+    n = S * broadcasts
+    assert abs(result.run_out_totals["messenger", "engagements"] - n * P) < 4 * math.sqrt(n * P * (1 - P))
+    assert result.series["messenger", "deliveries"].sum() == S * math.ceil(HORIZON / 7)  # the horizon's own
+
+
 def test_the_run_out_changes_nothing_within_the_horizon() -> None:
     with_run_out = run_experiment(_scenario(paid=True)).summary()["strategies"]["push"]
     without = run_experiment(_scenario(paid=True, run_out=0)).summary()["strategies"]["push"]
@@ -74,6 +84,7 @@ def test_paid_acquisition_stops_at_the_horizon() -> None:
     result = sim.run()
     assert result.series["messenger", "joined_paid"].sum() == 50 * HORIZON  # paid for every day of the horizon
     assert not result.run_out_net.any()  # and nothing in the run-out: no acquisition cost, no broadcasts
+    assert ("messenger", "joined_paid") not in result.run_out_totals
     assert sim.population.size == 20_000
 
 

@@ -114,6 +114,40 @@ def test_conversations_start_when_the_subscriber_joins(scenario_factory):
     assert float(in_window_share(c, 24)) - value > 20 * se
 
 
+def test_acquired_subscribers_have_written_since_their_own_join_day(scenario_factory):
+    """Subscribers acquired day by day are handed over at the broadcast, each with the conversations of its own
+    time since joining: with a window of a week, one who joined on day d is in the window of the broadcast at
+    day 7 with probability 1 − exp(−c·(7 − d)/365). Joins per day come from the run; the in-window count is a
+    sum of independent Bernoulli trials with those chances."""
+    c, rate, first = 73.0, 3_000.0, 7  # 0.2 conversations a day per subscriber
+    sc = scenario_factory(
+        [
+            quiet_messenger(
+                initial_subscribers=0,
+                acquisition={"organic_per_day": rate},
+                inbound_conversations_per_year=c,
+                broadcasts={"every_days": 100, "first_day": first},  # one broadcast
+                pricing={"window_hours": 24 * first},
+            )
+        ],
+        size=200_000,
+        horizon=first + 1,
+    )
+    expected = variance = 0.0
+    observed = deliveries = 0
+    for replication in range(3):
+        series = Simulation(sc, "s", replication).run().series
+        joined = series["messenger", "joined"][: first + 1]
+        p = -np.expm1(-c / 365.0 * (first - np.arange(first + 1)))
+        expected += float(joined @ p)
+        variance += float(joined @ (p * (1 - p)))
+        observed += int(series["messenger", "in_window"][first])
+        deliveries += int(series["messenger", "deliveries"][first])
+        assert series["messenger", "deliveries"][first] == joined.sum()
+    assert abs(observed - expected) <= Z * math.sqrt(variance), (observed, expected, math.sqrt(variance))
+    assert 0.2 * deliveries < observed < 0.8 * deliveries  # the test can tell a wrong join day from a right one
+
+
 # -- actions published on the bus (a support chat): exact times -------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from reachsim.engine.simulation import Simulation
 from reachsim.model.exposure import boost_unique_reach_variance
-from reachsim.model.occupancy import draw_unique_reach
+from reachsim.model.occupancy import draw_unique_reach, unique_reach_moments
 from reachsim.model.reach import boost_unique_reach_exact
 
 Z = 4.0
@@ -42,6 +42,15 @@ def test_drawn_reach_has_the_occupancy_mean_and_variance(impressions, target):
     # the reach is visibly below the impressions where people are hit twice (not a copy of I)
     if impressions * impressions / target > 100:
         assert impressions - mean > 10 * math.sqrt(var / n)
+
+
+@pytest.mark.parametrize(
+    ("impressions", "target"), [(6_000, 200_000), (20_000, 20_000), (50, 60), (7, 2), (10**7, 10**7)]
+)
+def test_scalar_moments_are_the_closed_forms(impressions, target):
+    mean, sd = unique_reach_moments(impressions, target)
+    assert mean == pytest.approx(float(boost_unique_reach_exact(impressions, target)), rel=1e-12)
+    assert sd * sd == pytest.approx(float(boost_unique_reach_variance(impressions, target)), rel=1e-9, abs=1e-9)
 
 
 def test_drawn_reach_is_exact_at_the_edges():
