@@ -256,6 +256,10 @@ class NeverJoined:
         """Whether each of ``idx`` never joined."""
         return self.where[idx] >= 0
 
+    def class_of(self, idx: np.ndarray) -> np.ndarray:
+        """The class of each of ``idx`` (all in the pool)."""
+        return self.start.searchsorted(self.where[idx], side="right") - 1
+
     def draw(self, rng: np.random.Generator, k: int) -> np.ndarray:
         """Up to ``k`` consumers drawn uniformly from everyone in the pool, removed from it, in random order."""
         k = min(int(k), self.size)
@@ -361,7 +365,8 @@ class _Day(NamedTuple):
     """One day's acquisition, drawn as counts: who joins is drawn when the day is handed over."""
 
     t: float
-    joined: list[int]  # by class: everyone the day brought
+    joined: list[int]  # by class: the people the day brought still to be drawn at hand-over (a bus join may
+    # name some of them early: AudienceAcquisition._claim_drawn)
     uniform: list[int]  # by class: those drawn uniformly from the pool (organic, Bass, flat-cost paid); the rest
     # of ``joined`` are the people paid impressions converted
     by_source: list[int]  # how many of ``uniform`` each of SOURCES brought, in SOURCES order
@@ -433,6 +438,8 @@ class AudienceAcquisition:
         self._rng: dict[str, np.random.Generator] = {}
         self._who = ctx.rng(f"{prefix}/who")
         self._classes = ctx.rng(f"{prefix}/classes")
+        self._claims = ctx.rng(f"{prefix}/claims")
+        self._claimed: list[tuple[int, int]] = []  # (consumer, index in _days) drawn by a pending day, named early
 
     def _stream(self, source: str) -> np.random.Generator:
         if source not in self._rng:
@@ -441,14 +448,46 @@ class AudienceAcquisition:
 
     def join(self, idx: np.ndarray, t: float, source: str) -> None:
         """Consumers ``idx`` (distinct, ascending) join from ``source`` (an initial base, a bus opt-in): those who
-        joined before are dropped, the rest recorded as joined and handed to the channel (after any days drawn
-        but not handed over, so those are never handed over twice)."""
-        self.flush()
+        joined before are dropped, the rest recorded as joined and handed to the channel.
+
+        Days drawn as counts but not handed over are not handed over first: whether someone of ``idx`` is among
+        the people those days already hold is decided here (:meth:`_claim_drawn`), so that a bus opt-in costs the
+        people it names, not a hand-over."""
         idx = idx[self.pool.contains(idx)]
+        if idx.size == 0:
+            return
+        klass = self.pool.class_of(idx)
+        self.pool.remove(idx)
+        if self.pending:
+            idx = self._claim_drawn(idx, klass)
         if idx.size:
-            self.pool.remove(idx)
             self.ever_joined += idx.size
             self._join(idx, t, source)
+
+    def _claim_drawn(self, idx: np.ndarray, klass: np.ndarray) -> np.ndarray:
+        """Of ``idx`` (just taken out of the pool, of classes ``klass``), those the pending days already drew; the
+        rest are returned. Class c's pending days hold a uniform sample of ``k`` of the ``L`` consumers its pool
+        had (those ``k`` still in it), so of ``n`` given ones, Hypergeometric(k, L − k, n) are in the sample,
+        a uniform choice of them, each in a uniformly chosen place among the days' unnamed draws; the rest of the
+        sample stays uniform among the others. The claimed ones join at the next hand-over with their own day."""
+        rng, fresh = self._claims, np.ones(idx.size, dtype=bool)
+        for c in np.unique(klass).tolist():
+            k = self._pending_by_class[c]
+            if k == 0:
+                continue
+            members = np.flatnonzero(klass == c)
+            length = int(self.pool.length[c]) + members.size  # the class's pool before these left it
+            x = int(rng.hypergeometric(k, length - k, members.size))
+            if x == 0:
+                continue
+            claimed = members[rng.permutation(members.size)[:x]]
+            places = np.repeat(np.arange(len(self._days)), [d.joined[c] for d in self._days])
+            for person, day in zip(idx[claimed].tolist(), places[rng.permutation(k)[:x]].tolist(), strict=True):
+                self._days[day].joined[c] -= 1
+                self._claimed.append((person, day))
+            self._pending_by_class[c] = k - x
+            fresh[claimed] = False
+        return idx[fresh]
 
     def initial(self, k: int, t: float = 0.0) -> None:
         """``k`` consumers drawn uniformly from the market join at ``t`` as the ``initial`` base."""
@@ -484,7 +523,7 @@ class AudienceAcquisition:
             self._paid_credit = min(self._paid_credit - got[2], self._paid_credit % 1.0)
             self._spend(got[2] * paid.cost_per_subscriber)
         uniform = self._split(available, sum(got))
-        joined = uniform
+        joined = list(uniform)
         if isinstance(paid, ImpressionAcquisition):
             converted = self._impressions(paid, [a - u for a, u in zip(available, uniform, strict=True)])
             joined = [u + c for u, c in zip(uniform, converted, strict=True)]
@@ -513,6 +552,7 @@ class AudienceAcquisition:
             self.pending = 0
             self._pending_by_class = [0] * self.pool.classes
             self._hand_over(days)
+            self._claimed = []
 
     def _split(self, available: list[int], k: int) -> list[int]:
         """How ``k`` people drawn uniformly from the pool fall into its classes (multivariate hypergeometric, drawn
@@ -536,6 +576,9 @@ class AudienceAcquisition:
         people = self.pool.draw_by_class(self._who, per_day.sum(axis=0))  # class by class, random within
         if self._join_batch is not None:
             day_of = np.repeat(np.tile(np.arange(len(days)), self.pool.classes), per_day.T.ravel())
+            if self._claimed:  # named early by a bus join (see _claim_drawn)
+                claimed = np.array(self._claimed, dtype=np.int64)
+                people, day_of = np.concatenate([people, claimed[:, 0]]), np.concatenate([day_of, claimed[:, 1]])
             order = np.argsort(people)
             self._join_batch(people[order], np.array([d.t for d in days])[day_of[order]])
             return

@@ -81,6 +81,48 @@ def test_bus_opt_ins_and_daily_sources_share_one_record_of_who_joined(scenario_f
     assert result.series["messenger", "joined_organic"][11:].sum() == 0
 
 
+@pytest.mark.parametrize("paid", [False, True])
+def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_proportion(scenario_factory, paid):
+    """Days 0–3 draw K people as counts; an opt-in of a fixed set O at t = 3.5 comes before they are handed over.
+    As if they had been named day by day, |O ∩ drawn| ~ Hypergeometric(K, N − K, |O|) (classes or not); the opt-in
+    adds the rest of O; each of the K still joins with its own day; nobody joins twice."""
+    size, optin = 2_000, np.arange(0, 2_000, 4)  # 500 people
+    acquisition: dict = {"organic_per_day": 150}
+    if paid:  # impressions: the pool is kept by segment × usable data, so the claim is drawn class by class
+        acquisition["paid"] = {"budget_per_day": 10, "cpm": 10, "conversion_probability": 0.05, "target": "market"}
+    segments = [{"name": "a", "share": 0.3, "engagement_multiplier": 2.0}, {"name": "b", "share": 0.7}]
+    sc = scenario_factory([messenger(acquisition=acquisition, broadcasts={"every_days": 7, "first_day": 7})],
+                          size=size, horizon=8, segments=segments)
+    observed = mean = variance = 0.0
+    for replication in range(12):
+        sim = Simulation(sc, "s", replication)
+        channel = sim.channels[0]
+        handed: list[tuple[np.ndarray, np.ndarray]] = []
+        real_batch = channel._join_batch
+
+        def spy(idx, times, real_batch=real_batch, handed=handed):
+            handed.append((idx.copy(), times.copy()))
+            real_batch(idx, times)
+
+        channel._join_batch = spy  # type: ignore[method-assign]
+        sim.env.process(_publish_at(sim, 3.5, optin))
+        series = sim.run().series
+        acquired = series["messenger", "joined"] - series["messenger", "joined_page"]
+        drawn = int(acquired[:4].sum())
+        from_page = int(series["messenger", "joined_page"][3])
+        overlap = optin.size - from_page
+        observed += overlap
+        mean += optin.size * drawn / size
+        variance += optin.size * drawn / size * (size - drawn) / size * (size - optin.size) / (size - 1)
+        first = handed[0]  # the hand-over at the day-7 broadcast: days 0–7, claimed people included
+        assert np.all(np.diff(first[0]) > 0)
+        np.testing.assert_array_equal(np.bincount(first[1].astype(int), minlength=8), acquired)
+        members = channel.cols.members
+        assert np.unique(members).size == members.size == channel.acquisition.ever_joined
+    assert abs(observed - mean) <= 4 * math.sqrt(variance), (observed, mean, math.sqrt(variance))
+    assert mean > 10 * math.sqrt(variance)  # the overlap is large enough for the check to see it
+
+
 def _publish_at(sim, t, idx):
     yield sim.env.timeout(t)
     sim.bus.publish(topics.MESSENGER_OPTIN, idx=idx, t=t, source="page")
