@@ -274,7 +274,7 @@ class NeverJoined:
         klass = ends.searchsorted(v, side="right")
         positions = v + (self.start + self.length - ends)[klass]
         rows = self.rows[positions].astype(np.int64)
-        self._remove(positions, klass)
+        self._remove(positions, klass, rows, np.bincount(klass, minlength=self.classes))
         return rows
 
     def draw_by_class(self, rng: np.random.Generator, counts: np.ndarray) -> np.ndarray:
@@ -298,6 +298,7 @@ class NeverJoined:
         else:
             klass = np.repeat(np.arange(self.classes), counts)
             positions = self._positions(rng, klass)
+            redrawn = False
             while True:
                 s = np.sort(positions)
                 if not (s[1:] == s[:-1]).any():
@@ -308,10 +309,12 @@ class NeverJoined:
                 again = np.repeat(np.arange(self.classes), counts - np.bincount(klass, minlength=self.classes))
                 positions = np.concatenate([positions, self._positions(rng, again)])
                 klass = np.concatenate([klass, again])
-            by_class = np.argsort(klass, kind="stable")  # class by class, each in its draw order
-            positions, klass = positions[by_class], klass[by_class]
+                redrawn = True
+            if redrawn:  # class by class again, each in its draw order
+                by_class = np.argsort(klass, kind="stable")
+                positions, klass = positions[by_class], klass[by_class]
         rows = self.rows[positions].astype(np.int64)
-        self._remove(positions, klass)
+        self._remove(positions, klass, rows, counts)
         return rows
 
     def _positions(self, rng: np.random.Generator, klass: np.ndarray) -> np.ndarray:
@@ -326,7 +329,8 @@ class NeverJoined:
         if self.classes == 1:
             self._remove_from_one_block(positions)
         else:
-            self._remove(positions, self.start.searchsorted(positions, side="right") - 1)
+            klass = self.start.searchsorted(positions, side="right") - 1
+            self._remove(positions, klass, idx, np.bincount(klass, minlength=self.classes))
 
     def _remove_from_one_block(self, positions: np.ndarray) -> None:
         """:meth:`_remove` for a pool of one class: the block's last live members fill the holes, in any order."""
@@ -342,11 +346,11 @@ class NeverJoined:
         self.size = end
         self.length[0] = end
 
-    def _remove(self, positions: np.ndarray, klass: np.ndarray) -> None:
-        """Remove distinct live ``positions`` of classes ``klass``: each class's last live members fill its holes."""
+    def _remove(self, positions: np.ndarray, klass: np.ndarray, members: np.ndarray, removed: np.ndarray) -> None:
+        """Remove distinct live ``positions`` of classes ``klass``, holding consumers ``members``, ``removed`` of
+        each class: each class's last live members fill its holes."""
         rows, where = self.rows, self.where
-        where[rows[positions]] = -1
-        removed = np.bincount(klass, minlength=self.classes)
+        where[members] = -1
         self.length -= removed
         self.size -= positions.size
         end = self.start + self.length  # each class's live block after the removal
