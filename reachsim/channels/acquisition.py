@@ -28,6 +28,7 @@ from reachsim.core.metrics import Metric, flow, ratio
 from reachsim.core.problems import did_you_mean
 from reachsim.core.strict import StrictModel
 from reachsim.engine.context import ChannelContext
+from reachsim.engine.population import sorted_subset
 from reachsim.engine.weak import weak_callable
 from reachsim.model.bass import daily_adoption_probability
 from reachsim.model.conversion import conversion_probability_scalar
@@ -49,6 +50,9 @@ __all__ = [
     "check_market",
     "distinct_integers",
 ]
+
+#: Consumers per piece of an initial base: each piece's joining makes temporaries of a few dozen bytes a person.
+INITIAL_PIECE = 1 << 16
 
 #: The sources this component draws every day, in drawing order.
 SOURCES = ("organic", "bass", "paid")
@@ -495,9 +499,10 @@ class AudienceAcquisition:
 
     def initial(self, k: int, t: float = 0.0) -> None:
         """``k`` consumers drawn uniformly from the market join at ``t`` as the ``initial`` base."""
-        if k:
-            who = self.ctx.rng(f"{self._prefix}/initial/who")
-            self.join(np.sort(who.choice(self.ctx.population.size, size=k, replace=False)), t, "initial")
+        who = self.ctx.rng(f"{self._prefix}/initial/who")
+        # in pieces, so that joining a whole market makes no market-sized temporaries
+        for part in sorted_subset(who, self.ctx.population.size, k, piece=INITIAL_PIECE):
+            self.join(part, t, "initial")
 
     def step(self, t: float) -> None:
         """One day of acquisition: how many join from each source, in one uniform draw among those who never

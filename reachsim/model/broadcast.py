@@ -250,10 +250,20 @@ class BroadcastColumns:
     def exposed(self) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.uint32]]:
         """The rows delivered to at least once (members and those who left, distinct) and their lifetime
         deliveries: :meth:`exposure_counts` without the rows never delivered to, in work that follows the members."""
-        rows = np.concatenate([*self._gone_rows, self.row[: self.n]])
-        counts = np.concatenate([*self._gone_exposures, self.exposures[: self.n]])
-        seen = counts > 0
-        return rows[seen], counts[seen]
+        members = (self.row[: self.n], self.exposures[: self.n])
+        parts = [*zip(self._gone_rows, self._gone_exposures, strict=True), members]
+        total = sum(r.size for r, _ in parts)
+        rows, counts = np.empty(total, dtype=self.row.dtype), np.empty(total, dtype=self.exposures.dtype)
+        k = 0
+        for part_rows, part_counts in parts:  # in pieces: the outputs are the only audience-sized arrays
+            for a in range(0, part_rows.size, JOIN_CHUNK):
+                c = part_counts[a : a + JOIN_CHUNK]
+                seen = c > 0
+                m = int(np.count_nonzero(seen))
+                rows[k : k + m] = part_rows[a : a + JOIN_CHUNK][seen]
+                counts[k : k + m] = c[seen]
+                k += m
+        return rows[:k], counts[:k]
 
     # -- membership ---------------------------------------------------------------------------------------------
     def join(
