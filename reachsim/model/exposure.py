@@ -120,9 +120,12 @@ def boost_impressions(credit: Fraction, budget: float, cpm: float) -> tuple[int,
         raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
     if not cpm > 0 or not math.isfinite(cpm):
         raise ValueError(f"cpm must be a finite number > 0, got {cpm!r}")
-    total = credit + _impressions_bought(budget, cpm)
-    whole = math.floor(total)
-    return whole, total - whole
+    bought = _impressions_bought(budget, cpm)
+    # credit + bought in whole numbers over one denominator (the Fraction operators cost several times more)
+    den = credit.denominator * bought.denominator // math.gcd(credit.denominator, bought.denominator)
+    total = credit.numerator * (den // credit.denominator) + bought.numerator * (den // bought.denominator)
+    whole, rest = divmod(total, den)
+    return whole, Fraction(rest, den)
 
 
 @functools.lru_cache(maxsize=64)
