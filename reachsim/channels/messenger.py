@@ -269,8 +269,6 @@ class MessengerChannel(Channel):
         if cols.n == 0:
             return
         pricing = p.pricing
-        # In the window: the latest action lies in (t − w, t] (the column holds nothing after t).
-        in_window = cols.count_above(LAST_ACTION, t - pricing.window_hours / 24.0)
         eng = p.engagement
         outcome = broadcast(
             cols,
@@ -284,8 +282,10 @@ class MessengerChannel(Channel):
             optout_fatigue_strength=p.unsubscribe.fatigue_strength,
             rng=self._rng_broadcast,
             stamp={LAST_ACTION: t},  # an engagement opens the window from now (nothing later is stored)
+            # in the window: the latest action lies in (t − w, t] (the column holds nothing after t)
+            count_above=(LAST_ACTION, t - pricing.window_hours / 24.0),
         )
-        deliveries = outcome.deliveries
+        deliveries, in_window = outcome.deliveries, outcome.above
         ctx.flow("deliveries", deliveries)
         ctx.flow("in_window", in_window)
         ctx.flow("reached", outcome.newly_reached)

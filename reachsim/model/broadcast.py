@@ -127,6 +127,8 @@ class BroadcastOutcome:
     reached: npt.NDArray[np.integer]
     engaged: npt.NDArray[np.integer]
     opted_out: npt.NDArray[np.integer]
+    above: int = 0
+    """Members whose ``count_above`` column was above its threshold before the delivery (0 if none was asked)."""
 
     @property
     def newly_reached(self) -> int:
@@ -414,8 +416,8 @@ class BroadcastColumns:
             return
         rows = self.row[slots]
         self.slot_of[rows] = LEFT
-        self._gone_rows.append(rows.copy())
-        self._gone_exposures.append(self.exposures[slots].copy())
+        self._gone_rows.append(rows)  # fancy indexing made both copies
+        self._gone_exposures.append(self.exposures[slots])
         m, n = self.fresh, self.n
         split = int(np.searchsorted(slots, m))
         holes_a, holes_b = slots[:split], slots[split:]
@@ -519,6 +521,7 @@ def broadcast(
     rng: np.random.Generator,
     block: int = DEFAULT_BLOCK,
     stamp: Mapping[str, object] | None = None,
+    count_above: tuple[str, float] | None = None,
 ) -> BroadcastOutcome:
     """Deliver one broadcast at time ``t`` to every member of ``cols``, updating the columns in place.
 
@@ -528,6 +531,8 @@ def broadcast(
     with the stock. Half-lives may be ``math.inf`` (no decay). ``block`` slots are processed at a time.
     ``stamp`` names channel columns (:meth:`BroadcastColumns.add_column`) and the value each engaged member's
     entry takes, e.g. the engagement's time as a Messenger subscriber's latest window-opening action.
+    ``count_above=(name, threshold)`` counts the members whose column ``name`` is above ``threshold`` before this
+    delivery's stamps (:attr:`BroadcastOutcome.above`), in the same pass (e.g. those inside a messaging window).
     """
     base = _check_non_negative("base", base)
     floor = _check_probability("floor", floor)
@@ -543,6 +548,9 @@ def broadcast(
     if not t >= cols.t_last:
         raise ValueError(f"broadcast time {t!r} is before the last broadcast at {cols.t_last!r}")
     stamps = [(cols._extra[name][0], value) for name, value in (stamp or {}).items()]
+    counted = cols.column(count_above[0]) if count_above is not None else None
+    threshold = count_above[1] if count_above is not None else 0.0
+    above = 0
 
     r_f = _decay(t - cols.t_last, h_f)
     r_n = _decay(t - cols.t_novelty, h_n)
@@ -566,6 +574,8 @@ def broadcast(
         b = min(a + step, n)
         nov, fat, wt, expo = cols.novelty[a:b], cols.fatigue[a:b], cols.weight[a:b], cols.exposures[a:b]
         uni, prob, work, eng, flag, flag2 = buf.views(b - a)
+        if counted is not None:  # before this block's stamps change the column
+            above += int(np.count_nonzero(np.greater(counted[a:b], threshold, out=flag)))
 
         draw(uni)
         if r_n != 1.0:
@@ -624,7 +634,9 @@ def broadcast(
     cols.t_last = t
     cols.t_novelty = t
     cols.fatigue_bound = f_bound + 1.0 if n else 0.0
-    return BroadcastOutcome(deliveries=int(n), reached=reached, engaged=engaged_rows, opted_out=opted_rows)
+    return BroadcastOutcome(
+        deliveries=int(n), reached=reached, engaged=engaged_rows, opted_out=opted_rows, above=above
+    )
 
 
 _RAW64 = (np.random.PCG64, np.random.PCG64DXSM, np.random.SFC64, np.random.Philox)

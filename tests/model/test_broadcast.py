@@ -593,3 +593,19 @@ def test_new_joins_skip_the_membership_checks_but_not_distinctness():
     assert cols.members.tolist() == [7, 3, 9] and (cols.slot_of[[7, 3, 9]] == [0, 1, 2]).all()
     with pytest.raises(ValueError, match="distinct"):
         cols.join(np.array([5, 1, 5]), 1.0, novelty_half_life=INF, new=True)
+
+
+@pytest.mark.parametrize("block", [7, DEFAULT_BLOCK])
+def test_the_count_above_a_threshold_is_taken_before_the_stamps(block):
+    rng = np.random.default_rng(9)
+    cols = BroadcastColumns(1_000)
+    cols.add_column("last", np.float64, fill=-np.inf)
+    cols.join(np.arange(0, 1_000, 3), 0.0, novelty_half_life=INF)
+    last = cols.column("last")
+    last[:] = rng.uniform(-2.0, 5.0, size=last.size)
+    expected = int(np.count_nonzero(last > 4.0))
+    outcome = broadcast(cols, 5.0, **params(base=0.5), rng=rng, block=block, stamp={"last": 5.0},
+                        count_above=("last", 4.0))
+    assert outcome.above == expected
+    assert outcome.engaged.size > 0 and np.count_nonzero(cols.column("last") > 4.0) > expected  # stamps came after
+    assert broadcast(cols, 6.0, **params(), rng=rng).above == 0  # not asked: nothing counted
