@@ -241,7 +241,7 @@ class MessengerChannel(Channel):
                 span = t - start
                 k = int(rng.poisson(n * rate * span / 365.0))
                 if k:
-                    slots = rng.integers(0, n, size=k)
+                    slots = (rng.random(k) * n).astype(np.int64)  # uniform slots, with replacement
                     times = t - span * rng.random(k)  # uniform on (start, t]
                     np.maximum.at(self.cols.column(LAST_ACTION), slots, times)  # a slot keeps its latest
         if self._later:
