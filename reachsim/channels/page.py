@@ -41,6 +41,7 @@ from reachsim.model.exposure import (
     merge_exposures,
     organic_sightings,
     respond,
+    respond_once,
     uniform_impressions,
 )
 from reachsim.model.occupancy import draw_unique_reach
@@ -51,6 +52,8 @@ from reachsim.model.occupancy import draw_unique_reach
 SOURCES = ("initial", "organic", "boost", "other", "paid")
 #: Boost targets that are not segment names.
 SPECIAL_TARGETS = ("market", "fans")
+#: Consumers whose engagement multipliers are made at a time (no market-sized temporaries).
+WEIGHT_PIECE = 1 << 16
 
 
 class Posts(StrictModel):
@@ -215,10 +218,17 @@ class PageChannel(Channel):
         self.fan = np.zeros(n, dtype=bool)
         self.left = np.zeros(n, dtype=bool)  # unfollowed: not re-acquired
         self.never_fan = np.ones(n, dtype=bool)  # may still become a fan (neither fan nor left)
-        self.fan_since = np.zeros(n, dtype=np.float32)
-        self.fatigue = np.zeros(n, dtype=np.float32)  # stock after the last exposure (its + 1 included)
-        self.last_exposure = np.zeros(n, dtype=np.float32)
-        self.exposure_count = np.zeros(n, dtype=np.uint32)
+        # One 16-byte record per consumer, so that a post reads and writes each person's state with one gather
+        # and one scatter (the record viewed as a complex128): fatigue stock after the last exposure (its + 1
+        # included), time of the last exposure, fan since (float32) and exposures (uint32).
+        self._state = np.zeros((n, 4), dtype=np.float32)
+        self._records = self._state.view(np.complex128).reshape(n)
+        self.fatigue, self.last_exposure, self.fan_since = self._state[:, 0], self._state[:, 1], self._state[:, 2]
+        self.exposure_count = self._state.view(np.uint32)[:, 3]
+        # Engagement multiplier of each consumer (segment × relevance, ChannelContext.engagement_weights), kept
+        # for the relevance uplift it was made with.
+        self._weight = np.empty(n, dtype=np.float32)
+        self._weight_uplift: float | None = None
         # The fans as a dense list (positions 0 … fans − 1, any order) and each consumer's position in it (−1: not
         # a fan); unfollows swap the last fan into the hole.
         self.fan_list = np.empty(min(n, max(p.initial_fans, 1024)), dtype=np.int32)
@@ -415,75 +425,109 @@ class PageChannel(Channel):
         people = positions if target is None else target[positions]
         return people, counts, impressions
 
+    def _weights(self, uplift: float) -> np.ndarray:
+        """Every consumer's engagement multiplier, made again only when the relevance uplift changes."""
+        if uplift != self._weight_uplift:
+            n = self._weight.size
+            for a in range(0, n, WEIGHT_PIECE):
+                rows = np.arange(a, min(a + WEIGHT_PIECE, n))
+                self._weight[rows] = self.ctx.engagement_weights(rows, uplift)
+            self._weight_uplift = uplift
+        return self._weight
+
     def _post(self, t: float) -> None:
+        """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
+
+        The people exposed are read and written with one gather and one scatter of their records. When the post
+        is organic only (the usual case) everyone sees it once and is a fan, so one uniform each decides engagement
+        and unfollow (:func:`respond_once`)."""
         p, ctx = self.params, self.ctx
         ctx.cost("content", p.content_cost_per_post)
         fans = self.fan_list[: self.fans]
         organic = organic_sightings(self._rng_organic, fans, p.organic_reach)
         paid, paid_counts, impressions = self._boost(fans)
-        idx, counts = merge_exposures(organic, np.ones(organic.size, dtype=np.int64), paid, paid_counts)
         ctx.flow("impressions_organic", organic.size)
         ctx.flow("impressions_paid", impressions)
+        counts: np.ndarray | None = None  # None: one delivery each
+        was_fan: np.ndarray | None = None  # None: all fans
+        if paid.size:
+            idx, counts = merge_exposures(organic, np.ones(organic.size, dtype=np.int64), paid, paid_counts)
+            was_fan = self.fan[idx]
+            if int(counts.max()) == 1:
+                counts = None
+        else:
+            idx = organic
         if idx.size == 0:
             return
         eng = p.engagement
-        was_fan = self.fan[idx]
+        record = self._records[idx]
+        state = record.view(np.float32).reshape(idx.size, 4)
         # Fatigue stock decayed to now; novelty for fans by days since they became fans, 1 for everyone else.
-        stock = self.fatigue[idx]
         if eng.fatigue is not None:
-            elapsed = self.last_exposure[idx]
-            elapsed -= t  # minus the time since the last exposure
-            np.exp2(np.multiply(elapsed, np.float32(1.0 / eng.fatigue.half_life_days), out=elapsed), out=elapsed)
-            stock *= elapsed
-        probability = ctx.engagement_weights(idx, p.relevance_uplift)
+            stock = np.subtract(state[:, 1], np.float32(t))  # minus the time since the last exposure
+            stock *= np.float32(1.0 / eng.fatigue.half_life_days)
+            np.exp2(stock, out=stock)
+            stock *= state[:, 0]
+        else:
+            stock = state[:, 0].copy()
+        probability = self._weights(p.relevance_uplift)[idx]
         probability *= np.float32(eng.probability)
         if eng.novelty is not None:
-            novelty = self.fan_since[idx]
-            novelty -= t  # minus the age
+            novelty = np.subtract(state[:, 2], np.float32(t))  # minus the age
             np.multiply(novelty, np.float32(1.0 / eng.novelty.half_life_days), out=novelty)
             np.exp2(novelty, out=novelty)
             novelty *= np.float32(1.0 - eng.novelty.floor)
             novelty += np.float32(eng.novelty.floor)
-            np.multiply(probability, novelty, out=probability, where=was_fan)
-        response = respond(
-            self._rng_response,
-            counts,
-            stock,
-            probability,
-            strength=eng.fatigue.strength if eng.fatigue else 0.0,
-            optout=p.unfollow.probability,
-            optout_fatigue_strength=p.unfollow.fatigue_strength,
-            can_opt_out=was_fan,
-        )
-        self.fatigue[idx] = response.stock
-        self.last_exposure[idx] = t
-        seen = self.exposure_count[idx]
-        newly = seen.size - int(np.count_nonzero(seen))
-        seen += counts.astype(np.uint32)
-        self.exposure_count[idx] = seen
+            np.multiply(probability, novelty, out=probability, where=True if was_fan is None else was_fan)
+        strength = eng.fatigue.strength if eng.fatigue else 0.0
+        times: np.ndarray | None = None  # engagements of each engaged row; None: one each
+        if counts is None:
+            engaged_rows, out_rows = respond_once(
+                self._rng_response, stock, probability, strength=strength, optout=p.unfollow.probability,
+                optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan,
+            )
+            state[:, 0] = stock + np.float32(1.0)
+        else:
+            response = respond(
+                self._rng_response, counts, stock, probability, strength=strength, optout=p.unfollow.probability,
+                optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan,
+            )
+            engaged_rows = np.flatnonzero(response.engagements)
+            times = response.engagements[engaged_rows]
+            out_rows = np.flatnonzero(response.opted_out)
+            state[:, 0] = response.stock
+        state[:, 1] = t
+        seen = record.view(np.uint32).reshape(idx.size, 4)[:, 3]
+        first = idx[seen == 0]  # reached by the Page for the first time (everyone else was marked reached before)
+        if counts is None:
+            seen += np.uint32(1)
+        else:
+            seen += counts.astype(np.uint32)
+        self._records[idx] = record
         ctx.flow("deliveries", impressions + organic.size)
         ctx.flow("post_reach", idx.size)
-        ctx.flow("reached", newly)
-        ctx.reached(idx)
+        ctx.flow("reached", first.size)
+        ctx.reached(first)
 
-        engagements = response.engagements
-        engaged_rows = np.flatnonzero(engagements)
         engaged = idx[engaged_rows]
         if engaged.size:
-            times = engagements[engaged_rows]
-            ctx.flow("engagements", int(times.sum()))
             values = ctx.segments.value_per_engagement[ctx.population.segment[engaged]]
-            ctx.value("engagement", float(values @ times))
+            if times is None:
+                ctx.flow("engagements", engaged.size)
+                ctx.value("engagement", float(values.sum()))
+            else:
+                ctx.flow("engagements", int(times.sum()))
+                ctx.value("engagement", float(values @ times))
             if ctx.bus.has_subscribers(topics.ENGAGEMENT):  # one entry per engagement (a person may engage twice)
-                ctx.bus.publish(topics.ENGAGEMENT, idx=np.repeat(engaged, times).astype(np.int64), t=t,
-                                channel=self.name)
-        if response.opted_out.any():
-            self._unfollow(idx[response.opted_out])
+                entries = engaged if times is None else np.repeat(engaged, times)
+                ctx.bus.publish(topics.ENGAGEMENT, idx=entries.astype(np.int64), t=t, channel=self.name)
+        if out_rows.size:
+            self._unfollow(idx[out_rows])
         if engaged.size == 0:
             return
         follow_draw = self._rng_follow.random(engaged.size)
         optin_draw = self._rng_follow.random(engaged.size)
-        if p.follow_probability > 0:
+        if p.follow_probability > 0 and was_fan is not None:
             follows = ~was_fan[engaged_rows] & (follow_draw < p.follow_probability)
             self._follow(engaged[follows], t, "boost")
         if p.messenger_optin_probability > 0:

@@ -38,6 +38,7 @@ __all__ = [
     "organic_sighting_count",
     "organic_sightings",
     "respond",
+    "respond_once",
     "uniform_impressions",
 ]
 
@@ -222,14 +223,13 @@ def respond(
     if low < 0:
         raise ValueError("counts must be >= 0")
     if rounds == 1 and low == 1:  # one delivery each (the usual case): a single round over every row
-        p = np.exp(f0 * -strength) if strength else np.ones(n)
-        p *= p0
-        engagements = (rng.random(n) < p).view(np.int8).astype(np.int64)
-        if optout > 0.0:
-            cand = np.flatnonzero(allowed)
-            if cand.size:
-                q = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * f0[cand]))
-                opted[cand] = rng.random(cand.size) < q
+        engaged, out = respond_once(
+            rng, f0, p0, strength=strength, optout=optout, optout_fatigue_strength=optout_fatigue_strength,
+            can_opt_out=allowed,
+        )
+        engagements = np.zeros(n, dtype=np.int64)
+        engagements[engaged] = 1
+        opted[out] = True
         return Response(engagements, opted, f0 + 1.0)
     engagements = np.zeros(n, dtype=np.int64)
     order = np.argsort(-c, kind="stable")  # rows by descending count: round j is a prefix
@@ -246,6 +246,58 @@ def respond(
                 q = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * (f0[cand] + j)))
                 opted[cand] |= rng.random(cand.size) < q
     return Response(engagements, opted, f0 + c)
+
+
+def respond_once(
+    rng: np.random.Generator,
+    stock: npt.ArrayLike,
+    probability: npt.ArrayLike,
+    *,
+    strength: float,
+    optout: float = 0.0,
+    optout_fatigue_strength: float = 0.0,
+    can_opt_out: npt.ArrayLike | None = None,
+) -> tuple[IntArray, IntArray]:
+    """:func:`respond` for one delivery to each row: ``(engaged rows, opted-out rows)``, both ascending.
+
+    The delivery to row ``i`` is engaged with probability ``p_i = min(1, probability_i·exp(−strength·F_i))`` and,
+    where ``can_opt_out`` (everywhere when None), opts out with ``q_i = min(1, optout·(1 + optout_fatigue_strength
+    ·F_i))``, independently. One uniform ``U`` per row (float64, 53 bits) decides both, as in
+    :mod:`reachsim.model.broadcast`: engaged ⇔ ``U < p``; out ⇔ ``U < p·q`` when engaged, ``U ≥ 1 − (1 − p)·q``
+    when not, so P(out) = q whatever the engagement. Every ``q`` is at most ``q_max`` (from the largest stock,
+    by the same float operations), so only rows with ``U < q_max`` or ``U ≥ 1 − q_max`` are tested exactly: the
+    work is a few whole-array operations, not one draw per candidate.
+    """
+    f = np.asarray(stock)
+    n = f.size
+    if strength < 0 or optout < 0 or optout > 1 or optout_fatigue_strength < 0:
+        raise ValueError("strength and optout_fatigue_strength must be >= 0 and optout within [0, 1]")
+    if n == 0:
+        return _EMPTY, _EMPTY
+    u = rng.random(n)
+    if strength:
+        p = np.multiply(f, np.asarray(-strength, dtype=f.dtype))
+        np.exp(p, out=p)
+        p *= probability
+    else:
+        p = np.broadcast_to(np.asarray(probability), f.shape)
+    engaged = np.flatnonzero(u < p)
+    if optout == 0.0:
+        return engaged, _EMPTY
+    f_max = float(f.max()) if optout_fatigue_strength else 0.0
+    q_max = min(1.0, optout * (1.0 + optout_fatigue_strength * f_max))
+    cand = np.flatnonzero((u < q_max) | (u >= 1.0 - q_max))
+    if can_opt_out is not None:
+        cand = cand[np.asarray(can_opt_out, dtype=bool)[cand]]
+    if cand.size == 0:
+        return engaged, _EMPTY
+    uc = u[cand]
+    pc = np.asarray(p[cand], dtype=np.float64)
+    ec = uc < pc  # the engagement test again, on the same values
+    np.minimum(pc, 1.0, out=pc)
+    qc = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * f[cand].astype(np.float64)))
+    out = np.where(ec, uc < pc * qc, uc >= 1.0 - (1.0 - pc) * qc)
+    return engaged, cand[out]
 
 
 def boost_unique_reach_variance(impressions: npt.ArrayLike, target: npt.ArrayLike) -> npt.NDArray[np.float64]:
