@@ -19,6 +19,7 @@ list at a cost proportional to the sightings, and nothing passes over the market
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, ClassVar, Literal, cast
@@ -52,8 +53,13 @@ from reachsim.model.occupancy import draw_unique_reach
 SOURCES = ("initial", "organic", "boost", "other", "paid")
 #: Boost targets that are not segment names.
 SPECIAL_TARGETS = ("market", "fans")
-#: Consumers whose engagement multipliers are made at a time (no market-sized temporaries).
-WEIGHT_PIECE = 1 << 16
+#: Consumers whose state is rewritten at a time (no market-sized temporaries).
+PIECE = 1 << 16
+#: Scaled fatigue stocks are brought to the present at least every this many half-lives (they grow as 2^this).
+REBASE = 32.0
+#: Stocks below this are 0 (every probability is the same at float32 precision).
+TINY = np.float32(2.0**-100)
+LN2 = math.log(2.0)
 
 
 class Posts(StrictModel):
@@ -219,16 +225,20 @@ class PageChannel(Channel):
         self.left = np.zeros(n, dtype=bool)  # unfollowed: not re-acquired
         self.never_fan = np.ones(n, dtype=bool)  # may still become a fan (neither fan nor left)
         # One 16-byte record per consumer, so that a post reads and writes each person's state with one gather
-        # and one scatter (the record viewed as a complex128): fatigue stock after the last exposure (its + 1
-        # included), time of the last exposure, fan since (float32) and exposures (uint32).
+        # and one scatter (the record viewed as a complex128): the fatigue stock scaled to the reference time
+        # (see _stock_scale), the engagement multiplier (segment × relevance), fan since (float32) and exposures
+        # (uint32).
         self._state = np.zeros((n, 4), dtype=np.float32)
         self._records = self._state.view(np.complex128).reshape(n)
-        self.fatigue, self.last_exposure, self.fan_since = self._state[:, 0], self._state[:, 1], self._state[:, 2]
+        self._scaled_fatigue, self._weight, self.fan_since = self._state[:, 0], self._state[:, 1], self._state[:, 2]
         self.exposure_count = self._state.view(np.uint32)[:, 3]
-        # Engagement multiplier of each consumer (segment × relevance, ChannelContext.engagement_weights), kept
-        # for the relevance uplift it was made with.
-        self._weight = np.empty(n, dtype=np.float32)
-        self._weight_uplift: float | None = None
+        self._weight_uplift: float | None = None  # the relevance uplift the multipliers were made with
+        self._weights(p.relevance_uplift)
+        # The stock of consumer i at time t is scaled_fatigue_i · 2^(−(t − t_ref)/h): one scalar per post decays
+        # everyone, and no time of last exposure is kept. h is None while the engagement has no fatigue.
+        self._t_ref = 0.0
+        self._half_life: float | None = None
+        self._t_post = 0.0  # time of the latest post
         # The fans as a dense list (positions 0 … fans − 1, any order) and each consumer's position in it (−1: not
         # a fan); unfollows swap the last fan into the hole.
         self.fan_list = np.empty(min(n, max(p.initial_fans, 1024)), dtype=np.int32)
@@ -296,6 +306,11 @@ class PageChannel(Channel):
 
     def exposures(self) -> np.ndarray:
         return self.exposure_count
+
+    @property
+    def fatigue(self) -> np.ndarray:
+        """Every consumer's fatigue stock as of the latest post (after its exposures)."""
+        return self._scaled_fatigue * np.float32(self._stock_scale(self._t_post, self._half_life))
 
     def _follow(self, idx: np.ndarray, t: float, source: str, *, since: float | None = None) -> None:
         """Make fans of those in ``idx`` (distinct) who are not fans and never unfollowed."""
@@ -425,15 +440,33 @@ class PageChannel(Channel):
         people = positions if target is None else target[positions]
         return people, counts, impressions
 
-    def _weights(self, uplift: float) -> np.ndarray:
-        """Every consumer's engagement multiplier, made again only when the relevance uplift changes."""
+    def _weights(self, uplift: float) -> None:
+        """Every consumer's engagement multiplier (ChannelContext.engagement_weights), made again only when the
+        relevance uplift changes."""
         if uplift != self._weight_uplift:
             n = self._weight.size
-            for a in range(0, n, WEIGHT_PIECE):
-                rows = np.arange(a, min(a + WEIGHT_PIECE, n))
-                self._weight[rows] = self.ctx.engagement_weights(rows, uplift)
+            for a in range(0, n, PIECE):
+                rows = np.arange(a, min(a + PIECE, n))
+                self._weight[a : a + rows.size] = self.ctx.engagement_weights(rows, uplift)
             self._weight_uplift = uplift
-        return self._weight
+
+    def _stock_scale(self, t: float, half_life: float | None) -> float:
+        """The factor ``2^(−(t − t_ref)/h)`` turning scaled stocks into stocks at ``t``, for a post at ``t`` with
+        the fatigue half-life ``half_life`` (None: no fatigue, no decay).
+
+        When the half-life changes (a timeline entry), or when the factor would fall below 2^−32 (so that scaled
+        stocks stay far from float32's range), every stock is first brought to ``t`` with the half-life it decayed
+        with so far, and ``t`` becomes the reference time: the stock decays with the half-life in force between
+        posts."""
+        if half_life != self._half_life or (half_life is not None and t - self._t_ref > REBASE * half_life):
+            if self._half_life is not None:
+                factor = np.float32(2.0 ** (-(t - self._t_ref) / self._half_life))
+                for a in range(0, self._scaled_fatigue.size, PIECE):
+                    part = self._scaled_fatigue[a : a + PIECE]
+                    part *= factor
+                    part[part < TINY] = 0.0  # no subnormal floats: a stock below 2^−100 is 0 to every probability
+            self._t_ref, self._half_life = t, half_life
+        return 1.0 if half_life is None else 2.0 ** (-(t - self._t_ref) / half_life)
 
     def _post(self, t: float) -> None:
         """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
@@ -460,22 +493,18 @@ class PageChannel(Channel):
         if idx.size == 0:
             return
         eng = p.engagement
+        self._weights(p.relevance_uplift)
+        scale = self._stock_scale(t, eng.fatigue.half_life_days if eng.fatigue is not None else None)
+        self._t_post = t
         record = self._records[idx]
         state = record.view(np.float32).reshape(idx.size, 4)
         # Fatigue stock decayed to now; novelty for fans by days since they became fans, 1 for everyone else.
-        if eng.fatigue is not None:
-            stock = np.subtract(state[:, 1], np.float32(t))  # minus the time since the last exposure
-            stock *= np.float32(1.0 / eng.fatigue.half_life_days)
-            np.exp2(stock, out=stock)
-            stock *= state[:, 0]
-        else:
-            stock = state[:, 0].copy()
-        probability = self._weights(p.relevance_uplift)[idx]
-        probability *= np.float32(eng.probability)
+        stock = np.multiply(state[:, 0], np.float32(scale))
+        probability = np.multiply(state[:, 1], np.float32(eng.probability))
         if eng.novelty is not None:
             novelty = np.subtract(state[:, 2], np.float32(t))  # minus the age
-            np.multiply(novelty, np.float32(1.0 / eng.novelty.half_life_days), out=novelty)
-            np.exp2(novelty, out=novelty)
+            np.multiply(novelty, np.float32(LN2 / eng.novelty.half_life_days), out=novelty)
+            np.exp(novelty, out=novelty)  # 2^(−age/h) as e^(−age·ln 2/h): numpy's float32 exp is the vectorised one
             novelty *= np.float32(1.0 - eng.novelty.floor)
             novelty += np.float32(eng.novelty.floor)
             np.multiply(probability, novelty, out=probability, where=True if was_fan is None else was_fan)
@@ -486,7 +515,7 @@ class PageChannel(Channel):
                 self._rng_response, stock, probability, strength=strength, optout=p.unfollow.probability,
                 optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan,
             )
-            state[:, 0] = stock + np.float32(1.0)
+            state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
         else:
             response = respond(
                 self._rng_response, counts, stock, probability, strength=strength, optout=p.unfollow.probability,
@@ -495,8 +524,7 @@ class PageChannel(Channel):
             engaged_rows = np.flatnonzero(response.engagements)
             times = response.engagements[engaged_rows]
             out_rows = np.flatnonzero(response.opted_out)
-            state[:, 0] = response.stock
-        state[:, 1] = t
+            state[:, 0] = response.stock * (1.0 / scale)
         seen = record.view(np.uint32).reshape(idx.size, 4)[:, 3]
         first = idx[seen == 0]  # reached by the Page for the first time (everyone else was marked reached before)
         if counts is None:
