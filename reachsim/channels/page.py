@@ -55,8 +55,9 @@ SOURCES = ("initial", "organic", "boost", "other", "paid")
 SPECIAL_TARGETS = ("market", "fans")
 #: Consumers whose state is rewritten at a time (no market-sized temporaries).
 PIECE = 1 << 16
-#: Scaled fatigue stocks are brought to the present at least every this many half-lives (they grow as 2^this).
-REBASE = 32.0
+#: Scaled fatigue stocks are brought to the present at least every this many half-lives: they grow as 2^this, which
+#: leaves float32 room for stocks up to 2^32.
+REBASE = 96.0
 #: Stocks below this are 0 (every probability is the same at float32 precision).
 TINY = np.float32(2.0**-100)
 LN2 = math.log(2.0)
@@ -454,8 +455,8 @@ class PageChannel(Channel):
         """The factor ``2^(−(t − t_ref)/h)`` turning scaled stocks into stocks at ``t``, for a post at ``t`` with
         the fatigue half-life ``half_life`` (None: no fatigue, no decay).
 
-        When the half-life changes (a timeline entry), or when the factor would fall below 2^−32 (so that scaled
-        stocks stay far from float32's range), every stock is first brought to ``t`` with the half-life it decayed
+        When the half-life changes (a timeline entry), or when the factor would fall below 2^−96 (so that scaled
+        stocks stay within float32's range), every stock is first brought to ``t`` with the half-life it decayed
         with so far, and ``t`` becomes the reference time: the stock decays with the half-life in force between
         posts."""
         if half_life != self._half_life or (half_life is not None and t - self._t_ref > REBASE * half_life):

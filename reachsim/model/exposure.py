@@ -45,6 +45,10 @@ __all__ = [
 IntArray = npt.NDArray[np.int64]
 _EMPTY = np.empty(0, dtype=np.int64)
 
+#: Below this success probability geometric gaps may approach 2^63 (numpy saturates them there), so they are capped
+#: before they are summed; above it a gap is below 2^50 (its chance of more is (1 − r)^(2^50) ≈ 0).
+_SATURATING_R = 1e-9
+
 #: Above this many impressions per member of the target, counting with ``bincount`` beats sorting.
 _BINCOUNT_RATIO = 0.125
 
@@ -98,9 +102,10 @@ def bernoulli_positions(rng: np.random.Generator, n: int, r: float) -> IntArray:
         left = n - 1 - last
         mean = left * r
         gaps = rng.geometric(r, size=int(mean + 4.0 * math.sqrt(mean) + 16))
-        np.minimum(gaps, n + 1, out=gaps)  # a gap past the trials ends them; tiny r saturates int64, which would wrap
+        if r < _SATURATING_R:  # a gap past the trials ends them; tiny r saturates int64, which would wrap
+            np.minimum(gaps, n + 1, out=gaps)
+        gaps[0] += last
         positions = np.cumsum(gaps, out=gaps)
-        positions += last
         if positions[-1] >= n:
             parts.append(positions[: np.searchsorted(positions, n)])
             break
