@@ -40,7 +40,7 @@ from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import (
     boost_impressions,
     merge_exposures,
-    organic_sightings,
+    organic_positions,
     respond,
     respond_once,
     uniform_impressions,
@@ -225,24 +225,23 @@ class PageChannel(Channel):
         self.fan = np.zeros(n, dtype=bool)
         self.left = np.zeros(n, dtype=bool)  # unfollowed: not re-acquired
         self.never_fan = np.ones(n, dtype=bool)  # may still become a fan (neither fan nor left)
-        # One 16-byte record per consumer, so that a post reads and writes each person's state with one gather
-        # and one scatter (the record viewed as a complex128): the fatigue stock scaled to the reference time
-        # (see _stock_scale), the engagement multiplier (segment × relevance), fan since (float32) and exposures
-        # (uint32).
-        self._state = np.zeros((n, 4), dtype=np.float32)
-        self._records = self._state.view(np.complex128).reshape(n)
-        self._scaled_fatigue, self._weight, self.fan_since = self._state[:, 0], self._state[:, 1], self._state[:, 2]
-        self.exposure_count = self._state.view(np.uint32)[:, 3]
+        # One 16-byte record per person, so that a post reads and writes each person's state with one gather and
+        # one scatter (records viewed as complex128): the fatigue stock scaled to the reference time (see
+        # _stock_scale), the engagement multiplier (segment × relevance), fan since and exposures (uint32). The
+        # fans' records are kept in the order of the fan list, the others' by population row: a post's sightings
+        # are positions in the fan list, so their records are read in order from a store the size of the fans.
+        self._store = np.zeros((n, 4), dtype=np.float32)  # by population row; stale for current fans
+        self._fan_store = np.zeros((min(n, max(p.initial_fans, 1024)), 4), dtype=np.float32)  # by fan position
         self._weight_uplift: float | None = None  # the relevance uplift the multipliers were made with
         self._weights(p.relevance_uplift)
-        # The stock of consumer i at time t is scaled_fatigue_i · 2^(−(t − t_ref)/h): one scalar per post decays
+        # The stock of a person at time t is scaled_fatigue · 2^(−(t − t_ref)/h): one scalar per post decays
         # everyone, and no time of last exposure is kept. h is None while the engagement has no fatigue.
         self._t_ref = 0.0
         self._half_life: float | None = None
         self._t_post = 0.0  # time of the latest post
         # The fans as a dense list (positions 0 … fans − 1, any order) and each consumer's position in it (−1: not
         # a fan); unfollows swap the last fan into the hole.
-        self.fan_list = np.empty(min(n, max(p.initial_fans, 1024)), dtype=np.int32)
+        self.fan_list = np.empty(self._fan_store.shape[0], dtype=np.int32)
         self.fan_position = np.full(n, -1, dtype=np.int32)
         self.fans = 0
         self.ever_fans = 0
@@ -306,12 +305,23 @@ class PageChannel(Channel):
         return float(self.fans)
 
     def exposures(self) -> np.ndarray:
-        return self.exposure_count
+        return self._column(3).view(np.uint32)
 
     @property
     def fatigue(self) -> np.ndarray:
         """Every consumer's fatigue stock as of the latest post (after its exposures)."""
-        return self._scaled_fatigue * np.float32(self._stock_scale(self._t_post, self._half_life))
+        return self._column(0) * np.float32(self._stock_scale(self._t_post, self._half_life))
+
+    def _column(self, field: int) -> np.ndarray:
+        """One field of every consumer's record, by population row (a copy: fans' records are in the fan store)."""
+        column = self._store[:, field].copy()
+        column[self.fan_list[: self.fans]] = self._fan_store[: self.fans, field]
+        return column
+
+    @staticmethod
+    def _records(store: np.ndarray) -> np.ndarray:
+        """A store's records as one complex128 each (for gathers and scatters of whole records)."""
+        return store.view(np.complex128).reshape(store.shape[0])
 
     def _follow(self, idx: np.ndarray, t: float, source: str, *, since: float | None = None) -> None:
         """Make fans of those in ``idx`` (distinct) who are not fans and never unfollowed."""
@@ -321,13 +331,18 @@ class PageChannel(Channel):
         source = source if source in SOURCES else "other"
         self.fan[idx] = True
         self.never_fan[idx] = False
-        self.fan_since[idx] = t if since is None else since
         start, end = self.fans, self.fans + idx.size
         if end > self.fan_list.size:  # grow by half, never beyond the market
-            grown = np.empty(min(self.fan.size, max(end, self.fan_list.size * 3 // 2)), dtype=np.int32)
+            size = min(self.fan.size, max(end, self.fan_list.size * 3 // 2))
+            grown = np.empty(size, dtype=np.int32)
             grown[:start] = self.fan_list[:start]
             self.fan_list = grown
+            store = np.empty((size, 4), dtype=np.float32)
+            store[:start] = self._fan_store[:start]
+            self._fan_store = store
         self.fan_list[start:end] = idx
+        self._records(self._fan_store)[start:end] = self._records(self._store)[idx]
+        self._fan_store[start:end, 2] = t if since is None else since
         self.fan_position[idx] = np.arange(start, end, dtype=np.int32)
         self.fans = end
         self.ever_fans += idx.size
@@ -337,12 +352,15 @@ class PageChannel(Channel):
         self.ctx.flow(f"joined_{source}", idx.size)
 
     def _unfollow(self, idx: np.ndarray) -> None:
-        """Those in ``idx`` (distinct) who are fans stop being fans: the last fans of the list fill their places."""
+        """Those in ``idx`` (distinct) who are fans stop being fans: their records go back to the store by row, and
+        the last fans of the list (with their records) fill their places."""
         idx = idx[self.fan[idx]]
         if idx.size == 0:
             return
         self.fan[idx] = False
         self.left[idx] = True
+        fan_records = self._records(self._fan_store)
+        self._records(self._store)[idx] = fan_records[self.fan_position[idx]]
         holes = np.sort(self.fan_position[idx])
         self.fan_position[idx] = -1
         end = self.fans - idx.size
@@ -350,8 +368,10 @@ class PageChannel(Channel):
         tail[holes[holes >= end] - end] = False
         low = holes[holes < end]
         if low.size:
-            moved = self.fan_list[end + np.flatnonzero(tail)]
+            sources = end + np.flatnonzero(tail)
+            moved = self.fan_list[sources]
             self.fan_list[low] = moved
+            fan_records[low] = fan_records[sources]
             self.fan_position[moved] = low
         self.fans = end
         self.ctx.flow("left", idx.size)
@@ -419,37 +439,20 @@ class PageChannel(Channel):
         return chosen
 
     # -- posts ----------------------------------------------------------------------------------------------
-    def _boost(self, fans: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """Paid impressions of one post: (people, impressions each, total); the spend is booked here.
-
-        ``fans`` are the current fans (the dense list), the target of ``target: fans``."""
-        boost, ctx = self.params.boost, self.ctx
-        empty = np.empty(0, dtype=np.int64)
-        if boost is None or boost.budget_per_post == 0 or self.ctx.paid_stopped:  # no boosts in the run-out
-            return empty, empty, 0
-        if boost.target == "market":
-            target, size = None, ctx.population.size
-        else:
-            target = fans if boost.target == "fans" else self._segment_target
-            size = target.size  # type: ignore[union-attr]
-        if size == 0:
-            return empty, empty, 0  # nobody to deliver to: the platform spends nothing
-        impressions, self._credit = boost_impressions(self._credit, boost.budget_per_post, boost.cpm)
-        ctx.cost("boost", boost.budget_per_post)
-        ctx.flow("boost_spend", boost.budget_per_post)
-        positions, counts = uniform_impressions(self._rng_boost, size, impressions)
-        people = positions if target is None else target[positions]
-        return people, counts, impressions
-
     def _weights(self, uplift: float) -> None:
         """Every consumer's engagement multiplier (ChannelContext.engagement_weights), made again only when the
         relevance uplift changes."""
-        if uplift != self._weight_uplift:
-            n = self._weight.size
-            for a in range(0, n, PIECE):
-                rows = np.arange(a, min(a + PIECE, n))
-                self._weight[a : a + rows.size] = self.ctx.engagement_weights(rows, uplift)
-            self._weight_uplift = uplift
+        if uplift == self._weight_uplift:
+            return
+        n = self._store.shape[0]
+        for a in range(0, n, PIECE):
+            rows = np.arange(a, min(a + PIECE, n))
+            self._store[a : a + rows.size, 1] = self.ctx.engagement_weights(rows, uplift)
+        if self._weight_uplift is not None:
+            for a in range(0, self.fans, PIECE):
+                rows = self.fan_list[a : min(a + PIECE, self.fans)]
+                self._fan_store[a : a + rows.size, 1] = self.ctx.engagement_weights(rows, uplift)
+        self._weight_uplift = uplift
 
     def _stock_scale(self, t: float, half_life: float | None) -> float:
         """The factor ``2^(−(t − t_ref)/h)`` turning scaled stocks into stocks at ``t``, for a post at ``t`` with
@@ -462,43 +465,84 @@ class PageChannel(Channel):
         if half_life != self._half_life or (half_life is not None and t - self._t_ref > REBASE * half_life):
             if self._half_life is not None:
                 factor = np.float32(2.0 ** (-(t - self._t_ref) / self._half_life))
-                for a in range(0, self._scaled_fatigue.size, PIECE):
-                    part = self._scaled_fatigue[a : a + PIECE]
-                    part *= factor
-                    part[part < TINY] = 0.0  # no subnormal floats: a stock below 2^−100 is 0 to every probability
+                for store, size in ((self._store, self._store.shape[0]), (self._fan_store, self.fans)):
+                    for a in range(0, size, PIECE):
+                        part = store[a : min(a + PIECE, size), 0]
+                        part *= factor
+                        part[part < TINY] = 0.0  # no subnormal floats: a stock below 2^−100 is 0 to every probability
             self._t_ref, self._half_life = t, half_life
         return 1.0 if half_life is None else 2.0 ** (-(t - self._t_ref) / half_life)
+
+    def _boost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """Paid impressions of one post, split by who received them: (fan positions, impressions each, non-fans'
+        rows, impressions each, total impressions). The spend is booked here."""
+        boost, ctx = self.params.boost, self.ctx
+        empty = np.empty(0, dtype=np.int64)
+        if boost is None or boost.budget_per_post == 0 or ctx.paid_stopped:  # no boosts in the run-out
+            return empty, empty, empty, empty, 0
+        if boost.target == "market":
+            target, size = None, ctx.population.size
+        elif boost.target == "fans":
+            target, size = None, self.fans
+        else:
+            target = self._segment_target
+            size = target.size  # type: ignore[union-attr]
+        if size == 0:
+            return empty, empty, empty, empty, 0  # nobody to deliver to: the platform spends nothing
+        impressions, self._credit = boost_impressions(self._credit, boost.budget_per_post, boost.cpm)
+        ctx.cost("boost", boost.budget_per_post)
+        ctx.flow("boost_spend", boost.budget_per_post)
+        positions, counts = uniform_impressions(self._rng_boost, size, impressions)
+        if boost.target == "fans":
+            return positions, counts, empty, empty, impressions
+        people = positions if target is None else target[positions]
+        at = self.fan_position[people]
+        fan = at >= 0
+        return at[fan].astype(np.int64), counts[fan], people[~fan], counts[~fan], impressions
 
     def _post(self, t: float) -> None:
         """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
 
-        The people exposed are read and written with one gather and one scatter of their records. When the post
-        is organic only (the usual case) everyone sees it once and is a fan, so one uniform each decides engagement
-        and unfollow (:func:`respond_once`)."""
+        The people exposed are the fans at some positions of the fan list and some non-fans; their records are read
+        with one gather from each store and written back with one scatter each. When the post is organic only
+        (the usual case) everyone sees it once and is a fan, so one uniform each decides engagement and unfollow
+        (:func:`respond_once`), and consumer rows are looked up only for those who engage, unfollow or see the
+        Page for the first time."""
         p, ctx = self.params, self.ctx
         ctx.cost("content", p.content_cost_per_post)
-        fans = self.fan_list[: self.fans]
-        organic = organic_sightings(self._rng_organic, fans, p.organic_reach)
-        paid, paid_counts, impressions = self._boost(fans)
+        organic = organic_positions(self._rng_organic, self.fans, p.organic_reach)
+        paid_at, paid_at_counts, others, other_counts, impressions = self._boost()
         ctx.flow("impressions_organic", organic.size)
         ctx.flow("impressions_paid", impressions)
-        counts: np.ndarray | None = None  # None: one delivery each
-        was_fan: np.ndarray | None = None  # None: all fans
-        if paid.size:
-            idx, counts = merge_exposures(organic, np.ones(organic.size, dtype=np.int64), paid, paid_counts)
-            was_fan = self.fan[idx]
-            if int(counts.max()) == 1:
-                counts = None
-        else:
-            idx = organic
-        if idx.size == 0:
+        ctx.flow("deliveries", impressions + organic.size)
+        counts: np.ndarray | None = None  # deliveries to each row; None: one each
+        at = organic
+        if paid_at.size:
+            at, counts = merge_exposures(organic, np.ones(organic.size, dtype=np.int64), paid_at, paid_at_counts)
+        k_fans = at.size
+        size = k_fans + others.size
+        if size == 0:
             return
+        fan_records, records = self._records(self._fan_store), self._records(self._store)
+        if others.size:
+            record = np.concatenate((fan_records[at], records[others]))
+            counts = np.concatenate((np.ones(k_fans, dtype=np.int64) if counts is None else counts, other_counts))
+            was_fan: np.ndarray | None = np.arange(size) < k_fans
+            idx = np.concatenate((self.fan_list[at], others))
+        else:
+            record = fan_records[at]
+            was_fan = None  # all fans
+            idx = None  # consumer rows, looked up for the rows that need them
+        one_each = counts is None or int(counts.max()) == 1
+
+        def rows_of(rows: np.ndarray) -> np.ndarray:
+            return self.fan_list[at[rows]].astype(np.int64) if idx is None else idx[rows]
+
         eng = p.engagement
         self._weights(p.relevance_uplift)
         scale = self._stock_scale(t, eng.fatigue.half_life_days if eng.fatigue is not None else None)
         self._t_post = t
-        record = self._records[idx]
-        state = record.view(np.float32).reshape(idx.size, 4)
+        state = record.view(np.float32).reshape(size, 4)
         # Fatigue stock decayed to now; novelty for fans by days since they became fans, 1 for everyone else.
         stock = np.multiply(state[:, 0], np.float32(scale))
         probability = np.multiply(state[:, 1], np.float32(eng.probability))
@@ -510,13 +554,16 @@ class PageChannel(Channel):
             novelty += np.float32(eng.novelty.floor)
             np.multiply(probability, novelty, out=probability, where=True if was_fan is None else was_fan)
         strength = eng.fatigue.strength if eng.fatigue else 0.0
+        seen = record.view(np.uint32).reshape(size, 4)[:, 3]
+        first = np.flatnonzero(seen == 0)  # reached by the Page for the first time (everyone else was marked before)
         times: np.ndarray | None = None  # engagements of each engaged row; None: one each
-        if counts is None:
+        if one_each:
             engaged_rows, out_rows = respond_once(
                 self._rng_response, stock, probability, strength=strength, optout=p.unfollow.probability,
                 optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan,
             )
             state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
+            seen += np.uint32(1)
         else:
             response = respond(
                 self._rng_response, counts, stock, probability, strength=strength, optout=p.unfollow.probability,
@@ -526,19 +573,15 @@ class PageChannel(Channel):
             times = response.engagements[engaged_rows]
             out_rows = np.flatnonzero(response.opted_out)
             state[:, 0] = response.stock * (1.0 / scale)
-        seen = record.view(np.uint32).reshape(idx.size, 4)[:, 3]
-        first = idx[seen == 0]  # reached by the Page for the first time (everyone else was marked reached before)
-        if counts is None:
-            seen += np.uint32(1)
-        else:
             seen += counts.astype(np.uint32)
-        self._records[idx] = record
-        ctx.flow("deliveries", impressions + organic.size)
-        ctx.flow("post_reach", idx.size)
+        fan_records[at] = record[:k_fans]
+        if others.size:
+            records[others] = record[k_fans:]
+        ctx.flow("post_reach", size)
         ctx.flow("reached", first.size)
-        ctx.reached(first)
+        ctx.reached(rows_of(first))
 
-        engaged = idx[engaged_rows]
+        engaged = rows_of(engaged_rows)
         if engaged.size:
             values = ctx.segments.value_per_engagement[ctx.population.segment[engaged]]
             if times is None:
@@ -548,10 +591,10 @@ class PageChannel(Channel):
                 ctx.flow("engagements", int(times.sum()))
                 ctx.value("engagement", float(values @ times))
             if ctx.bus.has_subscribers(topics.ENGAGEMENT):  # one entry per engagement (a person may engage twice)
-                entries = engaged if times is None else np.repeat(engaged, times)
-                ctx.bus.publish(topics.ENGAGEMENT, idx=entries.astype(np.int64), t=t, channel=self.name)
+                ctx.bus.publish(topics.ENGAGEMENT, idx=engaged if times is None else np.repeat(engaged, times), t=t,
+                                channel=self.name)
         if out_rows.size:
-            self._unfollow(idx[out_rows])
+            self._unfollow(rows_of(out_rows))
         if engaged.size == 0:
             return
         follow_draw = self._rng_follow.random(engaged.size)

@@ -35,6 +35,7 @@ __all__ = [
     "boost_impressions",
     "boost_unique_reach_variance",
     "merge_exposures",
+    "organic_positions",
     "organic_sighting_count",
     "organic_sightings",
     "respond",
@@ -80,12 +81,20 @@ def organic_sightings(rng: np.random.Generator, audience: npt.ArrayLike, r: floa
     if not 0.0 <= r <= 1.0:
         raise ValueError(f"organic reach r must be within [0, 1], got {r!r}")
     members = np.asarray(audience)
-    n = members.size
-    if n == 0 or r == 0.0:
+    return members[organic_positions(rng, members.size, r)].astype(np.int64, copy=False)
+
+
+def organic_positions(rng: np.random.Generator, audience_size: int, r: float) -> IntArray:
+    """Positions ``0 … audience_size − 1`` in an audience of the members who see one post, each independently
+    with probability ``r``: ascending, at a cost proportional to the sightings (:func:`bernoulli_positions`)."""
+    if not 0.0 <= r <= 1.0:
+        raise ValueError(f"organic reach r must be within [0, 1], got {r!r}")
+    n = int(audience_size)
+    if n <= 0 or r == 0.0:
         return _EMPTY
     if r == 1.0:
-        return members.astype(np.int64)
-    return members[bernoulli_positions(rng, n, r)].astype(np.int64, copy=False)
+        return np.arange(n, dtype=np.int64)
+    return bernoulli_positions(rng, n, r)
 
 
 def bernoulli_positions(rng: np.random.Generator, n: int, r: float) -> IntArray:
