@@ -61,6 +61,7 @@ REBASE = 96.0
 #: Stocks below this are 0 (every probability is the same at float32 precision).
 TINY = np.float32(2.0**-100)
 LN2 = math.log(2.0)
+_NONE = np.empty(0, dtype=np.int64)
 
 
 class Posts(StrictModel):
@@ -232,6 +233,8 @@ class PageChannel(Channel):
         # are positions in the fan list, so their records are read in order from a store the size of the fans.
         self._store = np.zeros((n, 4), dtype=np.float32)  # by population row; stale for current fans
         self._fan_store = np.zeros((min(n, max(p.initial_fans, 1024)), 4), dtype=np.float32)  # by fan position
+        self._pop_records, self._fan_records = self._records(self._store), self._records(self._fan_store)
+        self._unseen_fans = 0  # fans never exposed to the Page
         self._weight_uplift: float | None = None  # the relevance uplift the multipliers were made with
         self._weights(p.relevance_uplift)
         # The stock of a person at time t is scaled_fatigue · 2^(−(t − t_ref)/h): one scalar per post decays
@@ -239,6 +242,10 @@ class PageChannel(Channel):
         self._t_ref = 0.0
         self._half_life: float | None = None
         self._t_post = 0.0  # time of the latest post
+        # At least every scaled stock in exact arithmetic; float32 stocks carry one rounding (2^−24) per operation
+        # since they were 0, at most three a post or rebase, which the bound's margin covers.
+        self._scaled_bound = 0.0
+        self._roundings = 0
         # The fans as a dense list (positions 0 … fans − 1, any order) and each consumer's position in it (−1: not
         # a fan); unfollows swap the last fan into the hole.
         self.fan_list = np.empty(self._fan_store.shape[0], dtype=np.int32)
@@ -340,9 +347,11 @@ class PageChannel(Channel):
             store = np.empty((size, 4), dtype=np.float32)
             store[:start] = self._fan_store[:start]
             self._fan_store = store
+            self._fan_records = self._records(store)
         self.fan_list[start:end] = idx
-        self._records(self._fan_store)[start:end] = self._records(self._store)[idx]
+        self._fan_records[start:end] = self._pop_records[idx]
         self._fan_store[start:end, 2] = t if since is None else since
+        self._unseen_fans += int(np.count_nonzero(self._fan_store[start:end, 3] == 0))
         self.fan_position[idx] = np.arange(start, end, dtype=np.int32)
         self.fans = end
         self.ever_fans += idx.size
@@ -359,8 +368,10 @@ class PageChannel(Channel):
             return
         self.fan[idx] = False
         self.left[idx] = True
-        fan_records = self._records(self._fan_store)
-        self._records(self._store)[idx] = fan_records[self.fan_position[idx]]
+        fan_records = self._fan_records
+        leaving = fan_records[self.fan_position[idx]]
+        self._pop_records[idx] = leaving
+        self._unseen_fans -= int(np.count_nonzero(leaving.view(np.uint32).reshape(idx.size, 4)[:, 3] == 0))
         holes = np.sort(self.fan_position[idx])
         self.fan_position[idx] = -1
         end = self.fans - idx.size
@@ -465,6 +476,8 @@ class PageChannel(Channel):
         if half_life != self._half_life or (half_life is not None and t - self._t_ref > REBASE * half_life):
             if self._half_life is not None:
                 factor = np.float32(2.0 ** (-(t - self._t_ref) / self._half_life))
+                self._scaled_bound *= float(factor)
+                self._roundings += 3
                 for store, size in ((self._store, self._store.shape[0]), (self._fan_store, self.fans)):
                     for a in range(0, size, PIECE):
                         part = store[a : min(a + PIECE, size), 0]
@@ -513,7 +526,8 @@ class PageChannel(Channel):
         organic = organic_positions(self._rng_organic, self.fans, p.organic_reach)
         paid_at, paid_at_counts, others, other_counts, impressions = self._boost()
         ctx.flow("impressions_organic", organic.size)
-        ctx.flow("impressions_paid", impressions)
+        if impressions:
+            ctx.flow("impressions_paid", impressions)
         ctx.flow("deliveries", impressions + organic.size)
         counts: np.ndarray | None = None  # deliveries to each row; None: one each
         at = organic
@@ -523,7 +537,7 @@ class PageChannel(Channel):
         size = k_fans + others.size
         if size == 0:
             return
-        fan_records, records = self._records(self._fan_store), self._records(self._store)
+        fan_records, records = self._fan_records, self._pop_records
         if others.size:
             record = np.concatenate((fan_records[at], records[others]))
             counts = np.concatenate((np.ones(k_fans, dtype=np.int64) if counts is None else counts, other_counts))
@@ -555,12 +569,17 @@ class PageChannel(Channel):
             np.multiply(probability, novelty, out=probability, where=True if was_fan is None else was_fan)
         strength = eng.fatigue.strength if eng.fatigue else 0.0
         seen = record.view(np.uint32).reshape(size, 4)[:, 3]
-        first = np.flatnonzero(seen == 0)  # reached by the Page for the first time (everyone else was marked before)
+        # Reached by the Page for the first time (everyone else was marked reached before).
+        first = np.flatnonzero(seen == 0) if self._unseen_fans or others.size else _NONE
+        self._unseen_fans -= int(np.count_nonzero(first < k_fans))
+        self._roundings += 3
+        bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
+        self._scaled_bound += (1.0 if one_each else float(counts.max())) / scale  # type: ignore[union-attr]
         times: np.ndarray | None = None  # engagements of each engaged row; None: one each
         if one_each:
             engaged_rows, out_rows = respond_once(
                 self._rng_response, stock, probability, strength=strength, optout=p.unfollow.probability,
-                optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan,
+                optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan, stock_bound=bound,
             )
             state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
             seen += np.uint32(1)
@@ -578,8 +597,9 @@ class PageChannel(Channel):
         if others.size:
             records[others] = record[k_fans:]
         ctx.flow("post_reach", size)
-        ctx.flow("reached", first.size)
-        ctx.reached(rows_of(first))
+        if first.size:
+            ctx.flow("reached", first.size)
+            ctx.reached(rows_of(first))
 
         engaged = rows_of(engaged_rows)
         if engaged.size:

@@ -271,6 +271,7 @@ def respond_once(
     optout: float = 0.0,
     optout_fatigue_strength: float = 0.0,
     can_opt_out: npt.ArrayLike | None = None,
+    stock_bound: float | None = None,
 ) -> tuple[IntArray, IntArray]:
     """:func:`respond` for one delivery to each row: ``(engaged rows, opted-out rows)``, both ascending.
 
@@ -278,9 +279,9 @@ def respond_once(
     where ``can_opt_out`` (everywhere when None), opts out with ``q_i = min(1, optout·(1 + optout_fatigue_strength
     ·F_i))``, independently. One uniform ``U`` per row (float64, 53 bits) decides both, as in
     :mod:`reachsim.model.broadcast`: engaged ⇔ ``U < p``; out ⇔ ``U < p·q`` when engaged, ``U ≥ 1 − (1 − p)·q``
-    when not, so P(out) = q whatever the engagement. Every ``q`` is at most ``q_max`` (from the largest stock,
-    by the same float operations), so only rows with ``U < q_max`` or ``U ≥ 1 − q_max`` are tested exactly: the
-    work is a few whole-array operations, not one draw per candidate.
+    when not, so P(out) = q whatever the engagement. Every ``q`` is at most ``q_max`` (from ``stock_bound``, at
+    least every stock, or else the largest stock, by the same float operations), so only rows with ``U < q_max``
+    or ``U ≥ 1 − q_max`` are tested exactly: the work is a few whole-array operations, not one draw per candidate.
     """
     f = np.asarray(stock)
     n = f.size
@@ -298,7 +299,9 @@ def respond_once(
     engaged = np.flatnonzero(u < p)
     if optout == 0.0:
         return engaged, _EMPTY
-    f_max = float(f.max()) if optout_fatigue_strength else 0.0
+    f_max = 0.0
+    if optout_fatigue_strength:
+        f_max = float(f.max()) if stock_bound is None else float(stock_bound)
     q_max = min(1.0, optout * (1.0 + optout_fatigue_strength * f_max))
     cand = np.flatnonzero((u < q_max) | (u >= 1.0 - q_max))
     if can_opt_out is not None:
