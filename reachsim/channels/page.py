@@ -537,6 +537,10 @@ class PageChannel(Channel):
         size = k_fans + others.size
         if size == 0:
             return
+        eng = p.engagement
+        self._weights(p.relevance_uplift)  # both before the records are read: they may rewrite the stores
+        scale = self._stock_scale(t, eng.fatigue.half_life_days if eng.fatigue is not None else None)
+        self._t_post = t
         fan_records, records = self._fan_records, self._pop_records
         if others.size:
             record = np.concatenate((fan_records[at], records[others]))
@@ -552,10 +556,6 @@ class PageChannel(Channel):
         def rows_of(rows: np.ndarray) -> np.ndarray:
             return self.fan_list[at[rows]].astype(np.int64) if idx is None else idx[rows]
 
-        eng = p.engagement
-        self._weights(p.relevance_uplift)
-        scale = self._stock_scale(t, eng.fatigue.half_life_days if eng.fatigue is not None else None)
-        self._t_post = t
         state = record.view(np.float32).reshape(size, 4)
         # Fatigue stock decayed to now; novelty for fans by days since they became fans, 1 for everyone else.
         stock = np.multiply(state[:, 0], np.float32(scale))
