@@ -11,10 +11,11 @@ the maths of paid acquisition (:mod:`reachsim.model.conversion`): they convert n
 saturate as those run out. The maths is in docs/model/page.md; the sampling and response kernels are
 :mod:`reachsim.model.exposure`.
 
-Per-consumer state is kept in population-indexed columns (fan, left, fan since, fatigue stock and time of the
-last exposure, exposures), because boosts reach non-fans too; the fans are also kept as a dense list (with each
-fan's position in it), so that a post's cost follows the people it reaches: organic sightings are drawn from the
-list at a cost proportional to the sightings, and nothing passes over the market or over all fans.
+The fans are kept as a dense list (with each fan's position in it), so that a post's cost follows the people it
+reaches: organic sightings are positions in the list, drawn at a cost proportional to the sightings, and nothing
+passes over the market or over all fans. Each person's exposure state (fatigue stock, engagement multiplier, fan
+since, exposures) is one 16-byte record: the fans' records in the order of the list, the others' (boosts reach
+non-fans too) by population row, so a post reads and writes the records it needs with one gather and one scatter.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fractions import Fraction
 from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field, field_validator, model_validator
 
 from reachsim.channels import acquisition, topics
@@ -312,17 +314,18 @@ class PageChannel(Channel):
         return float(self.fans)
 
     def exposures(self) -> np.ndarray:
-        return self._column(3).view(np.uint32)
+        return self._column(3, np.uint32)
 
     @property
     def fatigue(self) -> np.ndarray:
         """Every consumer's fatigue stock as of the latest post (after its exposures)."""
-        return self._column(0) * np.float32(self._stock_scale(self._t_post, self._half_life))
+        scale = 1.0 if self._half_life is None else 2.0 ** (-(self._t_post - self._t_ref) / self._half_life)
+        return self._column(0) * np.float32(scale)
 
-    def _column(self, field: int) -> np.ndarray:
+    def _column(self, field: int, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
         """One field of every consumer's record, by population row (a copy: fans' records are in the fan store)."""
-        column = self._store[:, field].copy()
-        column[self.fan_list[: self.fans]] = self._fan_store[: self.fans, field]
+        column = self._store.view(dtype)[:, field].copy()
+        column[self.fan_list[: self.fans]] = self._fan_store.view(dtype)[: self.fans, field]
         return column
 
     @staticmethod
@@ -351,7 +354,7 @@ class PageChannel(Channel):
         self.fan_list[start:end] = idx
         self._fan_records[start:end] = self._pop_records[idx]
         self._fan_store[start:end, 2] = t if since is None else since
-        self._unseen_fans += int(np.count_nonzero(self._fan_store[start:end, 3] == 0))
+        self._unseen_fans += int(np.count_nonzero(self._fan_store.view(np.uint32)[start:end, 3] == 0))
         self.fan_position[idx] = np.arange(start, end, dtype=np.int32)
         self.fans = end
         self.ever_fans += idx.size
