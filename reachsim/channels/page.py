@@ -618,7 +618,7 @@ class PageChannel(Channel):
                                 channel=self.name)
         if out_rows.size:
             self._unfollow(rows_of(out_rows))
-        if engaged.size == 0:
+        if engaged.size == 0 or (p.follow_probability == 0 and p.messenger_optin_probability == 0):
             return
         follow_draw = self._rng_follow.random(engaged.size)
         optin_draw = self._rng_follow.random(engaged.size)

@@ -303,7 +303,13 @@ def respond_once(
     if optout_fatigue_strength:
         f_max = float(f.max()) if stock_bound is None else float(stock_bound)
     q_max = min(1.0, optout * (1.0 + optout_fatigue_strength * f_max))
-    cand = np.flatnonzero((u < q_max) | (u >= 1.0 - q_max))
+    if q_max < 0.5:
+        # An engaged row opts out only if U < p·q ≤ q_max, one not engaged only if U ≥ 1 − (1 − p)·q ≥ 1 − q_max
+        # (and no row has both U < q_max and U ≥ 1 − q_max): the low end is searched among the engaged alone.
+        cand = np.concatenate((engaged[u[engaged] < q_max], np.flatnonzero(u >= 1.0 - q_max)))
+        cand.sort()
+    else:
+        cand = np.flatnonzero((u < q_max) | (u >= 1.0 - q_max))
     if can_opt_out is not None:
         cand = cand[np.asarray(can_opt_out, dtype=bool)[cand]]
     if cand.size == 0:
