@@ -589,7 +589,7 @@ class PageChannel(Channel):
         else:
             response = respond(
                 self._rng_response, counts, stock, probability, strength=strength, optout=p.unfollow.probability,
-                optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan,
+                optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan, stock_bound=bound,
             )
             engaged_rows = np.flatnonzero(response.engagements)
             times = response.engagements[engaged_rows]

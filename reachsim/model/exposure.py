@@ -184,9 +184,14 @@ def merge_exposures(
         return ia, ca
     if ia.size == 0:
         return ib, cb
-    idx, inverse = np.unique(np.concatenate((ia, ib)), return_inverse=True)
-    counts = np.bincount(inverse, weights=np.concatenate((ca, cb)), minlength=idx.size)
-    return idx, counts.astype(np.int64)
+    idx, counts = np.concatenate((ia, ib)), np.concatenate((ca, cb))
+    order = np.argsort(idx, kind="stable")  # a merge when both lists are sorted, as they usually are
+    idx, counts = idx[order], counts[order]
+    first = np.empty(idx.size, dtype=bool)  # the first entry of each index
+    first[0] = True
+    np.not_equal(idx[1:], idx[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return idx[starts], np.add.reduceat(counts, starts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +216,7 @@ def respond(
     optout: float = 0.0,
     optout_fatigue_strength: float = 0.0,
     can_opt_out: npt.ArrayLike | None = None,
+    stock_bound: float | None = None,
 ) -> Response:
     """Engagement and opt-out for people receiving ``counts`` deliveries each at one instant.
 
@@ -218,47 +224,40 @@ def respond(
     engagement probability before fatigue (base × segment × relevance × novelty). Delivery ``j`` (from 0) of a
     row sees the stock ``F + j``: it is engaged with probability ``min(1, probability·exp(−strength·(F + j)))``
     and, where ``can_opt_out``, the row opts out with probability ``min(1, optout·(1 + optout_fatigue_strength·
-    (F + j)))``, drawn after and independently of the engagement. Deliveries are processed in rounds (round
-    ``j`` holds the rows with more than ``j`` deliveries), so the work is proportional to the total deliveries.
+    (F + j)))``, independently of the engagement. Deliveries are processed in rounds (round ``j`` holds the rows
+    with more than ``j`` deliveries, each round one :func:`respond_once`), so the work is proportional to the total
+    deliveries. ``stock_bound``, if given, is at least every stock (see :func:`respond_once`).
     """
     c = np.asarray(counts, dtype=np.int64)
-    f0 = np.asarray(stock, dtype=np.float64)
-    p0 = np.broadcast_to(np.asarray(probability, dtype=np.float64), c.shape)
+    f0 = np.asarray(stock)
+    p0 = np.broadcast_to(np.asarray(probability), c.shape)
     n = c.size
     if f0.shape != c.shape:
         raise ValueError("counts and stock must have the same shape")
     if strength < 0 or optout < 0 or optout > 1 or optout_fatigue_strength < 0:
         raise ValueError("strength and optout_fatigue_strength must be >= 0 and optout within [0, 1]")
-    allowed = np.zeros(n, dtype=bool) if can_opt_out is None else np.asarray(can_opt_out, dtype=bool)
+    allowed = None if can_opt_out is None else np.asarray(can_opt_out, dtype=bool)
+    engagements = np.zeros(n, dtype=np.int64)
     opted = np.zeros(n, dtype=bool)
     if n == 0:
-        return Response(np.zeros(0, dtype=np.int64), opted, f0.copy())
+        return Response(engagements, opted, f0.astype(np.float64))
     low, rounds = int(c.min()), int(c.max())
     if low < 0:
         raise ValueError("counts must be >= 0")
-    if rounds == 1 and low == 1:  # one delivery each (the usual case): a single round over every row
-        engaged, out = respond_once(
-            rng, f0, p0, strength=strength, optout=optout, optout_fatigue_strength=optout_fatigue_strength,
-            can_opt_out=allowed,
-        )
-        engagements = np.zeros(n, dtype=np.int64)
-        engagements[engaged] = 1
-        opted[out] = True
-        return Response(engagements, opted, f0 + 1.0)
-    engagements = np.zeros(n, dtype=np.int64)
-    order = np.argsort(-c, kind="stable")  # rows by descending count: round j is a prefix
-    descending = -c[order]
     for j in range(rounds):
-        m = int(np.searchsorted(descending, -j, side="left"))  # rows with count > j
-        rows = order[:m]
-        f = f0[rows] + j
-        p = p0[rows] * np.exp(-strength * f) if strength else p0[rows]
-        engagements[rows] += rng.random(m) < p
-        if optout > 0.0:
-            cand = rows[allowed[rows]]
-            if cand.size:
-                q = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * (f0[cand] + j)))
-                opted[cand] |= rng.random(cand.size) < q
+        if j < low:  # every row
+            rows, f, p, a = None, f0 + j if j else f0, p0, allowed
+        else:
+            rows = np.flatnonzero(c > j)
+            f, p, a = f0[rows] + j, p0[rows], None if allowed is None else allowed[rows]
+        engaged, out = respond_once(
+            rng, f, p, strength=strength, optout=optout, optout_fatigue_strength=optout_fatigue_strength,
+            can_opt_out=a, stock_bound=None if stock_bound is None else stock_bound + j,
+        )
+        if rows is not None:
+            engaged, out = rows[engaged], rows[out]
+        engagements[engaged] += 1
+        opted[out] = True
     return Response(engagements, opted, f0 + c)
 
 
