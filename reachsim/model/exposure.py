@@ -34,6 +34,7 @@ __all__ = [
     "bernoulli_positions",
     "boost_impressions",
     "boost_unique_reach_variance",
+    "geometric_gaps",
     "merge_exposures",
     "organic_positions",
     "organic_sighting_count",
@@ -49,6 +50,10 @@ _EMPTY = np.empty(0, dtype=np.int64)
 #: Below this success probability geometric gaps may approach 2^63 (numpy saturates them there), so they are capped
 #: before they are summed; above it a gap is below 2^50 (its chance of more is (1 − r)^(2^50) ≈ 0).
 _SATURATING_R = 1e-9
+#: Geometric gaps by table look-up (:func:`geometric_gaps`) from this success probability up: below it, where the
+#: table would be consulted in vain more often (an interval of 2^−16 spans 2^−16/r draws' values), numpy's.
+_TABLE_R = 2.0**-8
+_TABLE_SIZE = 1 << 16
 
 #: Above this many impressions per member of the target, counting with ``bincount`` beats sorting.
 _BINCOUNT_RATIO = 0.125
@@ -110,7 +115,8 @@ def bernoulli_positions(rng: np.random.Generator, n: int, r: float) -> IntArray:
     while True:
         left = n - 1 - last
         mean = left * r
-        gaps = rng.geometric(r, size=int(mean + 4.0 * math.sqrt(mean) + 16))
+        size = int(mean + 4.0 * math.sqrt(mean) + 16)
+        gaps = geometric_gaps(rng, r, size) if r >= _TABLE_R else rng.geometric(r, size=size)
         if r < _SATURATING_R:  # a gap past the trials ends them; tiny r saturates int64, which would wrap
             np.minimum(gaps, n + 1, out=gaps)
         gaps[0] += last
@@ -121,6 +127,46 @@ def bernoulli_positions(rng: np.random.Generator, n: int, r: float) -> IntArray:
         parts.append(positions)
         last = int(positions[-1])
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def geometric_gaps(rng: np.random.Generator, r: float, size: int) -> IntArray:
+    """``size`` independent Geometric(``r``) draws (trials up to and including the first success), by inversion.
+
+    One uniform ``U`` each (53 bits, ``rng.random``): the draw is ``1 + floor(log(1 − U)/log(1 − r))``, so that
+    P(draw > k) = P(1 − U ≤ (1 − r)^k) = (1 − r)^k. The formula is looked up by the top 16 bits of ``U`` in a table
+    of its value on each of the 2^16 intervals of ``U`` (:func:`_inversion_table`, made once per ``r``); the few
+    draws in an interval where the value changes (marked −1) evaluate it exactly. Every draw is the formula's value
+    at its own ``U``, at the cost of a table look-up rather than a logarithm.
+    """
+    u = rng.random(size)
+    table = _inversion_table(float(r))
+    gaps = table[(u * _TABLE_SIZE).astype(np.intp)].astype(np.int64)
+    unsure = np.flatnonzero(gaps < 0)
+    if unsure.size:
+        gaps[unsure] = _inversion(u[unsure], r)
+    gaps += 1
+    return gaps
+
+
+def _inversion(u: npt.NDArray[np.float64], r: float) -> IntArray:
+    """``floor(log(1 − u)/log(1 − r))``: the failures before the first success, by inversion of uniforms ``u``."""
+    with np.errstate(divide="ignore"):
+        values = np.floor(np.log1p(-u) / math.log1p(-r))
+    return np.minimum(values, 2.0**62).astype(np.int64)  # u → 1 is +∞: capped, and past any number of trials
+
+
+@functools.lru_cache(maxsize=32)
+def _inversion_table(r: float) -> npt.NDArray[np.int16]:
+    """:func:`_inversion` on each interval ``[b, b + 1)·2^−16`` of the uniform, or −1 where it is not constant.
+
+    The formula is monotone in ``u``, so it is constant on an interval when it is equal at the interval's least
+    and greatest doubles; values beyond int16 are left to the exact evaluation too."""
+    lowest = np.arange(_TABLE_SIZE, dtype=np.float64) / _TABLE_SIZE
+    highest = np.nextafter((np.arange(_TABLE_SIZE, dtype=np.float64) + 1.0) / _TABLE_SIZE, 0.0)
+    low, high = _inversion(lowest, r), _inversion(highest, r)
+    table = np.where((low == high) & (high <= np.iinfo(np.int16).max), low, -1).astype(np.int16)
+    table.flags.writeable = False
+    return table
 
 
 def boost_impressions(credit: Fraction, budget: float, cpm: float) -> tuple[int, Fraction]:

@@ -9,7 +9,14 @@ import math
 import numpy as np
 import pytest
 
-from reachsim.model.exposure import bernoulli_positions, organic_positions, respond, respond_once
+from reachsim.model.exposure import (
+    _inversion_table,
+    bernoulli_positions,
+    geometric_gaps,
+    organic_positions,
+    respond,
+    respond_once,
+)
 
 Z = 4.0  # tolerance in standard errors
 
@@ -119,3 +126,37 @@ class TestOrganicPositions:
         assert abs(seen.size - 160_000) <= Z * math.sqrt(1_000_000 * 0.16 * 0.84)
         with pytest.raises(ValueError):
             organic_positions(rng, 10, 1.5)
+
+
+class TestGeometricGaps:
+    @pytest.mark.parametrize("r", [2.0**-8, 0.02, 0.16, 0.7, 0.999])
+    def test_the_table_gives_the_formula_at_every_uniform(self, r: float) -> None:
+        """The look-up equals 1 + floor(log(1 − U)/log(1 − r)) evaluated at each draw's own uniform."""
+        size = 200_000
+        gaps = geometric_gaps(np.random.default_rng(12), r, size)
+        u = np.random.default_rng(12).random(size)
+        with np.errstate(divide="ignore"):
+            formula = 1 + np.floor(np.log1p(-u) / math.log1p(-r))
+        np.testing.assert_array_equal(gaps, formula.astype(np.int64))
+        edges = np.arange(1 << 16) / (1 << 16)  # the intervals' ends, where the table changes value
+        at_edges = 1 + np.floor(np.log1p(-edges) / math.log1p(-r))
+        table = _inversion_table(r)
+        known = table >= 0
+        np.testing.assert_array_equal(1 + table[known].astype(np.int64), at_edges[known].astype(np.int64))
+
+    @pytest.mark.parametrize("r", [2.0**-8, 0.16, 0.7])
+    def test_geometric_law(self, r: float) -> None:
+        """P(G = k) = r(1 − r)^(k − 1) for the first values and P(G > k) for the tail, each within 4 SE."""
+        size = 400_000
+        gaps = geometric_gaps(np.random.default_rng(13), r, size)
+        assert gaps.min() >= 1
+        for k in range(1, 6):
+            pk = r * (1 - r) ** (k - 1)
+            observed = int(np.count_nonzero(gaps == k))
+            assert abs(observed - size * pk) <= Z * math.sqrt(size * pk * (1 - pk)), k
+        k = math.ceil(3 / r)  # a tail of mass about e^−3
+        tail = (1 - r) ** k
+        observed = int(np.count_nonzero(gaps > k))
+        assert abs(observed - size * tail) <= Z * math.sqrt(size * tail * (1 - tail))
+        mean, se = gaps.mean(), math.sqrt((1 - r) / r**2 / size)
+        assert abs(mean - 1 / r) <= Z * se
