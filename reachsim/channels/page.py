@@ -364,29 +364,38 @@ class PageChannel(Channel):
         self.ctx.flow(f"joined_{source}", idx.size)
 
     def _unfollow(self, idx: np.ndarray) -> None:
-        """Those in ``idx`` (distinct) who are fans stop being fans: their records go back to the store by row, and
-        the last fans of the list (with their records) fill their places."""
+        """Those in ``idx`` (distinct, just exposed) who are fans stop being fans: their records go back to the
+        store by row, and the last fans of the list (with their records) fill their places."""
         idx = idx[self.fan[idx]]
         if idx.size == 0:
             return
         self.fan[idx] = False
         self.left[idx] = True
         fan_records = self._fan_records
-        leaving = fan_records[self.fan_position[idx]]
-        self._pop_records[idx] = leaving
-        self._unseen_fans -= int(np.count_nonzero(leaving.view(np.uint32).reshape(idx.size, 4)[:, 3] == 0))
-        holes = np.sort(self.fan_position[idx])
-        self.fan_position[idx] = -1
         end = self.fans - idx.size
-        tail = np.ones(idx.size, dtype=bool)
-        tail[holes[holes >= end] - end] = False
-        low = holes[holes < end]
-        if low.size:
-            sources = end + np.flatnonzero(tail)
-            moved = self.fan_list[sources]
-            self.fan_list[low] = moved
-            fan_records[low] = fan_records[sources]
-            self.fan_position[moved] = low
+        if idx.size == 1:  # the usual case: one swap, in scalars
+            row = int(idx[0])
+            hole = int(self.fan_position[row])
+            self._pop_records[row] = fan_records[hole]
+            self.fan_position[row] = -1
+            if hole != end:
+                moved = int(self.fan_list[end])
+                self.fan_list[hole] = moved
+                fan_records[hole] = fan_records[end]
+                self.fan_position[moved] = hole
+        else:
+            self._pop_records[idx] = fan_records[self.fan_position[idx]]
+            holes = np.sort(self.fan_position[idx])
+            self.fan_position[idx] = -1
+            tail = np.ones(idx.size, dtype=bool)
+            tail[holes[holes >= end] - end] = False
+            low = holes[holes < end]
+            if low.size:
+                sources = end + np.flatnonzero(tail)
+                moved = self.fan_list[sources]
+                self.fan_list[low] = moved
+                fan_records[low] = fan_records[sources]
+                self.fan_position[moved] = low
         self.fans = end
         self.ctx.flow("left", idx.size)
 
@@ -574,7 +583,8 @@ class PageChannel(Channel):
         seen = record.view(np.uint32).reshape(size, 4)[:, 3]
         # Reached by the Page for the first time (everyone else was marked reached before).
         first = np.flatnonzero(seen == 0) if self._unseen_fans or others.size else _NONE
-        self._unseen_fans -= int(np.count_nonzero(first < k_fans))
+        if first.size:
+            self._unseen_fans -= int(np.count_nonzero(first < k_fans))
         self._roundings += 3
         bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
         self._scaled_bound += (1.0 if one_each else float(counts.max())) / scale  # type: ignore[union-attr]

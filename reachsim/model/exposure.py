@@ -135,36 +135,35 @@ def geometric_gaps(rng: np.random.Generator, r: float, size: int) -> IntArray:
     One uniform ``U`` each (53 bits, ``rng.random``): the draw is ``1 + floor(log(1 − U)/log(1 − r))``, so that
     P(draw > k) = P(1 − U ≤ (1 − r)^k) = (1 − r)^k. The formula is looked up by the top 16 bits of ``U`` in a table
     of its value on each of the 2^16 intervals of ``U`` (:func:`_inversion_table`, made once per ``r``); the few
-    draws in an interval where the value changes (marked −1) evaluate it exactly. Every draw is the formula's value
+    draws in an interval where the value changes (marked 0) evaluate it exactly. Every draw is the formula's value
     at its own ``U``, at the cost of a table look-up rather than a logarithm.
     """
     u = rng.random(size)
-    table = _inversion_table(float(r))
-    gaps = table[(u * _TABLE_SIZE).astype(np.intp)].astype(np.int64)
-    unsure = np.flatnonzero(gaps < 0)
+    gaps = _inversion_table(r)[(u * _TABLE_SIZE).astype(np.intp)]
+    unsure = np.flatnonzero(gaps == 0)
     if unsure.size:
-        gaps[unsure] = _inversion(u[unsure], r)
-    gaps += 1
+        gaps[unsure] = _inversion(u[unsure], r) + 1
     return gaps
 
 
 def _inversion(u: npt.NDArray[np.float64], r: float) -> IntArray:
-    """``floor(log(1 − u)/log(1 − r))``: the failures before the first success, by inversion of uniforms ``u``."""
-    with np.errstate(divide="ignore"):
-        values = np.floor(np.log1p(-u) / math.log1p(-r))
-    return np.minimum(values, 2.0**62).astype(np.int64)  # u → 1 is +∞: capped, and past any number of trials
+    """``floor(log(1 − u)/log(1 − r))``: the failures before the first success, by inversion of uniforms
+    ``u < 1``."""
+    values = np.floor(np.log1p(-u) / math.log1p(-r))
+    return np.minimum(values, 2.0**62).astype(np.int64)  # capped for a tiny r: past any number of trials
 
 
-@functools.lru_cache(maxsize=32)
-def _inversion_table(r: float) -> npt.NDArray[np.int16]:
-    """:func:`_inversion` on each interval ``[b, b + 1)·2^−16`` of the uniform, or −1 where it is not constant.
+@functools.lru_cache(maxsize=16)
+def _inversion_table(r: float) -> IntArray:
+    """The draw ``1 +`` :func:`_inversion` on each interval ``[b, b + 1)·2^−16`` of the uniform, or 0 where it is
+    not constant there (512 KiB).
 
     The formula is monotone in ``u``, so it is constant on an interval when it is equal at the interval's least
-    and greatest doubles; values beyond int16 are left to the exact evaluation too."""
+    and greatest doubles."""
     lowest = np.arange(_TABLE_SIZE, dtype=np.float64) / _TABLE_SIZE
     highest = np.nextafter((np.arange(_TABLE_SIZE, dtype=np.float64) + 1.0) / _TABLE_SIZE, 0.0)
     low, high = _inversion(lowest, r), _inversion(highest, r)
-    table = np.where((low == high) & (high <= np.iinfo(np.int16).max), low, -1).astype(np.int16)
+    table = np.where(low == high, low + 1, 0)
     table.flags.writeable = False
     return table
 
