@@ -275,7 +275,9 @@ def respond(
     """
     c = np.asarray(counts, dtype=np.int64)
     f0 = np.asarray(stock)
-    p0 = np.broadcast_to(np.asarray(probability), c.shape)
+    p0 = np.asarray(probability)
+    if p0.shape != c.shape:
+        p0 = np.broadcast_to(p0, c.shape)
     n = c.size
     if f0.shape != c.shape:
         raise ValueError("counts and stock must have the same shape")
