@@ -11,19 +11,22 @@ the maths of paid acquisition (:mod:`reachsim.model.conversion`): they convert n
 saturate as those run out. The maths is in docs/model/page.md; the sampling and response kernels are
 :mod:`reachsim.model.exposure`.
 
-Per-consumer state is kept in population-indexed columns (fan, left, fan since, fatigue stock and time of the
-last exposure, exposures), because boosts reach non-fans too; the fans are also kept as a dense list (with each
-fan's position in it), so that a post's cost follows the people it reaches: organic sightings are drawn from the
-list at a cost proportional to the sightings, and nothing passes over the market or over all fans.
+The fans are kept as a dense list (with each fan's position in it), so that a post's cost follows the people it
+reaches: organic sightings are positions in the list, drawn at a cost proportional to the sightings, and nothing
+passes over the market or over all fans. Each person's exposure state (fatigue stock, engagement multiplier, fan
+since, exposures) is one 16-byte record: the fans' records in the order of the list, the others' (boosts reach
+non-fans too) by population row, so a post reads and writes the records it needs with one gather and one scatter.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field, field_validator, model_validator
 
 from reachsim.channels import acquisition, topics
@@ -39,8 +42,9 @@ from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import (
     boost_impressions,
     merge_exposures,
-    organic_sightings,
+    organic_positions,
     respond,
+    respond_once,
     uniform_impressions,
 )
 from reachsim.model.occupancy import draw_unique_reach
@@ -51,6 +55,15 @@ from reachsim.model.occupancy import draw_unique_reach
 SOURCES = ("initial", "organic", "boost", "other", "paid")
 #: Boost targets that are not segment names.
 SPECIAL_TARGETS = ("market", "fans")
+#: Consumers whose state is rewritten at a time (no market-sized temporaries).
+PIECE = 1 << 16
+#: Scaled fatigue stocks are brought to the present at least every this many half-lives: they grow as 2^this, which
+#: leaves float32 room for stocks up to 2^32.
+REBASE = 96.0
+#: Stocks below this are 0 (every probability is the same at float32 precision).
+TINY = np.float32(2.0**-100)
+LN2 = math.log(2.0)
+_NONE = np.empty(0, dtype=np.int64)
 
 
 class Posts(StrictModel):
@@ -215,13 +228,29 @@ class PageChannel(Channel):
         self.fan = np.zeros(n, dtype=bool)
         self.left = np.zeros(n, dtype=bool)  # unfollowed: not re-acquired
         self.never_fan = np.ones(n, dtype=bool)  # may still become a fan (neither fan nor left)
-        self.fan_since = np.zeros(n, dtype=np.float32)
-        self.fatigue = np.zeros(n, dtype=np.float32)  # stock after the last exposure (its + 1 included)
-        self.last_exposure = np.zeros(n, dtype=np.float32)
-        self.exposure_count = np.zeros(n, dtype=np.uint32)
+        # One 16-byte record per person, so that a post reads and writes each person's state with one gather and
+        # one scatter (records viewed as complex128): the fatigue stock scaled to the reference time (see
+        # _stock_scale), the engagement multiplier (segment × relevance), fan since and exposures (uint32). The
+        # fans' records are kept in the order of the fan list, the others' by population row: a post's sightings
+        # are positions in the fan list, so their records are read in order from a store the size of the fans.
+        self._store = np.zeros((n, 4), dtype=np.float32)  # by population row; stale for current fans
+        self._fan_store = np.zeros((min(n, max(p.initial_fans, 1024)), 4), dtype=np.float32)  # by fan position
+        self._pop_records, self._fan_records = self._records(self._store), self._records(self._fan_store)
+        self._unseen_fans = 0  # fans never exposed to the Page
+        self._weight_uplift: float | None = None  # the relevance uplift the multipliers were made with
+        self._weights(p.relevance_uplift)
+        # The stock of a person at time t is scaled_fatigue · 2^(−(t − t_ref)/h): one scalar per post decays
+        # everyone, and no time of last exposure is kept. h is None while the engagement has no fatigue.
+        self._t_ref = 0.0
+        self._half_life: float | None = None
+        self._t_post = 0.0  # time of the latest post
+        # At least every scaled stock in exact arithmetic; float32 stocks carry one rounding (2^−24) per operation
+        # since they were 0, at most three a post or rebase, which the bound's margin covers.
+        self._scaled_bound = 0.0
+        self._roundings = 0
         # The fans as a dense list (positions 0 … fans − 1, any order) and each consumer's position in it (−1: not
         # a fan); unfollows swap the last fan into the hole.
-        self.fan_list = np.empty(min(n, max(p.initial_fans, 1024)), dtype=np.int32)
+        self.fan_list = np.empty(self._fan_store.shape[0], dtype=np.int32)
         self.fan_position = np.full(n, -1, dtype=np.int32)
         self.fans = 0
         self.ever_fans = 0
@@ -285,7 +314,24 @@ class PageChannel(Channel):
         return float(self.fans)
 
     def exposures(self) -> np.ndarray:
-        return self.exposure_count
+        return self._column(3, np.uint32)
+
+    @property
+    def fatigue(self) -> np.ndarray:
+        """Every consumer's fatigue stock as of the latest post (after its exposures)."""
+        scale = 1.0 if self._half_life is None else 2.0 ** (-(self._t_post - self._t_ref) / self._half_life)
+        return self._column(0) * np.float32(scale)
+
+    def _column(self, field: int, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
+        """One field of every consumer's record, by population row (a copy: fans' records are in the fan store)."""
+        column = self._store.view(dtype)[:, field].copy()
+        column[self.fan_list[: self.fans]] = self._fan_store.view(dtype)[: self.fans, field]
+        return column
+
+    @staticmethod
+    def _records(store: np.ndarray) -> np.ndarray:
+        """A store's records as one complex128 each (for gathers and scatters of whole records)."""
+        return store.view(np.complex128).reshape(store.shape[0])
 
     def _follow(self, idx: np.ndarray, t: float, source: str, *, since: float | None = None) -> None:
         """Make fans of those in ``idx`` (distinct) who are not fans and never unfollowed."""
@@ -295,13 +341,20 @@ class PageChannel(Channel):
         source = source if source in SOURCES else "other"
         self.fan[idx] = True
         self.never_fan[idx] = False
-        self.fan_since[idx] = t if since is None else since
         start, end = self.fans, self.fans + idx.size
         if end > self.fan_list.size:  # grow by half, never beyond the market
-            grown = np.empty(min(self.fan.size, max(end, self.fan_list.size * 3 // 2)), dtype=np.int32)
+            size = min(self.fan.size, max(end, self.fan_list.size * 3 // 2))
+            grown = np.empty(size, dtype=np.int32)
             grown[:start] = self.fan_list[:start]
             self.fan_list = grown
+            store = np.empty((size, 4), dtype=np.float32)
+            store[:start] = self._fan_store[:start]
+            self._fan_store = store
+            self._fan_records = self._records(store)
         self.fan_list[start:end] = idx
+        self._fan_records[start:end] = self._pop_records[idx]
+        self._fan_store[start:end, 2] = t if since is None else since
+        self._unseen_fans += int(np.count_nonzero(self._fan_store.view(np.uint32)[start:end, 3] == 0))
         self.fan_position[idx] = np.arange(start, end, dtype=np.int32)
         self.fans = end
         self.ever_fans += idx.size
@@ -311,22 +364,38 @@ class PageChannel(Channel):
         self.ctx.flow(f"joined_{source}", idx.size)
 
     def _unfollow(self, idx: np.ndarray) -> None:
-        """Those in ``idx`` (distinct) who are fans stop being fans: the last fans of the list fill their places."""
+        """Those in ``idx`` (distinct, just exposed) who are fans stop being fans: their records go back to the
+        store by row, and the last fans of the list (with their records) fill their places."""
         idx = idx[self.fan[idx]]
         if idx.size == 0:
             return
         self.fan[idx] = False
         self.left[idx] = True
-        holes = np.sort(self.fan_position[idx])
-        self.fan_position[idx] = -1
+        fan_records = self._fan_records
         end = self.fans - idx.size
-        tail = np.ones(idx.size, dtype=bool)
-        tail[holes[holes >= end] - end] = False
-        low = holes[holes < end]
-        if low.size:
-            moved = self.fan_list[end + np.flatnonzero(tail)]
-            self.fan_list[low] = moved
-            self.fan_position[moved] = low
+        if idx.size == 1:  # the usual case: one swap, in scalars
+            row = int(idx[0])
+            hole = int(self.fan_position[row])
+            self._pop_records[row] = fan_records[hole]
+            self.fan_position[row] = -1
+            if hole != end:
+                moved = int(self.fan_list[end])
+                self.fan_list[hole] = moved
+                fan_records[hole] = fan_records[end]
+                self.fan_position[moved] = hole
+        else:
+            self._pop_records[idx] = fan_records[self.fan_position[idx]]
+            holes = np.sort(self.fan_position[idx])
+            self.fan_position[idx] = -1
+            tail = np.ones(idx.size, dtype=bool)
+            tail[holes[holes >= end] - end] = False
+            low = holes[holes < end]
+            if low.size:
+                sources = end + np.flatnonzero(tail)
+                moved = self.fan_list[sources]
+                self.fan_list[low] = moved
+                fan_records[low] = fan_records[sources]
+                self.fan_position[moved] = low
         self.fans = end
         self.ctx.flow("left", idx.size)
 
@@ -393,97 +462,177 @@ class PageChannel(Channel):
         return chosen
 
     # -- posts ----------------------------------------------------------------------------------------------
-    def _boost(self, fans: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """Paid impressions of one post: (people, impressions each, total); the spend is booked here.
+    def _weights(self, uplift: float) -> None:
+        """Every consumer's engagement multiplier (ChannelContext.engagement_weights), made again only when the
+        relevance uplift changes."""
+        if uplift == self._weight_uplift:
+            return
+        n = self._store.shape[0]
+        for a in range(0, n, PIECE):
+            rows = np.arange(a, min(a + PIECE, n))
+            self._store[a : a + rows.size, 1] = self.ctx.engagement_weights(rows, uplift)
+        if self._weight_uplift is not None:
+            for a in range(0, self.fans, PIECE):
+                rows = self.fan_list[a : min(a + PIECE, self.fans)]
+                self._fan_store[a : a + rows.size, 1] = self.ctx.engagement_weights(rows, uplift)
+        self._weight_uplift = uplift
 
-        ``fans`` are the current fans (the dense list), the target of ``target: fans``."""
+    def _stock_scale(self, t: float, half_life: float | None) -> float:
+        """The factor ``2^(−(t − t_ref)/h)`` turning scaled stocks into stocks at ``t``, for a post at ``t`` with
+        the fatigue half-life ``half_life`` (None: no fatigue, no decay).
+
+        When the half-life changes (a timeline entry), or when the factor would fall below 2^−96 (so that scaled
+        stocks stay within float32's range), every stock is first brought to ``t`` with the half-life it decayed
+        with so far, and ``t`` becomes the reference time: the stock decays with the half-life in force between
+        posts."""
+        if half_life != self._half_life or (half_life is not None and t - self._t_ref > REBASE * half_life):
+            if self._half_life is not None:
+                factor = np.float32(2.0 ** (-(t - self._t_ref) / self._half_life))
+                self._scaled_bound *= float(factor)
+                self._roundings += 3
+                for store, size in ((self._store, self._store.shape[0]), (self._fan_store, self.fans)):
+                    for a in range(0, size, PIECE):
+                        part = store[a : min(a + PIECE, size), 0]
+                        part *= factor
+                        part[part < TINY] = 0.0  # no subnormal floats: a stock below 2^−100 is 0 to every probability
+            self._t_ref, self._half_life = t, half_life
+        return 1.0 if half_life is None else 2.0 ** (-(t - self._t_ref) / half_life)
+
+    def _boost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """Paid impressions of one post, split by who received them: (fan positions, impressions each, non-fans'
+        rows, impressions each, total impressions). The spend is booked here."""
         boost, ctx = self.params.boost, self.ctx
         empty = np.empty(0, dtype=np.int64)
-        if boost is None or boost.budget_per_post == 0 or self.ctx.paid_stopped:  # no boosts in the run-out
-            return empty, empty, 0
+        if boost is None or boost.budget_per_post == 0 or ctx.paid_stopped:  # no boosts in the run-out
+            return empty, empty, empty, empty, 0
         if boost.target == "market":
             target, size = None, ctx.population.size
+        elif boost.target == "fans":
+            target, size = None, self.fans
         else:
-            target = fans if boost.target == "fans" else self._segment_target
+            target = self._segment_target
             size = target.size  # type: ignore[union-attr]
         if size == 0:
-            return empty, empty, 0  # nobody to deliver to: the platform spends nothing
+            return empty, empty, empty, empty, 0  # nobody to deliver to: the platform spends nothing
         impressions, self._credit = boost_impressions(self._credit, boost.budget_per_post, boost.cpm)
         ctx.cost("boost", boost.budget_per_post)
         ctx.flow("boost_spend", boost.budget_per_post)
         positions, counts = uniform_impressions(self._rng_boost, size, impressions)
+        if boost.target == "fans":
+            return positions, counts, empty, empty, impressions
         people = positions if target is None else target[positions]
-        return people, counts, impressions
+        at = self.fan_position[people]
+        fan = at >= 0
+        return at[fan].astype(np.int64), counts[fan], people[~fan], counts[~fan], impressions
 
     def _post(self, t: float) -> None:
+        """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
+
+        The people exposed are the fans at some positions of the fan list and some non-fans; their records are read
+        with one gather from each store and written back with one scatter each. When the post is organic only
+        (the usual case) everyone sees it once and is a fan, so one uniform each decides engagement and unfollow
+        (:func:`respond_once`), and consumer rows are looked up only for those who engage, unfollow or see the
+        Page for the first time."""
         p, ctx = self.params, self.ctx
         ctx.cost("content", p.content_cost_per_post)
-        fans = self.fan_list[: self.fans]
-        organic = organic_sightings(self._rng_organic, fans, p.organic_reach)
-        paid, paid_counts, impressions = self._boost(fans)
-        idx, counts = merge_exposures(organic, np.ones(organic.size, dtype=np.int64), paid, paid_counts)
+        organic = organic_positions(self._rng_organic, self.fans, p.organic_reach)
+        paid_at, paid_at_counts, others, other_counts, impressions = self._boost()
         ctx.flow("impressions_organic", organic.size)
-        ctx.flow("impressions_paid", impressions)
-        if idx.size == 0:
+        if impressions:
+            ctx.flow("impressions_paid", impressions)
+        ctx.flow("deliveries", impressions + organic.size)
+        counts: np.ndarray | None = None  # deliveries to each row; None: one each
+        at = organic
+        if paid_at.size:
+            at, counts = merge_exposures(organic, np.ones(organic.size, dtype=np.int64), paid_at, paid_at_counts)
+        k_fans = at.size
+        size = k_fans + others.size
+        if size == 0:
             return
         eng = p.engagement
-        was_fan = self.fan[idx]
+        self._weights(p.relevance_uplift)  # both before the records are read: they may rewrite the stores
+        scale = self._stock_scale(t, eng.fatigue.half_life_days if eng.fatigue is not None else None)
+        self._t_post = t
+        fan_records, records = self._fan_records, self._pop_records
+        if others.size:
+            record = np.concatenate((fan_records[at], records[others]))
+            counts = np.concatenate((np.ones(k_fans, dtype=np.int64) if counts is None else counts, other_counts))
+            was_fan: np.ndarray | None = np.arange(size) < k_fans
+            idx = np.concatenate((self.fan_list[at], others))
+        else:
+            record = fan_records[at]
+            was_fan = None  # all fans
+            idx = None  # consumer rows, looked up for the rows that need them
+        one_each = counts is None or int(counts.max()) == 1
+
+        def rows_of(rows: np.ndarray) -> np.ndarray:
+            return self.fan_list[at[rows]].astype(np.int64) if idx is None else idx[rows]
+
+        state = record.view(np.float32).reshape(size, 4)
         # Fatigue stock decayed to now; novelty for fans by days since they became fans, 1 for everyone else.
-        stock = self.fatigue[idx]
-        if eng.fatigue is not None:
-            elapsed = self.last_exposure[idx]
-            elapsed -= t  # minus the time since the last exposure
-            np.exp2(np.multiply(elapsed, np.float32(1.0 / eng.fatigue.half_life_days), out=elapsed), out=elapsed)
-            stock *= elapsed
-        probability = ctx.engagement_weights(idx, p.relevance_uplift)
-        probability *= np.float32(eng.probability)
+        stock = np.multiply(state[:, 0], np.float32(scale))
+        probability = np.multiply(state[:, 1], np.float32(eng.probability))
         if eng.novelty is not None:
-            novelty = self.fan_since[idx]
-            novelty -= t  # minus the age
-            np.multiply(novelty, np.float32(1.0 / eng.novelty.half_life_days), out=novelty)
-            np.exp2(novelty, out=novelty)
+            novelty = np.subtract(state[:, 2], np.float32(t))  # minus the age
+            np.multiply(novelty, np.float32(LN2 / eng.novelty.half_life_days), out=novelty)
+            np.exp(novelty, out=novelty)  # 2^(−age/h) as e^(−age·ln 2/h): numpy's float32 exp is the vectorised one
             novelty *= np.float32(1.0 - eng.novelty.floor)
             novelty += np.float32(eng.novelty.floor)
-            np.multiply(probability, novelty, out=probability, where=was_fan)
-        response = respond(
-            self._rng_response,
-            counts,
-            stock,
-            probability,
-            strength=eng.fatigue.strength if eng.fatigue else 0.0,
-            optout=p.unfollow.probability,
-            optout_fatigue_strength=p.unfollow.fatigue_strength,
-            can_opt_out=was_fan,
-        )
-        self.fatigue[idx] = response.stock
-        self.last_exposure[idx] = t
-        seen = self.exposure_count[idx]
-        newly = seen.size - int(np.count_nonzero(seen))
-        seen += counts.astype(np.uint32)
-        self.exposure_count[idx] = seen
-        ctx.flow("deliveries", impressions + organic.size)
-        ctx.flow("post_reach", idx.size)
-        ctx.flow("reached", newly)
-        ctx.reached(idx)
+            np.multiply(probability, novelty, out=probability, where=True if was_fan is None else was_fan)
+        strength = eng.fatigue.strength if eng.fatigue else 0.0
+        seen = record.view(np.uint32).reshape(size, 4)[:, 3]
+        # Reached by the Page for the first time (everyone else was marked reached before).
+        first = np.flatnonzero(seen == 0) if self._unseen_fans or others.size else _NONE
+        if first.size:
+            self._unseen_fans -= int(np.count_nonzero(first < k_fans))
+        self._roundings += 3
+        bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
+        self._scaled_bound += (1.0 if one_each else float(counts.max())) / scale  # type: ignore[union-attr]
+        times: np.ndarray | None = None  # engagements of each engaged row; None: one each
+        if one_each:
+            engaged_rows, out_rows = respond_once(
+                self._rng_response, stock, probability, strength=strength, optout=p.unfollow.probability,
+                optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan, stock_bound=bound,
+            )
+            state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
+            seen += np.uint32(1)
+        else:
+            response = respond(
+                self._rng_response, counts, stock, probability, strength=strength, optout=p.unfollow.probability,
+                optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan, stock_bound=bound,
+            )
+            engaged_rows = np.flatnonzero(response.engagements)
+            times = response.engagements[engaged_rows]
+            out_rows = np.flatnonzero(response.opted_out)
+            state[:, 0] = response.stock * (1.0 / scale)
+            seen += counts.astype(np.uint32)
+        fan_records[at] = record[:k_fans]
+        if others.size:
+            records[others] = record[k_fans:]
+        ctx.flow("post_reach", size)
+        if first.size:
+            ctx.flow("reached", first.size)
+            ctx.reached(rows_of(first))
 
-        engagements = response.engagements
-        engaged_rows = np.flatnonzero(engagements)
-        engaged = idx[engaged_rows]
+        engaged = rows_of(engaged_rows)
         if engaged.size:
-            times = engagements[engaged_rows]
-            ctx.flow("engagements", int(times.sum()))
             values = ctx.segments.value_per_engagement[ctx.population.segment[engaged]]
-            ctx.value("engagement", float(values @ times))
+            if times is None:
+                ctx.flow("engagements", engaged.size)
+                ctx.value("engagement", float(values.sum()))
+            else:
+                ctx.flow("engagements", int(times.sum()))
+                ctx.value("engagement", float(values @ times))
             if ctx.bus.has_subscribers(topics.ENGAGEMENT):  # one entry per engagement (a person may engage twice)
-                ctx.bus.publish(topics.ENGAGEMENT, idx=np.repeat(engaged, times).astype(np.int64), t=t,
+                ctx.bus.publish(topics.ENGAGEMENT, idx=engaged if times is None else np.repeat(engaged, times), t=t,
                                 channel=self.name)
-        if response.opted_out.any():
-            self._unfollow(idx[response.opted_out])
-        if engaged.size == 0:
+        if out_rows.size:
+            self._unfollow(rows_of(out_rows))
+        if engaged.size == 0 or (p.follow_probability == 0 and p.messenger_optin_probability == 0):
             return
         follow_draw = self._rng_follow.random(engaged.size)
         optin_draw = self._rng_follow.random(engaged.size)
-        if p.follow_probability > 0:
+        if p.follow_probability > 0 and was_fan is not None:
             follows = ~was_fan[engaged_rows] & (follow_draw < p.follow_probability)
             self._follow(engaged[follows], t, "boost")
         if p.messenger_optin_probability > 0:

@@ -34,15 +34,26 @@ __all__ = [
     "bernoulli_positions",
     "boost_impressions",
     "boost_unique_reach_variance",
+    "geometric_gaps",
     "merge_exposures",
+    "organic_positions",
     "organic_sighting_count",
     "organic_sightings",
     "respond",
+    "respond_once",
     "uniform_impressions",
 ]
 
 IntArray = npt.NDArray[np.int64]
 _EMPTY = np.empty(0, dtype=np.int64)
+
+#: Below this success probability geometric gaps may approach 2^63 (numpy saturates them there), so they are capped
+#: before they are summed; above it a gap is below 2^50 (its chance of more is (1 − r)^(2^50) ≈ 0).
+_SATURATING_R = 1e-9
+#: Geometric gaps by table look-up (:func:`geometric_gaps`) from this success probability up: below it, where the
+#: table would be consulted in vain more often (an interval of 2^−16 spans 2^−16/r draws' values), numpy's.
+_TABLE_R = 2.0**-8
+_TABLE_SIZE = 1 << 16
 
 #: Above this many impressions per member of the target, counting with ``bincount`` beats sorting.
 _BINCOUNT_RATIO = 0.125
@@ -75,12 +86,20 @@ def organic_sightings(rng: np.random.Generator, audience: npt.ArrayLike, r: floa
     if not 0.0 <= r <= 1.0:
         raise ValueError(f"organic reach r must be within [0, 1], got {r!r}")
     members = np.asarray(audience)
-    n = members.size
-    if n == 0 or r == 0.0:
+    return members[organic_positions(rng, members.size, r)].astype(np.int64, copy=False)
+
+
+def organic_positions(rng: np.random.Generator, audience_size: int, r: float) -> IntArray:
+    """Positions ``0 … audience_size − 1`` in an audience of the members who see one post, each independently
+    with probability ``r``: ascending, at a cost proportional to the sightings (:func:`bernoulli_positions`)."""
+    if not 0.0 <= r <= 1.0:
+        raise ValueError(f"organic reach r must be within [0, 1], got {r!r}")
+    n = int(audience_size)
+    if n <= 0 or r == 0.0:
         return _EMPTY
     if r == 1.0:
-        return members.astype(np.int64)
-    return members[bernoulli_positions(rng, n, r)].astype(np.int64, copy=False)
+        return np.arange(n, dtype=np.int64)
+    return bernoulli_positions(rng, n, r)
 
 
 def bernoulli_positions(rng: np.random.Generator, n: int, r: float) -> IntArray:
@@ -96,16 +115,57 @@ def bernoulli_positions(rng: np.random.Generator, n: int, r: float) -> IntArray:
     while True:
         left = n - 1 - last
         mean = left * r
-        gaps = rng.geometric(r, size=int(mean + 4.0 * math.sqrt(mean) + 16))
-        np.minimum(gaps, n + 1, out=gaps)  # a gap past the trials ends them; tiny r saturates int64, which would wrap
+        size = int(mean + 4.0 * math.sqrt(mean) + 16)
+        gaps = geometric_gaps(rng, r, size) if r >= _TABLE_R else rng.geometric(r, size=size)
+        if r < _SATURATING_R:  # a gap past the trials ends them; tiny r saturates int64, which would wrap
+            np.minimum(gaps, n + 1, out=gaps)
+        gaps[0] += last
         positions = np.cumsum(gaps, out=gaps)
-        positions += last
         if positions[-1] >= n:
             parts.append(positions[: np.searchsorted(positions, n)])
             break
         parts.append(positions)
         last = int(positions[-1])
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def geometric_gaps(rng: np.random.Generator, r: float, size: int) -> IntArray:
+    """``size`` independent Geometric(``r``) draws (trials up to and including the first success), by inversion.
+
+    One uniform ``U`` each (53 bits, ``rng.random``): the draw is ``1 + floor(log(1 − U)/log(1 − r))``, so that
+    P(draw > k) = P(1 − U ≤ (1 − r)^k) = (1 − r)^k. The formula is looked up by the top 16 bits of ``U`` in a table
+    of its value on each of the 2^16 intervals of ``U`` (:func:`_inversion_table`, made once per ``r``); the few
+    draws in an interval where the value changes (marked 0) evaluate it exactly. Every draw is the formula's value
+    at its own ``U``, at the cost of a table look-up rather than a logarithm.
+    """
+    u = rng.random(size)
+    gaps = _inversion_table(r)[(u * _TABLE_SIZE).astype(np.intp)]
+    unsure = np.flatnonzero(gaps == 0)
+    if unsure.size:
+        gaps[unsure] = _inversion(u[unsure], r) + 1
+    return gaps
+
+
+def _inversion(u: npt.NDArray[np.float64], r: float) -> IntArray:
+    """``floor(log(1 − u)/log(1 − r))``: the failures before the first success, by inversion of uniforms
+    ``u < 1``."""
+    values = np.floor(np.log1p(-u) / math.log1p(-r))
+    return np.minimum(values, 2.0**62).astype(np.int64)  # capped for a tiny r: past any number of trials
+
+
+@functools.lru_cache(maxsize=16)
+def _inversion_table(r: float) -> IntArray:
+    """The draw ``1 +`` :func:`_inversion` on each interval ``[b, b + 1)·2^−16`` of the uniform, or 0 where it is
+    not constant there (512 KiB).
+
+    The formula is monotone in ``u``, so it is constant on an interval when it is equal at the interval's least
+    and greatest doubles."""
+    lowest = np.arange(_TABLE_SIZE, dtype=np.float64) / _TABLE_SIZE
+    highest = np.nextafter((np.arange(_TABLE_SIZE, dtype=np.float64) + 1.0) / _TABLE_SIZE, 0.0)
+    low, high = _inversion(lowest, r), _inversion(highest, r)
+    table = np.where(low == high, low + 1, 0)
+    table.flags.writeable = False
+    return table
 
 
 def boost_impressions(credit: Fraction, budget: float, cpm: float) -> tuple[int, Fraction]:
@@ -172,9 +232,14 @@ def merge_exposures(
         return ia, ca
     if ia.size == 0:
         return ib, cb
-    idx, inverse = np.unique(np.concatenate((ia, ib)), return_inverse=True)
-    counts = np.bincount(inverse, weights=np.concatenate((ca, cb)), minlength=idx.size)
-    return idx, counts.astype(np.int64)
+    idx, counts = np.concatenate((ia, ib)), np.concatenate((ca, cb))
+    order = np.argsort(idx, kind="stable")  # a merge when both lists are sorted, as they usually are
+    idx, counts = idx[order], counts[order]
+    first = np.empty(idx.size, dtype=bool)  # the first entry of each index
+    first[0] = True
+    np.not_equal(idx[1:], idx[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return idx[starts], np.add.reduceat(counts, starts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +264,7 @@ def respond(
     optout: float = 0.0,
     optout_fatigue_strength: float = 0.0,
     can_opt_out: npt.ArrayLike | None = None,
+    stock_bound: float | None = None,
 ) -> Response:
     """Engagement and opt-out for people receiving ``counts`` deliveries each at one instant.
 
@@ -206,49 +272,104 @@ def respond(
     engagement probability before fatigue (base × segment × relevance × novelty). Delivery ``j`` (from 0) of a
     row sees the stock ``F + j``: it is engaged with probability ``min(1, probability·exp(−strength·(F + j)))``
     and, where ``can_opt_out``, the row opts out with probability ``min(1, optout·(1 + optout_fatigue_strength·
-    (F + j)))``, drawn after and independently of the engagement. Deliveries are processed in rounds (round
-    ``j`` holds the rows with more than ``j`` deliveries), so the work is proportional to the total deliveries.
+    (F + j)))``, independently of the engagement. Deliveries are processed in rounds (round ``j`` holds the rows
+    with more than ``j`` deliveries, each round one :func:`respond_once`), so the work is proportional to the total
+    deliveries. ``stock_bound``, if given, is at least every stock (see :func:`respond_once`).
     """
     c = np.asarray(counts, dtype=np.int64)
-    f0 = np.asarray(stock, dtype=np.float64)
-    p0 = np.broadcast_to(np.asarray(probability, dtype=np.float64), c.shape)
+    f0 = np.asarray(stock)
+    p0 = np.asarray(probability)
+    if p0.shape != c.shape:
+        p0 = np.broadcast_to(p0, c.shape)
     n = c.size
     if f0.shape != c.shape:
         raise ValueError("counts and stock must have the same shape")
     if strength < 0 or optout < 0 or optout > 1 or optout_fatigue_strength < 0:
         raise ValueError("strength and optout_fatigue_strength must be >= 0 and optout within [0, 1]")
-    allowed = np.zeros(n, dtype=bool) if can_opt_out is None else np.asarray(can_opt_out, dtype=bool)
+    allowed = None if can_opt_out is None else np.asarray(can_opt_out, dtype=bool)
+    engagements = np.zeros(n, dtype=np.int64)
     opted = np.zeros(n, dtype=bool)
     if n == 0:
-        return Response(np.zeros(0, dtype=np.int64), opted, f0.copy())
+        return Response(engagements, opted, f0.astype(np.float64))
     low, rounds = int(c.min()), int(c.max())
     if low < 0:
         raise ValueError("counts must be >= 0")
-    if rounds == 1 and low == 1:  # one delivery each (the usual case): a single round over every row
-        p = np.exp(f0 * -strength) if strength else np.ones(n)
-        p *= p0
-        engagements = (rng.random(n) < p).view(np.int8).astype(np.int64)
-        if optout > 0.0:
-            cand = np.flatnonzero(allowed)
-            if cand.size:
-                q = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * f0[cand]))
-                opted[cand] = rng.random(cand.size) < q
-        return Response(engagements, opted, f0 + 1.0)
-    engagements = np.zeros(n, dtype=np.int64)
-    order = np.argsort(-c, kind="stable")  # rows by descending count: round j is a prefix
-    descending = -c[order]
     for j in range(rounds):
-        m = int(np.searchsorted(descending, -j, side="left"))  # rows with count > j
-        rows = order[:m]
-        f = f0[rows] + j
-        p = p0[rows] * np.exp(-strength * f) if strength else p0[rows]
-        engagements[rows] += rng.random(m) < p
-        if optout > 0.0:
-            cand = rows[allowed[rows]]
-            if cand.size:
-                q = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * (f0[cand] + j)))
-                opted[cand] |= rng.random(cand.size) < q
+        if j < low:  # every row
+            rows, f, p, a = None, f0 + j if j else f0, p0, allowed
+        else:
+            rows = np.flatnonzero(c > j)
+            f, p, a = f0[rows] + j, p0[rows], None if allowed is None else allowed[rows]
+        engaged, out = respond_once(
+            rng, f, p, strength=strength, optout=optout, optout_fatigue_strength=optout_fatigue_strength,
+            can_opt_out=a, stock_bound=None if stock_bound is None else stock_bound + j,
+        )
+        if rows is not None:
+            engaged, out = rows[engaged], rows[out]
+        engagements[engaged] += 1
+        opted[out] = True
     return Response(engagements, opted, f0 + c)
+
+
+def respond_once(
+    rng: np.random.Generator,
+    stock: npt.ArrayLike,
+    probability: npt.ArrayLike,
+    *,
+    strength: float,
+    optout: float = 0.0,
+    optout_fatigue_strength: float = 0.0,
+    can_opt_out: npt.ArrayLike | None = None,
+    stock_bound: float | None = None,
+) -> tuple[IntArray, IntArray]:
+    """:func:`respond` for one delivery to each row: ``(engaged rows, opted-out rows)``, both ascending.
+
+    The delivery to row ``i`` is engaged with probability ``p_i = min(1, probability_i·exp(−strength·F_i))`` and,
+    where ``can_opt_out`` (everywhere when None), opts out with ``q_i = min(1, optout·(1 + optout_fatigue_strength
+    ·F_i))``, independently. One uniform ``U`` per row (float64, 53 bits) decides both, as in
+    :mod:`reachsim.model.broadcast`: engaged ⇔ ``U < p``; out ⇔ ``U < p·q`` when engaged, ``U ≥ 1 − (1 − p)·q``
+    when not, so P(out) = q whatever the engagement. Every ``q`` is at most ``q_max`` (from ``stock_bound``, at
+    least every stock, or else the largest stock, by the same float operations), so only rows with ``U < q_max``
+    or ``U ≥ 1 − q_max`` are tested exactly: the work is a few whole-array operations, not one draw per candidate.
+    """
+    f = np.asarray(stock)
+    n = f.size
+    if strength < 0 or optout < 0 or optout > 1 or optout_fatigue_strength < 0:
+        raise ValueError("strength and optout_fatigue_strength must be >= 0 and optout within [0, 1]")
+    if n == 0:
+        return _EMPTY, _EMPTY
+    u = rng.random(n)
+    if strength:
+        p = np.multiply(f, np.asarray(-strength, dtype=f.dtype))
+        np.exp(p, out=p)
+        p *= probability
+    else:
+        p = np.broadcast_to(np.asarray(probability), f.shape)
+    engaged = np.flatnonzero(u < p)
+    if optout == 0.0:
+        return engaged, _EMPTY
+    f_max = 0.0
+    if optout_fatigue_strength:
+        f_max = float(f.max()) if stock_bound is None else float(stock_bound)
+    q_max = min(1.0, optout * (1.0 + optout_fatigue_strength * f_max))
+    if q_max < 0.5:
+        # An engaged row opts out only if U < p·q ≤ q_max, one not engaged only if U ≥ 1 − (1 − p)·q ≥ 1 − q_max
+        # (and no row has both U < q_max and U ≥ 1 − q_max): the low end is searched among the engaged alone.
+        cand = np.concatenate((engaged[u[engaged] < q_max], np.flatnonzero(u >= 1.0 - q_max)))
+        cand.sort()
+    else:
+        cand = np.flatnonzero((u < q_max) | (u >= 1.0 - q_max))
+    if can_opt_out is not None:
+        cand = cand[np.asarray(can_opt_out, dtype=bool)[cand]]
+    if cand.size == 0:
+        return engaged, _EMPTY
+    uc = u[cand]
+    pc = np.asarray(p[cand], dtype=np.float64)
+    ec = uc < pc  # the engagement test again, on the same values
+    np.minimum(pc, 1.0, out=pc)
+    qc = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * f[cand].astype(np.float64)))
+    out = np.where(ec, uc < pc * qc, uc >= 1.0 - (1.0 - pc) * qc)
+    return engaged, cand[out]
 
 
 def boost_unique_reach_variance(impressions: npt.ArrayLike, target: npt.ArrayLike) -> npt.NDArray[np.float64]:

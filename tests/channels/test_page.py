@@ -192,6 +192,34 @@ def test_relevance_uplift_only_where_data_is_available() -> None:
     assert_bernoulli_sum(result.series["page", "engagements"][0], probability, what="engagements with uplift")
 
 
+def test_relevance_uplift_changed_by_timeline() -> None:
+    """The multipliers kept per person follow a timeline change of relevance_uplift, for fans and non-fans."""
+    segments = [
+        {"name": "loyal", "share": 0.25, "engagement_multiplier": 2.0, "data_available": 0.5},
+        {"name": "casual", "share": 0.75, "engagement_multiplier": 1.0, "data_available": 0.0},
+    ]
+    size, fans, p, uplift = 40_000, 20_000, 0.1, 1.5
+    sc = scenario(
+        page(initial_fans=fans, organic_reach=1.0, posts={"every_days": 1}, engagement={"probability": p}),
+        size=size,
+        horizon=2,
+        segments=segments,
+        timeline=[{"day": 1, "channel": "page", "set": {"relevance_uplift": uplift}}],
+    )
+    result, sim = run(sc)
+    channel = sim.channels[0]
+    fan = channel.fan
+    multiplier = np.array([2.0, 1.0])[sim.population.segment[fan]]
+    has_data = sim.population.has_data[fan]
+    engaged = result.series["page", "engagements"]
+    assert_bernoulli_sum(engaged[0], p * multiplier, what="day 0, no uplift")
+    expected = p * multiplier * np.where(has_data, 1 + uplift, 1.0)
+    assert_bernoulli_sum(engaged[1], expected, what="day 1, uplift")
+    stored = channel._column(1)  # every consumer's multiplier, fans' and others' records alike
+    everyone = np.array([2.0, 1.0])[sim.population.segment] * np.where(sim.population.has_data, 1 + uplift, 1.0)
+    np.testing.assert_allclose(stored, everyone, rtol=1e-6)
+
+
 def test_fatigue_across_posts_and_unfollow_hazard() -> None:
     """Every fan sees every daily post: the k-th post sees the stock F_k = r + … + r^k for all remaining fans."""
     fans, p, s, h, u, fs, k = 40_000, 0.3, 0.5, 2.0, 0.01, 1.0, 8

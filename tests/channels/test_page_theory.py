@@ -18,6 +18,7 @@ from scipy import stats
 
 from reachsim.engine.simulation import RunResult, Simulation
 from reachsim.model.exposure import boost_unique_reach_variance
+from reachsim.model.kernels import fatigue_stock_after
 from reachsim.model.reach import (
     boost_unique_reach,
     boost_unique_reach_exact,
@@ -281,3 +282,35 @@ class TestLedger:
         result, _ = run(sc)
         assert ("page", "boost") not in result.ledger_totals
         assert total(result, "impressions_paid") == 0
+
+
+class TestFatigueStock:
+    """Every fan sees every daily post (r = 1), so every fan's stock follows the periodic closed form
+    (reachsim.model.kernels.fatigue_stock_after), kept exactly through the rebasing of the stored stocks."""
+
+    FANS = 2_000
+
+    def test_stock_through_many_half_lives(self) -> None:
+        half_life, posts, p, s = 0.5, 150, 0.3, 0.6  # 300 half-lives: the stored stocks are rebased three times
+        sc = scenario(page(initial_fans=self.FANS, organic_reach=1.0, posts={"every_days": 1},
+                           engagement={"probability": p, "fatigue": {"half_life_days": half_life, "strength": s}}),
+                      size=self.FANS, horizon=posts)
+        result, sim = run(sc)
+        stock = fatigue_stock_after(np.arange(posts), 1.0, half_life)  # seen by post k
+        np.testing.assert_allclose(sim.channels[0].fatigue, stock[-1] + 1.0, rtol=1e-5)
+        engaged = result.series["page", "engagements"]
+        expected = p * np.exp(-s * stock)
+        assert_within(engaged.sum(), self.FANS * expected.sum(),
+                      math.sqrt(self.FANS * float((expected * (1 - expected)).sum())), "engagements")
+
+    def test_half_life_change_applies_from_the_post_that_meets_it(self) -> None:
+        """A new half-life from day d: the interval before the post of day d decayed with the old one."""
+        h1, h2, d = 2.0, 0.25, 6
+        sc = scenario(page(initial_fans=self.FANS, organic_reach=1.0, posts={"every_days": 1},
+                           engagement={"probability": 0.0, "fatigue": {"half_life_days": h1, "strength": 0.0}}),
+                      size=self.FANS, horizon=d + 2,
+                      timeline=[{"day": d, "channel": "page", "set": {"engagement.fatigue.half_life_days": h2}}])
+        _, sim = run(sc)
+        at_d = fatigue_stock_after(d, 1.0, h1)  # seen by the post of day d
+        after = (at_d + 1.0) * 2.0 ** (-1.0 / h2) + 1.0  # after the post of day d + 1
+        np.testing.assert_allclose(sim.channels[0].fatigue, after, rtol=1e-5)

@@ -1,0 +1,162 @@
+"""The Page's sampling and response kernels (reachsim.model.exposure) against their closed forms.
+
+Statistical checks use seeded generators and a tolerance of four standard errors (SE) of the counts involved, so a
+correct kernel fails one check with probability below ~1e-4 and a biased one is caught once its bias exceeds 4 SE.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from reachsim.model.exposure import (
+    _inversion_table,
+    bernoulli_positions,
+    geometric_gaps,
+    organic_positions,
+    respond,
+    respond_once,
+)
+
+Z = 4.0  # tolerance in standard errors
+
+
+def assert_bernoulli_sum(observed: float, probabilities: np.ndarray, what: str) -> None:
+    """``observed`` is a sum of independent Bernoulli(p_i)."""
+    mean, sd = float(probabilities.sum()), math.sqrt(float((probabilities * (1 - probabilities)).sum()))
+    assert abs(observed - mean) <= Z * sd + 1e-9, f"{what}: observed {observed}, expected {mean:.6g} ± {Z * sd:.3g}"
+
+
+class TestRespondOnce:
+    N = 400_000
+
+    def draw(self, seed: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        stock = (rng.random(self.N) * 3).astype(np.float32)
+        probability = (rng.random(self.N) * 1.6).astype(np.float32)  # some above 1 before fatigue: capped
+        allowed = rng.random(self.N) < 0.7
+        return stock, probability, allowed
+
+    def test_engagement_opt_out_and_their_independence(self) -> None:
+        """P(engaged) = min(1, p·e^(−sF)), P(out) = min(1, u(1 + fs·F)) where allowed, P(both) = their product."""
+        stock, probability, allowed = self.draw()
+        s, u, fs = 0.4, 0.06, 0.8
+        engaged, out = respond_once(np.random.default_rng(1), stock, probability, strength=s, optout=u,
+                                    optout_fatigue_strength=fs, can_opt_out=allowed)
+        f = stock.astype(float)
+        p = np.minimum(1.0, probability.astype(float) * np.exp(-s * f))
+        q = np.where(allowed, np.minimum(1.0, u * (1 + fs * f)), 0.0)
+        assert np.all(np.diff(engaged) > 0) and np.all(np.diff(out) > 0)
+        assert_bernoulli_sum(engaged.size, p, "engagements")
+        assert_bernoulli_sum(out.size, q, "opt-outs")
+        assert_bernoulli_sum(np.intersect1d(engaged, out).size, p * q, "engaged and opted out")
+        assert allowed[out].all()
+        certain = p == 1.0
+        assert certain.any() and np.isin(np.flatnonzero(certain), engaged).all()
+
+    def test_opt_out_is_independent_of_engagement_at_high_hazard(self) -> None:
+        """With q near 1/2 almost every row is a candidate: the exact test alone decides."""
+        stock, probability, _ = self.draw(6)
+        engaged, out = respond_once(np.random.default_rng(2), stock, probability, strength=0.0, optout=0.2,
+                                    optout_fatigue_strength=0.5)
+        p = np.minimum(1.0, probability.astype(float))
+        q = np.minimum(1.0, 0.2 * (1 + 0.5 * stock.astype(float)))
+        assert_bernoulli_sum(out.size, q, "opt-outs")
+        assert_bernoulli_sum(np.intersect1d(engaged, out).size, p * q, "engaged and opted out")
+        assert_bernoulli_sum(out.size - np.intersect1d(engaged, out).size, (1 - p) * q, "not engaged, opted out")
+
+    def test_a_looser_stock_bound_changes_nothing(self) -> None:
+        """The bound only selects which rows are tested exactly: any bound at least the stocks gives the same."""
+        stock, probability, allowed = self.draw(7)
+        kwargs = dict(strength=0.3, optout=0.01, optout_fatigue_strength=2.0, can_opt_out=allowed)
+        exact = respond_once(np.random.default_rng(3), stock, probability, **kwargs)
+        for bound in (float(stock.max()), 10.0, 1e6):
+            again = respond_once(np.random.default_rng(3), stock, probability, stock_bound=bound, **kwargs)
+            np.testing.assert_array_equal(exact[0], again[0])
+            np.testing.assert_array_equal(exact[1], again[1])
+
+    def test_no_rows_and_no_opt_out(self) -> None:
+        rng = np.random.default_rng(4)
+        empty = np.empty(0, dtype=np.float32)
+        assert all(part.size == 0 for part in respond_once(rng, empty, empty, strength=1.0, optout=0.5))
+        engaged, out = respond_once(rng, np.zeros(10, np.float32), np.ones(10, np.float32), strength=0.0)
+        np.testing.assert_array_equal(engaged, np.arange(10))
+        assert out.size == 0
+        with pytest.raises(ValueError):
+            respond_once(rng, np.zeros(3), np.ones(3), strength=0.0, optout=1.5)
+
+    def test_respond_with_one_delivery_each_agrees(self) -> None:
+        """respond() with every count 1 is respond_once (the same draws), as counts and masks."""
+        stock, probability, allowed = self.draw(8)
+        kwargs = dict(strength=0.5, optout=0.02, optout_fatigue_strength=1.0, can_opt_out=allowed)
+        response = respond(np.random.default_rng(9), np.ones(self.N, dtype=np.int64), stock, probability, **kwargs)
+        engaged, out = respond_once(np.random.default_rng(9), stock, probability, **kwargs)
+        np.testing.assert_array_equal(np.flatnonzero(response.engagements), engaged)
+        np.testing.assert_array_equal(np.flatnonzero(response.opted_out), out)
+        np.testing.assert_allclose(response.stock, stock.astype(float) + 1.0)
+
+
+class TestOrganicPositions:
+    def test_each_position_and_each_pair_independently_with_probability_r(self) -> None:
+        """Marginals r and joint r² (neighbours and far apart): Bernoulli(r) trials, independent."""
+        rng = np.random.default_rng(10)
+        n, r, draws = 40, 0.3, 40_000
+        hits = np.zeros((draws, n), dtype=bool)
+        for d in range(draws):
+            hits[d, organic_positions(rng, n, r)] = True
+        per_position = hits.sum(axis=0)
+        se = math.sqrt(draws * r * (1 - r))
+        assert np.all(np.abs(per_position - draws * r) <= 4.5 * se)  # 40 checks: a little wider than 4 SE
+        for a, b in ((0, 1), (17, 18), (0, n - 1), (5, 30)):
+            both = int(np.count_nonzero(hits[:, a] & hits[:, b]))
+            assert abs(both - draws * r * r) <= Z * math.sqrt(draws * r * r * (1 - r * r)), (a, b)
+        counts = hits.sum(axis=1)  # Binomial(n, r): its sample variance has SE σ²·√(2/(N − 1) + excess kurtosis/N)
+        variance = n * r * (1 - r)
+        excess = (1 - 6 * r * (1 - r)) / variance
+        se_variance = variance * math.sqrt(2 / (draws - 1) + excess / draws)
+        assert abs(counts.var(ddof=1) - variance) <= Z * se_variance
+
+    def test_edges(self) -> None:
+        rng = np.random.default_rng(11)
+        assert organic_positions(rng, 0, 0.5).size == 0
+        assert organic_positions(rng, 100, 0.0).size == 0
+        np.testing.assert_array_equal(organic_positions(rng, 5, 1.0), np.arange(5))
+        seen = bernoulli_positions(rng, 1_000_000, 0.16)
+        assert np.all(np.diff(seen) > 0) and seen[0] >= 0 and seen[-1] < 1_000_000
+        assert abs(seen.size - 160_000) <= Z * math.sqrt(1_000_000 * 0.16 * 0.84)
+        with pytest.raises(ValueError):
+            organic_positions(rng, 10, 1.5)
+
+
+class TestGeometricGaps:
+    @pytest.mark.parametrize("r", [2.0**-8, 0.02, 0.16, 0.7, 0.999])
+    def test_the_table_gives_the_formula_at_every_uniform(self, r: float) -> None:
+        """The look-up equals 1 + floor(log(1 − U)/log(1 − r)) evaluated at each draw's own uniform."""
+        size = 200_000
+        gaps = geometric_gaps(np.random.default_rng(12), r, size)
+        u = np.random.default_rng(12).random(size)
+        with np.errstate(divide="ignore"):
+            formula = 1 + np.floor(np.log1p(-u) / math.log1p(-r))
+        np.testing.assert_array_equal(gaps, formula.astype(np.int64))
+        edges = np.arange(1 << 16) / (1 << 16)  # the intervals' ends, where the table changes value
+        at_edges = 1 + np.floor(np.log1p(-edges) / math.log1p(-r))
+        table = _inversion_table(r)
+        known = table > 0
+        np.testing.assert_array_equal(table[known], at_edges[known].astype(np.int64))
+
+    @pytest.mark.parametrize("r", [2.0**-8, 0.16, 0.7])
+    def test_geometric_law(self, r: float) -> None:
+        """P(G = k) = r(1 − r)^(k − 1) for the first values and P(G > k) for the tail, each within 4 SE."""
+        size = 400_000
+        gaps = geometric_gaps(np.random.default_rng(13), r, size)
+        assert gaps.min() >= 1
+        for k in range(1, 6):
+            pk = r * (1 - r) ** (k - 1)
+            observed = int(np.count_nonzero(gaps == k))
+            assert abs(observed - size * pk) <= Z * math.sqrt(size * pk * (1 - pk)), k
+        k = math.ceil(3 / r)  # a tail of mass about e^−3
+        tail = (1 - r) ** k
+        observed = int(np.count_nonzero(gaps > k))
+        assert abs(observed - size * tail) <= Z * math.sqrt(size * tail * (1 - tail))
+        mean, se = gaps.mean(), math.sqrt((1 - r) / r**2 / size)
+        assert abs(mean - 1 / r) <= Z * se
