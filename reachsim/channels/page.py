@@ -269,7 +269,9 @@ class PageChannel(Channel):
         if p.initial_fans:
             for part in sorted_subset(self._rng_fans, n, min(p.initial_fans, n)):
                 self._follow(part, 0.0, "initial", since=-p.initial_fan_age_days)
-        ctx.every(self._daily, first=0.0, interval=lambda: 1.0, slot=0)
+        self._daily_on = False
+        if self._needs_daily():
+            self._start_daily(0.0)
         if p.posts is not None:
             ctx.every(self._post, first=p.posts.first_day, interval=self._period, slot=1)
 
@@ -404,6 +406,19 @@ class PageChannel(Channel):
         self._follow(idx, payload["t"], payload.get("source", "other"))
 
     # -- daily: organic fan growth ----------------------------------------------------------------------------
+    def _needs_daily(self) -> bool:
+        """Whether a day has work: organic fans or follow ads (a page of posts alone has none)."""
+        return bool(self.params.organic_fans_per_day) or self.params.follow_ads is not None
+
+    def _start_daily(self, first: float) -> None:
+        self._daily_on = True
+        self.ctx.every(self._daily, first=first, interval=lambda: 1.0, slot=0)
+
+    def set_param(self, path: str, value: float) -> None:
+        super().set_param(path, value)
+        if not self._daily_on and self._needs_daily():  # organic fans from today on (timeline entries come first)
+            self._start_daily(self.ctx.env.now)
+
     def _daily(self, t: float) -> None:
         rate = self.params.organic_fans_per_day
         k = int(self._rng_fans.poisson(rate)) if rate else 0

@@ -308,6 +308,16 @@ def test_organic_fan_growth_is_poisson() -> None:
     assert sim.channels[0].fans == joined == result.series["page", "audience"][-1]
 
 
+def test_organic_fans_switched_on_by_the_timeline_arrive_from_that_day() -> None:
+    rate, days, on = 40.0, 50, 20  # a page without organic fans keeps no daily activity until the timeline asks
+    sc = scenario(page(organic_fans_per_day=0), size=20_000, horizon=days,
+                  timeline=[{"day": on, "channel": "page", "set": {"organic_fans_per_day": rate}}])
+    joined = run(sc)[0].series["page", "joined_organic"]
+    assert not joined[:on].any()
+    assert abs(joined[on:].sum() - rate * (days - on)) <= Z * math.sqrt(rate * (days - on))
+    assert joined[on] > 0
+
+
 def test_follows_from_other_channels_over_the_bus() -> None:
     _, sim = run(scenario(page(), size=1_000, horizon=2))
     channel = sim.channels[0]
