@@ -100,6 +100,9 @@ class MessengerChannel(Channel):
         self._drawn_until = 0.0  # inbound conversations are drawn for (0, _drawn_until]
         self._later: list[tuple[float, np.ndarray]] = []  # bus actions dated after the clock: (time, rows)
         self.subscribers = 0
+        # joins that name their people (the initial base, bus opt-ins): counted at once, subscribed at the next read
+        self._arrivals: list[tuple[np.ndarray, float]] = []
+        self._arriving = 0
         # Every join goes through the acquisition component, which knows who ever subscribed; the days it draws
         # are handed over in one piece when a broadcast or a bus event needs the subscribers.
         self.acquisition = AudienceAcquisition(
@@ -128,15 +131,39 @@ class MessengerChannel(Channel):
 
     # -- audience -------------------------------------------------------------------------------------------
     def audience(self) -> float:
-        return float(self.subscribers + self.acquisition.pending)
+        return float(self.subscribers + self.acquisition.pending + self._arriving)
 
     def exposures(self) -> np.ndarray:
-        self.acquisition.flush()
+        self._flush()
         return self.cols.exposure_counts()
 
     def exposed(self) -> tuple[np.ndarray, np.ndarray]:
-        self.acquisition.flush()
+        self._flush()
         return self.cols.exposed()
+
+    def _flush(self) -> None:
+        """Subscribe everyone who joined since the subscribers were last read: the days the acquisition component
+        drew as counts, and the arrivals that named their people. Call it before reading the subscribers."""
+        self.acquisition.flush()
+        if self._arrivals:
+            arrivals, self._arrivals, self._arriving = self._arrivals, [], 0
+            batch: list[tuple[np.ndarray, float]] = []
+            size = 0
+            for idx, t in arrivals:  # in batches, so that a whole-market base makes no market-sized temporaries
+                if batch and size + idx.size > JOIN_CHUNK:
+                    self._join_arrivals(batch)
+                    batch, size = [], 0
+                batch.append((idx, t))
+                size += idx.size
+            self._join_arrivals(batch)
+
+    def _join_arrivals(self, batch: list[tuple[np.ndarray, float]]) -> None:
+        idx = np.concatenate([people for people, _ in batch]) if len(batch) > 1 else batch[0][0]
+        times = np.repeat(np.array([t for _, t in batch]), [people.size for people, _ in batch])
+        if len(batch) > 1:
+            order = np.argsort(idx)
+            idx, times = idx[order], times[order]
+        self._join_batch(idx, times)
 
     def _acquisition_params(self) -> Acquisition:
         return self.params.acquisition
@@ -151,7 +178,7 @@ class MessengerChannel(Channel):
     def set_param(self, path: str, value: float) -> None:
         if path == "inbound_conversations_per_year" and value != self.params.inbound_conversations_per_year:
             # conversations until now came at the rate in force until now, those acquired so far included
-            self.acquisition.flush()
+            self._flush()
             self._advance(self.ctx.env.now)
         super().set_param(path, value)
         if path == "relevance_uplift":  # everyone's weight follows (those not handed over yet get it when they are)
@@ -161,16 +188,18 @@ class MessengerChannel(Channel):
                 cols.weight[a:b] = self._weights(cols.row[a:b])
 
     def _join(self, idx: np.ndarray, t: float, source: str) -> None:
-        """Subscribe consumers ``idx`` (market rows who never subscribed) from an initial base or a bus opt-in."""
-        self._advance(t)  # conversations before the join belong to the audience before it
+        """Consumers ``idx`` (market rows who never subscribed, ascending) join at ``t`` from an initial base or a
+        bus opt-in: counted now, subscribed at the next read (:meth:`_flush`) with the conversations they started
+        since ``t``, as the acquired are."""
         source = source if source in SOURCES else "other"
-        self._subscribe(idx, t)
+        self._arrivals.append((idx, float(t)))
+        self._arriving += idx.size
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(f"joined_{source}", idx.size)
 
     def _join_batch(self, idx: np.ndarray, times: np.ndarray) -> None:
-        """Subscribe the days of acquisition drawn since the last hand-over (the component recorded the flows),
-        each with the latest conversation it has started since its own join day, if any.
+        """Subscribe ``idx`` (ascending), who joined at ``times`` (the days of acquisition drawn since the last
+        hand-over, or arrivals), each with the latest conversation it has started since its own join, if any.
 
         A subscriber's conversations are a Poisson process of rate c/365 a day, so the time back from now to the
         latest one is exponential with mean 365/c, and there was one since the join exactly when that time is
@@ -206,7 +235,7 @@ class MessengerChannel(Channel):
     def _on_user_action(self, payload: dict[str, Any]) -> None:
         """A user action at its exact time ``t`` (a support chat, say), which may be earlier than the channel's
         last event; one dated after the clock is held until the clock reaches it."""
-        self.acquisition.flush()  # the subscribers acquired until now can act
+        self._flush()  # the subscribers who joined until now can act
         t, rows = float(payload["t"]), np.asarray(payload["idx"], dtype=np.int64)
         if t > self.ctx.env.now:
             self._later.append((t, rows))
@@ -264,7 +293,7 @@ class MessengerChannel(Channel):
 
     def _broadcast(self, t: float) -> None:
         p, ctx, cols = self.params, self.ctx, self.cols
-        self.acquisition.flush()
+        self._flush()
         self._advance(t)
         if cols.n == 0:
             return
