@@ -49,6 +49,11 @@ class Pricing(StrictModel):
     window_hours: float = Field(default=24.0, gt=0, description="Length of the window a user action opens.")
 
 
+#: Most people subscribed in one call at a read: a whole-market initial base arrives in pieces of this size
+#: (reachsim.channels.acquisition.INITIAL_PIECE), each joined alone; small arrivals are joined together.
+ARRIVAL_BATCH = 1 << 16
+
+
 class MessengerParams(ChannelParams):
     """Messenger subscribers reached by push broadcasts."""
 
@@ -150,7 +155,7 @@ class MessengerChannel(Channel):
             batch: list[tuple[np.ndarray, float]] = []
             size = 0
             for idx, t in arrivals:  # in batches, so that a whole-market base makes no market-sized temporaries
-                if batch and size + idx.size > JOIN_CHUNK:
+                if batch and size + idx.size > ARRIVAL_BATCH:
                     self._join_arrivals(batch)
                     batch, size = [], 0
                 batch.append((idx, t))
