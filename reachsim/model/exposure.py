@@ -268,7 +268,8 @@ def respond(
 ) -> Response:
     """Engagement and opt-out for people receiving ``counts`` deliveries each at one instant.
 
-    ``stock`` is each row's fatigue stock decayed to now (before these deliveries); ``probability`` the row's
+    ``stock`` is each row's fatigue stock decayed to now (before these deliveries), evaluated in its own floating
+    precision (a float32 store in float32; integers as float64); ``probability`` the row's
     engagement probability before fatigue (base × segment × relevance × novelty). Delivery ``j`` (from 0) of a
     row sees the stock ``F + j``: it is engaged with probability ``min(1, probability·exp(−strength·(F + j)))``
     and, where ``can_opt_out``, the row opts out with probability ``min(1, optout·(1 + optout_fatigue_strength·
@@ -277,7 +278,7 @@ def respond(
     deliveries. ``stock_bound``, if given, is at least every stock (see :func:`respond_once`).
     """
     c = np.asarray(counts, dtype=np.int64)
-    f0 = np.asarray(stock)
+    f0 = _float_stock(stock)
     p0 = np.asarray(probability)
     if p0.shape != c.shape:
         p0 = np.broadcast_to(p0, c.shape)
@@ -302,13 +303,25 @@ def respond(
             f, p, a = f0[rows] + j, p0[rows], None if allowed is None else allowed[rows]
         engaged, out = respond_once(
             rng, f, p, strength=strength, optout=optout, optout_fatigue_strength=optout_fatigue_strength,
-            can_opt_out=a, stock_bound=None if stock_bound is None else stock_bound + j,
+            can_opt_out=a, stock_bound=None if stock_bound is None else _round_bound(stock_bound, j),
         )
         if rows is not None:
             engaged, out = rows[engaged], rows[out]
         engagements[engaged] += 1
         opted[out] = True
     return Response(engagements, opted, f0 + c)
+
+
+def _float_stock(stock: npt.ArrayLike) -> npt.NDArray[np.floating]:
+    """Stocks as given when they are floating point (a float32 store stays float32), else as float64."""
+    f = np.asarray(stock)
+    return f if f.dtype.kind == "f" else f.astype(np.float64)
+
+
+def _round_bound(stock_bound: float, j: int) -> float:
+    """A bound on round ``j``'s stocks ``F + j``: ``stock_bound + j`` widened by the rounding of adding ``j`` in
+    the stock's precision (float32 rounds to within 2⁻²⁴ relative), so that no opt-out candidate is missed."""
+    return (stock_bound + j) * (1.0 + 2.0**-22) if j else stock_bound
 
 
 def respond_once(
@@ -332,7 +345,7 @@ def respond_once(
     least every stock, or else the largest stock, by the same float operations), so only rows with ``U < q_max``
     or ``U ≥ 1 − q_max`` are tested exactly: the work is a few whole-array operations, not one draw per candidate.
     """
-    f = np.asarray(stock)
+    f = _float_stock(stock)
     n = f.size
     if strength < 0 or optout < 0 or optout > 1 or optout_fatigue_strength < 0:
         raise ValueError("strength and optout_fatigue_strength must be >= 0 and optout within [0, 1]")

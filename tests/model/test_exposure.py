@@ -160,3 +160,35 @@ class TestGeometricGaps:
         assert abs(observed - size * tail) <= Z * math.sqrt(size * tail * (1 - tail))
         mean, se = gaps.mean(), math.sqrt((1 - r) / r**2 / size)
         assert abs(mean - 1 / r) <= Z * se
+
+
+class _Uniforms:
+    """A stand-in generator that hands out given uniforms, to place a draw exactly at an edge."""
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = list(values)
+
+    def random(self, n: int) -> np.ndarray:
+        out, self.values = self.values[:n], self.values[n:]
+        return np.array(out)
+
+
+def test_a_bounded_round_misses_no_opt_out_that_float32_rounding_lifts_above_the_bound() -> None:
+    """Round j sees the float32 stock F + j, which may round above F + j; the round's bound must still cover it:
+    a uniform between the unrounded bound's q and the row's own q opts the row out, as the rule says."""
+    stock, j, optout, strength = np.float32(0.6369617), 5, 0.01, 1.0
+    assert float(stock + np.float32(j)) > float(stock) + j  # this stock rounds up in round j
+    q_row = optout * (1.0 + strength * float(stock + np.float32(j)))
+    u = float(np.nextafter(optout * (1.0 + strength * (float(stock) + j)), 1.0))
+    assert u < q_row
+    for bound in (float(stock), None):
+        response = respond(_Uniforms([0.5] * j + [u]), [j + 1], np.array([stock]), np.array([1.0], np.float32),
+                           strength=0.0, optout=optout, optout_fatigue_strength=strength, stock_bound=bound)
+        assert response.opted_out.tolist() == [True]
+
+
+def test_whole_number_stocks_are_taken_as_float64() -> None:
+    response = respond(np.random.default_rng(0), [1, 2], [0, 3], 0.5, strength=0.7)
+    assert response.stock.tolist() == [1.0, 5.0]
+    engaged, _ = respond_once(np.random.default_rng(0), [0, 3], 0.5, strength=0.7)
+    assert engaged.dtype.kind == "i"
