@@ -59,7 +59,7 @@ PARAMS = dict(
 EVERY_DAYS = 7.0
 SEGMENT_WEIGHTS = (1.0, 1.5)  # casual, loyal
 CHANNEL_SLOT_BYTES = 8  # the Messenger channel's float64 time of the latest window-opening action, per subscriber slot
-CONSUMER_BYTES = 4 + 1  # per consumer of the market: the kernel's int32 slot_of, the channel's uint8 source
+CONSUMER_BYTES = 4  # per consumer of the market: the kernel's int32 slot_of (the channel keeps no column of its own)
 
 
 class KernelState:
@@ -275,7 +275,7 @@ def _print_table(args: argparse.Namespace, market: int, load: float, f: dict[str
         ("(d) kernel state per consumer (slots + slot_of)", f"{f['state_bytes_per_row']:.1f} B", "", ""),
         ("    + block scratch, amortised", f"{f['scratch_bytes_per_row']:.2f} B", "", ""),
         (
-            "    Messenger total (+ window slot column, source)",
+            "    Messenger total (+ window slot column)",
             f"{f['messenger_bytes_per_row']:.1f} B",
             "",
             "≤ 32 B",
