@@ -126,13 +126,15 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         if self.address is None:
-            # Scoped to this cluster's start (nothing global): the explicit start method, and workers without
+            # Scoped to this cluster's start (nothing global): the explicit start method, workers without
             # distributed's fixed allocator trim threshold (MALLOC_TRIM_THRESHOLD_=65536), which suits long-lived
             # workers holding data but makes runs that allocate and free many arrays hand pages back to the system
-            # and fault them in again (docs/design.md, "Running on a Dask cluster").
+            # and fault them in again; and workers without distributed's statistical profiler, whose thread samples
+            # every stack each 10 ms and takes the GIL from the run (docs/design.md, "Running on a Dask cluster").
             with dask.config.set({
                 "distributed.worker.multiprocessing-method": self.start_method,
                 "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                "distributed.worker.profile.enabled": False,
             }):
                 self._cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
