@@ -447,7 +447,8 @@ class AudienceAcquisition:
         self._who = ctx.rng(f"{prefix}/who")
         self._classes = ctx.rng(f"{prefix}/classes")
         self._claims = ctx.rng(f"{prefix}/claims")
-        self._claimed: list[tuple[int, int]] = []  # (consumer, index in _days) drawn by a pending day, named early
+        # consumers drawn by pending days but named early, and the index in _days of each one's day
+        self._claimed: list[tuple[np.ndarray, np.ndarray]] = []
 
     def _stream(self, source: str) -> np.random.Generator:
         if source not in self._rng:
@@ -490,9 +491,10 @@ class AudienceAcquisition:
                 continue
             claimed = members[rng.permutation(members.size)[:x]]
             places = np.repeat(np.arange(len(self._days)), [d.joined[c] for d in self._days])
-            for person, day in zip(idx[claimed].tolist(), places[rng.permutation(k)[:x]].tolist(), strict=True):
-                self._days[day].joined[c] -= 1
-                self._claimed.append((person, day))
+            days = places[rng.permutation(k)[:x]]
+            for day, taken in enumerate(np.bincount(days, minlength=len(self._days)).tolist()):
+                self._days[day].joined[c] -= taken
+            self._claimed.append((idx[claimed], days))
             self._pending_by_class[c] = k - x
             fresh[claimed] = False
         return idx[fresh]
@@ -586,8 +588,8 @@ class AudienceAcquisition:
         if self._join_batch is not None:
             day_of = np.repeat(np.tile(np.arange(len(days)), self.pool.classes), per_day.T.ravel())
             if self._claimed:  # named early by a bus join (see _claim_drawn)
-                claimed = np.array(self._claimed, dtype=np.int64)
-                people, day_of = np.concatenate([people, claimed[:, 0]]), np.concatenate([day_of, claimed[:, 1]])
+                people = np.concatenate([people, *(who for who, _ in self._claimed)])
+                day_of = np.concatenate([day_of, *(days for _, days in self._claimed)])
             order = np.argsort(people)
             self._join_batch(people[order], np.array([d.t for d in days])[day_of[order]])
             return

@@ -49,9 +49,9 @@ class Pricing(StrictModel):
     window_hours: float = Field(default=24.0, gt=0, description="Length of the window a user action opens.")
 
 
-#: Most people subscribed in one call at a read: a whole-market initial base arrives in pieces of this size
-#: (reachsim.channels.acquisition.INITIAL_PIECE), each joined alone; small arrivals are joined together.
-ARRIVAL_BATCH = 1 << 16
+#: Most people subscribed in one call at a read: a whole-market initial base arrives in pieces of this size, each
+#: joined alone; small arrivals are joined together.
+ARRIVAL_BATCH = acquisition.INITIAL_PIECE
 
 
 class MessengerParams(ChannelParams):

@@ -631,16 +631,11 @@ class PageChannel(Channel):
 
         engaged = rows_of(engaged_rows)
         if engaged.size:
-            values = ctx.segments.value_per_engagement[ctx.population.segment[engaged]]
-            if times is None:
-                ctx.flow("engagements", engaged.size)
-                ctx.value("engagement", float(values.sum()))
-            else:
-                ctx.flow("engagements", int(times.sum()))
-                ctx.value("engagement", float(values @ times))
-            if ctx.bus.has_subscribers(topics.ENGAGEMENT):  # one entry per engagement (a person may engage twice)
-                ctx.bus.publish(topics.ENGAGEMENT, idx=engaged if times is None else np.repeat(engaged, times), t=t,
-                                channel=self.name)
+            each = engaged if times is None else np.repeat(engaged, times)  # one entry per engagement
+            ctx.flow("engagements", each.size)
+            ctx.value("engagement", ctx.engagement_value(each))
+            if ctx.bus.has_subscribers(topics.ENGAGEMENT):  # a person who engaged twice is in it twice
+                ctx.bus.publish(topics.ENGAGEMENT, idx=each, t=t, channel=self.name)
         if out_rows.size:
             self._unfollow(rows_of(out_rows))
         if engaged.size == 0 or (p.follow_probability == 0 and p.messenger_optin_probability == 0):
