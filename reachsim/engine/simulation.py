@@ -90,13 +90,34 @@ def reach_at_frequency(exposures: np.ndarray) -> dict[str, float]:
 
 
 def _per_consumer(rows: list[np.ndarray], counts: list[np.ndarray]) -> np.ndarray:
-    """Deliveries per consumer exposed by any channel: the channels' counts added up by consumer."""
+    """Deliveries per consumer exposed by any channel: the channels' counts added up by consumer, in no
+    particular order (reach at frequency only counts them).
+
+    The channel that exposed the most people is the base; the others' consumers are merged among themselves
+    (a few, usually) and then looked up in the base's sorted rows, so that a Page that reached most of the market
+    costs a look-up per other consumer rather than a sort of everyone."""
     if not rows:
         return np.zeros(0, dtype=np.uint32)
     if len(rows) == 1:
         return counts[0]
-    _, consumer = np.unique(np.concatenate(rows), return_inverse=True)
-    return np.bincount(consumer, weights=np.concatenate(counts).astype(np.float64)).astype(np.uint64)
+    big = max(range(len(rows)), key=lambda i: rows[i].size)
+    base_rows = np.asarray(rows[big])
+    base_counts = np.array(counts[big], dtype=np.uint64)  # a copy: the channel's counts stay as they are
+    if base_rows.size > 1 and not bool((base_rows[1:] > base_rows[:-1]).all()):
+        order = np.argsort(base_rows)
+        base_rows, base_counts = base_rows[order], base_counts[order]
+    others = [i for i in range(len(rows)) if i != big]
+    other_rows = np.concatenate([rows[i] for i in others])
+    other_counts = np.concatenate([counts[i] for i in others]).astype(np.uint64)
+    if len(others) > 1:  # distinct rows among the other channels first
+        other_rows, inverse = np.unique(other_rows, return_inverse=True)
+        other_counts = np.bincount(inverse, weights=other_counts.astype(np.float64)).astype(np.uint64)
+    if base_rows.size == 0:  # the largest channel exposed nobody: nor did the others
+        return other_counts
+    at = np.minimum(np.searchsorted(base_rows, other_rows), base_rows.size - 1)
+    shared = base_rows[at] == other_rows
+    base_counts[at[shared]] += other_counts[shared]  # distinct positions: the other rows are distinct
+    return np.concatenate((base_counts, other_counts[~shared]))
 
 
 class Simulation:
