@@ -51,9 +51,13 @@ _EMPTY = np.empty(0, dtype=np.int64)
 #: before they are summed; above it a gap is below 2^50 (its chance of more is (1 − r)^(2^50) ≈ 0).
 _SATURATING_R = 1e-9
 #: Geometric gaps by table look-up (:func:`geometric_gaps`) from this success probability up: below it, where the
-#: table would be consulted in vain more often (an interval of 2^−16 spans 2^−16/r draws' values), numpy's.
-_TABLE_R = 2.0**-8
-_TABLE_SIZE = 1 << 16
+#: table would be consulted in vain more often (an interval of 2^−12 spans 2^−12/r draws' values), numpy's.
+_TABLE_R = 2.0**-6
+#: The table has 2^12 entries (32 KiB, so that it stays in the fastest cache between posts); each draw's entry is
+#: chosen by the top 12 bits of a 16-bit word, four words to a raw 64-bit draw.
+_TABLE_BITS = 12
+_TABLE_SIZE = 1 << _TABLE_BITS
+_WORD = np.dtype("<u2")  # little-endian on every machine: the same draws everywhere
 
 #: Above this many impressions per member of the target, counting with ``bincount`` beats sorting.
 _BINCOUNT_RATIO = 0.125
@@ -132,17 +136,21 @@ def bernoulli_positions(rng: np.random.Generator, n: int, r: float) -> IntArray:
 def geometric_gaps(rng: np.random.Generator, r: float, size: int) -> IntArray:
     """``size`` independent Geometric(``r``) draws (trials up to and including the first success), by inversion.
 
-    One uniform ``U`` each (53 bits, ``rng.random``): the draw is ``1 + floor(log(1 − U)/log(1 − r))``, so that
-    P(draw > k) = P(1 − U ≤ (1 − r)^k) = (1 − r)^k. The formula is looked up by the top 16 bits of ``U`` in a table
-    of its value on each of the 2^16 intervals of ``U`` (:func:`_inversion_table`, made once per ``r``); the few
-    draws in an interval where the value changes (marked 0) evaluate it exactly. Every draw is the formula's value
-    at its own ``U``, at the cost of a table look-up rather than a logarithm.
+    The draw is ``1 + floor(log(1 − U)/log(1 − r))`` for a uniform ``U``, so that P(draw > k) = P(1 − U ≤
+    (1 − r)^k) = (1 − r)^k. ``U`` is chosen in two steps: first which of the 2^12 intervals ``[b, b + 1)·2^−12``
+    it falls in (the top 12 bits of a 16-bit word, four words to a raw 64-bit draw of the generator), which
+    settles the draw wherever the formula is constant on the interval (:func:`_inversion_table`); then, only in
+    the few intervals where it is not (marked 0), its place within the interval, ``U = (b + W)·2^−12`` with a
+    fresh ``W = rng.random()``, at which the formula is evaluated. ``U`` is uniform either way, so every draw is
+    the formula's value at a uniform, at the cost of a small table look-up for most draws rather than a
+    logarithm, and of a quarter of a raw draw rather than one.
     """
-    u = rng.random(size)
-    gaps = _inversion_table(r)[(u * _TABLE_SIZE).astype(np.intp)]
-    unsure = np.flatnonzero(gaps == 0)
+    top = rng.bit_generator.random_raw((size + 3) // 4).view(_WORD)[:size] >> np.uint16(16 - _TABLE_BITS)
+    gaps = _inversion_table(r)[top]
+    unsure = (gaps == 0).nonzero()[0]
     if unsure.size:
-        gaps[unsure] = _inversion(u[unsure], r) + 1
+        u = (top[unsure] + rng.random(unsure.size)) * (1.0 / _TABLE_SIZE)
+        gaps[unsure] = _inversion(u, r) + 1
     return gaps
 
 
@@ -155,8 +163,8 @@ def _inversion(u: npt.NDArray[np.float64], r: float) -> IntArray:
 
 @functools.lru_cache(maxsize=16)
 def _inversion_table(r: float) -> IntArray:
-    """The draw ``1 +`` :func:`_inversion` on each interval ``[b, b + 1)·2^−16`` of the uniform, or 0 where it is
-    not constant there (512 KiB).
+    """The draw ``1 +`` :func:`_inversion` on each interval ``[b, b + 1)·2^−12`` of the uniform, or 0 where it is
+    not constant there (32 KiB).
 
     The formula is monotone in ``u``, so it is constant on an interval when it is equal at the interval's least
     and greatest doubles."""

@@ -131,16 +131,22 @@ class TestOrganicPositions:
 class TestGeometricGaps:
     @pytest.mark.parametrize("r", [2.0**-8, 0.02, 0.16, 0.7, 0.999])
     def test_the_table_gives_the_formula_at_every_uniform(self, r: float) -> None:
-        """The look-up equals 1 + floor(log(1 − U)/log(1 − r)) evaluated at each draw's own uniform."""
+        """The look-up equals 1 + floor(log(1 − U)/log(1 − r)) at a uniform U of each draw's interval: anywhere in
+        it where the table is sure, at (interval + W)·2^−12 with the draw's own fresh W where it is not."""
         size = 200_000
         gaps = geometric_gaps(np.random.default_rng(12), r, size)
-        u = np.random.default_rng(12).random(size)
+        rng = np.random.default_rng(12)
+        top = rng.bit_generator.random_raw((size + 3) // 4).view("<u2")[:size] >> 4
+        table = _inversion_table(r)
+        unsure = table[top] == 0
+        u = (top + np.random.default_rng(99).random(size)) / 4096.0  # anywhere in the interval where it is sure
+        u[unsure] = (top[unsure] + rng.random(int(unsure.sum()))) / 4096.0  # the draws' own W where it is not
         with np.errstate(divide="ignore"):
             formula = 1 + np.floor(np.log1p(-u) / math.log1p(-r))
         np.testing.assert_array_equal(gaps, formula.astype(np.int64))
-        edges = np.arange(1 << 16) / (1 << 16)  # the intervals' ends, where the table changes value
+        assert unsure.mean() < 0.6
+        edges = np.arange(4096) / 4096  # the intervals' ends, where the table changes value
         at_edges = 1 + np.floor(np.log1p(-edges) / math.log1p(-r))
-        table = _inversion_table(r)
         known = table > 0
         np.testing.assert_array_equal(table[known], at_edges[known].astype(np.int64))
 
