@@ -368,16 +368,15 @@ class PageChannel(Channel):
     def _unfollow(self, idx: np.ndarray) -> None:
         """Those in ``idx`` (distinct, just exposed) who are fans stop being fans: their records go back to the
         store by row, and the last fans of the list (with their records) fill their places."""
-        idx = idx[self.fan[idx]]
-        if idx.size == 0:
-            return
-        self.fan[idx] = False
-        self.left[idx] = True
         fan_records = self._fan_records
-        end = self.fans - idx.size
         if idx.size == 1:  # the usual case: one swap, in scalars
             row = int(idx[0])
             hole = int(self.fan_position[row])
+            if hole < 0:
+                return
+            self.fan[row] = False
+            self.left[row] = True
+            end = self.fans - 1
             self._pop_records[row] = fan_records[hole]
             self.fan_position[row] = -1
             if hole != end:
@@ -386,6 +385,12 @@ class PageChannel(Channel):
                 fan_records[hole] = fan_records[end]
                 self.fan_position[moved] = hole
         else:
+            idx = idx[self.fan[idx]]
+            if idx.size == 0:
+                return
+            self.fan[idx] = False
+            self.left[idx] = True
+            end = self.fans - idx.size
             self._pop_records[idx] = fan_records[self.fan_position[idx]]
             holes = np.sort(self.fan_position[idx])
             self.fan_position[idx] = -1

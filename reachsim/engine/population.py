@@ -47,12 +47,21 @@ class Population:
         return np.bincount(self.segment, minlength=int(self.segment.max(initial=0)) + 1)
 
     def segment_counts(self, idx: np.ndarray) -> np.ndarray:
-        """How many of ``idx`` (rows in any order; a repeated row counts each time) belong to each segment.
+        """How many of ``idx`` (rows in any order; a repeated row counts each time) belong to each segment."""
+        return np.array(self.segment_tally(idx), dtype=np.int64)
+
+    def segment_tally(self, idx: np.ndarray) -> list[int]:
+        """:meth:`segment_counts` as Python integers.
 
         Each segment is a range of rows, so this is one comparison per boundary between segments (a handful),
         cheaper than looking each row's segment up and counting."""
-        below = [np.count_nonzero(idx < end) for end in self._segment_ends[:-1]]
-        return np.diff(np.array([0, *below, idx.size], dtype=np.int64))
+        counts, below = [], 0
+        for end in self._segment_ends[:-1]:
+            up_to = int(np.count_nonzero(idx < end))
+            counts.append(up_to - below)
+            below = up_to
+        counts.append(int(idx.size) - below)
+        return counts
 
     def mark_reached(self, idx: np.ndarray) -> int:
         """Record an exposure to any channel; return how many were reached for the first time.

@@ -149,8 +149,14 @@ def geometric_gaps(rng: np.random.Generator, r: float, size: int) -> IntArray:
     gaps = _inversion_table(r)[top]
     unsure = (gaps == 0).nonzero()[0]
     if unsure.size:
-        u = (top[unsure] + rng.random(unsure.size)) * (1.0 / _TABLE_SIZE)
-        gaps[unsure] = _inversion(u, r) + 1
+        u = top[unsure] + rng.random(unsure.size)
+        u *= -1.0 / _TABLE_SIZE  # −U, exactly (a power of two)
+        np.log1p(u, out=u)
+        u /= math.log1p(-r)
+        np.floor(u, out=u)
+        np.minimum(u, 2.0**62, out=u)  # capped for a tiny r, as in _inversion
+        u += 1.0
+        gaps[unsure] = u  # whole numbers: exact in int64
     return gaps
 
 
@@ -307,7 +313,7 @@ def respond(
         if j < low:  # every row
             rows, f, p, a = None, f0 + j if j else f0, p0, allowed
         else:
-            rows = np.flatnonzero(c > j)
+            rows = (c > j).nonzero()[0]
             f, p, a = f0[rows] + j, p0[rows], None if allowed is None else allowed[rows]
         engaged, out = respond_once(
             rng, f, p, strength=strength, optout=optout, optout_fatigue_strength=optout_fatigue_strength,
@@ -351,7 +357,8 @@ def respond_once(
     :mod:`reachsim.model.broadcast`: engaged ⇔ ``U < p``; out ⇔ ``U < p·q`` when engaged, ``U ≥ 1 − (1 − p)·q``
     when not, so P(out) = q whatever the engagement. Every ``q`` is at most ``q_max`` (from ``stock_bound``, at
     least every stock, or else the largest stock, by the same float operations), so only rows with ``U < q_max``
-    or ``U ≥ 1 − q_max`` are tested exactly: the work is a few whole-array operations, not one draw per candidate.
+    or ``U ≥ 1 − q_max`` are tested exactly: the work is a few whole-array operations, not one draw per candidate
+    (and each ``np.flatnonzero`` is ``.nonzero()[0]``: at a few thousand rows a call costs as much as its work).
     """
     f = _float_stock(stock)
     n = f.size
@@ -366,20 +373,15 @@ def respond_once(
         p *= probability
     else:
         p = np.broadcast_to(np.asarray(probability), f.shape)
-    engaged = np.flatnonzero(u < p)
+    engaged = (u < p).nonzero()[0]
     if optout == 0.0:
         return engaged, _EMPTY
     f_max = 0.0
     if optout_fatigue_strength:
         f_max = float(f.max()) if stock_bound is None else float(stock_bound)
     q_max = min(1.0, optout * (1.0 + optout_fatigue_strength * f_max))
-    if q_max < 0.5:
-        # An engaged row opts out only if U < p·q ≤ q_max, one not engaged only if U ≥ 1 − (1 − p)·q ≥ 1 − q_max
-        # (and no row has both U < q_max and U ≥ 1 − q_max): the low end is searched among the engaged alone.
-        cand = np.concatenate((engaged[u[engaged] < q_max], np.flatnonzero(u >= 1.0 - q_max)))
-        cand.sort()
-    else:
-        cand = np.flatnonzero((u < q_max) | (u >= 1.0 - q_max))
+    # An engaged row opts out only if U < p·q ≤ q_max, one not engaged only if U ≥ 1 − (1 − p)·q ≥ 1 − q_max.
+    cand = ((u < q_max) | (u >= 1.0 - q_max)).nonzero()[0]
     if can_opt_out is not None:
         cand = cand[np.asarray(can_opt_out, dtype=bool)[cand]]
     if cand.size == 0:
