@@ -146,7 +146,7 @@ def geometric_gaps(rng: np.random.Generator, r: float, size: int) -> IntArray:
     logarithm, and of a quarter of a raw draw rather than one.
     """
     top = rng.bit_generator.random_raw((size + 3) // 4).view(_WORD)[:size] >> np.uint16(16 - _TABLE_BITS)
-    gaps = _inversion_table(r)[top]
+    gaps = _inversion_table(r).take(top)
     unsure = (gaps == 0).nonzero()[0]
     if unsure.size:
         u = top[unsure] + rng.random(unsure.size)
