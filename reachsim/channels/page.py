@@ -586,7 +586,7 @@ class PageChannel(Channel):
         one_each = counts is None or int(counts.max()) == 1
 
         def rows_of(rows: np.ndarray) -> np.ndarray:
-            return self.fan_list[at[rows]].astype(np.int64) if idx is None else idx[rows]
+            return self.fan_list[at[rows]] if idx is None else idx[rows]  # int32 or int64
 
         state = record.view(np.float32).reshape(size, 4)
         # Fatigue stock decayed to now; novelty for fans by days since they became fans, 1 for everyone else.
@@ -640,7 +640,7 @@ class PageChannel(Channel):
             ctx.flow("engagements", each.size)
             ctx.value("engagement", ctx.engagement_value(each))
             if ctx.bus.has_subscribers(topics.ENGAGEMENT):  # a person who engaged twice is in it twice
-                ctx.bus.publish(topics.ENGAGEMENT, idx=each, t=t, channel=self.name)
+                ctx.bus.publish(topics.ENGAGEMENT, idx=each.astype(np.int64), t=t, channel=self.name)
         if out_rows.size:
             self._unfollow(rows_of(out_rows))
         if engaged.size == 0 or (p.follow_probability == 0 and p.messenger_optin_probability == 0):
@@ -654,4 +654,4 @@ class PageChannel(Channel):
             optins = engaged[optin_draw < p.messenger_optin_probability]
             if optins.size:
                 ctx.flow("messenger_optins", optins.size)
-                ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins, t=t, source="page")
+                ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins.astype(np.int64), t=t, source="page")

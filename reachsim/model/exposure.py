@@ -154,7 +154,8 @@ def geometric_gaps(rng: np.random.Generator, r: float, size: int) -> IntArray:
         np.log1p(u, out=u)
         u /= math.log1p(-r)
         np.floor(u, out=u)
-        np.minimum(u, 2.0**62, out=u)  # capped for a tiny r, as in _inversion
+        if r < 2.0**-40:
+            np.minimum(u, 2.0**62, out=u)  # capped for a tiny r, as in _inversion (else below 2^46 already)
         u += 1.0
         gaps[unsure] = u  # whole numbers: exact in int64
     return gaps
@@ -386,6 +387,14 @@ def respond_once(
         cand = cand[np.asarray(can_opt_out, dtype=bool)[cand]]
     if cand.size == 0:
         return engaged, _EMPTY
+    if cand.size <= _FEW:  # the usual case: a handful of candidates, tested in Python floats (the same float64
+        # operations in the same order as below, so the same outcomes)
+        rows = cand.tolist()
+        outs = [
+            row for row, uc, pc, fc in zip(rows, u[cand].tolist(), p[cand].tolist(), f[cand].tolist(), strict=True)
+            if _opts_out(uc, pc, fc, optout, optout_fatigue_strength)
+        ]
+        return engaged, np.array(outs, dtype=np.int64) if outs else _EMPTY
     uc = u[cand]
     pc = np.asarray(p[cand], dtype=np.float64)
     ec = uc < pc  # the engagement test again, on the same values
@@ -393,6 +402,19 @@ def respond_once(
     qc = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * f[cand].astype(np.float64)))
     out = np.where(ec, uc < pc * qc, uc >= 1.0 - (1.0 - pc) * qc)
     return engaged, cand[out]
+
+
+#: Up to this many opt-out candidates are tested one by one in Python: a NumPy call costs more than a row.
+_FEW = 32
+
+
+def _opts_out(u: float, p: float, f: float, optout: float, optout_fatigue_strength: float) -> bool:
+    """The exact opt-out test of one candidate of :func:`respond_once` (uniform ``u``, engagement probability ``p``
+    before the cap, stock ``f``)."""
+    q = min(1.0, optout * (1.0 + optout_fatigue_strength * f))
+    if u < p:  # engaged
+        return u < min(p, 1.0) * q
+    return u >= 1.0 - (1.0 - min(p, 1.0)) * q
 
 
 def boost_unique_reach_variance(impressions: npt.ArrayLike, target: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -96,6 +96,26 @@ class TestRespondOnce:
         np.testing.assert_allclose(response.stock, stock.astype(float) + 1.0)
 
 
+    def test_few_candidates_are_tested_as_many(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The one-by-one test of a handful of opt-out candidates gives what the whole-array test gives."""
+        import reachsim.model.exposure as exposure
+
+        stock, probability, allowed = self.draw(10)
+        kwargs = dict(strength=0.3, optout=0.02, optout_fatigue_strength=1.5)
+        runs = []
+        for few in (exposure._FEW, 0):
+            monkeypatch.setattr(exposure, "_FEW", few)
+            rng = np.random.default_rng(11)
+            chunks = [slice(a, a + 100) for a in range(0, 60_000, 100)]  # about 15 candidates each
+            runs.append([respond_once(rng, stock[c], probability[c], can_opt_out=allowed[c], **kwargs) for c in chunks])
+        outs = 0
+        for (engaged, out), (engaged_again, out_again) in zip(*runs, strict=True):
+            np.testing.assert_array_equal(engaged, engaged_again)
+            np.testing.assert_array_equal(out, out_again)
+            outs += out.size
+        assert outs > 100
+
+
 class TestOrganicPositions:
     def test_each_position_and_each_pair_independently_with_probability_r(self) -> None:
         """Marginals r and joint r² (neighbours and far apart): Bernoulli(r) trials, independent."""
