@@ -5,8 +5,8 @@ Channels receive a :class:`ChannelContext`; they never reach into the simulation
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 

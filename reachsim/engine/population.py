@@ -93,6 +93,12 @@ def sample_rows(mask: np.ndarray, count: int, k: int, rng: np.random.Generator) 
     share = count / size
     if share < 0.05 or k > 0.25 * count:
         return np.sort(rng.choice(np.flatnonzero(mask), size=k, replace=False))
+    if k <= FEW_ROWS:  # the same draws and the same rows, kept in Python: a NumPy call costs more than a row
+        kept: list[int] = []
+        while len(kept) < k:
+            draws = rng.integers(0, size, size=int((k - len(kept)) / share * 1.25) + 16)
+            kept = list(dict.fromkeys(kept + draws[mask[draws]].tolist()))[:k]  # first occurrences, in order
+        return np.array(sorted(kept), dtype=np.int64)
     chosen = np.empty(0, dtype=np.int64)
     while chosen.size < k:
         draws = rng.integers(0, size, size=int((k - chosen.size) / share * 1.25) + 16)
@@ -100,6 +106,10 @@ def sample_rows(mask: np.ndarray, count: int, k: int, rng: np.random.Generator) 
         _, first = np.unique(candidates, return_index=True)
         chosen = candidates[np.sort(first)][:k]
     return np.sort(chosen)
+
+
+#: Up to this many rows :func:`sample_rows` keeps its draws in a Python list.
+FEW_ROWS = 256
 
 
 #: Rows per piece of :func:`sorted_subset` (2 MiB of int64 indices).
