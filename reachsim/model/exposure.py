@@ -381,6 +381,9 @@ def respond_once(
         p *= probability
     else:
         p = np.broadcast_to(np.asarray(probability), f.shape)
+    if n <= _FEW:  # a handful of rows (a later round of respond): each tested in Python floats, with the same
+        # outcomes (the same values, and the exact opt-out test decides wherever the candidates' would)
+        return _respond_few(u, p, f, can_opt_out, optout, optout_fatigue_strength)
     engaged = (u < p).nonzero()[0]
     if optout == 0.0:
         return engaged, _EMPTY
@@ -401,7 +404,7 @@ def respond_once(
             row for row, uc, pc, fc in zip(rows, u[cand].tolist(), p[cand].tolist(), f[cand].tolist(), strict=True)
             if _opts_out(uc, pc, fc, optout, optout_fatigue_strength)
         ]
-        return engaged, np.array(outs, dtype=np.int64) if outs else _EMPTY
+        return engaged, _rows(outs)
     uc = u[cand]
     pc = np.asarray(p[cand], dtype=np.float64)
     ec = uc < pc  # the engagement test again, on the same values
@@ -413,6 +416,27 @@ def respond_once(
 
 #: Up to this many opt-out candidates are tested one by one in Python: a NumPy call costs more than a row.
 _FEW = 32
+
+
+def _respond_few(
+    u: np.ndarray, p: np.ndarray, f: np.ndarray, can_opt_out: npt.ArrayLike | None, optout: float,
+    optout_fatigue_strength: float,
+) -> tuple[IntArray, IntArray]:
+    """:func:`respond_once` on a handful of rows, given their uniforms and engagement probabilities."""
+    us, ps = u.tolist(), p.tolist()
+    engaged = [i for i, (ui, pi) in enumerate(zip(us, ps, strict=True)) if ui < pi]
+    outs: list[int] = []
+    if optout:
+        allowed = [True] * len(us) if can_opt_out is None else np.asarray(can_opt_out, dtype=bool).tolist()
+        outs = [
+            i for i, (ui, pi, fi, ai) in enumerate(zip(us, ps, f.tolist(), allowed, strict=True))
+            if ai and _opts_out(ui, pi, fi, optout, optout_fatigue_strength)
+        ]
+    return _rows(engaged), _rows(outs)
+
+
+def _rows(rows: list[int]) -> IntArray:
+    return np.array(rows, dtype=np.int64) if rows else _EMPTY
 
 
 def _opts_out(u: float, p: float, f: float, optout: float, optout_fatigue_strength: float) -> bool:

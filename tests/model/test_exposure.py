@@ -116,6 +116,29 @@ class TestRespondOnce:
         assert outs > 100
 
 
+    def test_a_handful_of_rows_respond_as_many(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """respond_once on a few rows (tested one by one) gives what the whole-array path gives, draw for draw."""
+        import reachsim.model.exposure as exposure
+
+        stock, probability, allowed = self.draw(12)
+        runs = []
+        for few in (exposure._FEW, 0):
+            monkeypatch.setattr(exposure, "_FEW", few)
+            rng = np.random.default_rng(13)
+            runs.append([
+                respond_once(rng, stock[a : a + 7], probability[a : a + 7] * 0.3, strength=strength, optout=0.2,
+                             optout_fatigue_strength=fs, can_opt_out=allowed[a : a + 7] if fs else None)
+                for a in range(0, 21_000, 7) for strength, fs in ((0.5, 1.0), (0.0, 0.0))
+            ])
+        counts = [0, 0]
+        for (engaged, out), (engaged_again, out_again) in zip(*runs, strict=True):
+            np.testing.assert_array_equal(engaged, engaged_again)
+            np.testing.assert_array_equal(out, out_again)
+            counts[0] += engaged.size
+            counts[1] += out.size
+        assert min(counts) > 1000
+
+
 class TestOrganicPositions:
     def test_each_position_and_each_pair_independently_with_probability_r(self) -> None:
         """Marginals r and joint r² (neighbours and far apart): Bernoulli(r) trials, independent."""
