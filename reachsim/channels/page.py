@@ -60,6 +60,8 @@ PIECE = 1 << 16
 #: Scaled fatigue stocks are brought to the present at least every this many half-lives: they grow as 2^this, which
 #: leaves float32 room for stocks up to 2^32.
 REBASE = 96.0
+#: Up to this many unfollows at once are done one by one in Python (a NumPy call costs more than a swap).
+FEW_UNFOLLOWS = 16
 #: Stocks below this are 0 (every probability is the same at float32 precision).
 TINY = np.float32(2.0**-100)
 LN2 = math.log(2.0)
@@ -369,40 +371,49 @@ class PageChannel(Channel):
         """Those in ``idx`` (distinct, just exposed) who are fans stop being fans: their records go back to the
         store by row, and the last fans of the list (with their records) fill their places."""
         fan_records = self._fan_records
-        if idx.size == 1:  # the usual case: one swap, in scalars
-            row = int(idx[0])
-            hole = int(self.fan_position[row])
-            if hole < 0:
+        if idx.size <= FEW_UNFOLLOWS:  # the usual case: a swap or a few, in scalars (the same moves as below)
+            fan, position, fan_list = self.fan, self.fan_position, self.fan_list
+            rows = [row for row in idx.tolist() if fan[row]]
+            if not rows:
                 return
-            self.fan[row] = False
-            self.left[row] = True
-            end = self.fans - 1
-            self._pop_records[row] = fan_records[hole]
-            self.fan_position[row] = -1
-            if hole != end:
-                moved = int(self.fan_list[end])
-                self.fan_list[hole] = moved
-                fan_records[hole] = fan_records[end]
-                self.fan_position[moved] = hole
-        else:
-            idx = idx[self.fan[idx]]
-            if idx.size == 0:
-                return
-            self.fan[idx] = False
-            self.left[idx] = True
-            end = self.fans - idx.size
-            self._pop_records[idx] = fan_records[self.fan_position[idx]]
-            holes = np.sort(self.fan_position[idx])
-            self.fan_position[idx] = -1
-            tail = np.ones(idx.size, dtype=bool)
-            tail[holes[holes >= end] - end] = False
-            low = holes[holes < end]
-            if low.size:
-                sources = end + np.flatnonzero(tail)
-                moved = self.fan_list[sources]
-                self.fan_list[low] = moved
-                fan_records[low] = fan_records[sources]
-                self.fan_position[moved] = low
+            holes = []
+            for row in rows:
+                hole = int(position[row])
+                self._pop_records[row] = fan_records[hole]
+                fan[row] = False
+                self.left[row] = True
+                position[row] = -1
+                holes.append(hole)
+            holes.sort()
+            end = self.fans - len(rows)
+            emptied = set(holes)
+            sources = [source for source in range(end, self.fans) if source not in emptied]
+            for hole, source in zip(holes[: len(sources)], sources, strict=True):  # the last fans fill the holes
+                moved = int(fan_list[source])
+                fan_list[hole] = moved
+                fan_records[hole] = fan_records[source]
+                position[moved] = hole
+            self.fans = end
+            self.ctx.flow("left", len(rows))
+            return
+        idx = idx[self.fan[idx]]
+        if idx.size == 0:
+            return
+        self.fan[idx] = False
+        self.left[idx] = True
+        end = self.fans - idx.size
+        self._pop_records[idx] = fan_records[self.fan_position[idx]]
+        holes = np.sort(self.fan_position[idx])
+        self.fan_position[idx] = -1
+        tail = np.ones(idx.size, dtype=bool)
+        tail[holes[holes >= end] - end] = False
+        low = holes[holes < end]
+        if low.size:
+            sources = end + np.flatnonzero(tail)
+            moved = self.fan_list[sources]
+            self.fan_list[low] = moved
+            fan_records[low] = fan_records[sources]
+            self.fan_position[moved] = low
         self.fans = end
         self.ctx.flow("left", idx.size)
 
@@ -583,7 +594,8 @@ class PageChannel(Channel):
             record = fan_records[at]
             was_fan = None  # all fans
             idx = None  # consumer rows, looked up for the rows that need them
-        one_each = counts is None or int(counts.max()) == 1
+        most = 1 if counts is None else int(counts.max())  # deliveries to one row
+        one_each = most == 1
 
         def rows_of(rows: np.ndarray) -> np.ndarray:
             return self.fan_list[at[rows]] if idx is None else idx[rows]  # int32 or int64
@@ -602,12 +614,12 @@ class PageChannel(Channel):
         strength = eng.fatigue.strength if eng.fatigue else 0.0
         seen = record.view(np.uint32).reshape(size, 4)[:, 3]
         # Reached by the Page for the first time (everyone else was marked reached before).
-        first = np.flatnonzero(seen == 0) if self._unseen_fans or others.size else _NONE
+        first = (seen == 0).nonzero()[0] if self._unseen_fans or others.size else _NONE
         if first.size:
             self._unseen_fans -= int(np.count_nonzero(first < k_fans))
         self._roundings += 3
         bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
-        self._scaled_bound += (1.0 if one_each else float(counts.max())) / scale  # type: ignore[union-attr]
+        self._scaled_bound += most / scale
         times: np.ndarray | None = None  # engagements of each engaged row; None: one each
         if one_each:
             engaged_rows, out_rows = respond_once(
@@ -621,9 +633,9 @@ class PageChannel(Channel):
                 self._rng_response, counts, stock, probability, strength=strength, optout=p.unfollow.probability,
                 optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan, stock_bound=bound,
             )
-            engaged_rows = np.flatnonzero(response.engagements)
+            engaged_rows = response.engagements.nonzero()[0]
             times = response.engagements[engaged_rows]
-            out_rows = np.flatnonzero(response.opted_out)
+            out_rows = response.opted_out.nonzero()[0]
             state[:, 0] = response.stock * (1.0 / scale)
             seen += counts.astype(np.uint32)
         fan_records[at] = record[:k_fans]

@@ -453,3 +453,23 @@ def test_bernoulli_positions_survive_tiny_and_large_probabilities() -> None:
     seen = bernoulli_positions(rng, n, r)
     assert np.all(np.diff(seen) > 0) and seen[-1] < n
     assert abs(seen.size - n * r) <= Z * math.sqrt(n * r * (1 - r))
+
+
+def test_a_few_unfollows_make_the_moves_of_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unfollows done one by one in Python leave the fan list, positions and records the whole-array path leaves."""
+    import reachsim.channels.page as page_module
+
+    sc = scenario(page(initial_fans=3_000, organic_reach=0.5, posts={"every_days": 1},
+                       engagement={"probability": 0.05, "fatigue": {"half_life_days": 2, "strength": 0.1}},
+                       unfollow={"probability": 0.002, "fatigue_strength": 1.0}), size=5_000, horizon=60)
+    states = []
+    for few in (page_module.FEW_UNFOLLOWS, 0):
+        monkeypatch.setattr(page_module, "FEW_UNFOLLOWS", few)
+        result, sim = run(sc)
+        channel = sim.channels[0]
+        states.append((result.series["page", "left"].sum(), channel.fan_list[: channel.fans].copy(),
+                       channel.fan_position.copy(), channel.exposures(), channel.fatigue))
+    (left, *state), (left_again, *state_again) = states
+    assert left == left_again > 20
+    for a, b in zip(state, state_again, strict=True):
+        np.testing.assert_array_equal(a, b)
