@@ -552,9 +552,10 @@ class PageChannel(Channel):
         if boost.target == "fans":
             return positions, counts, empty, empty, impressions
         people = positions if target is None else target[positions]
-        at = self.fan_position[people]
-        fan = at >= 0
-        return at[fan].astype(np.int64), counts[fan], people[~fan], counts[~fan], impressions
+        fan = self.fan[people]  # a quarter of the bytes of the positions: fewer cache misses over the market
+        not_fan = ~fan
+        return (self.fan_position[people[fan]].astype(np.int64), counts[fan], people[not_fan], counts[not_fan],
+                impressions)
 
     def _post(self, t: float) -> None:
         """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
