@@ -414,7 +414,7 @@ def respond_once(
     return engaged, cand[out]
 
 
-#: Up to this many opt-out candidates are tested one by one in Python: a NumPy call costs more than a row.
+#: Up to this many rows, or opt-out candidates, are tested one by one in Python: a NumPy call costs more than a row.
 _FEW = 32
 
 

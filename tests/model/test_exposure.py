@@ -222,9 +222,17 @@ class _Uniforms:
         return np.array(out)
 
 
-def test_a_bounded_round_misses_no_opt_out_that_float32_rounding_lifts_above_the_bound() -> None:
+@pytest.mark.parametrize("few", [True, False])
+def test_a_bounded_round_misses_no_opt_out_that_float32_rounding_lifts_above_the_bound(
+    few: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Round j sees the float32 stock F + j, which may round above F + j; the round's bound must still cover it:
-    a uniform between the unrounded bound's q and the row's own q opts the row out, as the rule says."""
+    a uniform between the unrounded bound's q and the row's own q opts the row out, as the rule says (for the
+    whole-array candidates as for a handful of rows tested one by one)."""
+    import reachsim.model.exposure as exposure
+
+    if not few:
+        monkeypatch.setattr(exposure, "_FEW", 0)
     stock, j, optout, strength = np.float32(0.6369617), 5, 0.01, 1.0
     assert float(stock + np.float32(j)) > float(stock) + j  # this stock rounds up in round j
     q_row = optout * (1.0 + strength * float(stock + np.float32(j)))
