@@ -602,8 +602,7 @@ class PageChannel(Channel):
             return self.fan_list[at[rows]] if idx is None else idx[rows]  # int32 or int64
 
         state = record.view(np.float32).reshape(size, 4)
-        # Fatigue stock decayed to now; novelty for fans by days since they became fans, 1 for everyone else.
-        stock = np.multiply(state[:, 0], np.float32(scale))
+        # Novelty for fans by days since they became fans, 1 for everyone else.
         probability = np.multiply(state[:, 1], np.float32(eng.probability))
         if eng.novelty is not None:
             novelty = np.subtract(state[:, 2], np.float32(t))  # minus the age
@@ -623,13 +622,17 @@ class PageChannel(Channel):
         self._scaled_bound += most / scale
         times: np.ndarray | None = None  # engagements of each engaged row; None: one each
         if one_each:
+            # The stocks as stored, scaled by 1/scale: exp(−s·F) = exp(−(s·scale)·F/scale) and likewise the unfollow
+            # hazard, so the strengths take the scale rather than every stock (one pass over the records less).
             engaged_rows, out_rows = respond_once(
-                self._rng_response, stock, probability, strength=strength, optout=p.unfollow.probability,
-                optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan, stock_bound=bound,
+                self._rng_response, state[:, 0], probability, strength=strength * scale,
+                optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
+                can_opt_out=was_fan, stock_bound=bound / scale,
             )
             state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
             seen += np.uint32(1)
         else:
+            stock = np.multiply(state[:, 0], np.float32(scale))  # fatigue stock decayed to now
             response = respond(
                 self._rng_response, counts, stock, probability, strength=strength, optout=p.unfollow.probability,
                 optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan, stock_bound=bound,
