@@ -13,7 +13,7 @@ saturate as those run out. The maths is in docs/model/page.md; the sampling and 
 
 The fans are kept as a dense list (with each fan's position in it), so that a post's cost follows the people it
 reaches: organic sightings are positions in the list, drawn at a cost proportional to the sightings, and nothing
-passes over the market or over all fans. Each person's exposure state (fatigue stock, engagement multiplier, fan
+passes over the market or over all fans. Each person's exposure state (fatigue stock, engagement probability, fan
 since, exposures) is one 16-byte record: the fans' records in the order of the list, the others' (boosts reach
 non-fans too) by population row, so a post reads and writes the records it needs with one gather and one scatter.
 """
@@ -232,15 +232,16 @@ class PageChannel(Channel):
         self.never_fan = np.ones(n, dtype=bool)  # may still become a fan (neither fan nor left)
         # One 16-byte record per person, so that a post reads and writes each person's state with one gather and
         # one scatter (records viewed as complex128): the fatigue stock scaled to the reference time (see
-        # _stock_scale), the engagement multiplier (segment × relevance), fan since and exposures (uint32). The
+        # _stock_scale), the engagement probability before fatigue and novelty (base × segment × relevance, so that
+        # a post reads it as stored), fan since and exposures (uint32). The
         # fans' records are kept in the order of the fan list, the others' by population row: a post's sightings
         # are positions in the fan list, so their records are read in order from a store the size of the fans.
         self._store = np.zeros((n, 4), dtype=np.float32)  # by population row; stale for current fans
         self._fan_store = np.zeros((min(n, max(p.initial_fans, 1024)), 4), dtype=np.float32)  # by fan position
         self._pop_records, self._fan_records = self._records(self._store), self._records(self._fan_store)
         self._unseen_fans = 0  # fans never exposed to the Page
-        self._weight_uplift: float | None = None  # the relevance uplift the multipliers were made with
-        self._weights(p.relevance_uplift)
+        self._weight_key: tuple[float, float] | None = None  # the uplift and base probability they were made with
+        self._weights(p.relevance_uplift, p.engagement.probability)
         # The stock of a person at time t is scaled_fatigue · 2^(−(t − t_ref)/h): one scalar per post decays
         # everyone, and no time of last exposure is kept. h is None while the engagement has no fatigue.
         self._t_ref = 0.0
@@ -493,20 +494,22 @@ class PageChannel(Channel):
         return chosen
 
     # -- posts ----------------------------------------------------------------------------------------------
-    def _weights(self, uplift: float) -> None:
-        """Every consumer's engagement multiplier (ChannelContext.engagement_weights), made again only when the
-        relevance uplift changes."""
-        if uplift == self._weight_uplift:
+    def _weights(self, uplift: float, probability: float) -> None:
+        """Every consumer's engagement probability before fatigue and novelty: the base ``probability`` times their
+        multiplier (ChannelContext.engagement_weights), in float32, made again only when either changes."""
+        key = (uplift, probability)
+        if key == self._weight_key:
             return
+        base = np.float32(probability)
         n = self._store.shape[0]
         for a in range(0, n, PIECE):
             rows = np.arange(a, min(a + PIECE, n))
-            self._store[a : a + rows.size, 1] = self.ctx.engagement_weights(rows, uplift)
-        if self._weight_uplift is not None:
+            self._store[a : a + rows.size, 1] = self.ctx.engagement_weights(rows, uplift) * base
+        if self._weight_key is not None:
             for a in range(0, self.fans, PIECE):
                 rows = self.fan_list[a : min(a + PIECE, self.fans)]
-                self._fan_store[a : a + rows.size, 1] = self.ctx.engagement_weights(rows, uplift)
-        self._weight_uplift = uplift
+                self._fan_store[a : a + rows.size, 1] = self.ctx.engagement_weights(rows, uplift) * base
+        self._weight_key = key
 
     def _stock_scale(self, t: float, half_life: float | None) -> float:
         """The factor ``2^(−(t − t_ref)/h)`` turning scaled stocks into stocks at ``t``, for a post at ``t`` with
@@ -582,7 +585,8 @@ class PageChannel(Channel):
         if size == 0:
             return
         eng = p.engagement
-        self._weights(p.relevance_uplift)  # both before the records are read: they may rewrite the stores
+        self._weights(p.relevance_uplift, eng.probability)  # both before the records are read: they may rewrite
+        # the stores
         scale = self._stock_scale(t, eng.fatigue.half_life_days if eng.fatigue is not None else None)
         self._t_post = t
         fan_records, records = self._fan_records, self._pop_records
@@ -602,9 +606,9 @@ class PageChannel(Channel):
             return self.fan_list[at[rows]] if idx is None else idx[rows]  # int32 or int64
 
         state = record.view(np.float32).reshape(size, 4)
-        # Novelty for fans by days since they became fans, 1 for everyone else.
-        probability = np.multiply(state[:, 1], np.float32(eng.probability))
-        if eng.novelty is not None:
+        probability = state[:, 1]  # as stored (base × multiplier), read in place
+        if eng.novelty is not None:  # for fans by days since they became fans, 1 for everyone else
+            probability = probability.copy()
             novelty = np.subtract(state[:, 2], np.float32(t))  # minus the age
             np.multiply(novelty, np.float32(LN2 / eng.novelty.half_life_days), out=novelty)
             np.exp(novelty, out=novelty)  # 2^(−age/h) as e^(−age·ln 2/h): numpy's float32 exp is the vectorised one

@@ -193,7 +193,8 @@ def test_relevance_uplift_only_where_data_is_available() -> None:
 
 
 def test_relevance_uplift_changed_by_timeline() -> None:
-    """The multipliers kept per person follow a timeline change of relevance_uplift, for fans and non-fans."""
+    """The multipliers kept per person (times the base probability) follow a timeline change of relevance_uplift,
+    for fans and non-fans."""
     segments = [
         {"name": "loyal", "share": 0.25, "engagement_multiplier": 2.0, "data_available": 0.5},
         {"name": "casual", "share": 0.75, "engagement_multiplier": 1.0, "data_available": 0.0},
@@ -215,9 +216,33 @@ def test_relevance_uplift_changed_by_timeline() -> None:
     assert_bernoulli_sum(engaged[0], p * multiplier, what="day 0, no uplift")
     expected = p * multiplier * np.where(has_data, 1 + uplift, 1.0)
     assert_bernoulli_sum(engaged[1], expected, what="day 1, uplift")
-    stored = channel._column(1)  # every consumer's multiplier, fans' and others' records alike
+    stored = channel._column(1)  # every consumer's base × multiplier, fans' and others' records alike
     everyone = np.array([2.0, 1.0])[sim.population.segment] * np.where(sim.population.has_data, 1 + uplift, 1.0)
-    np.testing.assert_allclose(stored, everyone, rtol=1e-6)
+    np.testing.assert_allclose(stored, p * everyone, rtol=1e-6)
+
+
+def test_engagement_probability_changed_by_timeline() -> None:
+    """The base probability kept in every record (times the multiplier) follows a timeline change, for fans and
+    non-fans, and posts engage with the new one."""
+    segments = [
+        {"name": "loyal", "share": 0.25, "engagement_multiplier": 2.0},
+        {"name": "casual", "share": 0.75, "engagement_multiplier": 1.0},
+    ]
+    size, fans, p, later = 40_000, 20_000, 0.1, 0.03
+    sc = scenario(
+        page(initial_fans=fans, organic_reach=1.0, posts={"every_days": 1}, engagement={"probability": p}),
+        size=size,
+        horizon=2,
+        segments=segments,
+        timeline=[{"day": 1, "channel": "page", "set": {"engagement.probability": later}}],
+    )
+    result, sim = run(sc)
+    channel = sim.channels[0]
+    multiplier = np.array([2.0, 1.0])[sim.population.segment]
+    engaged = result.series["page", "engagements"]
+    assert_bernoulli_sum(engaged[0], p * multiplier[channel.fan], what="day 0")
+    assert_bernoulli_sum(engaged[1], later * multiplier[channel.fan], what="day 1")
+    np.testing.assert_allclose(channel._column(1), later * multiplier, rtol=1e-6)
 
 
 def test_fatigue_across_posts_and_unfollow_hazard() -> None:
