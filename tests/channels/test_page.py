@@ -424,6 +424,12 @@ def test_uniform_impressions_and_merge() -> None:
     for target, impressions in ((1_000, 50), (1_000, 5_000)):  # sorting and counting paths
         positions, counts = uniform_impressions(rng, target, impressions)
         assert counts.sum() == impressions and np.all(np.diff(positions) > 0) and positions.max() < target
+    for target, impressions in ((1_000, 120), (200_000, 2_098), (7, 1)):  # the sorting path is np.unique's count
+        positions, counts = uniform_impressions(np.random.default_rng(2), target, impressions)
+        hits = np.random.default_rng(2).integers(0, target, size=impressions, dtype=np.int64)
+        expected, expected_counts = np.unique(hits, return_counts=True)
+        np.testing.assert_array_equal(positions, expected)
+        np.testing.assert_array_equal(counts, expected_counts)
     idx, counts = merge_exposures([1, 5, 9], [1, 1, 1], [5, 2], [3, 2])
     np.testing.assert_array_equal(idx, [1, 2, 5, 9])
     np.testing.assert_array_equal(counts, [1, 2, 4, 1])
