@@ -5,6 +5,7 @@ Channels receive a :class:`ChannelContext`; they never reach into the simulation
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ class SegmentTable:
 
     def __post_init__(self) -> None:
         self.multiplier32 = np.asarray(self.engagement_multiplier, dtype=np.float32)
+        self.values = [float(v) for v in self.value_per_engagement]  # summed in Python: a few segments
 
 
 @dataclass
@@ -111,4 +113,5 @@ class ChannelContext:
 
     def engagement_value(self, idx: np.ndarray) -> float:
         """Value of one engagement by each of the consumers ``idx`` (a row may repeat), summed by segment."""
-        return float(self.population.segment_counts(idx) @ self.segments.value_per_engagement)
+        counts = self.population.segment_tally(idx)
+        return math.fsum(count * value for count, value in zip(counts, self.segments.values, strict=True))

@@ -47,12 +47,21 @@ class Population:
         return np.bincount(self.segment, minlength=int(self.segment.max(initial=0)) + 1)
 
     def segment_counts(self, idx: np.ndarray) -> np.ndarray:
-        """How many of ``idx`` (rows in any order; a repeated row counts each time) belong to each segment.
+        """How many of ``idx`` (rows in any order; a repeated row counts each time) belong to each segment."""
+        return np.array(self.segment_tally(idx), dtype=np.int64)
+
+    def segment_tally(self, idx: np.ndarray) -> list[int]:
+        """:meth:`segment_counts` as Python integers.
 
         Each segment is a range of rows, so this is one comparison per boundary between segments (a handful),
         cheaper than looking each row's segment up and counting."""
-        below = [np.count_nonzero(idx < end) for end in self._segment_ends[:-1]]
-        return np.diff(np.array([0, *below, idx.size], dtype=np.int64))
+        counts, below = [], 0
+        for end in self._segment_ends[:-1]:
+            up_to = int(np.count_nonzero(idx < end))
+            counts.append(up_to - below)
+            below = up_to
+        counts.append(int(idx.size) - below)
+        return counts
 
     def mark_reached(self, idx: np.ndarray) -> int:
         """Record an exposure to any channel; return how many were reached for the first time.
@@ -84,6 +93,12 @@ def sample_rows(mask: np.ndarray, count: int, k: int, rng: np.random.Generator) 
     share = count / size
     if share < 0.05 or k > 0.25 * count:
         return np.sort(rng.choice(np.flatnonzero(mask), size=k, replace=False))
+    if k <= FEW_ROWS:  # the same draws and the same rows, kept in Python: a NumPy call costs more than a row
+        kept: list[int] = []
+        while len(kept) < k:
+            draws = rng.integers(0, size, size=int((k - len(kept)) / share * 1.25) + 16)
+            kept = list(dict.fromkeys(kept + draws[mask[draws]].tolist()))[:k]  # first occurrences, in order
+        return np.array(sorted(kept), dtype=np.int64)
     chosen = np.empty(0, dtype=np.int64)
     while chosen.size < k:
         draws = rng.integers(0, size, size=int((k - chosen.size) / share * 1.25) + 16)
@@ -91,6 +106,10 @@ def sample_rows(mask: np.ndarray, count: int, k: int, rng: np.random.Generator) 
         _, first = np.unique(candidates, return_index=True)
         chosen = candidates[np.sort(first)][:k]
     return np.sort(chosen)
+
+
+#: Up to this many rows :func:`sample_rows` keeps its draws in a Python list.
+FEW_ROWS = 256
 
 
 #: Rows per piece of :func:`sorted_subset` (2 MiB of int64 indices).

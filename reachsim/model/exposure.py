@@ -51,9 +51,13 @@ _EMPTY = np.empty(0, dtype=np.int64)
 #: before they are summed; above it a gap is below 2^50 (its chance of more is (1 − r)^(2^50) ≈ 0).
 _SATURATING_R = 1e-9
 #: Geometric gaps by table look-up (:func:`geometric_gaps`) from this success probability up: below it, where the
-#: table would be consulted in vain more often (an interval of 2^−16 spans 2^−16/r draws' values), numpy's.
-_TABLE_R = 2.0**-8
-_TABLE_SIZE = 1 << 16
+#: table would be consulted in vain more often (an interval of 2^−12 spans 2^−12/r draws' values), numpy's.
+_TABLE_R = 2.0**-6
+#: The table has 2^12 entries (32 KiB, so that it stays in the fastest cache between posts); each draw's entry is
+#: chosen by the top 12 bits of a 16-bit word, four words to a raw 64-bit draw.
+_TABLE_BITS = 12
+_TABLE_SIZE = 1 << _TABLE_BITS
+_WORD = np.dtype("<u2")  # little-endian on every machine: the same draws everywhere
 
 #: Above this many impressions per member of the target, counting with ``bincount`` beats sorting.
 _BINCOUNT_RATIO = 0.125
@@ -132,17 +136,28 @@ def bernoulli_positions(rng: np.random.Generator, n: int, r: float) -> IntArray:
 def geometric_gaps(rng: np.random.Generator, r: float, size: int) -> IntArray:
     """``size`` independent Geometric(``r``) draws (trials up to and including the first success), by inversion.
 
-    One uniform ``U`` each (53 bits, ``rng.random``): the draw is ``1 + floor(log(1 − U)/log(1 − r))``, so that
-    P(draw > k) = P(1 − U ≤ (1 − r)^k) = (1 − r)^k. The formula is looked up by the top 16 bits of ``U`` in a table
-    of its value on each of the 2^16 intervals of ``U`` (:func:`_inversion_table`, made once per ``r``); the few
-    draws in an interval where the value changes (marked 0) evaluate it exactly. Every draw is the formula's value
-    at its own ``U``, at the cost of a table look-up rather than a logarithm.
+    The draw is ``1 + floor(log(1 − U)/log(1 − r))`` for a uniform ``U``, so that P(draw > k) = P(1 − U ≤
+    (1 − r)^k) = (1 − r)^k. ``U`` is chosen in two steps: first which of the 2^12 intervals ``[b, b + 1)·2^−12``
+    it falls in (the top 12 bits of a 16-bit word, four words to a raw 64-bit draw of the generator), which
+    settles the draw wherever the formula is constant on the interval (:func:`_inversion_table`); then, only in
+    the few intervals where it is not (marked 0), its place within the interval, ``U = (b + W)·2^−12`` with a
+    fresh ``W = rng.random()``, at which the formula is evaluated. ``U`` is uniform either way, so every draw is
+    the formula's value at a uniform, at the cost of a small table look-up for most draws rather than a
+    logarithm, and of a quarter of a raw draw rather than one.
     """
-    u = rng.random(size)
-    gaps = _inversion_table(r)[(u * _TABLE_SIZE).astype(np.intp)]
-    unsure = np.flatnonzero(gaps == 0)
+    top = rng.bit_generator.random_raw((size + 3) // 4).view(_WORD)[:size] >> np.uint16(16 - _TABLE_BITS)
+    gaps = _inversion_table(r).take(top)
+    unsure = (gaps == 0).nonzero()[0]
     if unsure.size:
-        gaps[unsure] = _inversion(u[unsure], r) + 1
+        u = top[unsure] + rng.random(unsure.size)
+        u *= -1.0 / _TABLE_SIZE  # −U, exactly (a power of two)
+        np.log1p(u, out=u)
+        u /= math.log1p(-r)
+        np.floor(u, out=u)
+        if r < 2.0**-40:
+            np.minimum(u, 2.0**62, out=u)  # capped for a tiny r, as in _inversion (else below 2^46 already)
+        u += 1.0
+        gaps[unsure] = u  # whole numbers: exact in int64
     return gaps
 
 
@@ -155,8 +170,8 @@ def _inversion(u: npt.NDArray[np.float64], r: float) -> IntArray:
 
 @functools.lru_cache(maxsize=16)
 def _inversion_table(r: float) -> IntArray:
-    """The draw ``1 +`` :func:`_inversion` on each interval ``[b, b + 1)·2^−16`` of the uniform, or 0 where it is
-    not constant there (512 KiB).
+    """The draw ``1 +`` :func:`_inversion` on each interval ``[b, b + 1)·2^−12`` of the uniform, or 0 where it is
+    not constant there (32 KiB).
 
     The formula is monotone in ``u``, so it is constant on an interval when it is equal at the interval's least
     and greatest doubles."""
@@ -214,8 +229,15 @@ def uniform_impressions(
         per_position = np.bincount(hits, minlength=target_size)
         positions = np.flatnonzero(per_position)
         return positions.astype(np.int64, copy=False), per_position[positions].astype(np.int64)
-    positions, counts = np.unique(hits, return_counts=True)
-    return positions, counts.astype(np.int64)
+    hits.sort()  # what np.unique does, without its overhead (at a few thousand impressions it costs as much)
+    first = np.empty(impressions, dtype=bool)  # the first impression of each position
+    first[0] = True
+    np.not_equal(hits[1:], hits[:-1], out=first[1:])
+    starts = first.nonzero()[0]
+    counts = np.empty(starts.size, dtype=np.int64)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1] = impressions - starts[-1]
+    return hits[starts], counts
 
 
 def merge_exposures(
@@ -299,7 +321,7 @@ def respond(
         if j < low:  # every row
             rows, f, p, a = None, f0 + j if j else f0, p0, allowed
         else:
-            rows = np.flatnonzero(c > j)
+            rows = (c > j).nonzero()[0]
             f, p, a = f0[rows] + j, p0[rows], None if allowed is None else allowed[rows]
         engaged, out = respond_once(
             rng, f, p, strength=strength, optout=optout, optout_fatigue_strength=optout_fatigue_strength,
@@ -343,7 +365,8 @@ def respond_once(
     :mod:`reachsim.model.broadcast`: engaged ⇔ ``U < p``; out ⇔ ``U < p·q`` when engaged, ``U ≥ 1 − (1 − p)·q``
     when not, so P(out) = q whatever the engagement. Every ``q`` is at most ``q_max`` (from ``stock_bound``, at
     least every stock, or else the largest stock, by the same float operations), so only rows with ``U < q_max``
-    or ``U ≥ 1 − q_max`` are tested exactly: the work is a few whole-array operations, not one draw per candidate.
+    or ``U ≥ 1 − q_max`` are tested exactly: the work is a few whole-array operations, not one draw per candidate
+    (and each ``np.flatnonzero`` is ``.nonzero()[0]``: at a few thousand rows a call costs as much as its work).
     """
     f = _float_stock(stock)
     n = f.size
@@ -358,24 +381,30 @@ def respond_once(
         p *= probability
     else:
         p = np.broadcast_to(np.asarray(probability), f.shape)
-    engaged = np.flatnonzero(u < p)
+    if n <= _FEW:  # a handful of rows (a later round of respond): each tested in Python floats, with the same
+        # outcomes (the same values, and the exact opt-out test decides wherever the candidates' would)
+        return _respond_few(u, p, f, can_opt_out, optout, optout_fatigue_strength)
+    engaged = (u < p).nonzero()[0]
     if optout == 0.0:
         return engaged, _EMPTY
     f_max = 0.0
     if optout_fatigue_strength:
         f_max = float(f.max()) if stock_bound is None else float(stock_bound)
     q_max = min(1.0, optout * (1.0 + optout_fatigue_strength * f_max))
-    if q_max < 0.5:
-        # An engaged row opts out only if U < p·q ≤ q_max, one not engaged only if U ≥ 1 − (1 − p)·q ≥ 1 − q_max
-        # (and no row has both U < q_max and U ≥ 1 − q_max): the low end is searched among the engaged alone.
-        cand = np.concatenate((engaged[u[engaged] < q_max], np.flatnonzero(u >= 1.0 - q_max)))
-        cand.sort()
-    else:
-        cand = np.flatnonzero((u < q_max) | (u >= 1.0 - q_max))
+    # An engaged row opts out only if U < p·q ≤ q_max, one not engaged only if U ≥ 1 − (1 − p)·q ≥ 1 − q_max.
+    cand = ((u < q_max) | (u >= 1.0 - q_max)).nonzero()[0]
     if can_opt_out is not None:
         cand = cand[np.asarray(can_opt_out, dtype=bool)[cand]]
     if cand.size == 0:
         return engaged, _EMPTY
+    if cand.size <= _FEW:  # the usual case: a handful of candidates, tested in Python floats (the same float64
+        # operations in the same order as below, so the same outcomes)
+        rows = cand.tolist()
+        outs = [
+            row for row, uc, pc, fc in zip(rows, u[cand].tolist(), p[cand].tolist(), f[cand].tolist(), strict=True)
+            if _opts_out(uc, pc, fc, optout, optout_fatigue_strength)
+        ]
+        return engaged, _rows(outs)
     uc = u[cand]
     pc = np.asarray(p[cand], dtype=np.float64)
     ec = uc < pc  # the engagement test again, on the same values
@@ -383,6 +412,40 @@ def respond_once(
     qc = np.minimum(1.0, optout * (1.0 + optout_fatigue_strength * f[cand].astype(np.float64)))
     out = np.where(ec, uc < pc * qc, uc >= 1.0 - (1.0 - pc) * qc)
     return engaged, cand[out]
+
+
+#: Up to this many rows, or opt-out candidates, are tested one by one in Python: a NumPy call costs more than a row.
+_FEW = 32
+
+
+def _respond_few(
+    u: np.ndarray, p: np.ndarray, f: np.ndarray, can_opt_out: npt.ArrayLike | None, optout: float,
+    optout_fatigue_strength: float,
+) -> tuple[IntArray, IntArray]:
+    """:func:`respond_once` on a handful of rows, given their uniforms and engagement probabilities."""
+    us, ps = u.tolist(), p.tolist()
+    engaged = [i for i, (ui, pi) in enumerate(zip(us, ps, strict=True)) if ui < pi]
+    outs: list[int] = []
+    if optout:
+        allowed = [True] * len(us) if can_opt_out is None else np.asarray(can_opt_out, dtype=bool).tolist()
+        outs = [
+            i for i, (ui, pi, fi, ai) in enumerate(zip(us, ps, f.tolist(), allowed, strict=True))
+            if ai and _opts_out(ui, pi, fi, optout, optout_fatigue_strength)
+        ]
+    return _rows(engaged), _rows(outs)
+
+
+def _rows(rows: list[int]) -> IntArray:
+    return np.array(rows, dtype=np.int64) if rows else _EMPTY
+
+
+def _opts_out(u: float, p: float, f: float, optout: float, optout_fatigue_strength: float) -> bool:
+    """The exact opt-out test of one candidate of :func:`respond_once` (uniform ``u``, engagement probability ``p``
+    before the cap, stock ``f``)."""
+    q = min(1.0, optout * (1.0 + optout_fatigue_strength * f))
+    if u < p:  # engaged
+        return u < min(p, 1.0) * q
+    return u >= 1.0 - (1.0 - min(p, 1.0)) * q
 
 
 def boost_unique_reach_variance(impressions: npt.ArrayLike, target: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -193,7 +193,8 @@ def test_relevance_uplift_only_where_data_is_available() -> None:
 
 
 def test_relevance_uplift_changed_by_timeline() -> None:
-    """The multipliers kept per person follow a timeline change of relevance_uplift, for fans and non-fans."""
+    """The multipliers kept per person (times the base probability) follow a timeline change of relevance_uplift,
+    for fans and non-fans."""
     segments = [
         {"name": "loyal", "share": 0.25, "engagement_multiplier": 2.0, "data_available": 0.5},
         {"name": "casual", "share": 0.75, "engagement_multiplier": 1.0, "data_available": 0.0},
@@ -215,9 +216,33 @@ def test_relevance_uplift_changed_by_timeline() -> None:
     assert_bernoulli_sum(engaged[0], p * multiplier, what="day 0, no uplift")
     expected = p * multiplier * np.where(has_data, 1 + uplift, 1.0)
     assert_bernoulli_sum(engaged[1], expected, what="day 1, uplift")
-    stored = channel._column(1)  # every consumer's multiplier, fans' and others' records alike
+    stored = channel._column(1)  # every consumer's base × multiplier, fans' and others' records alike
     everyone = np.array([2.0, 1.0])[sim.population.segment] * np.where(sim.population.has_data, 1 + uplift, 1.0)
-    np.testing.assert_allclose(stored, everyone, rtol=1e-6)
+    np.testing.assert_allclose(stored, p * everyone, rtol=1e-6)
+
+
+def test_engagement_probability_changed_by_timeline() -> None:
+    """The base probability kept in every record (times the multiplier) follows a timeline change, for fans and
+    non-fans, and posts engage with the new one."""
+    segments = [
+        {"name": "loyal", "share": 0.25, "engagement_multiplier": 2.0},
+        {"name": "casual", "share": 0.75, "engagement_multiplier": 1.0},
+    ]
+    size, fans, p, later = 40_000, 20_000, 0.1, 0.03
+    sc = scenario(
+        page(initial_fans=fans, organic_reach=1.0, posts={"every_days": 1}, engagement={"probability": p}),
+        size=size,
+        horizon=2,
+        segments=segments,
+        timeline=[{"day": 1, "channel": "page", "set": {"engagement.probability": later}}],
+    )
+    result, sim = run(sc)
+    channel = sim.channels[0]
+    multiplier = np.array([2.0, 1.0])[sim.population.segment]
+    engaged = result.series["page", "engagements"]
+    assert_bernoulli_sum(engaged[0], p * multiplier[channel.fan], what="day 0")
+    assert_bernoulli_sum(engaged[1], later * multiplier[channel.fan], what="day 1")
+    np.testing.assert_allclose(channel._column(1), later * multiplier, rtol=1e-6)
 
 
 def test_fatigue_across_posts_and_unfollow_hazard() -> None:
@@ -399,6 +424,12 @@ def test_uniform_impressions_and_merge() -> None:
     for target, impressions in ((1_000, 50), (1_000, 5_000)):  # sorting and counting paths
         positions, counts = uniform_impressions(rng, target, impressions)
         assert counts.sum() == impressions and np.all(np.diff(positions) > 0) and positions.max() < target
+    for target, impressions in ((1_000, 120), (200_000, 2_098), (7, 1)):  # the sorting path is np.unique's count
+        positions, counts = uniform_impressions(np.random.default_rng(2), target, impressions)
+        hits = np.random.default_rng(2).integers(0, target, size=impressions, dtype=np.int64)
+        expected, expected_counts = np.unique(hits, return_counts=True)
+        np.testing.assert_array_equal(positions, expected)
+        np.testing.assert_array_equal(counts, expected_counts)
     idx, counts = merge_exposures([1, 5, 9], [1, 1, 1], [5, 2], [3, 2])
     np.testing.assert_array_equal(idx, [1, 2, 5, 9])
     np.testing.assert_array_equal(counts, [1, 2, 4, 1])
@@ -453,3 +484,23 @@ def test_bernoulli_positions_survive_tiny_and_large_probabilities() -> None:
     seen = bernoulli_positions(rng, n, r)
     assert np.all(np.diff(seen) > 0) and seen[-1] < n
     assert abs(seen.size - n * r) <= Z * math.sqrt(n * r * (1 - r))
+
+
+def test_a_few_unfollows_make_the_moves_of_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unfollows done one by one in Python leave the fan list, positions and records the whole-array path leaves."""
+    import reachsim.channels.page as page_module
+
+    sc = scenario(page(initial_fans=3_000, organic_reach=0.5, posts={"every_days": 1},
+                       engagement={"probability": 0.05, "fatigue": {"half_life_days": 2, "strength": 0.1}},
+                       unfollow={"probability": 0.002, "fatigue_strength": 1.0}), size=5_000, horizon=60)
+    states = []
+    for few in (page_module.FEW_UNFOLLOWS, 0):
+        monkeypatch.setattr(page_module, "FEW_UNFOLLOWS", few)
+        result, sim = run(sc)
+        channel = sim.channels[0]
+        states.append((result.series["page", "left"].sum(), channel.fan_list[: channel.fans].copy(),
+                       channel.fan_position.copy(), channel.exposures(), channel.fatigue))
+    (left, *state), (left_again, *state_again) = states
+    assert left == left_again > 20
+    for a, b in zip(state, state_again, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from reachsim.channels.acquisition import NeverJoined
-from reachsim.engine.population import Population
+from reachsim.engine.population import Population, sample_rows
 
 
 @pytest.mark.parametrize("size", [1, 7, 1_000, 123_457])
@@ -45,3 +47,43 @@ def test_segment_counts_are_the_counts_of_each_rows_segment(shares) -> None:
         idx = rng.integers(0, population.size, size=k)  # repeats count each time
         expected = np.bincount(population.segment[idx], minlength=len(shares))
         np.testing.assert_array_equal(population.segment_counts(idx), expected)
+
+
+@pytest.mark.parametrize(("n", "k", "share"), [(400, 3, 0.9), (400, 40, 0.5), (2000, 300, 0.9)])
+def test_sample_rows_is_a_uniform_subset_of_the_eligible(n: int, k: int, share: float) -> None:
+    """Eligible rows (the first, a middle and the last) are each chosen with probability k/count and a pair with
+    k(k − 1)/(count(count − 1)), within 4 standard errors; chosen rows are distinct, eligible and sorted (the list
+    path up to FEW_ROWS rows, the array path above)."""
+    rng = np.random.default_rng(5)
+    draws = 4000
+    mask = rng.random(n) < share
+    count = int(mask.sum())
+    assert k <= 0.25 * count  # the path that draws random rows and keeps the eligible
+    eligible = np.flatnonzero(mask)
+    watched = eligible[[0, count // 2, count - 1]]
+    hits = np.zeros(3, dtype=np.int64)
+    pair = 0
+    for _ in range(draws):
+        rows = sample_rows(mask, count, k, rng)
+        assert rows.size == k and np.all(np.diff(rows) > 0) and mask[rows].all()
+        seen = np.isin(watched, rows)
+        hits += seen
+        pair += int(seen[0] and seen[2])
+    p = k / count
+    assert np.all(np.abs(hits - draws * p) <= 4 * math.sqrt(draws * p * (1 - p)))
+    p2 = p * (k - 1) / (count - 1)
+    assert abs(pair - draws * p2) <= 4 * math.sqrt(draws * p2 * (1 - p2)) + 1e-9
+
+
+def test_sample_rows_keeps_the_same_rows_on_either_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The list path keeps the rows the array path keeps, from the same draws."""
+    import reachsim.engine.population as population
+
+    mask = np.random.default_rng(6).random(10_000) < 0.4
+    runs = []
+    for few in (population.FEW_ROWS, 0):
+        monkeypatch.setattr(population, "FEW_ROWS", few)
+        rng = np.random.default_rng(7)
+        runs.append([sample_rows(mask, int(mask.sum()), k, rng) for k in (1, 5, 50, 200) for _ in range(20)])
+    for rows, again in zip(*runs, strict=True):
+        np.testing.assert_array_equal(rows, again)

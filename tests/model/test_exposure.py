@@ -96,6 +96,49 @@ class TestRespondOnce:
         np.testing.assert_allclose(response.stock, stock.astype(float) + 1.0)
 
 
+    def test_few_candidates_are_tested_as_many(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The one-by-one test of a handful of opt-out candidates gives what the whole-array test gives."""
+        import reachsim.model.exposure as exposure
+
+        stock, probability, allowed = self.draw(10)
+        kwargs = dict(strength=0.3, optout=0.02, optout_fatigue_strength=1.5)
+        runs = []
+        for few in (exposure._FEW, 0):
+            monkeypatch.setattr(exposure, "_FEW", few)
+            rng = np.random.default_rng(11)
+            chunks = [slice(a, a + 100) for a in range(0, 60_000, 100)]  # about 15 candidates each
+            runs.append([respond_once(rng, stock[c], probability[c], can_opt_out=allowed[c], **kwargs) for c in chunks])
+        outs = 0
+        for (engaged, out), (engaged_again, out_again) in zip(*runs, strict=True):
+            np.testing.assert_array_equal(engaged, engaged_again)
+            np.testing.assert_array_equal(out, out_again)
+            outs += out.size
+        assert outs > 100
+
+
+    def test_a_handful_of_rows_respond_as_many(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """respond_once on a few rows (tested one by one) gives what the whole-array path gives, draw for draw."""
+        import reachsim.model.exposure as exposure
+
+        stock, probability, allowed = self.draw(12)
+        runs = []
+        for few in (exposure._FEW, 0):
+            monkeypatch.setattr(exposure, "_FEW", few)
+            rng = np.random.default_rng(13)
+            runs.append([
+                respond_once(rng, stock[a : a + 7], probability[a : a + 7] * 0.3, strength=strength, optout=0.2,
+                             optout_fatigue_strength=fs, can_opt_out=allowed[a : a + 7] if fs else None)
+                for a in range(0, 21_000, 7) for strength, fs in ((0.5, 1.0), (0.0, 0.0))
+            ])
+        counts = [0, 0]
+        for (engaged, out), (engaged_again, out_again) in zip(*runs, strict=True):
+            np.testing.assert_array_equal(engaged, engaged_again)
+            np.testing.assert_array_equal(out, out_again)
+            counts[0] += engaged.size
+            counts[1] += out.size
+        assert min(counts) > 1000
+
+
 class TestOrganicPositions:
     def test_each_position_and_each_pair_independently_with_probability_r(self) -> None:
         """Marginals r and joint r² (neighbours and far apart): Bernoulli(r) trials, independent."""
@@ -131,16 +174,22 @@ class TestOrganicPositions:
 class TestGeometricGaps:
     @pytest.mark.parametrize("r", [2.0**-8, 0.02, 0.16, 0.7, 0.999])
     def test_the_table_gives_the_formula_at_every_uniform(self, r: float) -> None:
-        """The look-up equals 1 + floor(log(1 − U)/log(1 − r)) evaluated at each draw's own uniform."""
+        """The look-up equals 1 + floor(log(1 − U)/log(1 − r)) at a uniform U of each draw's interval: anywhere in
+        it where the table is sure, at (interval + W)·2^−12 with the draw's own fresh W where it is not."""
         size = 200_000
         gaps = geometric_gaps(np.random.default_rng(12), r, size)
-        u = np.random.default_rng(12).random(size)
+        rng = np.random.default_rng(12)
+        top = rng.bit_generator.random_raw((size + 3) // 4).view("<u2")[:size] >> 4
+        table = _inversion_table(r)
+        unsure = table[top] == 0
+        u = (top + np.random.default_rng(99).random(size)) / 4096.0  # anywhere in the interval where it is sure
+        u[unsure] = (top[unsure] + rng.random(int(unsure.sum()))) / 4096.0  # the draws' own W where it is not
         with np.errstate(divide="ignore"):
             formula = 1 + np.floor(np.log1p(-u) / math.log1p(-r))
         np.testing.assert_array_equal(gaps, formula.astype(np.int64))
-        edges = np.arange(1 << 16) / (1 << 16)  # the intervals' ends, where the table changes value
+        assert unsure.mean() < 0.6
+        edges = np.arange(4096) / 4096  # the intervals' ends, where the table changes value
         at_edges = 1 + np.floor(np.log1p(-edges) / math.log1p(-r))
-        table = _inversion_table(r)
         known = table > 0
         np.testing.assert_array_equal(table[known], at_edges[known].astype(np.int64))
 
@@ -173,9 +222,17 @@ class _Uniforms:
         return np.array(out)
 
 
-def test_a_bounded_round_misses_no_opt_out_that_float32_rounding_lifts_above_the_bound() -> None:
+@pytest.mark.parametrize("few", [True, False])
+def test_a_bounded_round_misses_no_opt_out_that_float32_rounding_lifts_above_the_bound(
+    few: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Round j sees the float32 stock F + j, which may round above F + j; the round's bound must still cover it:
-    a uniform between the unrounded bound's q and the row's own q opts the row out, as the rule says."""
+    a uniform between the unrounded bound's q and the row's own q opts the row out, as the rule says (for the
+    whole-array candidates as for a handful of rows tested one by one)."""
+    import reachsim.model.exposure as exposure
+
+    if not few:
+        monkeypatch.setattr(exposure, "_FEW", 0)
     stock, j, optout, strength = np.float32(0.6369617), 5, 0.01, 1.0
     assert float(stock + np.float32(j)) > float(stock) + j  # this stock rounds up in round j
     q_row = optout * (1.0 + strength * float(stock + np.float32(j)))
