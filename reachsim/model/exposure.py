@@ -29,6 +29,8 @@ from fractions import Fraction
 import numpy as np
 import numpy.typing as npt
 
+from reachsim.model.rawbits import has_raw64, words16
+
 __all__ = [
     "Response",
     "bernoulli_positions",
@@ -57,7 +59,6 @@ _TABLE_R = 2.0**-6
 #: chosen by the top 12 bits of a 16-bit word, four words to a raw 64-bit draw.
 _TABLE_BITS = 12
 _TABLE_SIZE = 1 << _TABLE_BITS
-_WORD = np.dtype("<u2")  # little-endian on every machine: the same draws everywhere
 
 #: Above this many impressions per member of the target, counting with ``bincount`` beats sorting.
 _BINCOUNT_RATIO = 0.125
@@ -145,13 +146,18 @@ def geometric_gaps(rng: np.random.Generator, r: float, size: int) -> IntArray:
     the formula's value at a uniform, at the cost of a small table look-up for most draws rather than a
     logarithm, and of a quarter of a raw draw rather than one.
     """
-    top = rng.bit_generator.random_raw((size + 3) // 4).view(_WORD)[:size] >> np.uint16(16 - _TABLE_BITS)
+    if not has_raw64(rng):  # raw draws of fewer than 64 bits: the formula at rng.random()'s uniforms
+        return _inversion(rng.random(size), r) + 1
+    top = words16(rng, size) >> np.uint16(16 - _TABLE_BITS)
     gaps = _inversion_table(r).take(top)
     unsure = (gaps == 0).nonzero()[0]
     if unsure.size:
-        u = top[unsure] + rng.random(unsure.size)
-        u *= -1.0 / _TABLE_SIZE  # −U, exactly (a power of two)
-        np.log1p(u, out=u)
+        # 1 − U = ((2^12 − 1 − b) + (1 − W))·2^−12: 1 − W is exact and above 0, so its logarithm is finite even
+        # where b + W would round up to 2^12 (U = 1)
+        u = (_TABLE_SIZE - 1 - top[unsure]).astype(np.float64)
+        u += 1.0 - rng.random(unsure.size)
+        np.log(u, out=u)
+        u -= _TABLE_BITS * math.log(2.0)
         u /= math.log1p(-r)
         np.floor(u, out=u)
         if r < 2.0**-40:

@@ -17,6 +17,7 @@ from reachsim.model.exposure import (
     respond,
     respond_once,
 )
+from reachsim.model.rawbits import words16
 
 Z = 4.0  # tolerance in standard errors
 
@@ -179,7 +180,7 @@ class TestGeometricGaps:
         size = 200_000
         gaps = geometric_gaps(np.random.default_rng(12), r, size)
         rng = np.random.default_rng(12)
-        top = rng.bit_generator.random_raw((size + 3) // 4).view("<u2")[:size] >> 4
+        top = words16(rng, size) >> 4
         table = _inversion_table(r)
         unsure = table[top] == 0
         u = (top + np.random.default_rng(99).random(size)) / 4096.0  # anywhere in the interval where it is sure
@@ -209,6 +210,35 @@ class TestGeometricGaps:
         assert abs(observed - size * tail) <= Z * math.sqrt(size * tail * (1 - tail))
         mean, se = gaps.mean(), math.sqrt((1 - r) / r**2 / size)
         assert abs(mean - 1 / r) <= Z * se
+
+
+    def test_a_uniform_at_the_top_of_the_last_interval_gives_a_finite_gap(self) -> None:
+        """U = (4095 + W)·2^−12 with W just below 1 rounds to 1 in floating point; 1 − U is taken as
+        (1 − W)·2^−12 instead, so the gap is large and finite, never the integer of an infinity."""
+
+        class TopWords:
+            class bit_generator(np.random.PCG64):
+                def random_raw(self, size: int) -> np.ndarray:  # type: ignore[override]
+                    return np.full(size, 2**64 - 1, dtype=np.uint64)  # every word 0xFFFF: the last interval
+
+            bit_generator = bit_generator()  # type: ignore[misc]
+
+            def random(self, n: int) -> np.ndarray:
+                return np.full(n, 1.0 - 2.0**-53)
+
+        r = 0.3
+        gaps = geometric_gaps(TopWords(), r, 4)  # type: ignore[arg-type]
+        expected = 1 + math.floor(math.log(2.0**-53 * 2.0**-12) / math.log1p(-r))
+        assert gaps.tolist() == [expected] * 4
+
+    def test_generators_with_32_bit_raw_draws_follow_the_same_law(self) -> None:
+        """MT19937's raw draws hold 32 bits: its gaps come from its uniforms, with the same law."""
+        r, size = 0.3, 400_000
+        gaps = geometric_gaps(np.random.Generator(np.random.MT19937(3)), r, size)
+        mean, se = gaps.mean(), math.sqrt((1 - r) / r**2 / size)
+        assert abs(mean - 1 / r) <= Z * se
+        p1 = int(np.count_nonzero(gaps == 1))
+        assert abs(p1 - size * r) <= Z * math.sqrt(size * r * (1 - r))
 
 
 class _Uniforms:
