@@ -165,9 +165,6 @@ class MessengerChannel(Channel):
     def _join_arrivals(self, batch: list[tuple[np.ndarray, float]]) -> None:
         idx = np.concatenate([people for people, _ in batch]) if len(batch) > 1 else batch[0][0]
         times = np.repeat(np.array([t for _, t in batch]), [people.size for people, _ in batch])
-        if len(batch) > 1:
-            order = np.argsort(idx)
-            idx, times = idx[order], times[order]
         self._join_batch(idx, times)
 
     def _acquisition_params(self) -> Acquisition:
@@ -203,7 +200,7 @@ class MessengerChannel(Channel):
         self.ctx.flow(f"joined_{source}", idx.size)
 
     def _join_batch(self, idx: np.ndarray, times: np.ndarray) -> None:
-        """Subscribe ``idx`` (ascending), who joined at ``times`` (the days of acquisition drawn since the last
+        """Subscribe ``idx`` (distinct, in any order), who joined at ``times`` (the days of acquisition drawn since the last
         hand-over, or arrivals), each with the latest conversation it has started since its own join, if any.
 
         A subscriber's conversations are a Poisson process of rate c/365 a day, so the time back from now to the
@@ -216,10 +213,11 @@ class MessengerChannel(Channel):
         self._subscribe(idx, times)
         rate = self.params.inbound_conversations_per_year
         if rate:
-            back = self._rng_inbound.exponential(365.0 / rate, size=idx.size)
-            talked = np.flatnonzero(back < now - times)
-            if talked.size:  # the new slots follow one another in the order of ``idx``
-                self.cols.column(LAST_ACTION)[first + talked] = now - back[talked]
+            latest = self._rng_inbound.exponential(365.0 / rate, size=idx.size)
+            np.subtract(now, latest, out=latest)
+            # the new slots follow one another in the order of ``idx``, all at −inf (no action yet)
+            new = self.cols.column(LAST_ACTION)[first : first + idx.size]
+            np.copyto(new, latest, where=latest > times)
 
     def _subscribe(self, idx: np.ndarray, t: float | np.ndarray) -> None:
         """Make ``idx`` subscribers from ``t`` (one time, or one per row). Large joins are applied in pieces, so

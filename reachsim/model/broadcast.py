@@ -367,12 +367,15 @@ class BroadcastColumns:
             self._restore_exposures(rows, slot == LEFT, n)
 
     def _append(self, rows: np.ndarray, w: np.ndarray, novelty: np.ndarray | np.float32) -> None:
-        """Append rows known to be distinct and never members (ascending rows are checked in one pass)."""
-        if rows.size > 1 and not (rows[1:] > rows[:-1]).all() and np.unique(rows).size != rows.size:
-            raise ValueError("rows joined with new=True must be distinct")
+        """Append rows known to be distinct and never members, in any order. Checked by reading ``slot_of`` back:
+        a row given twice holds only one of its two new slots (cheaper than sorting the rows)."""
         self._reserve(rows.size)
         n = self.n
-        self.slot_of[rows] = np.arange(n, n + rows.size, dtype=np.int32)
+        new = np.arange(n, n + rows.size, dtype=np.int32)
+        self.slot_of[rows] = new
+        if rows.size > 1 and not (self.slot_of[rows] == new).all():
+            self.slot_of[rows] = NEVER_MEMBER  # as they were, by the caller's promise
+            raise ValueError("rows joined with new=True must be distinct")
         self._fill_slots(rows, w, novelty, n)
 
     def _fill_slots(self, rows: np.ndarray, w: np.ndarray, novelty: np.ndarray | np.float32, n: int) -> None:
@@ -453,7 +456,10 @@ class BroadcastColumns:
     def _buffers(self, block: int) -> _Scratch:
         rows = min(block, max(self.n, 1))
         if self._scratch is None or self._scratch.rows < rows:
-            self._scratch = _Scratch(rows)
+            # grown by half at least, so that an audience growing a little before every broadcast does not
+            # reallocate them every time
+            grown = 0 if self._scratch is None else self._scratch.rows + self._scratch.rows // 2
+            self._scratch = _Scratch(min(block, max(rows, grown)))
         return self._scratch
 
     def count_above(self, name: str, threshold: float) -> int:
