@@ -16,6 +16,7 @@ docs/model/messenger.md and :mod:`reachsim.model.conversion`.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -358,8 +359,8 @@ class NeverJoined:
             self._remove_from_one_block(positions)
             return
         ordered = np.sort(positions)
-        bounds = ordered.searchsorted(self.start).tolist() + [ordered.size]
-        self._take_out(ordered, idx, [b - a for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+        bounds = [*ordered.searchsorted(self.start).tolist(), ordered.size]
+        self._take_out(ordered, idx, [b - a for a, b in itertools.pairwise(bounds)])
 
     def take(self, idx: np.ndarray) -> tuple[np.ndarray, list[int]]:
         """Take those of ``idx`` (distinct) who are still in the pool out of it; returns them and their classes.

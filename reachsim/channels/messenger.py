@@ -200,8 +200,8 @@ class MessengerChannel(Channel):
         self.ctx.flow(f"joined_{source}", idx.size)
 
     def _join_batch(self, idx: np.ndarray, times: np.ndarray) -> None:
-        """Subscribe ``idx`` (distinct, in any order), who joined at ``times`` (the days of acquisition drawn since the last
-        hand-over, or arrivals), each with the latest conversation it has started since its own join, if any.
+        """Subscribe ``idx`` (distinct, in any order), who joined at ``times`` (the days of acquisition drawn since
+        the last hand-over, or arrivals), each with the latest conversation it has started since its own join, if any.
 
         A subscriber's conversations are a Poisson process of rate c/365 a day, so the time back from now to the
         latest one is exponential with mean 365/c, and there was one since the join exactly when that time is
