@@ -372,21 +372,23 @@ class NeverJoined:
             klass = self.class_of(idx).tolist()
             self.remove(idx)
             return idx, klass
-        rows, where, starts, live = self.rows, self.where, self.starts, self.live
+        # scalar reads and writes go to the stored offsets (an Identity stores value − index, see
+        # reachsim.model.zeroed): indexing it with a Python int costs a fraction of a NumPy call
+        rows, where, starts, live = self.rows.stored, self.where.stored, self.starts, self.live
         kept: list[int] = []
         klass = []
         for person in idx.tolist():
-            p = int(where[person])
+            p = int(where[person]) + person
             if p < 0:
                 continue
             c = bisect.bisect_right(starts, p) - 1
             live[c] -= 1
             last = starts[c] + live[c]
-            where[person] = -1
+            where[person] = -1 - person
             if p != last:  # the class's last live member fills the hole
-                moved = int(rows[last])
-                rows[p] = moved
-                where[moved] = p
+                moved = int(rows[last]) + last
+                rows[p] = moved - p
+                where[moved] = p - moved
             kept.append(person)
             klass.append(c)
         self.size -= len(kept)

@@ -32,6 +32,7 @@ LAST_ACTION = "last_action"
 
 #: Where a subscriber came from (the ``joined_<source>`` daily metrics). Bus opt-ins name their own source.
 SOURCES = ("initial", "organic", "paid", "bass", "page", "other")
+_JOINED_FROM = {source: f"joined_{source}" for source in SOURCES}
 
 
 class Broadcasts(StrictModel):
@@ -193,11 +194,10 @@ class MessengerChannel(Channel):
         """Consumers ``idx`` (market rows who never subscribed, ascending) join at ``t`` from an initial base or a
         bus opt-in: counted now, subscribed at the next read (:meth:`_flush`) with the conversations they started
         since ``t``, as the acquired are."""
-        source = source if source in SOURCES else "other"
         self._arrivals.append((idx, float(t)))
         self._arriving += idx.size
         self.ctx.flow("joined", idx.size)
-        self.ctx.flow(f"joined_{source}", idx.size)
+        self.ctx.flow(_JOINED_FROM.get(source, "joined_other"), idx.size)
 
     def _join_batch(self, idx: np.ndarray, times: np.ndarray) -> None:
         """Subscribe ``idx`` (distinct, in any order), who joined at ``times`` (the days of acquisition drawn since
@@ -232,7 +232,9 @@ class MessengerChannel(Channel):
         self.subscribers += idx.size
 
     def _on_optin(self, payload: dict[str, Any]) -> None:
-        idx = np.unique(np.asarray(payload["idx"], dtype=np.int64))  # one subscription per person
+        idx = np.asarray(payload["idx"], dtype=np.int64)
+        # one subscription per person; an opt-in names a few people, for whom Python sorts faster than NumPy
+        idx = np.array(sorted(set(idx.tolist())), dtype=np.int64) if idx.size <= 16 else np.unique(idx)
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:
