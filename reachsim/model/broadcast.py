@@ -425,9 +425,11 @@ class BroadcastColumns:
         split = int(np.searchsorted(slots, m))
         holes_a, holes_b = slots[:split], slots[split:]
         m2 = m - holes_a.size
-        self._fill(holes_a, m2, m)
+        if holes_a.size:
+            self._fill(holes_a, m2, m)
         n2 = n - holes_b.size
-        self._fill(holes_b, n2, n)
+        if holes_b.size:
+            self._fill(holes_b, n2, n)
         gap = holes_a.size
         if gap:  # move the last fresh slots down into [m2, m)
             count = min(gap, n2 - m)
@@ -438,12 +440,14 @@ class BroadcastColumns:
 
     def _fill(self, holes: np.ndarray, lo: int, hi: int) -> None:
         """Fill the ``holes`` below ``lo`` with the members of ``[lo, hi)`` that are not holes (as many)."""
-        low = holes[holes < lo]
-        if low.size == 0:
+        split = int(holes.searchsorted(lo))  # the holes are ascending
+        if split == 0:
             return
         tail = np.ones(hi - lo, dtype=bool)
-        tail[holes[holes >= lo] - lo] = False
-        self._move(lo + np.flatnonzero(tail), low)
+        tail[holes[split:] - lo] = False
+        src = np.flatnonzero(tail)
+        src += lo
+        self._move(src, holes[:split])
 
     def _move(self, src: np.ndarray, dst: np.ndarray) -> None:
         for name in self._kernel_columns():
@@ -620,7 +624,10 @@ def broadcast(
     opted = np.empty(0, dtype=np.int64)
     if cand_slots:
         slots_c = _concat(cand_slots)
-        uc, pc, fc = (np.concatenate(parts) for parts in zip(*cand_data, strict=True))
+        if len(cand_data) == 1:  # one block: nothing to join
+            uc, pc, fc = cand_data[0]
+        else:
+            uc, pc, fc = (np.concatenate(parts) for parts in zip(*cand_data, strict=True))
         ec = uc < pc  # the engagement test again, on the same float32 values
         uc = uc.astype(np.float64)
         pc = np.minimum(pc, 1.0, dtype=np.float64)
