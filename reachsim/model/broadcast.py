@@ -422,7 +422,7 @@ class BroadcastColumns:
         self._gone_rows.append(rows)  # fancy indexing made both copies
         self._gone_exposures.append(self.exposures[slots])
         m, n = self.fresh, self.n
-        split = int(np.searchsorted(slots, m))
+        split = int(slots.searchsorted(m))
         holes_a, holes_b = slots[:split], slots[split:]
         m2 = m - holes_a.size
         if holes_a.size:
@@ -445,7 +445,7 @@ class BroadcastColumns:
             return
         tail = np.ones(hi - lo, dtype=bool)
         tail[holes[split:] - lo] = False
-        src = np.flatnonzero(tail)
+        src = tail.nonzero()[0]
         src += lo
         self._move(src, holes[:split])
 
@@ -602,7 +602,8 @@ def broadcast(
         np.less(uni, prob, out=eng)
         slots = eng.nonzero()[0]
         if slots.size:
-            slots += a
+            if a:
+                slots += a
             engaged.append(slots)
             for array, value in stamps:
                 array[slots] = value
@@ -615,7 +616,8 @@ def broadcast(
             if cand.size:
                 # What the exact test needs: U, p and the decayed F (before this delivery's + 1).
                 cand_data.append((uni[cand], prob[cand], fat[cand]))
-                cand += a
+                if a:
+                    cand += a
                 cand_slots.append(cand)
 
         np.add(expo, np.uint32(1), out=expo)
