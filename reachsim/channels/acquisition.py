@@ -15,8 +15,10 @@ docs/model/messenger.md and :mod:`reachsim.model.conversion`.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Annotated, Any, NamedTuple
 
@@ -57,11 +59,13 @@ INITIAL_PIECE = 1 << 16
 #: The sources this component draws every day, in drawing order.
 SOURCES = ("organic", "bass", "paid")
 
+_JOINED_BY_SOURCE = tuple(f"joined_{source}" for source in SOURCES)
+
 #: ``join(idx, t, source)``: consumers ``idx`` (market rows, ascending, none of whom joined before) join at ``t``.
 JoinCallback = Callable[[np.ndarray, float, str], None]
 
-#: ``join_batch(idx, times)``: consumers ``idx`` (market rows, ascending, none of whom joined before) who joined on
-#: days ``times`` (one per row); the component records the ``joined`` flows by source itself.
+#: ``join_batch(idx, times)``: consumers ``idx`` (market rows, distinct, in any order, none of whom joined before) who
+#: joined on days ``times`` (one per row); the component records the ``joined`` flows by source itself.
 BatchJoinCallback = Callable[[np.ndarray, np.ndarray], None]
 
 
@@ -232,7 +236,12 @@ class NeverJoined:
     position (−1 once joined). Drawing people and removing them swaps the block's last live members into the
     holes, so both cost what is drawn or removed, never a pass over the market. Classes let a draw be uniform
     within one class (targeting) as well as over everyone; without them (``klass=None``) the pool is one block.
+    The per-class counts are kept as Python integers: a daily step reads them, and NumPy calls on a handful of
+    numbers cost more than the arithmetic.
     """
+
+    #: At most this many people are taken out of the pool one by one (:meth:`take`); more, in one vectorised pass.
+    FEW = 16
 
     def __init__(self, size: int, klass: np.ndarray | None = None, classes: int | None = None) -> None:
         dtype = np.int32 if size < 2**31 else np.int64
@@ -245,7 +254,8 @@ class NeverJoined:
             capacity = np.bincount(klass, minlength=self.classes)
         self.capacity = capacity  # consumers per class, joined or not
         self.start = np.concatenate(([0], np.cumsum(capacity)[:-1]))
-        self.length = capacity.copy()  # live members per class
+        self.starts: list[int] = self.start.tolist()
+        self.live: list[int] = capacity.tolist()  # live members per class
         # ``rows`` lists each class's live members, ``where`` inverts it; both start as the identity when the
         # classes are laid out in order, and cost nothing until people move.
         self.rows = Identity(size, dtype)
@@ -255,6 +265,11 @@ class NeverJoined:
             self.rows[:] = order
             self.where[order] = np.arange(size, dtype=dtype)
         self.size = size
+
+    @property
+    def length(self) -> np.ndarray:
+        """Live members per class (a new array)."""
+        return np.array(self.live, dtype=np.int64)
 
     def contains(self, idx: np.ndarray) -> np.ndarray:
         """Whether each of ``idx`` never joined."""
@@ -274,56 +289,66 @@ class NeverJoined:
             rows = self.rows[v].astype(np.int64)
             self._remove_from_one_block(v)
             return rows
-        ends = np.cumsum(self.length)
+        length = self.length
+        ends = np.cumsum(length)
         klass = ends.searchsorted(v, side="right")
-        positions = v + (self.start + self.length - ends)[klass]
+        positions = v + (self.start + length - ends)[klass]
         rows = self.rows[positions].astype(np.int64)
-        self._remove(positions, klass, rows, np.bincount(klass, minlength=self.classes))
+        self._take_out(np.sort(positions), rows, np.bincount(klass, minlength=self.classes).tolist())
         return rows
 
-    def draw_by_class(self, rng: np.random.Generator, counts: np.ndarray) -> np.ndarray:
+    def draw_by_class(self, rng: np.random.Generator, counts: Sequence[int] | np.ndarray) -> np.ndarray:
         """``counts[c]`` consumers (at most all) drawn uniformly from each class ``c``, removed from the pool;
         returned class by class, each class's in random order.
 
-        Every class is drawn in one pass: a position uniform in its class's live block for each person, with
-        sequential rejection of repeats (the first occurrence stays, repeats are drawn again) as in
-        :func:`distinct_integers`; a class asked for more than half its members is drawn by permutation instead.
+        Every class is drawn in one pass: a position uniform in its class's live block for each person; where a
+        position comes up more than once, its first draw stays and every later one is drawn again in place (from
+        its class), until all differ. The rule looks at nothing but which draws are equal, so relabelling a
+        class's members maps the procedure onto itself: the outcome is equally likely to be any ordered tuple of
+        distinct members, i.e. a uniform subset in uniform random order. A class asked for more than half its
+        members is drawn by permutation instead.
         """
-        counts = np.minimum(np.asarray(counts, dtype=np.int64), self.length)
-        total = int(counts.sum())
+        want = [min(int(k), n) for k, n in zip(counts, self.live, strict=True)]
+        total = sum(want)
         if total == 0:
             return np.empty(0, dtype=np.int64)
-        if (counts * 2 > self.length).any():
-            chosen = np.flatnonzero(counts)
+        active = [c for c, k in enumerate(want) if k]
+        if any(2 * want[c] > self.live[c] for c in active):
             positions = np.concatenate(
-                [self.start[c] + distinct_integers(rng, int(self.length[c]), int(counts[c])) for c in chosen]
+                [self.starts[c] + distinct_integers(rng, self.live[c], want[c]) for c in active]
             )
-            klass = np.repeat(chosen, counts[chosen])
+            ordered = np.sort(positions)
         else:
-            klass = np.repeat(np.arange(self.classes), counts)
-            positions = self._positions(rng, klass)
-            redrawn = False
+            scale: float | np.ndarray
+            offset: int | np.ndarray
+            if len(active) == 1:
+                scale, offset = float(self.live[active[0]]), self.starts[active[0]]
+            else:
+                counts_active = [want[c] for c in active]
+                scale = np.repeat(np.array([float(self.live[c]) for c in active]), counts_active)
+                offset = np.repeat(np.array([self.starts[c] for c in active], dtype=np.int64), counts_active)
+            positions = (rng.random(total) * scale).astype(np.int64)
+            positions += offset
+            # sorted by position then by draw: a draw's index in the low bits (a stable argsort costs far more)
+            shift = int(total).bit_length()
+            index = np.arange(total, dtype=np.int64)
             while True:
-                s = np.sort(positions)
-                if not (s[1:] == s[:-1]).any():
+                key = np.left_shift(positions, shift)
+                key |= index
+                key.sort()
+                ordered = np.right_shift(key, shift)
+                repeated = ordered[1:] == ordered[:-1]
+                if not repeated.any():
                     break
-                _, first = np.unique(positions, return_index=True)
-                first.sort()
-                positions, klass = positions[first], klass[first]
-                again = np.repeat(np.arange(self.classes), counts - np.bincount(klass, minlength=self.classes))
-                positions = np.concatenate([positions, self._positions(rng, again)])
-                klass = np.concatenate([klass, again])
-                redrawn = True
-            if redrawn:  # class by class again, each in its draw order
-                by_class = np.argsort(klass, kind="stable")
-                positions, klass = positions[by_class], klass[by_class]
+                later = key[1:][repeated] & ((1 << shift) - 1)  # every draw of a position after its first
+                again = rng.random(later.size)
+                if isinstance(scale, np.ndarray):
+                    positions[later] = (again * scale[later]).astype(np.int64) + offset[later]  # type: ignore[index]
+                else:
+                    positions[later] = (again * scale).astype(np.int64) + offset
         rows = self.rows[positions].astype(np.int64)
-        self._remove(positions, klass, rows, counts)
+        self._take_out(ordered, rows, want)
         return rows
-
-    def _positions(self, rng: np.random.Generator, klass: np.ndarray) -> np.ndarray:
-        """A uniform live position in the block of each of ``klass`` (with replacement)."""
-        return (rng.random(klass.size) * self.length[klass]).astype(np.int64) + self.start[klass]
 
     def remove(self, idx: np.ndarray) -> None:
         """Take consumers ``idx`` (distinct, all in the pool) out of it."""
@@ -332,12 +357,45 @@ class NeverJoined:
         positions = self.where[idx].astype(np.int64)
         if self.classes == 1:
             self._remove_from_one_block(positions)
-        else:
-            klass = self.start.searchsorted(positions, side="right") - 1
-            self._remove(positions, klass, idx, np.bincount(klass, minlength=self.classes))
+            return
+        ordered = np.sort(positions)
+        bounds = [*ordered.searchsorted(self.start).tolist(), ordered.size]
+        self._take_out(ordered, idx, [b - a for a, b in itertools.pairwise(bounds)])
+
+    def take(self, idx: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """Take those of ``idx`` (distinct) who are still in the pool out of it; returns them and their classes.
+
+        A bus opt-in names a few people at a time: up to :attr:`FEW` are swapped out one by one with scalar
+        operations, which costs less than the NumPy calls of a vectorised removal."""
+        if idx.size > self.FEW:
+            idx = idx[self.contains(idx)]
+            klass = self.class_of(idx).tolist()
+            self.remove(idx)
+            return idx, klass
+        # scalar reads and writes go to the stored offsets (an Identity stores value − index, see
+        # reachsim.model.zeroed): indexing it with a Python int costs a fraction of a NumPy call
+        rows, where, starts, live = self.rows.stored, self.where.stored, self.starts, self.live
+        kept: list[int] = []
+        klass = []
+        for person in idx.tolist():
+            p = int(where[person]) + person
+            if p < 0:
+                continue
+            c = bisect.bisect_right(starts, p) - 1
+            live[c] -= 1
+            last = starts[c] + live[c]
+            where[person] = -1 - person
+            if p != last:  # the class's last live member fills the hole
+                moved = int(rows[last]) + last
+                rows[p] = moved - p
+                where[moved] = p - moved
+            kept.append(person)
+            klass.append(c)
+        self.size -= len(kept)
+        return (idx if len(kept) == idx.size else np.array(kept, dtype=np.int64)), klass
 
     def _remove_from_one_block(self, positions: np.ndarray) -> None:
-        """:meth:`_remove` for a pool of one class: the block's last live members fill the holes, in any order."""
+        """:meth:`_take_out` for a pool of one class: the block's last live members fill the holes, in any order."""
         rows, where = self.rows, self.where
         where[rows[positions]] = -1
         end = self.size - positions.size
@@ -348,25 +406,55 @@ class NeverJoined:
             rows[holes] = moved
             where[moved] = holes
         self.size = end
-        self.length[0] = end
+        self.live[0] = end
 
-    def _remove(self, positions: np.ndarray, klass: np.ndarray, members: np.ndarray, removed: np.ndarray) -> None:
-        """Remove distinct live ``positions`` of classes ``klass``, holding consumers ``members``, ``removed`` of
-        each class: each class's last live members fill its holes."""
+    def _take_out(self, positions: np.ndarray, members: np.ndarray, removed: list[int]) -> None:
+        """Remove distinct live ``positions`` (ascending, hence class by class), holding consumers ``members`` (in
+        any order), ``removed[c]`` of class ``c``: each class's last live members fill its holes.
+
+        Class c's vacated tail is ``[end_c, end_c + removed_c)``; laid end to end in class order, tail index ``i``
+        of class c is position ``i + end_c − (removed before c)``. The drawn positions below ``end_c`` are the
+        holes, those in the tail are crossed out, and the tail's other members fill the holes, class by class in
+        ascending order on both sides."""
         rows, where = self.rows, self.where
         where[members] = -1
-        self.length -= removed
-        self.size -= positions.size
-        end = self.start + self.length  # each class's live block after the removal
-        holes = positions[positions < end[klass]]
-        if holes.size:
-            holes.sort()  # ascending positions are in class order
-            # each class's vacated tail [end, end + removed), laid end to end in class order
-            tail = np.arange(positions.size) + np.repeat(end - np.cumsum(removed) + removed, removed)
-            fill = tail[where[rows[tail]] >= 0]  # the live members there, as many per class as the class's holes
-            moved = rows[fill]
-            rows[holes] = moved
-            where[moved] = holes
+        ends: list[int] = []
+        shifts: list[int] = []
+        sizes: list[int] = []
+        total = 0
+        for c, k in enumerate(removed):
+            if k:
+                self.live[c] -= k
+                end = self.starts[c] + self.live[c]
+                ends.append(end)
+                shifts.append(end - total)
+                sizes.append(k)
+                total += k
+        self.size -= total
+        if total == 0:
+            return
+        keep = np.ones(total, dtype=bool)
+        if len(ends) == 1:
+            split = int(positions.searchsorted(ends[0]))
+            holes = positions[:split]
+            if not holes.size:
+                return
+            keep[positions[split:] - shifts[0]] = False
+            fill = np.flatnonzero(keep)
+            fill += shifts[0]
+        else:
+            end_of = np.repeat(np.array(ends, dtype=np.int64), sizes)
+            shift = np.repeat(np.array(shifts, dtype=np.int64), sizes)
+            low = positions < end_of
+            holes = positions[low]
+            if not holes.size:
+                return
+            keep[(positions - shift)[~low]] = False
+            fill = np.flatnonzero(keep)
+            fill += shift[keep]
+        moved = rows[fill]
+        rows[holes] = moved
+        where[moved] = holes
 
 
 class _Day(NamedTuple):
@@ -442,7 +530,9 @@ class AudienceAcquisition:
         self._days: list[_Day] = []
         self._pending_by_class = [0] * self.pool.classes
         self._paid_credit = 0.0  # members paid for but not yet whole (fractional budget carried to the next day)
-        self._impression_credit = Fraction(0)  # impressions paid for but not yet whole
+        # impressions paid for but not yet whole, as numerator and denominator (see _buy_impressions)
+        self._impression_credit = (0, 1)
+        self._price: tuple[float, float, int, int] | None = None  # budget, cpm, impressions per day as n/d
         self._rng: dict[str, np.random.Generator] = {}
         self._who = ctx.rng(f"{prefix}/who")
         self._classes = ctx.rng(f"{prefix}/classes")
@@ -462,42 +552,45 @@ class AudienceAcquisition:
         Days drawn as counts but not handed over are not handed over first: whether someone of ``idx`` is among
         the people those days already hold is decided here (:meth:`_claim_drawn`), so that a bus opt-in costs the
         people it names, not a hand-over."""
-        idx = idx[self.pool.contains(idx)]
+        idx, klass = self.pool.take(idx)
         if idx.size == 0:
             return
-        klass = self.pool.class_of(idx)
-        self.pool.remove(idx)
         if self.pending:
             idx = self._claim_drawn(idx, klass)
         if idx.size:
             self.ever_joined += idx.size
             self._join(idx, t, source)
 
-    def _claim_drawn(self, idx: np.ndarray, klass: np.ndarray) -> np.ndarray:
+    def _claim_drawn(self, idx: np.ndarray, klass: list[int]) -> np.ndarray:
         """Of ``idx`` (just taken out of the pool, of classes ``klass``), those the pending days already drew; the
         rest are returned. Class c's pending days hold a uniform sample of ``k`` of the ``L`` consumers its pool
         had (those ``k`` still in it), so of ``n`` given ones, Hypergeometric(k, L − k, n) are in the sample,
         a uniform choice of them, each in a uniformly chosen place among the days' unnamed draws; the rest of the
         sample stays uniform among the others. The claimed ones join at the next hand-over with their own day."""
-        rng, fresh = self._claims, np.ones(idx.size, dtype=bool)
-        for c in np.unique(klass).tolist():
+        rng, fresh = self._claims, None
+        by_class: dict[int, list[int]] = {}
+        for i, c in enumerate(klass):
+            by_class.setdefault(c, []).append(i)
+        for c in sorted(by_class):
             k = self._pending_by_class[c]
             if k == 0:
                 continue
-            members = np.flatnonzero(klass == c)
-            length = int(self.pool.length[c]) + members.size  # the class's pool before these left it
-            x = int(rng.hypergeometric(k, length - k, members.size))
+            members = by_class[c]
+            length = self.pool.live[c] + len(members)  # the class's pool before these left it
+            x = int(rng.hypergeometric(k, length - k, len(members)))
             if x == 0:
                 continue
-            claimed = members[rng.permutation(members.size)[:x]]
+            claimed = np.array(members)[rng.permutation(len(members))[:x]]
             places = np.repeat(np.arange(len(self._days)), [d.joined[c] for d in self._days])
             days = places[rng.permutation(k)[:x]]
             for day, taken in enumerate(np.bincount(days, minlength=len(self._days)).tolist()):
                 self._days[day].joined[c] -= taken
             self._claimed.append((idx[claimed], days))
             self._pending_by_class[c] = k - x
+            if fresh is None:
+                fresh = np.ones(idx.size, dtype=bool)
             fresh[claimed] = False
-        return idx[fresh]
+        return idx if fresh is None else idx[fresh]
 
     def initial(self, k: int, t: float = 0.0) -> None:
         """``k`` consumers drawn uniformly from the market join at ``t`` as the ``initial`` base."""
@@ -523,7 +616,7 @@ class AudienceAcquisition:
         if isinstance(paid, PaidAcquisition):
             self._paid_credit += paid.budget_per_day / paid.cost_per_subscriber
             want[2] = math.floor(self._paid_credit)
-        available = [int(n) - p for n, p in zip(self.pool.length.tolist(), self._pending_by_class, strict=True)]
+        available = [n - p for n, p in zip(self.pool.live, self._pending_by_class, strict=True)]
         left = sum(available)
         got = []
         for k in want:  # the market supplies the sources in order
@@ -551,18 +644,19 @@ class AudienceAcquisition:
         self._days.append(day)
         ctx = self.ctx
         ctx.flow("joined", total)
-        for source, k in zip(SOURCES, (got[0], got[1], total - got[0] - got[1]), strict=True):
+        for metric, k in zip(_JOINED_BY_SOURCE, (got[0], got[1], total - got[0] - got[1]), strict=True):
             if k:
-                ctx.flow(f"joined_{source}", k)
+                ctx.flow(metric, k)
 
     def flush(self) -> None:
         """Hand the days drawn as counts over to the channel (``join_batch`` only): call it before reading the
         audience's members."""
         if self._days:
             days, self._days = self._days, []
+            counts = self._pending_by_class
             self.pending = 0
             self._pending_by_class = [0] * self.pool.classes
-            self._hand_over(days)
+            self._hand_over_batch(days, counts)
             self._claimed = []
 
     def _split(self, available: list[int], k: int) -> list[int]:
@@ -579,20 +673,31 @@ class AudienceAcquisition:
             k -= x
         return out
 
+    def _hand_over_batch(self, days: list[_Day], counts: list[int]) -> None:
+        """Draw the people of ``days`` (``counts`` by class: uniformly within each class among those who never
+        joined) and hand them to the channel's ``join_batch`` with each one's day. A class's people come in random
+        order, so dealing them out in order to the days is a uniform deal."""
+        people = self.pool.draw_by_class(self._who, counts)  # class by class, random within
+        day_t, dealt = [], []  # a run of people per class and day, class by class as the people come
+        for c, k in enumerate(counts):
+            if k:
+                for d in days:
+                    if d.joined[c]:
+                        day_t.append(d.t)
+                        dealt.append(d.joined[c])
+        times = np.repeat(np.array(day_t), dealt)
+        if self._claimed:  # named early by a bus join (see _claim_drawn)
+            at = np.array([d.t for d in days])
+            people = np.concatenate([people, *(who for who, _ in self._claimed)])
+            times = np.concatenate([times, *(at[day] for _, day in self._claimed)])
+        self._join_batch(people, times)  # type: ignore[misc]
+
     def _hand_over(self, days: list[_Day]) -> None:
-        """Draw the people of ``days`` (uniformly within each class among those who never joined) and hand them to
-        the channel. A class's people come in random order, so dealing them out in order (to the days, and within a
-        day to the uniform draw then the converted, and the uniform draw's to its sources) is a uniform deal."""
+        """Draw the people of one day (uniformly within each class among those who never joined) and hand them to
+        the channel's ``join``, source by source. A class's people come in random order, so dealing them out in
+        order (to the uniform draw then the converted, and the uniform draw's to its sources) is a uniform deal."""
         per_day = np.array([d.joined for d in days], dtype=np.int64)  # days × classes
         people = self.pool.draw_by_class(self._who, per_day.sum(axis=0))  # class by class, random within
-        if self._join_batch is not None:
-            day_of = np.repeat(np.tile(np.arange(len(days)), self.pool.classes), per_day.T.ravel())
-            if self._claimed:  # named early by a bus join (see _claim_drawn)
-                people = np.concatenate([people, *(who for who, _ in self._claimed)])
-                day_of = np.concatenate([day_of, *(days for _, days in self._claimed)])
-            order = np.argsort(people)
-            self._join_batch(people[order], np.array([d.t for d in days])[day_of[order]])
-            return
         (day,) = days  # one day at a time without join_batch
         drawn = np.array([day.uniform, [j - u for j, u in zip(day.joined, day.uniform, strict=True)]]).T.ravel()
         is_uniform = np.repeat(np.tile(np.array([True, False]), self.pool.classes), drawn)
@@ -611,12 +716,30 @@ class AudienceAcquisition:
             self.ctx.cost("acquisition", amount)
             self.ctx.flow("paid_spend", amount)
 
+    def _buy_impressions(self, budget: float, cpm: float) -> int:
+        """Whole impressions bought today, the fraction carried: :func:`reachsim.model.exposure.boost_impressions`
+        (the same exact rational sums), with the credit kept as a numerator over a denominator that stops changing
+        once the price is set, so a day costs an integer addition and a division rather than a new Fraction."""
+        price = self._price
+        if price is None or price[0] != budget or price[1] != cpm:
+            whole, rest = boost_impressions(Fraction(0), budget, cpm)  # checks the price; the day's amount exactly
+            bought = whole + rest
+            price = self._price = (budget, cpm, bought.numerator, bought.denominator)
+        num, den = self._impression_credit
+        bought_num, bought_den = price[2], price[3]
+        if den % bought_den:
+            common = den * bought_den // math.gcd(den, bought_den)
+            num, den = num * (common // den), common
+        whole, num = divmod(num + bought_num * (den // bought_den), den)
+        self._impression_credit = (num, den)
+        return whole
+
     def _impressions(self, paid: ImpressionAcquisition, nonmembers: list[int]) -> list[int]:
         """A day of ads on the target, ``nonmembers`` by class not yet in the audience: how many each class's
         people convert, each with ``1 − (1 − c_k/T)^I``; how many impressions land on members (wasted); and how many
         distinct people the day's ads reached (``paid_reach``, the occupancy count of ``I`` impressions on ``T``,
         drawn by :func:`reachsim.model.occupancy.draw_unique_reach`: exact mean and variance, normal shape)."""
-        impressions, self._impression_credit = boost_impressions(self._impression_credit, paid.budget_per_day, paid.cpm)
+        impressions = self._buy_impressions(paid.budget_per_day, paid.cpm)
         self._spend(paid.budget_per_day)
         converted = [0] * len(nonmembers)
         if impressions == 0:

@@ -32,6 +32,7 @@ LAST_ACTION = "last_action"
 
 #: Where a subscriber came from (the ``joined_<source>`` daily metrics). Bus opt-ins name their own source.
 SOURCES = ("initial", "organic", "paid", "bass", "page", "other")
+_JOINED_FROM = {source: f"joined_{source}" for source in SOURCES}
 
 
 class Broadcasts(StrictModel):
@@ -165,9 +166,6 @@ class MessengerChannel(Channel):
     def _join_arrivals(self, batch: list[tuple[np.ndarray, float]]) -> None:
         idx = np.concatenate([people for people, _ in batch]) if len(batch) > 1 else batch[0][0]
         times = np.repeat(np.array([t for _, t in batch]), [people.size for people, _ in batch])
-        if len(batch) > 1:
-            order = np.argsort(idx)
-            idx, times = idx[order], times[order]
         self._join_batch(idx, times)
 
     def _acquisition_params(self) -> Acquisition:
@@ -196,15 +194,14 @@ class MessengerChannel(Channel):
         """Consumers ``idx`` (market rows who never subscribed, ascending) join at ``t`` from an initial base or a
         bus opt-in: counted now, subscribed at the next read (:meth:`_flush`) with the conversations they started
         since ``t``, as the acquired are."""
-        source = source if source in SOURCES else "other"
         self._arrivals.append((idx, float(t)))
         self._arriving += idx.size
         self.ctx.flow("joined", idx.size)
-        self.ctx.flow(f"joined_{source}", idx.size)
+        self.ctx.flow(_JOINED_FROM.get(source, "joined_other"), idx.size)
 
     def _join_batch(self, idx: np.ndarray, times: np.ndarray) -> None:
-        """Subscribe ``idx`` (ascending), who joined at ``times`` (the days of acquisition drawn since the last
-        hand-over, or arrivals), each with the latest conversation it has started since its own join, if any.
+        """Subscribe ``idx`` (distinct, in any order), who joined at ``times`` (the days of acquisition drawn since
+        the last hand-over, or arrivals), each with the latest conversation it has started since its own join, if any.
 
         A subscriber's conversations are a Poisson process of rate c/365 a day, so the time back from now to the
         latest one is exponential with mean 365/c, and there was one since the join exactly when that time is
@@ -216,10 +213,11 @@ class MessengerChannel(Channel):
         self._subscribe(idx, times)
         rate = self.params.inbound_conversations_per_year
         if rate:
-            back = self._rng_inbound.exponential(365.0 / rate, size=idx.size)
-            talked = np.flatnonzero(back < now - times)
-            if talked.size:  # the new slots follow one another in the order of ``idx``
-                self.cols.column(LAST_ACTION)[first + talked] = now - back[talked]
+            latest = self._rng_inbound.exponential(365.0 / rate, size=idx.size)
+            np.subtract(now, latest, out=latest)
+            # the new slots follow one another in the order of ``idx``, all at −inf (no action yet)
+            new = self.cols.column(LAST_ACTION)[first : first + idx.size]
+            np.copyto(new, latest, where=latest > times)
 
     def _subscribe(self, idx: np.ndarray, t: float | np.ndarray) -> None:
         """Make ``idx`` subscribers from ``t`` (one time, or one per row). Large joins are applied in pieces, so
@@ -234,7 +232,9 @@ class MessengerChannel(Channel):
         self.subscribers += idx.size
 
     def _on_optin(self, payload: dict[str, Any]) -> None:
-        idx = np.unique(np.asarray(payload["idx"], dtype=np.int64))  # one subscription per person
+        idx = np.asarray(payload["idx"], dtype=np.int64)
+        # one subscription per person; an opt-in names a few people, for whom Python sorts faster than NumPy
+        idx = np.array(sorted(set(idx.tolist())), dtype=np.int64) if idx.size <= 16 else np.unique(idx)
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:

@@ -367,12 +367,15 @@ class BroadcastColumns:
             self._restore_exposures(rows, slot == LEFT, n)
 
     def _append(self, rows: np.ndarray, w: np.ndarray, novelty: np.ndarray | np.float32) -> None:
-        """Append rows known to be distinct and never members (ascending rows are checked in one pass)."""
-        if rows.size > 1 and not (rows[1:] > rows[:-1]).all() and np.unique(rows).size != rows.size:
-            raise ValueError("rows joined with new=True must be distinct")
+        """Append rows known to be distinct and never members, in any order. Checked by reading ``slot_of`` back:
+        a row given twice holds only one of its two new slots (cheaper than sorting the rows)."""
         self._reserve(rows.size)
         n = self.n
-        self.slot_of[rows] = np.arange(n, n + rows.size, dtype=np.int32)
+        new = np.arange(n, n + rows.size, dtype=np.int32)
+        self.slot_of[rows] = new
+        if rows.size > 1 and not (self.slot_of[rows] == new).all():
+            self.slot_of[rows] = NEVER_MEMBER  # as they were, by the caller's promise
+            raise ValueError("rows joined with new=True must be distinct")
         self._fill_slots(rows, w, novelty, n)
 
     def _fill_slots(self, rows: np.ndarray, w: np.ndarray, novelty: np.ndarray | np.float32, n: int) -> None:
@@ -419,12 +422,14 @@ class BroadcastColumns:
         self._gone_rows.append(rows)  # fancy indexing made both copies
         self._gone_exposures.append(self.exposures[slots])
         m, n = self.fresh, self.n
-        split = int(np.searchsorted(slots, m))
+        split = int(slots.searchsorted(m))
         holes_a, holes_b = slots[:split], slots[split:]
         m2 = m - holes_a.size
-        self._fill(holes_a, m2, m)
+        if holes_a.size:
+            self._fill(holes_a, m2, m)
         n2 = n - holes_b.size
-        self._fill(holes_b, n2, n)
+        if holes_b.size:
+            self._fill(holes_b, n2, n)
         gap = holes_a.size
         if gap:  # move the last fresh slots down into [m2, m)
             count = min(gap, n2 - m)
@@ -435,12 +440,14 @@ class BroadcastColumns:
 
     def _fill(self, holes: np.ndarray, lo: int, hi: int) -> None:
         """Fill the ``holes`` below ``lo`` with the members of ``[lo, hi)`` that are not holes (as many)."""
-        low = holes[holes < lo]
-        if low.size == 0:
+        split = int(holes.searchsorted(lo))  # the holes are ascending
+        if split == 0:
             return
         tail = np.ones(hi - lo, dtype=bool)
-        tail[holes[holes >= lo] - lo] = False
-        self._move(lo + np.flatnonzero(tail), low)
+        tail[holes[split:] - lo] = False
+        src = tail.nonzero()[0]
+        src += lo
+        self._move(src, holes[:split])
 
     def _move(self, src: np.ndarray, dst: np.ndarray) -> None:
         for name in self._kernel_columns():
@@ -453,7 +460,10 @@ class BroadcastColumns:
     def _buffers(self, block: int) -> _Scratch:
         rows = min(block, max(self.n, 1))
         if self._scratch is None or self._scratch.rows < rows:
-            self._scratch = _Scratch(rows)
+            # grown by half at least, so that an audience growing a little before every broadcast does not
+            # reallocate them every time
+            grown = 0 if self._scratch is None else self._scratch.rows + self._scratch.rows // 2
+            self._scratch = _Scratch(min(block, max(rows, grown)))
         return self._scratch
 
     def count_above(self, name: str, threshold: float) -> int:
@@ -592,7 +602,8 @@ def broadcast(
         np.less(uni, prob, out=eng)
         slots = eng.nonzero()[0]
         if slots.size:
-            slots += a
+            if a:
+                slots += a
             engaged.append(slots)
             for array, value in stamps:
                 array[slots] = value
@@ -605,7 +616,8 @@ def broadcast(
             if cand.size:
                 # What the exact test needs: U, p and the decayed F (before this delivery's + 1).
                 cand_data.append((uni[cand], prob[cand], fat[cand]))
-                cand += a
+                if a:
+                    cand += a
                 cand_slots.append(cand)
 
         np.add(expo, np.uint32(1), out=expo)
@@ -614,7 +626,10 @@ def broadcast(
     opted = np.empty(0, dtype=np.int64)
     if cand_slots:
         slots_c = _concat(cand_slots)
-        uc, pc, fc = (np.concatenate(parts) for parts in zip(*cand_data, strict=True))
+        if len(cand_data) == 1:  # one block: nothing to join
+            uc, pc, fc = cand_data[0]
+        else:
+            uc, pc, fc = (np.concatenate(parts) for parts in zip(*cand_data, strict=True))
         ec = uc < pc  # the engagement test again, on the same float32 values
         uc = uc.astype(np.float64)
         pc = np.minimum(pc, 1.0, dtype=np.float64)

@@ -65,7 +65,7 @@ def test_bus_opt_ins_and_daily_sources_share_one_record_of_who_joined(scenario_f
 
     def spy_batch(idx, times):
         assert idx.size == times.size and np.all(times <= sim.env.now)  # handed over, never early
-        assert np.all(np.diff(idx) > 0)  # ascending, distinct
+        assert np.unique(idx).size == idx.size  # distinct, in any order
         subscribed.append(idx.copy())
         real_batch(idx, times)
 
@@ -116,7 +116,7 @@ def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_pr
         mean += optin.size * drawn / size
         variance += optin.size * drawn / size * (size - drawn) / size * (size - optin.size) / (size - 1)
         first = handed[0]  # the hand-over at the day-7 broadcast: days 0–7, claimed people included
-        assert np.all(np.diff(first[0]) > 0)
+        assert np.unique(first[0]).size == first[0].size
         np.testing.assert_array_equal(np.bincount(first[1].astype(int), minlength=8), acquired)
         members = channel.cols.members
         assert np.unique(members).size == members.size == channel.acquisition.ever_joined
@@ -156,9 +156,14 @@ def test_the_never_joined_pool_stays_consistent_under_draws_and_removals(classes
             assert np.unique(idx).size == idx.size and not gone[idx].any()
         elif step % 3 == 2:  # a bus opt-in: any consumers, some already gone
             idx = np.unique(rng.integers(0, n, size=rng.integers(1, 80)))
-            idx = idx[pool.contains(idx)]
-            assert not gone[idx].any()
-            pool.remove(idx)
+            if step % 2:  # take(): a few one by one, more at once; those gone are left out
+                few = idx[: rng.integers(1, 2 * NeverJoined.FEW)]
+                idx, taken = pool.take(few)
+                assert np.array_equal(idx, few[~gone[few]]) and taken == klass[idx].tolist()
+            else:
+                idx = idx[pool.contains(idx)]
+                assert not gone[idx].any()
+                pool.remove(idx)
         else:
             idx = pool.draw(rng, int(rng.integers(0, 150)))
             assert np.unique(idx).size == idx.size and not gone[idx].any()
@@ -224,6 +229,25 @@ def test_a_draw_by_class_is_uniform_within_each_class():
             expected = np.full(len(left), draws * want[c] / len(left))
             assert stats.chisquare(counts[left], expected).pvalue > ALPHA
         assert counts[a:b:4].sum() == 0 and counts[left].sum() == draws * want[c]
+
+
+def test_a_draw_by_class_with_repeats_redrawn_is_a_uniform_subset_in_random_order():
+    """Small classes, so that most draws repeat a position and redraw it: every member of a class is in the draw
+    with probability k/L, and each place in the class's returned order holds any member with probability 1/L."""
+    n, draws = 60, 6_000
+    klass = np.repeat(np.arange(2), [20, 40])
+    want = [6, 15]
+    hits, first, last = np.zeros(n), np.zeros(n), np.zeros(n)
+    rng = np.random.default_rng(3)
+    for _ in range(draws):
+        got = NeverJoined(n, klass).draw_by_class(rng, want)
+        assert np.array_equal(np.bincount(klass[got], minlength=2), want) and np.unique(got).size == got.size
+        hits[got] += 1
+        first[got[[0, 6]]] += 1  # the first of each class
+        last[got[[5, 20]]] += 1  # the last of each class
+    for a, b, k in [(0, 20, 6), (20, 60, 15)]:
+        assert stats.chisquare(hits[a:b], np.full(b - a, draws * k / (b - a))).pvalue > ALPHA
+        assert stats.chisquare(first[a:b]).pvalue > ALPHA and stats.chisquare(last[a:b]).pvalue > ALPHA
 
 
 def test_a_draw_by_class_takes_at_most_everyone_left_in_a_class():
