@@ -56,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from reachsim.model.rawbits import has_raw64
 from reachsim.model.zeroed import Filled
 
 __all__ = ["DEFAULT_BLOCK", "BroadcastColumns", "BroadcastOutcome", "broadcast", "joiner_novelty"]
@@ -654,9 +655,6 @@ def broadcast(
     )
 
 
-_RAW64 = (np.random.PCG64, np.random.PCG64DXSM, np.random.SFC64, np.random.Philox)
-"""Bit generators whose raw output is 64 uniform bits (MT19937's is 32 bits, so it is not listed)."""
-
 def _uniform_drawer(rng: np.random.Generator):
     """A function filling a float32 buffer with uniforms on [0, 1), on the grid of 2^−24.
 
@@ -670,7 +668,7 @@ def _uniform_drawer(rng: np.random.Generator):
     uniform) than the allocation does even where the allocator's trim settings return it to the system each time.
     """
     bit_generator = rng.bit_generator
-    if type(bit_generator) not in _RAW64:
+    if not has_raw64(rng):
 
         def draw_random(out: npt.NDArray[np.float32]) -> None:
             rng.random(out.size, dtype=_F32, out=out)
