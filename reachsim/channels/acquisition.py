@@ -721,11 +721,13 @@ class AudienceAcquisition:
         (the same exact rational sums), with the credit kept as a numerator over a denominator that stops changing
         once the price is set, so a day costs an integer addition and a division rather than a new Fraction."""
         price = self._price
+        num, den = self._impression_credit
         if price is None or price[0] != budget or price[1] != cpm:
             whole, rest = boost_impressions(Fraction(0), budget, cpm)  # checks the price; the day's amount exactly
             bought = whole + rest
             price = self._price = (budget, cpm, bought.numerator, bought.denominator)
-        num, den = self._impression_credit
+            common = math.gcd(num, den)  # the credit in lowest terms, so that changes of price do not pile up
+            num, den = num // common, den // common
         bought_num, bought_den = price[2], price[3]
         if den % bought_den:
             common = den * bought_den // math.gcd(den, bought_den)

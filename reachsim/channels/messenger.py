@@ -232,9 +232,10 @@ class MessengerChannel(Channel):
         self.subscribers += idx.size
 
     def _on_optin(self, payload: dict[str, Any]) -> None:
-        idx = np.asarray(payload["idx"], dtype=np.int64)
+        idx = np.asarray(payload["idx"], dtype=np.int64).reshape(-1)
         # one subscription per person; an opt-in names a few people, for whom Python sorts faster than NumPy
-        idx = np.array(sorted(set(idx.tolist())), dtype=np.int64) if idx.size <= 16 else np.unique(idx)
+        few = idx.size <= acquisition.NeverJoined.FEW
+        idx = np.array(sorted(set(idx.tolist())), dtype=np.int64) if few else np.unique(idx)
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:

@@ -373,9 +373,10 @@ class BroadcastColumns:
         self._reserve(rows.size)
         n = self.n
         new = np.arange(n, n + rows.size, dtype=np.int32)
+        before = self.slot_of[rows] if rows.size > 1 else None
         self.slot_of[rows] = new
-        if rows.size > 1 and not (self.slot_of[rows] == new).all():
-            self.slot_of[rows] = NEVER_MEMBER  # as they were, by the caller's promise
+        if before is not None and not (self.slot_of[rows] == new).all():
+            self.slot_of[rows] = before  # as they were (a repeated row gets its own value back either way)
             raise ValueError("rows joined with new=True must be distinct")
         self._fill_slots(rows, w, novelty, n)
 

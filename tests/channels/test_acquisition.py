@@ -250,6 +250,50 @@ def test_a_draw_by_class_with_repeats_redrawn_is_a_uniform_subset_in_random_orde
         assert stats.chisquare(first[a:b]).pvalue > ALPHA and stats.chisquare(last[a:b]).pvalue > ALPHA
 
 
+
+def test_a_draw_by_class_with_repeats_gives_every_ordered_choice_equally_often():
+    """Two of 4 and two of 5 (each at most half its class, so drawn with repeats redrawn in place, a repeat one
+    time in four or five): each of the 12 and 20 ordered pairs of distinct members comes up equally often. Odds of
+    single members cannot tell a wrong redraw that keeps them (a repeat moved to the next member, say) from this."""
+    klass = np.repeat(np.arange(2), [4, 5])
+    draws = 12_000
+    pairs: list[dict[tuple[int, int], int]] = [{}, {}]
+    rng = np.random.default_rng(8)
+    for _ in range(draws):
+        got = NeverJoined(9, klass).draw_by_class(rng, np.array([2, 2])).tolist()
+        for c, pair in enumerate((tuple(got[:2]), tuple(got[2:]))):
+            pairs[c][pair] = pairs[c].get(pair, 0) + 1
+    for c, size in enumerate((4, 5)):
+        assert len(pairs[c]) == size * (size - 1)  # every ordered pair of distinct members, and nothing else
+        assert all(a != b and klass[a] == klass[b] == c for a, b in pairs[c])
+        assert stats.chisquare(list(pairs[c].values())).pvalue > ALPHA
+
+
+def test_impressions_bought_day_by_day_match_the_exact_rational_sums():
+    """The credit kept as a numerator over a denominator gives, day after day and across changes of price, the
+    impressions of :func:`boost_impressions` (exact rational sums, the fraction carried)."""
+    from fractions import Fraction
+    from types import SimpleNamespace
+
+    from reachsim.channels.acquisition import AudienceAcquisition
+    from reachsim.model.exposure import boost_impressions
+
+    rng = np.random.default_rng(4)
+    prices = [(30.0, 20.02), (1 / 3, 1 / 7), (5e-7, 8.4), (100.0, 1e-9), (42.0, 20.02), (13.33, 8.4)]
+    state = SimpleNamespace(_price=None, _impression_credit=(0, 1))
+    credit = Fraction(0)
+    for _ in range(400):
+        budget, cpm = prices[int(rng.integers(len(prices)))]
+        for _ in range(int(rng.integers(1, 4))):
+            got = AudienceAcquisition._buy_impressions(state, budget, cpm)  # type: ignore[arg-type]
+            expected, credit = boost_impressions(credit, budget, cpm)
+            assert got == expected
+            num, den = state._impression_credit
+            assert Fraction(num, den) == credit
+            # no denominator piled up by changes of price: at most the exact credit's times today's price's
+            assert den <= credit.denominator * state._price[3]
+
+
 def test_a_draw_by_class_takes_at_most_everyone_left_in_a_class():
     pool = NeverJoined(10, np.array([0] * 4 + [1] * 6))
     got = pool.draw_by_class(np.random.default_rng(0), np.array([9, 2]))

@@ -593,6 +593,10 @@ def test_new_joins_skip_the_membership_checks_but_not_distinctness():
     assert cols.members.tolist() == [7, 3, 9] and (cols.slot_of[[7, 3, 9]] == [0, 1, 2]).all()
     with pytest.raises(ValueError, match="distinct"):
         cols.join(np.array([5, 1, 5]), 1.0, novelty_half_life=INF, new=True)
+    with pytest.raises(ValueError, match="distinct"):  # a refused join leaves every member's slot as it was
+        cols.join(np.array([3, 8, 8]), 1.0, novelty_half_life=INF, new=True)
+    assert cols.slot_of[[7, 3, 9]].tolist() == [0, 1, 2] and cols.n == 3
+    assert (cols.slot_of[[1, 5, 8]] == cols.slot_of[0]).all()  # never members, as before the refused joins
 
 
 @pytest.mark.parametrize("block", [7, DEFAULT_BLOCK])
