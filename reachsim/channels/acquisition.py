@@ -19,7 +19,6 @@ import bisect
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 from typing import Annotated, Any, NamedTuple
 
 import numpy as np
@@ -34,7 +33,7 @@ from reachsim.engine.population import sorted_subset
 from reachsim.engine.weak import weak_callable
 from reachsim.model.bass import daily_adoption_probability
 from reachsim.model.conversion import conversion_probability_scalar
-from reachsim.model.exposure import boost_impressions
+from reachsim.model.exposure import NO_CREDIT, buy_impressions
 from reachsim.model.occupancy import draw_unique_reach
 from reachsim.model.zeroed import Identity
 
@@ -530,9 +529,7 @@ class AudienceAcquisition:
         self._days: list[_Day] = []
         self._pending_by_class = [0] * self.pool.classes
         self._paid_credit = 0.0  # members paid for but not yet whole (fractional budget carried to the next day)
-        # impressions paid for but not yet whole, as numerator and denominator (see _buy_impressions)
-        self._impression_credit = (0, 1)
-        self._price: tuple[float, float, int, int] | None = None  # budget, cpm, impressions per day as n/d
+        self._impression_credit = NO_CREDIT  # impressions paid for but not yet whole
         self._rng: dict[str, np.random.Generator] = {}
         self._who = ctx.rng(f"{prefix}/who")
         self._classes = ctx.rng(f"{prefix}/classes")
@@ -716,32 +713,13 @@ class AudienceAcquisition:
             self.ctx.cost("acquisition", amount)
             self.ctx.flow("paid_spend", amount)
 
-    def _buy_impressions(self, budget: float, cpm: float) -> int:
-        """Whole impressions bought today, the fraction carried: :func:`reachsim.model.exposure.boost_impressions`
-        (the same exact rational sums), with the credit kept as a numerator over a denominator that stops changing
-        once the price is set, so a day costs an integer addition and a division rather than a new Fraction."""
-        price = self._price
-        num, den = self._impression_credit
-        if price is None or price[0] != budget or price[1] != cpm:
-            whole, rest = boost_impressions(Fraction(0), budget, cpm)  # checks the price; the day's amount exactly
-            bought = whole + rest
-            price = self._price = (budget, cpm, bought.numerator, bought.denominator)
-            common = math.gcd(num, den)  # the credit in lowest terms, so that changes of price do not pile up
-            num, den = num // common, den // common
-        bought_num, bought_den = price[2], price[3]
-        if den % bought_den:
-            common = den * bought_den // math.gcd(den, bought_den)
-            num, den = num * (common // den), common
-        whole, num = divmod(num + bought_num * (den // bought_den), den)
-        self._impression_credit = (num, den)
-        return whole
-
     def _impressions(self, paid: ImpressionAcquisition, nonmembers: list[int]) -> list[int]:
         """A day of ads on the target, ``nonmembers`` by class not yet in the audience: how many each class's
         people convert, each with ``1 − (1 − c_k/T)^I``; how many impressions land on members (wasted); and how many
         distinct people the day's ads reached (``paid_reach``, the occupancy count of ``I`` impressions on ``T``,
         drawn by :func:`reachsim.model.occupancy.draw_unique_reach`: exact mean and variance, normal shape)."""
-        impressions = self._buy_impressions(paid.budget_per_day, paid.cpm)
+        impressions, self._impression_credit = buy_impressions(self._impression_credit, paid.budget_per_day,
+                                                               paid.cpm)
         self._spend(paid.budget_per_day)
         converted = [0] * len(nonmembers)
         if impressions == 0:

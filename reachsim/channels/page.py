@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from fractions import Fraction
 from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
@@ -40,7 +39,8 @@ from reachsim.core.strict import StrictModel
 from reachsim.engine.population import sample_rows, sorted_subset
 from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import (
-    boost_impressions,
+    NO_CREDIT,
+    buy_impressions,
     merge_exposures,
     organic_positions,
     respond,
@@ -257,14 +257,14 @@ class PageChannel(Channel):
         self.fan_position = np.full(n, -1, dtype=np.int32)
         self.fans = 0
         self.ever_fans = 0
-        self._credit = Fraction(0)
+        self._credit = NO_CREDIT
         self._rng_fans = ctx.rng("fans")
         self._rng_organic = ctx.rng("organic")
         self._rng_boost = ctx.rng("boost")
         self._rng_response = ctx.rng("response")
         self._rng_follow = ctx.rng("follow")
         self._segment_target = self._resolve_segments()
-        self._ads_credit = Fraction(0)
+        self._ads_credit = NO_CREDIT
         self._ads_on = p.follow_ads is not None  # whether the class counts below are kept
         if p.follow_ads is not None:
             self._start_follow_ads(p.follow_ads)
@@ -454,7 +454,7 @@ class PageChannel(Channel):
         ctx, size = self.ctx, self._ads_target_size
         if size == 0 or ads.budget_per_day == 0:
             return  # nobody to show the ads to: the platform spends nothing
-        impressions, self._ads_credit = boost_impressions(self._ads_credit, ads.budget_per_day, ads.cpm)
+        impressions, self._ads_credit = buy_impressions(self._ads_credit, ads.budget_per_day, ads.cpm)
         ctx.cost("acquisition", ads.budget_per_day)
         ctx.flow("paid_spend", ads.budget_per_day)
         if impressions == 0:
@@ -548,7 +548,7 @@ class PageChannel(Channel):
             size = target.size  # type: ignore[union-attr]
         if size == 0:
             return empty, empty, empty, empty, 0  # nobody to deliver to: the platform spends nothing
-        impressions, self._credit = boost_impressions(self._credit, boost.budget_per_post, boost.cpm)
+        impressions, self._credit = buy_impressions(self._credit, boost.budget_per_post, boost.cpm)
         ctx.cost("boost", boost.budget_per_post)
         ctx.flow("boost_spend", boost.budget_per_post)
         positions, counts = uniform_impressions(self._rng_boost, size, impressions)
@@ -585,8 +585,8 @@ class PageChannel(Channel):
         if size == 0:
             return
         eng = p.engagement
-        self._weights(p.relevance_uplift, eng.probability)  # both before the records are read: they may rewrite
-        # the stores
+        # both before the records are read: they may rewrite the stores
+        self._weights(p.relevance_uplift, eng.probability)
         scale = self._stock_scale(t, eng.fatigue.half_life_days if eng.fatigue is not None else None)
         self._t_post = t
         fan_records, records = self._fan_records, self._pop_records

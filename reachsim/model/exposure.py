@@ -36,6 +36,7 @@ __all__ = [
     "bernoulli_positions",
     "boost_impressions",
     "boost_unique_reach_variance",
+    "buy_impressions",
     "geometric_gaps",
     "merge_exposures",
     "organic_positions",
@@ -189,24 +190,42 @@ def _inversion_table(r: float) -> IntArray:
     return table
 
 
-def boost_impressions(credit: Fraction, budget: float, cpm: float) -> tuple[int, Fraction]:
+#: Impressions paid for but not yet whole: the fraction ``numerator / denominator`` (below 1) that
+#: :func:`buy_impressions` carries from one purchase to the next.
+Credit = tuple[int, int]
+NO_CREDIT: Credit = (0, 1)
+
+
+def buy_impressions(credit: Credit, budget: float, cpm: float) -> tuple[int, Credit]:
     """Whole impressions bought by ``budget`` at ``cpm`` (price per 1,000), with the fractional remainder carried.
 
     ``budget / cpm × 1000`` is rarely a whole number; the fraction is kept in ``credit`` (exact rational
-    arithmetic on the given floats, so no rounding drifts over thousands of posts) and delivered with a later
-    post. Returns ``(impressions now, new credit)``; over any run the impressions delivered are
-    ``floor(Σ budget_i / cpm_i × 1000)`` while the spend is ``Σ budget_i`` exactly.
+    arithmetic on the given floats, so no rounding drifts over thousands of purchases) and delivered with a later
+    one. Returns ``(impressions now, new credit)``; over any run the impressions delivered are
+    ``floor(Σ budget_i / cpm_i × 1000)`` while the spend is ``Σ budget_i`` exactly. The credit is kept over a
+    multiple of the price's denominator, so buying at one price costs an integer addition and a division (no
+    Fraction a day); when the price changes it is brought to lowest terms first, so denominators do not pile up.
     """
     if budget < 0 or not math.isfinite(budget):
         raise ValueError(f"budget must be a finite number >= 0, got {budget!r}")
     if not cpm > 0 or not math.isfinite(cpm):
         raise ValueError(f"cpm must be a finite number > 0, got {cpm!r}")
     bought = _impressions_bought(budget, cpm)
-    # credit + bought in whole numbers over one denominator (the Fraction operators cost several times more)
-    den = credit.denominator * bought.denominator // math.gcd(credit.denominator, bought.denominator)
-    total = credit.numerator * (den // credit.denominator) + bought.numerator * (den // bought.denominator)
-    whole, rest = divmod(total, den)
-    return whole, Fraction(rest, den)
+    num, den = credit
+    bought_num, bought_den = bought.numerator, bought.denominator
+    if den != bought_den:
+        common = math.gcd(num, den)
+        num, den = num // common, den // common
+        common = den * bought_den // math.gcd(den, bought_den)
+        num, den = num * (common // den), common
+    whole, num = divmod(num + bought_num * (den // bought_den), den)
+    return whole, (num, den)
+
+
+def boost_impressions(credit: Fraction, budget: float, cpm: float) -> tuple[int, Fraction]:
+    """:func:`buy_impressions` with the credit as a :class:`~fractions.Fraction`."""
+    whole, (num, den) = buy_impressions((credit.numerator, credit.denominator), budget, cpm)
+    return whole, Fraction(num, den)
 
 
 @functools.lru_cache(maxsize=64)

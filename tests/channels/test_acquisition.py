@@ -269,31 +269,6 @@ def test_a_draw_by_class_with_repeats_gives_every_ordered_choice_equally_often()
         assert stats.chisquare(list(pairs[c].values())).pvalue > ALPHA
 
 
-def test_impressions_bought_day_by_day_match_the_exact_rational_sums():
-    """The credit kept as a numerator over a denominator gives, day after day and across changes of price, the
-    impressions of :func:`boost_impressions` (exact rational sums, the fraction carried)."""
-    from fractions import Fraction
-    from types import SimpleNamespace
-
-    from reachsim.channels.acquisition import AudienceAcquisition
-    from reachsim.model.exposure import boost_impressions
-
-    rng = np.random.default_rng(4)
-    prices = [(30.0, 20.02), (1 / 3, 1 / 7), (5e-7, 8.4), (100.0, 1e-9), (42.0, 20.02), (13.33, 8.4)]
-    state = SimpleNamespace(_price=None, _impression_credit=(0, 1))
-    credit = Fraction(0)
-    for _ in range(400):
-        budget, cpm = prices[int(rng.integers(len(prices)))]
-        for _ in range(int(rng.integers(1, 4))):
-            got = AudienceAcquisition._buy_impressions(state, budget, cpm)  # type: ignore[arg-type]
-            expected, credit = boost_impressions(credit, budget, cpm)
-            assert got == expected
-            num, den = state._impression_credit
-            assert Fraction(num, den) == credit
-            # no denominator piled up by changes of price: at most the exact credit's times today's price's
-            assert den <= credit.denominator * state._price[3]
-
-
 def test_a_draw_by_class_takes_at_most_everyone_left_in_a_class():
     pool = NeverJoined(10, np.array([0] * 4 + [1] * 6))
     got = pool.draw_by_class(np.random.default_rng(0), np.array([9, 2]))
