@@ -197,7 +197,7 @@ class MessengerChannel(Channel):
         self._arrivals.append((idx, float(t)))
         self._arriving += idx.size
         self.ctx.flow("joined", idx.size)
-        self.ctx.flow(_JOINED_FROM.get(source, "joined_other"), idx.size)
+        self.ctx.flow(_JOINED_FROM.get(source, _JOINED_FROM["other"]), idx.size)
 
     def _join_batch(self, idx: np.ndarray, times: np.ndarray) -> None:
         """Subscribe ``idx`` (distinct, in any order), who joined at ``times`` (the days of acquisition drawn since

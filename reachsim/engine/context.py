@@ -113,5 +113,5 @@ class ChannelContext:
 
     def engagement_value(self, idx: np.ndarray) -> float:
         """Value of one engagement by each of the consumers ``idx`` (a row may repeat), summed by segment."""
-        counts = self.population.segment_tally(idx)
+        counts = self.population.segment_counts(idx)
         return math.fsum(count * value for count, value in zip(counts, self.segments.values, strict=True))

@@ -46,12 +46,9 @@ class Population:
     def segment_sizes(self) -> np.ndarray:
         return np.bincount(self.segment, minlength=int(self.segment.max(initial=0)) + 1)
 
-    def segment_counts(self, idx: np.ndarray) -> np.ndarray:
-        """How many of ``idx`` (rows in any order; a repeated row counts each time) belong to each segment."""
-        return np.array(self.segment_tally(idx), dtype=np.int64)
-
-    def segment_tally(self, idx: np.ndarray) -> list[int]:
-        """:meth:`segment_counts` as Python integers.
+    def segment_counts(self, idx: np.ndarray) -> list[int]:
+        """How many of ``idx`` (rows in any order; a repeated row counts each time) belong to each segment, as
+        Python integers (their callers sum over a handful of segments in Python).
 
         Each segment is a range of rows, so this is one comparison per boundary between segments (a handful),
         cheaper than looking each row's segment up and counting."""
