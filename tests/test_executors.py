@@ -8,6 +8,7 @@ from reachsim.experiments.executors import (
     DaskExecutor,
     ProcessExecutor,
     SequentialExecutor,
+    default_start_method,
     local_cores,
     make_executor,
 )
@@ -18,14 +19,15 @@ def test_defaults() -> None:
     assert isinstance(make_executor(1), SequentialExecutor)
     pool = make_executor(3)
     assert isinstance(pool, ProcessExecutor) and pool.workers == 3
-    assert pool._context.get_start_method() == "spawn"  # explicit, whatever the platform's default
+    assert pool._context.get_start_method() == default_start_method()  # explicit, whatever the platform's default
+    assert default_start_method() in ("forkserver", "spawn")  # never a fork of this (threaded) process
 
 
 def test_a_local_dask_cluster_uses_the_local_cores_unless_told() -> None:
     pytest.importorskip("distributed")
     local = make_executor(kind="dask")
     assert isinstance(local, DaskExecutor) and local.workers == local_cores() >= 1
-    assert local.address is None and local.start_method == "spawn"
+    assert local.address is None and local.start_method == default_start_method()
     assert make_executor(2, kind="dask").workers == 2
     remote = make_executor(address="tcp://scheduler:8786")
     assert isinstance(remote, DaskExecutor) and remote.address == "tcp://scheduler:8786"
@@ -46,7 +48,7 @@ def _worker_settings() -> dict[str, object]:
 
 def test_a_local_dask_cluster_gives_its_workers_the_quiet_settings() -> None:
     """No trim threshold, no profiler, slow housekeeping: in the workers themselves, not only where the cluster
-    was configured (the settings travel with the nanny's spawn)."""
+    was configured (the settings travel with the nanny's start of the worker)."""
     pytest.importorskip("distributed")
     from reachsim.experiments.executors import LOCAL_CLUSTER_CONFIG
 

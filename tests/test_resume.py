@@ -353,17 +353,31 @@ def test_a_reader_never_sees_two_runs_side_by_side(small: Path, tmp_path: Path, 
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    found = []
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (a fork server's workers are its children, not the main process's)."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             except OSError:
                 continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
+    found, below = [], [pid]
+    while below:
+        parent = below.pop()
+        children = [child for child, of in parents.items() if of == parent]
+        found += children
+        below += children
     return found
+
+
+def _pool_process(pid: int) -> bool:
+    """A worker of the pool, or the fork server its workers come from (not multiprocessing's resource tracker)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"spawn_main" in cmdline or b"forkserver" in cmdline
 
 
 def _alive(pid: int) -> bool:
@@ -387,10 +401,9 @@ def test_killing_the_main_process_ends_its_workers(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 120
         workers: list[int] = []
-        while len(workers) < 2 and time.monotonic() < deadline:  # the pool's two workers (beside its helper)
+        while len(workers) < 2 and time.monotonic() < deadline:  # the pool's two workers (and any fork server)
             time.sleep(0.2)
-            workers = [p for p in _children(main_process.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline")
-                       .read_bytes()]
+            workers = [p for p in _descendants(main_process.pid) if _pool_process(p)]
         assert len(workers) >= 2, "the workers did not start"
         while not list((tmp_path / ".out.partial" / "replications").glob("*.json")):  # they are working
             assert time.monotonic() < deadline and main_process.poll() is None
