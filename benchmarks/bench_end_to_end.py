@@ -368,7 +368,8 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
           f"({out['processes_speedup']:.2f}×, target ≥ 1.8); Dask LocalCluster 2 workers {med['dask']:.2f} s "
           f"({out['dask_speedup']:.2f}×, target ≥ 1.6)")
     print(f"  first pool of the process (start method {default_start_method()}): 2 processes "
-          f"{first['processes']:.2f} s ({out['processes_speedup_first']:.2f}×); Dask {first['dask']:.2f} s ({out['dask_speedup_first']:.2f}×)")
+          f"{first['processes']:.2f} s ({out['processes_speedup_first']:.2f}×); Dask {first['dask']:.2f} s "
+          f"({out['dask_speedup_first']:.2f}×)")
     print(f"  one run's CPU time: in process {out['task_cpu_in_process_s']:.3f} s, in a Dask worker "
           f"{out['task_cpu_in_dask_s']:.3f} s ({out['dask_over_in_process']:.2f}×, target ≤ 1.2); workers' "
           f"MALLOC_TRIM_THRESHOLD_: {sorted(set(worker_env.values()))}")
