@@ -73,9 +73,11 @@ def deliveries(result: Any) -> float:
                        if key[0] != "all" and key[1] == "deliveries"))
 
 
-def scenario_child(path: str, replications: int) -> None:
+def scenario_child(path: str, replications: int, run_out: bool = True) -> None:
     """In a fresh process, with whichever ``reachsim`` comes first on ``PYTHONPATH``: one experiment through the
-    public API, ``replications`` replications of every strategy; prints its figures as JSON."""
+    public API, ``replications`` replications of every strategy; prints its figures as JSON. ``run_out`` False
+    turns a version's run-out after the horizon off (``audience_value.run_out_days: 0``): the days the baseline,
+    which had none, simulated."""
     scenario = reachsim.load_scenario(path)
     try:
         from reachsim.scenario.load import with_overrides
@@ -83,6 +85,9 @@ def scenario_child(path: str, replications: int) -> None:
         scenario = scenario.model_copy(update={"replications": replications})
     else:
         scenario = with_overrides(scenario, replications=replications)
+    value = getattr(scenario, "audience_value", None)
+    if not run_out and value is not None:
+        scenario = scenario.model_copy(update={"audience_value": value.model_copy(update={"run_out_days": 0})})
     run = reachsim.run_experiment  # before the clock: a version may import its runner on first access
     wall, cpu = time.perf_counter(), time.process_time()
     result = run(scenario)
@@ -161,8 +166,8 @@ def part_scenarios(args: argparse.Namespace) -> dict[str, Any]:
                 for label, source in versions if rep % 2 == 0 else versions[::-1]:
                     path = source / "scenarios" / f"{name}.yaml"
                     if path.exists():
-                        row[label] = child({"kind": "scenario", "path": str(path), "replications": counts[name]},
-                                           source)
+                        row[label] = child({"kind": "scenario", "path": str(path), "replications": counts[name],
+                                            "run_out": not args.without_run_out}, source)
                 row["naive"] = child({"kind": "naive", "subscribers": args.naive_subscribers, "broadcasts": 4,
                                       "seed": args.seed + rep}, ROOT)["per_cpu_s"]
                 reps[name].append(row)
@@ -210,6 +215,8 @@ def print_scenarios(args: argparse.Namespace, out: dict[str, Any]) -> None:
           f"({args.repeats} interleaved repetitions, medians; replications: "
           f"{args.replications or 'as in the current file'}, the same for the baseline)")
     print(f"baseline: {base}")
+    if args.without_run_out:
+        print("this checkout without the run-out after the horizon (--without-run-out): the baseline's days")
     print(f"kernel: {args.kernel_subscribers:,} subscribers, median of {args.kernel_broadcasts} broadcasts; naive: "
           f"{args.naive_subscribers:,} SimPy processes × 4 broadcasts, in a fresh process; rates per CPU second")
     print(f"{'':<20} {'runs':>9} {'CPU s per run':>17} {'M deliveries/CPU s':>19} {'':>7} {'':>8} {'kernel':>7} "
@@ -386,6 +393,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--kernel-broadcasts", type=int, default=5, help="kernel broadcasts per measurement")
     parser.add_argument("--baseline-rev", default=BASELINE_REV, help="the commit that '× baseline' compares with")
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline")
+    parser.add_argument("--without-run-out", action="store_true",
+                        help="run this checkout's scenarios without the run-out after the horizon (the baseline's "
+                        "model had none): the same simulated days in both versions")
     parser.add_argument("--scale-max", type=int, default=10_000_000, help="largest market of the scale part")
     parser.add_argument("--scale-days", type=int, default=365)
     parser.add_argument("--scale-replications", type=int, default=4)
@@ -397,7 +407,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.child:
         spec = json.loads(args.child)
         if spec["kind"] == "scenario":
-            scenario_child(spec["path"], spec["replications"])
+            scenario_child(spec["path"], spec["replications"], spec.get("run_out", True))
         else:
             naive_child(spec["subscribers"], spec["broadcasts"], spec["seed"])
         return {}
