@@ -104,7 +104,8 @@ class MessengerChannel(Channel):
         self.cols = BroadcastColumns(n, capacity=self.params.initial_subscribers)
         self.cols.add_column(LAST_ACTION, np.float64, fill=-np.inf)
         self._drawn_until = 0.0  # inbound conversations are drawn for (0, _drawn_until]
-        self._later: list[tuple[float, np.ndarray]] = []  # bus actions dated after the clock: (time, rows)
+        # bus actions dated after the clock, held until it reaches them: (times ascending, rows), one per batch
+        self._later: list[tuple[np.ndarray, np.ndarray]] = []
         self.subscribers = 0
         # joins that name their people (the initial base, bus opt-ins): counted at once, subscribed at the next read
         self._arrivals: list[tuple[np.ndarray, float]] = []
@@ -237,24 +238,47 @@ class MessengerChannel(Channel):
         few = idx.size <= acquisition.NeverJoined.FEW
         idx = np.array(sorted(set(idx.tolist())), dtype=np.int64) if few else np.unique(idx)
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
+        self._subscribe_while_held()
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:
-        """A user action at its exact time ``t`` (a support chat, say), which may be earlier than the channel's
-        last event; one dated after the clock is held until the clock reaches it."""
-        self._flush()  # the subscribers who joined until now can act
-        t, rows = float(payload["t"]), np.asarray(payload["idx"], dtype=np.int64)
-        if t > self.ctx.env.now:
-            self._later.append((t, rows))
-        else:
-            self._open_window(rows, t)
+        """User actions (support chats, say) at their exact times ``t``: one time for all of ``idx``, or one each.
+        An action may be earlier than the channel's last event; one dated after the clock is held until the clock
+        reaches it, so a channel may publish a day's actions at once.
 
-    def _open_window(self, rows: np.ndarray, t: float) -> None:
-        """Subscribers among ``rows`` (population rows) acted at ``t``: their window opens from ``t`` unless a
-        later action already opened it."""
+        A held action must open the window of those subscribed at its own time. Those who leave do so at a
+        broadcast, which first applies the actions due; those who join are counted at one moment and subscribed at
+        the next read (:meth:`_flush`), which first applies the actions due. So while actions are held, whoever
+        is counted is subscribed at once (:meth:`_subscribe_while_held`): a join then comes between the actions
+        before it and those after it."""
+        self._flush()  # the subscribers who joined until now can act
+        rows = np.asarray(payload["idx"], dtype=np.int64).reshape(-1)
+        times = np.broadcast_to(np.asarray(payload["t"], dtype=np.float64), rows.shape)
+        later = times > self.ctx.env.now
+        if not later.any():
+            self._open_window(rows, times)
+            return
+        if not later.all():
+            self._open_window(rows[~later], times[~later])
+            rows, times = rows[later], times[later]
+        order = np.argsort(times, kind="stable")
+        self._later.append((times[order], rows[order]))
+
+    def _subscribe_while_held(self) -> None:
+        """Subscribe the people just counted at once when actions are held (see :meth:`_on_user_action`)."""
+        if self._later:
+            self._flush()
+
+    def _open_window(self, rows: np.ndarray, t: float | np.ndarray) -> None:
+        """Subscribers among ``rows`` (population rows, a row may repeat) acted at ``t`` (one time, or one each):
+        each window opens from the latest of its actions unless a later one already opened it."""
         slots = self.cols.slot_of[rows]
-        slots = slots[slots >= 0]
+        member = slots >= 0
         last = self.cols.column(LAST_ACTION)
-        last[slots] = np.maximum(last[slots], t)
+        if np.ndim(t):
+            np.maximum.at(last, slots[member], np.asarray(t)[member])
+        else:
+            slots = slots[member]
+            last[slots] = np.maximum(last[slots], t)
 
     # -- inbound conversations in continuous time -----------------------------------------------------------------
     def _advance(self, t: float) -> None:
@@ -280,17 +304,21 @@ class MessengerChannel(Channel):
                     times = t - span * rng.random(k)  # uniform on (start, t]
                     np.maximum.at(self.cols.column(LAST_ACTION), slots, times)  # a slot keeps its latest
         if self._later:
-            due = [(at, rows) for at, rows in self._later if at <= t]
-            if due:
-                self._later = [(at, rows) for at, rows in self._later if at > t]
-                for at, rows in due:
-                    self._open_window(rows, at)
+            held = []
+            for times, rows in self._later:  # each batch in time order: its due actions are a prefix
+                due = int(np.searchsorted(times, t, side="right"))
+                if due:
+                    self._open_window(rows[:due], times[:due])
+                if due < times.size:
+                    held.append((times[due:], rows[due:]))
+            self._later = held
 
     # -- daily activity: acquisition, fixed fee -----------------------------------------------------------------
     def _daily(self, t: float) -> None:
         # No conversations are drawn here: the audience changes only at a hand-over, a join or a broadcast, and
         # each draws the conversations until then first (see _advance).
         self.acquisition.step(t)
+        self._subscribe_while_held()
         self.ctx.cost("platform_fee", self.params.fixed_cost_per_month / DAYS_PER_MONTH)
 
     # -- broadcasts ---------------------------------------------------------------------------------------------

@@ -18,19 +18,16 @@ the platform charges outside the window. The maths is in docs/model/support.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-import simpy
 from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from reachsim.channels import topics
 from reachsim.channels.base import Channel, ChannelParams
 from reachsim.core.metrics import Metric, flow, mean, ratio
 from reachsim.core.strict import StrictModel
-from reachsim.engine.clock import OrderedTimeout, channel_priority
 from reachsim.model.queueing import fcfs_queue, handle_times, profile_cumulative, quantile, times_from_cumulative
 
 HOURS_PER_DAY = 24
@@ -644,7 +641,10 @@ class SupportChannel(Channel):
         ctx.flow("staffed_agent_minutes", sum(q.staffed_minutes for q in served))
         ctx.flow("spend", spend)
         if n_messenger and ctx.bus.has_subscribers(topics.MESSENGER_USER_ACTION):
-            ctx.env.process(self._publish(contacts.times[on_messenger], contacts.who[on_messenger]))
+            # the day's Messenger contacts at once, each dated at its own time: the Messenger channel holds an
+            # action until the clock reaches it, so it exists only from its time on
+            ctx.bus.publish(topics.MESSENGER_USER_ACTION, idx=contacts.who[on_messenger].astype(np.int64),
+                            t=contacts.times[on_messenger])
 
     def _serve(
         self,
@@ -717,12 +717,3 @@ class SupportChannel(Channel):
         )
         self._free[route] = outcome.free_at
         return outcome.waits * 3600.0, outcome.answered, handle_min
-
-    def _publish(self, times: np.ndarray, who: np.ndarray) -> Generator[simpy.Event, None, None]:
-        """Each Messenger contact is a user action at its exact time (the Messenger channel opens the window)."""
-        env, bus = self.ctx.env, self.ctx.bus
-        priority = channel_priority(self.ctx.index, 1)
-        for t, consumer in zip(times.tolist(), who.tolist(), strict=True):
-            if t > env.now:
-                yield OrderedTimeout(env, t - env.now, priority)
-            bus.publish(topics.MESSENGER_USER_ACTION, idx=np.array([consumer], dtype=np.int64), t=t)

@@ -9,7 +9,8 @@ bus knows no topic.
 #: ``{"idx", "t", "source": str}``: consumers who opt in to Messenger (de-duplicated by the Messenger channel).
 MESSENGER_OPTIN = "messenger.optin"
 #: ``{"idx", "t"}``: consumers who acted on Messenger (an engagement, a support chat): opens the standard
-#: messaging window for them.
+#: messaging window for them. ``t`` is one time for all, or one per consumer; an action dated after the clock
+#: takes effect when the clock reaches it, so a day's actions may be published at once.
 MESSENGER_USER_ACTION = "messenger.user_action"
 #: ``{"idx", "t", "source": str}``: consumers who start following the Page.
 PAGE_FOLLOW = "page.follow"

@@ -204,3 +204,60 @@ def test_an_action_dated_after_the_broadcast_does_not_count_for_it(scenario_fact
     those in (5.5, 6.5]."""
     actions = [(5.0, 5.5, range(10))]
     assert run_with_actions(scenario_factory, actions, [5.25, 5.75, 6.4, 6.5]) == [0, 10, 10, 0]
+
+
+# -- a day's actions published at once (a support channel's day): held until their times --------------------------
+
+
+def in_window_with_events(events, *, size, broadcast_at, **messenger):
+    """One broadcast at ``broadcast_at`` to a quiet Messenger channel; ``events`` are ``(at, topic, payload)``
+    published on the bus at ``at`` (before the channels' events at that time). Returns (deliveries, in window)."""
+    horizon = math.ceil(broadcast_at) + 1
+    channel = quiet_messenger(broadcasts={"every_days": horizon, "first_day": broadcast_at}, **messenger)
+    sim = Simulation(build_scenario([channel], size=size, horizon=horizon), "s", 0)
+
+    def publish():  # type: ignore[no-untyped-def]
+        for at, topic, payload in events:
+            yield sim.env.timeout(at - sim.env.now)
+            sim.bus.publish(topic, **payload)
+
+    sim.env.process(publish())
+    series = sim.run().series
+    day = int(broadcast_at)
+    return int(series["messenger", "deliveries"][day]), int(series["messenger", "in_window"][day])
+
+
+def test_actions_published_ahead_count_from_their_own_times():
+    """One batch published at 5.0 with one time per person: those dated before the broadcast at 5.75 open their
+    window for it, those dated after it do not; a person with two actions keeps the latest before it."""
+    rows = np.arange(100)
+    times = np.where(rows < 60, 5.5, 5.9)
+    rows, times = np.concatenate([rows, [70, 71]]), np.concatenate([times, [5.1, 5.6]])  # 70: 5.9 and 5.1
+    events = [(5.0, topics.MESSENGER_USER_ACTION, {"idx": rows, "t": times})]
+    deliveries, in_window = in_window_with_events(events, size=100, broadcast_at=5.75, initial_subscribers=100)
+    assert (deliveries, in_window) == (100, 60 + 2)  # 70 by its 5.1, 71 by its 5.6 (its 5.9 comes later)
+    # at 6.55 the 24-hour windows opened at 5.5 have closed, those opened later (held at 5.75) are open
+    assert in_window_with_events(events, size=100, broadcast_at=6.55, initial_subscribers=100)[1] == 100 - 60
+
+
+def test_a_held_action_counts_for_those_who_joined_before_it_and_no_one_else():
+    """Opt-ins at 5.3 between a batch published at 5.0 and its actions: an action dated 5.2 finds its person not
+    yet subscribed (no window), one dated 5.5 finds them subscribed (window open at 5.75)."""
+    joiners = np.arange(50)
+    events = [
+        (5.0, topics.MESSENGER_USER_ACTION, {"idx": joiners, "t": np.where(joiners < 20, 5.2, 5.5)}),
+        (5.3, topics.MESSENGER_OPTIN, {"idx": joiners, "t": 5.3, "source": "page"}),
+    ]
+    assert in_window_with_events(events, size=200, broadcast_at=5.75) == (50, 30)
+
+
+def test_a_held_action_counts_for_those_acquired_before_it():
+    """Everyone acts at 5.5 (published at 5.0, before the day's acquisition at 5.0): at 5.75 every subscriber, those
+    acquired at 5.0 included, has the window open."""
+    everyone = np.arange(2_000)
+    events = [(5.0, topics.MESSENGER_USER_ACTION, {"idx": everyone, "t": np.full(everyone.size, 5.5)})]
+    deliveries, in_window = in_window_with_events(
+        events, size=2_000, broadcast_at=5.75, initial_subscribers=100, acquisition={"organic_per_day": 50}
+    )
+    assert deliveries > 300  # the initial base and six days of acquisition
+    assert in_window == deliveries
