@@ -408,12 +408,13 @@ def test_killing_the_main_process_ends_its_workers(tmp_path: Path) -> None:
         while not list((tmp_path / ".out.partial" / "replications").glob("*.json")):  # they are working
             assert time.monotonic() < deadline and main_process.poll() is None
             time.sleep(0.2)
-        main_process.kill()
-        main_process.wait(timeout=10)
+        workers = [p for p in _descendants(main_process.pid) if _pool_process(p)]  # the server and every worker
+        main_process.kill()  # and left unreaped (a zombie) until the workers are checked, as a slow supervisor would
         deadline = time.monotonic() + 10
         while any(_alive(p) for p in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not [p for p in workers if _alive(p)], "workers outlived their main process"
+        main_process.wait(timeout=10)
     finally:
         if main_process.poll() is None:
             main_process.kill()

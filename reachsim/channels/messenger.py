@@ -303,6 +303,11 @@ class MessengerChannel(Channel):
                     slots = (rng.random(k) * n).astype(np.int64)  # uniform slots, with replacement
                     times = t - span * rng.random(k)  # uniform on (start, t]
                     np.maximum.at(self.cols.column(LAST_ACTION), slots, times)  # a slot keeps its latest
+        self._apply_held(t)
+
+    def _apply_held(self, t: float) -> None:
+        """Open the windows of the held actions dated up to ``t``. Nobody joined or left since the earliest of them
+        (a join or a broadcast applies those due first), so the subscribers now are those at their times."""
         if self._later:
             held = []
             for times, rows in self._later:  # each batch in time order: its due actions are a prefix
@@ -317,6 +322,7 @@ class MessengerChannel(Channel):
     def _daily(self, t: float) -> None:
         # No conversations are drawn here: the audience changes only at a hand-over, a join or a broadcast, and
         # each draws the conversations until then first (see _advance).
+        self._apply_held(t)  # so that held actions do not pile up in a channel without broadcasts or joins
         self.acquisition.step(t)
         self._subscribe_while_held()
         self.ctx.cost("platform_fee", self.params.fixed_cost_per_month / DAYS_PER_MONTH)

@@ -10,9 +10,9 @@ and the agents' next free times carry the queues over midnight. Staffing may var
 counts, with its outcome, on the day and (for the metrics declared by hour) in the hour of the day it arrived.
 A contact that abandons does not come back; ``cost_per_abandoned_contact`` prices what its retry costs the brand.
 
-A Messenger support conversation is a user action on Messenger: it is published at its exact time, so the
-strategy's Messenger channel opens that consumer's messaging window, and later broadcasts to them are cheaper where
-the platform charges outside the window. The maths is in docs/model/support.md.
+A Messenger support conversation is a user action on Messenger: the day's are published at once, each dated at its
+exact time, so the strategy's Messenger channel opens that consumer's messaging window from then on, and later
+broadcasts to them are cheaper where the platform charges outside the window. The maths is in docs/model/support.md.
 """
 
 from __future__ import annotations

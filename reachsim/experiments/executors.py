@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import signal
 import threading
 import time
@@ -122,9 +123,21 @@ def _end_with(parent: int, main: int, every: float = 0.5) -> None:
     A spawned worker's parent is the main process: when it ends, the worker is adopted by another process and
     its parent's id changes. A fork server's worker is the server's child, and the server outlives the main
     process while its workers live (they hold the pipe whose closing would end it), so the worker also watches the
-    main process's id itself."""
-    while os.getppid() == parent and _exists(main):
-        time.sleep(every)
+    main process itself: through a process file descriptor where the platform has one (readable once the process
+    has ended, even before its parent reaps it, and never confused with a later process of the same id), else by
+    its id."""
+    try:
+        ended = os.pidfd_open(main)
+    except (AttributeError, OSError):  # not Linux 5.3 or later
+        ended = None
+    while os.getppid() == parent:
+        if ended is not None:
+            if select.select([ended], [], [], every)[0]:
+                break
+        elif _exists(main):
+            time.sleep(every)
+        else:
+            break
     os._exit(1)
 
 

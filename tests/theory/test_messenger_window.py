@@ -261,3 +261,26 @@ def test_a_held_action_counts_for_those_acquired_before_it():
     )
     assert deliveries > 300  # the initial base and six days of acquisition
     assert in_window == deliveries
+
+
+def test_a_batch_dated_in_the_past_keeps_each_persons_latest_action():
+    """Published at 5.95 with both actions past and the later one listed first: the window runs from 5.9, so a
+    24-hour window at 6.5 holds it (from 5.1 it would have closed)."""
+    events = [(5.95, topics.MESSENGER_USER_ACTION, {"idx": np.array([0, 0]), "t": np.array([5.9, 5.1])})]
+    assert in_window_with_events(events, size=10, broadcast_at=6.5, initial_subscribers=10) == (10, 1)
+
+
+def test_held_actions_are_applied_day_by_day_without_broadcasts_or_joins():
+    """A channel with nothing but held actions keeps only those not yet due (none pile up over the days)."""
+    horizon = 6
+    sim = Simulation(build_scenario([quiet_messenger(initial_subscribers=10)], size=10, horizon=horizon), "s", 0)
+    (channel,) = sim.channels
+
+    def publish():  # type: ignore[no-untyped-def]
+        for day in range(horizon):
+            yield sim.env.timeout(day - sim.env.now)
+            sim.bus.publish(topics.MESSENGER_USER_ACTION, idx=np.arange(10), t=day + np.linspace(0.1, 0.9, 10))
+
+    sim.env.process(publish())
+    sim.run()
+    assert len(channel._later) == 1  # the last day's, after the last daily step
