@@ -99,13 +99,13 @@ def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_pr
         sim = Simulation(sc, "s", replication)
         channel = sim.channels[0]
         handed: list[tuple[np.ndarray, np.ndarray]] = []
-        real_batch = channel._join_batch
+        real_batch = channel._handed_over  # the component's join_batch
 
         def spy(idx, times, real_batch=real_batch, handed=handed):
             handed.append((idx.copy(), times.copy()))
             real_batch(idx, times)
 
-        channel._join_batch = spy  # type: ignore[method-assign]
+        channel._handed_over = spy  # type: ignore[method-assign]
         sim.env.process(_publish_at(sim, 3.5, optin))
         series = sim.run().series
         acquired = series["messenger", "joined"] - series["messenger", "joined_page"]
