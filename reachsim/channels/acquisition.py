@@ -241,6 +241,9 @@ class NeverJoined:
 
     #: At most this many people are taken out of the pool one by one (:meth:`take`); more, in one vectorised pass.
     FEW = 16
+    #: At most this many people are drawn one by one (:meth:`draw_by_class`); more, in one vectorised pass. About
+    #: where the two cost the same (a few dozen scalar operations a person against some 30 NumPy calls).
+    FEW_DRAWN = 64
 
     def __init__(self, size: int, klass: np.ndarray | None = None, classes: int | None = None) -> None:
         dtype = np.int32 if size < 2**31 else np.int64
@@ -300,54 +303,98 @@ class NeverJoined:
         """``counts[c]`` consumers (at most all) drawn uniformly from each class ``c``, removed from the pool;
         returned class by class, each class's in random order.
 
-        Every class is drawn in one pass: a position uniform in its class's live block for each person; where a
-        position comes up more than once, its first draw stays and every later one is drawn again in place (from
-        its class), until all differ. The rule looks at nothing but which draws are equal, so relabelling a
-        class's members maps the procedure onto itself: the outcome is equally likely to be any ordered tuple of
-        distinct members, i.e. a uniform subset in uniform random order. A class asked for more than half its
-        members is drawn by permutation instead.
+        Up to :attr:`FEW_DRAWN` people in all are drawn one by one (:meth:`_draw_one_by_one`). More are drawn in
+        one pass: a position uniform in its class's live block for each person; where a position comes up more
+        than once, its first draw stays and every later one is drawn again in place (from its class), until all
+        differ. The rule looks at nothing but which draws are equal, so relabelling a class's members maps the
+        procedure onto itself: the outcome is equally likely to be any ordered tuple of distinct members, i.e. a
+        uniform subset in uniform random order. A class asked for more than half its members is drawn by
+        permutation instead.
         """
-        want = [min(int(k), n) for k, n in zip(counts, self.live, strict=True)]
+        live, starts = self.live, self.starts
+        want = [min(int(k), n) for k, n in zip(counts, live, strict=True)]
         total = sum(want)
         if total == 0:
             return np.empty(0, dtype=np.int64)
+        if total <= self.FEW_DRAWN:
+            return self._draw_one_by_one(rng, want, total)
         active = [c for c, k in enumerate(want) if k]
-        if any(2 * want[c] > self.live[c] for c in active):
-            positions = np.concatenate(
-                [self.starts[c] + distinct_integers(rng, self.live[c], want[c]) for c in active]
-            )
+        if any(2 * want[c] > live[c] for c in active):
+            positions = np.concatenate([starts[c] + distinct_integers(rng, live[c], want[c]) for c in active])
             ordered = np.sort(positions)
         else:
-            scale: float | np.ndarray
+            scale: int | np.ndarray
             offset: int | np.ndarray
             if len(active) == 1:
-                scale, offset = float(self.live[active[0]]), self.starts[active[0]]
-            else:
-                counts_active = [want[c] for c in active]
-                scale = np.repeat(np.array([float(self.live[c]) for c in active]), counts_active)
-                offset = np.repeat(np.array([self.starts[c] for c in active], dtype=np.int64), counts_active)
+                scale, offset = live[active[0]], starts[active[0]]
+            else:  # each person's class's live count and start, in one call
+                scale, offset = np.repeat(np.array([[live[c] for c in active], [starts[c] for c in active]]),
+                                          [want[c] for c in active], axis=1)
             positions = (rng.random(total) * scale).astype(np.int64)
             positions += offset
-            # sorted by position then by draw: a draw's index in the low bits (a stable argsort costs far more)
-            shift = int(total).bit_length()
-            index = np.arange(total, dtype=np.int64)
-            while True:
-                key = np.left_shift(positions, shift)
-                key |= index
-                key.sort()
-                ordered = np.right_shift(key, shift)
-                repeated = ordered[1:] == ordered[:-1]
-                if not repeated.any():
-                    break
-                later = key[1:][repeated] & ((1 << shift) - 1)  # every draw of a position after its first
-                again = rng.random(later.size)
-                if isinstance(scale, np.ndarray):
-                    positions[later] = (again * scale[later]).astype(np.int64) + offset[later]  # type: ignore[index]
-                else:
-                    positions[later] = (again * scale).astype(np.int64) + offset
-        rows = self.rows[positions].astype(np.int64)
+            if len(set(positions.tolist())) == total:  # the usual case while the classes are large
+                ordered = np.sort(positions)
+            else:
+                ordered = self._redraw_repeats(rng, positions, scale, offset)
+        stored = self.rows.stored  # an Identity: the row at position p is stored[p] + p
+        rows = stored[positions] + positions
         self._take_out(ordered, rows, want)
         return rows
+
+    @staticmethod
+    def _redraw_repeats(
+        rng: np.random.Generator, positions: np.ndarray, scale: int | np.ndarray, offset: int | np.ndarray
+    ) -> np.ndarray:
+        """Draw again, in place, every draw of a position after its first, until all differ; the positions in
+        ascending order. Sorted by position then by draw: a draw's index in the low bits (a stable argsort costs
+        far more)."""
+        total = positions.size
+        shift = int(total).bit_length()
+        index = np.arange(total, dtype=np.int64)
+        while True:
+            key = np.left_shift(positions, shift)
+            key |= index
+            key.sort()
+            ordered = np.right_shift(key, shift)
+            repeated = ordered[1:] == ordered[:-1]
+            if not repeated.any():
+                return ordered
+            later = key[1:][repeated] & ((1 << shift) - 1)  # every draw of a position after its first
+            again = rng.random(later.size)
+            if isinstance(scale, np.ndarray):
+                positions[later] = (again * scale[later]).astype(np.int64) + offset[later]  # type: ignore[index]
+            else:
+                positions[later] = (again * scale).astype(np.int64) + offset
+
+    def _draw_one_by_one(self, rng: np.random.Generator, want: list[int], total: int) -> np.ndarray:
+        """:meth:`draw_by_class` for a few people, with scalar operations (cheaper than the NumPy calls of a pass):
+        in each class, a position uniform in its live block, whose member is taken out at once (the block's last
+        live member fills the hole), then the next from the smaller block. Each draw is uniform over the members
+        not drawn yet, so the class's draws are a uniform ordered tuple of distinct members."""
+        # scalar reads and writes through memoryviews of the stored offsets (an Identity stores value − index)
+        rows, where = memoryview(self.rows.stored), memoryview(self.where.stored)
+        uniforms = rng.random(total).tolist()
+        out: list[int] = []
+        i = 0
+        for c, k in enumerate(want):
+            if not k:
+                continue
+            start, n = self.starts[c], self.live[c]
+            for u in uniforms[i : i + k]:
+                p = start + int(u * n)
+                n -= 1
+                last = start + n
+                person = rows[p] + p
+                where[person] = -1 - person
+                if p != last:
+                    moved = rows[last] + last
+                    rows[p] = moved - p
+                    where[moved] = p - moved
+                out.append(person)
+            i += k
+            self.live[c] = n
+        self.size -= total
+        return np.array(out, dtype=np.int64)
 
     def remove(self, idx: np.ndarray) -> None:
         """Take consumers ``idx`` (distinct, all in the pool) out of it."""
@@ -415,8 +462,9 @@ class NeverJoined:
         of class c is position ``i + end_c − (removed before c)``. The drawn positions below ``end_c`` are the
         holes, those in the tail are crossed out, and the tail's other members fill the holes, class by class in
         ascending order on both sides."""
-        rows, where = self.rows, self.where
-        where[members] = -1
+        # the Identity columns' stored offsets (value − index), read and written directly: fewer NumPy calls
+        rows, where = self.rows.stored, self.where.stored
+        where[members] = -1 - members
         ends: list[int] = []
         shifts: list[int] = []
         sizes: list[int] = []
@@ -432,28 +480,29 @@ class NeverJoined:
         self.size -= total
         if total == 0:
             return
-        keep = np.ones(total, dtype=bool)
+        end_of: int | np.ndarray
+        shift: int | np.ndarray
         if len(ends) == 1:
-            split = int(positions.searchsorted(ends[0]))
-            holes = positions[:split]
-            if not holes.size:
-                return
-            keep[positions[split:] - shifts[0]] = False
-            fill = np.flatnonzero(keep)
-            fill += shifts[0]
+            end_of, shift = ends[0], shifts[0]
         else:
-            end_of = np.repeat(np.array(ends, dtype=np.int64), sizes)
-            shift = np.repeat(np.array(shifts, dtype=np.int64), sizes)
-            low = positions < end_of
+            end_of, shift = np.repeat(np.array([ends, shifts]), sizes, axis=1)
+        low = positions < end_of
+        if low.all():  # the usual case: no removed position in a vacated tail, all of which fills the holes
+            holes = positions
+            fill = np.arange(total, dtype=np.int64)
+            fill += shift
+        else:
             holes = positions[low]
             if not holes.size:
                 return
-            keep[(positions - shift)[~low]] = False
+            keep = np.ones(total, dtype=bool)
+            high = ~low
+            keep[positions[high] - (shift[high] if isinstance(shift, np.ndarray) else shift)] = False
             fill = np.flatnonzero(keep)
-            fill += shift[keep]
-        moved = rows[fill]
-        rows[holes] = moved
-        where[moved] = holes
+            fill += shift[keep] if isinstance(shift, np.ndarray) else shift
+        moved = rows[fill] + fill
+        rows[holes] = moved - holes
+        where[moved] = holes - moved
 
 
 class _Day(NamedTuple):

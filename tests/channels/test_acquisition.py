@@ -124,6 +124,13 @@ def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_pr
     assert mean > 10 * math.sqrt(variance)  # the overlap is large enough for the check to see it
 
 
+@pytest.fixture(params=["vectorised", "one by one"])
+def draw_path(request, monkeypatch):
+    """Every draw by class takes one path: vectorised, or one person at a time (NeverJoined.FEW_DRAWN)."""
+    monkeypatch.setattr(NeverJoined, "FEW_DRAWN", 0 if request.param == "vectorised" else 10**9)
+    return request.param
+
+
 def _publish_at(sim, t, idx):
     yield sim.env.timeout(t)
     sim.bus.publish(topics.MESSENGER_OPTIN, idx=idx, t=t, source="page")
@@ -143,7 +150,7 @@ def _check_pool(pool: NeverJoined, klass: np.ndarray, gone: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("classes", [1, 5])
-def test_the_never_joined_pool_stays_consistent_under_draws_and_removals(classes):
+def test_the_never_joined_pool_stays_consistent_under_draws_and_removals(classes, draw_path):
     rng = np.random.default_rng(7)
     n = 3_000
     klass = rng.integers(0, classes, size=n)
@@ -212,7 +219,7 @@ def test_the_scalar_bass_probability_is_the_array_one():
     assert math.isclose(daily_adoption_probability(0.3, 2.0, 10, 100, 0.5), 1 - math.exp(-(0.3 + 0.2) / 365 / 2))
 
 
-def test_a_draw_by_class_is_uniform_within_each_class():
+def test_a_draw_by_class_is_uniform_within_each_class(draw_path):
     n, draws = 600, 6_000
     klass = np.repeat(np.arange(3), [100, 200, 300])
     want = np.array([10, 0, 45])
@@ -231,7 +238,7 @@ def test_a_draw_by_class_is_uniform_within_each_class():
         assert counts[a:b:4].sum() == 0 and counts[left].sum() == draws * want[c]
 
 
-def test_a_draw_by_class_with_repeats_redrawn_is_a_uniform_subset_in_random_order():
+def test_a_draw_by_class_with_repeats_redrawn_is_a_uniform_subset_in_random_order(draw_path):
     """Small classes, so that most draws repeat a position and redraw it: every member of a class is in the draw
     with probability k/L, and each place in the class's returned order holds any member with probability 1/L."""
     n, draws = 60, 6_000
@@ -251,7 +258,7 @@ def test_a_draw_by_class_with_repeats_redrawn_is_a_uniform_subset_in_random_orde
 
 
 
-def test_a_draw_by_class_with_repeats_gives_every_ordered_choice_equally_often():
+def test_a_draw_by_class_with_repeats_gives_every_ordered_choice_equally_often(draw_path):
     """Two of 4 and two of 5 (each at most half its class, so drawn with repeats redrawn in place, a repeat one
     time in four or five): each of the 12 and 20 ordered pairs of distinct members comes up equally often. Odds of
     single members cannot tell a wrong redraw that keeps them (a repeat moved to the next member, say) from this."""
@@ -269,7 +276,7 @@ def test_a_draw_by_class_with_repeats_gives_every_ordered_choice_equally_often()
         assert stats.chisquare(list(pairs[c].values())).pvalue > ALPHA
 
 
-def test_a_draw_by_class_takes_at_most_everyone_left_in_a_class():
+def test_a_draw_by_class_takes_at_most_everyone_left_in_a_class(draw_path):
     pool = NeverJoined(10, np.array([0] * 4 + [1] * 6))
     got = pool.draw_by_class(np.random.default_rng(0), np.array([9, 2]))
     assert np.array_equal(np.sort(got[got < 4]), np.arange(4)) and np.count_nonzero(got >= 4) == 2
