@@ -58,8 +58,6 @@ INITIAL_PIECE = 1 << 16
 #: The sources this component draws every day, in drawing order.
 SOURCES = ("organic", "bass", "paid")
 
-_JOINED_BY_SOURCE = tuple(f"joined_{source}" for source in SOURCES)
-
 #: ``join(idx, t, source)``: consumers ``idx`` (market rows, ascending, none of whom joined before) join at ``t``.
 JoinCallback = Callable[[np.ndarray, float, str], None]
 
@@ -419,12 +417,13 @@ class NeverJoined:
             self.remove(idx)
             return idx, klass
         # scalar reads and writes go to the stored offsets (an Identity stores value − index, see
-        # reachsim.model.zeroed): indexing it with a Python int costs a fraction of a NumPy call
-        rows, where, starts, live = self.rows.stored, self.where.stored, self.starts, self.live
+        # reachsim.model.zeroed) through memoryviews, which read and write Python ints
+        rows, where = memoryview(self.rows.stored), memoryview(self.where.stored)
+        starts, live = self.starts, self.live
         kept: list[int] = []
         klass = []
         for person in idx.tolist():
-            p = int(where[person]) + person
+            p = where[person] + person
             if p < 0:
                 continue
             c = bisect.bisect_right(starts, p) - 1
@@ -432,7 +431,7 @@ class NeverJoined:
             last = starts[c] + live[c]
             where[person] = -1 - person
             if p != last:  # the class's last live member fills the hole
-                moved = int(rows[last]) + last
+                moved = rows[last] + last
                 rows[p] = moved - p
                 where[moved] = p - moved
             kept.append(person)
@@ -612,7 +611,8 @@ class AudienceAcquisition:
         rest are returned. Class c's pending days hold a uniform sample of ``k`` of the ``L`` consumers its pool
         had (those ``k`` still in it), so of ``n`` given ones, Hypergeometric(k, L − k, n) are in the sample,
         a uniform choice of them, each in a uniformly chosen place among the days' unnamed draws; the rest of the
-        sample stays uniform among the others. The claimed ones join at the next hand-over with their own day."""
+        sample stays uniform among the others. The claimed ones join at the next hand-over with their own day.
+        One given person of a class (the usual opt-in) is in the sample with probability k/L: one uniform decides."""
         rng, fresh = self._claims, None
         by_class: dict[int, list[int]] = {}
         for i, c in enumerate(klass):
@@ -623,7 +623,10 @@ class AudienceAcquisition:
                 continue
             members = by_class[c]
             length = self.pool.live[c] + len(members)  # the class's pool before these left it
-            x = int(rng.hypergeometric(k, length - k, len(members)))
+            if len(members) == 1:
+                x = 1 if rng.random() * length < k else 0
+            else:
+                x = int(rng.hypergeometric(k, length - k, len(members)))
             if x == 0:
                 continue
             claimed = np.array(members)[rng.permutation(len(members))[:x]]
@@ -649,50 +652,62 @@ class AudienceAcquisition:
         """One day of acquisition: how many join from each source, in one uniform draw among those who never
         joined, split among the sources in the order organic, Bass, flat paid (which gets what the market has left);
         then the impressions of paid acquisition in the impression form, on whoever is left."""
-        acq = self.params()
-        want = [0, 0, 0]  # by SOURCES
+        acq, ctx = self.params(), self.ctx
+        organic = bass = flat = 0  # wanted by each of SOURCES
         if acq.organic_per_day:
-            want[0] = int(self._stream("organic").poisson(acq.organic_per_day))
+            organic = int(self._stream("organic").poisson(acq.organic_per_day))
         if acq.bass is not None:
-            potential = math.floor(acq.bass.potential * self.ctx.population.size)
+            potential = math.floor(acq.bass.potential * ctx.population.size)
             remaining = potential - self.ever_joined
             prob = daily_adoption_probability(acq.bass.p, acq.bass.q, self.ever_joined, potential)
-            want[1] = int(self._stream("bass").binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
-        paid = None if self.ctx.paid_stopped else acq.paid  # stopped for the run-out after the horizon
+            bass = int(self._stream("bass").binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
+        paid = None if ctx.paid_stopped else acq.paid  # stopped for the run-out after the horizon
         if isinstance(paid, PaidAcquisition):
             self._paid_credit += paid.budget_per_day / paid.cost_per_subscriber
-            want[2] = math.floor(self._paid_credit)
-        available = [n - p for n, p in zip(self.pool.live, self._pending_by_class, strict=True)]
-        left = sum(available)
-        got = []
-        for k in want:  # the market supplies the sources in order
-            got.append(min(k, left))
-            left -= got[-1]
+            flat = math.floor(self._paid_credit)
+        live, pending = self.pool.live, self._pending_by_class
+        one_class = len(live) == 1  # scalars, without lists by class (the impression form always has classes)
+        available = [n - p for n, p in zip(live, pending, strict=True)]
+        left = available[0] if one_class else sum(available)
+        organic = min(organic, left)  # the market supplies the sources in order
+        bass = min(bass, left - organic)
+        flat = min(flat, left - organic - bass)
+        got = [organic, bass, flat]
         if isinstance(paid, PaidAcquisition):
             # what the market could not supply is not bought: the budget is not spent, no credit kept
-            self._paid_credit = min(self._paid_credit - got[2], self._paid_credit % 1.0)
-            self._spend(got[2] * paid.cost_per_subscriber)
-        uniform = self._split(available, sum(got))
-        joined = list(uniform)
-        if isinstance(paid, ImpressionAcquisition):
-            converted = self._impressions(paid, [a - u for a, u in zip(available, uniform, strict=True)])
-            joined = [u + c for u, c in zip(uniform, converted, strict=True)]
-        total = sum(joined)
-        if total == 0:
-            return
+            self._paid_credit = min(self._paid_credit - flat, self._paid_credit % 1.0)
+            self._spend(flat * paid.cost_per_subscriber)
+        drawn = organic + bass + flat
+        if one_class and not isinstance(paid, ImpressionAcquisition):
+            if drawn == 0:
+                return
+            total, uniform, joined = drawn, [drawn], [drawn]
+        else:
+            uniform = self._split(available, drawn)
+            joined = list(uniform)  # a claim (_claim_drawn) takes people off ``joined`` only
+            if isinstance(paid, ImpressionAcquisition):
+                converted = self._impressions(paid, [a - u for a, u in zip(available, uniform, strict=True)])
+                joined = [u + c for u, c in zip(uniform, converted, strict=True)]
+            total = sum(joined)
+            if total == 0:
+                return
         self.ever_joined += total
         day = _Day(t, joined, uniform, got)
         if self._join_batch is None:
             self._hand_over([day])
             return
         self.pending += total
-        self._pending_by_class = [p + j for p, j in zip(self._pending_by_class, joined, strict=True)]
+        self._pending_by_class = [pending[0] + total] if one_class else [
+            p + j for p, j in zip(pending, joined, strict=True)
+        ]
         self._days.append(day)
-        ctx = self.ctx
         ctx.flow("joined", total)
-        for metric, k in zip(_JOINED_BY_SOURCE, (got[0], got[1], total - got[0] - got[1]), strict=True):
-            if k:
-                ctx.flow(metric, k)
+        if organic:
+            ctx.flow("joined_organic", organic)
+        if bass:
+            ctx.flow("joined_bass", bass)
+        if total - organic - bass:
+            ctx.flow("joined_paid", total - organic - bass)
 
     def flush(self) -> None:
         """Hand the days drawn as counts over to the channel (``join_batch`` only): call it before reading the

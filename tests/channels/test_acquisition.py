@@ -82,11 +82,15 @@ def test_bus_opt_ins_and_daily_sources_share_one_record_of_who_joined(scenario_f
     assert result.series["messenger", "joined_organic"][11:].sum() == 0
 
 
+@pytest.mark.parametrize("one_by_one", [False, True])
 @pytest.mark.parametrize("paid", [False, True])
-def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_proportion(scenario_factory, paid):
+def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_proportion(
+    scenario_factory, paid, one_by_one
+):
     """Days 0–3 draw K people as counts; an opt-in of a fixed set O at t = 3.5 comes before they are handed over.
     As if they had been named day by day, |O ∩ drawn| ~ Hypergeometric(K, N − K, |O|) (classes or not); the opt-in
-    adds the rest of O; each of the K still joins with its own day; nobody joins twice."""
+    adds the rest of O; each of the K still joins with its own day; nobody joins twice. Named one person per
+    opt-in (each claimed with probability k/L as it comes), the count has the same law."""
     size, optin = 2_000, np.arange(0, 2_000, 4)  # 500 people
     acquisition: dict = {"organic_per_day": 150}
     if paid:  # impressions: the pool is kept by segment × usable data, so the claim is drawn class by class
@@ -106,7 +110,7 @@ def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_pr
             real_batch(idx, times)
 
         channel._handed_over = spy  # type: ignore[method-assign]
-        sim.env.process(_publish_at(sim, 3.5, optin))
+        sim.env.process(_publish_at(sim, 3.5, optin, one_by_one))
         series = sim.run().series
         acquired = series["messenger", "joined"] - series["messenger", "joined_page"]
         drawn = int(acquired[:4].sum())
@@ -131,9 +135,10 @@ def draw_path(request, monkeypatch):
     return request.param
 
 
-def _publish_at(sim, t, idx):
+def _publish_at(sim, t, idx, one_by_one=False):
     yield sim.env.timeout(t)
-    sim.bus.publish(topics.MESSENGER_OPTIN, idx=idx, t=t, source="page")
+    for part in np.split(idx, idx.size) if one_by_one else [idx]:
+        sim.bus.publish(topics.MESSENGER_OPTIN, idx=part, t=t, source="page")
 
 
 def _check_pool(pool: NeverJoined, klass: np.ndarray, gone: np.ndarray) -> None:
