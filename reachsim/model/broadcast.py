@@ -372,11 +372,12 @@ class BroadcastColumns:
         a row given twice holds only one of its two new slots (cheaper than sorting the rows)."""
         self._reserve(rows.size)
         n = self.n
-        new = np.arange(n, n + rows.size, dtype=np.int32)
-        before = self.slot_of[rows] if rows.size > 1 else None
-        self.slot_of[rows] = new
-        if before is not None and not (self.slot_of[rows] == new).all():
-            self.slot_of[rows] = before  # as they were (a repeated row gets its own value back either way)
+        stored = self.slot_of.stored  # slot − NEVER_MEMBER, read and written directly: fewer NumPy calls
+        new = np.arange(n - NEVER_MEMBER, n - NEVER_MEMBER + rows.size, dtype=stored.dtype)
+        before = stored[rows] if rows.size > 1 else None
+        stored[rows] = new
+        if before is not None and not (stored[rows] == new).all():
+            stored[rows] = before  # as they were (a repeated row gets its own value back either way)
             raise ValueError("rows joined with new=True must be distinct")
         self._fill_slots(rows, w, novelty, n)
 
@@ -444,6 +445,9 @@ class BroadcastColumns:
         """Fill the ``holes`` below ``lo`` with the members of ``[lo, hi)`` that are not holes (as many)."""
         split = int(holes.searchsorted(lo))  # the holes are ascending
         if split == 0:
+            return
+        if split == holes.size:  # the usual case: no hole in [lo, hi), all of which moves
+            self._move(np.arange(lo, hi), holes)
             return
         tail = np.ones(hi - lo, dtype=bool)
         tail[holes[split:] - lo] = False
