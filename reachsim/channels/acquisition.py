@@ -240,8 +240,9 @@ class NeverJoined:
     #: At most this many people are taken out of the pool one by one (:meth:`take`); more, in one vectorised pass.
     FEW = 16
     #: At most this many people are drawn one by one (:meth:`draw_by_class`); more, in one vectorised pass. About
-    #: where the two cost the same (a few dozen scalar operations a person against some 30 NumPy calls).
-    FEW_DRAWN = 64
+    #: where the two cost the same inside a simulation (a few dozen scalar operations a person against some 30
+    #: NumPy calls; measured on the shipped scenarios, where both run with cold caches).
+    FEW_DRAWN = 40
 
     def __init__(self, size: int, klass: np.ndarray | None = None, classes: int | None = None) -> None:
         dtype = np.int32 if size < 2**31 else np.int64

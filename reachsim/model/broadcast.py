@@ -421,7 +421,7 @@ class BroadcastColumns:
         if k == 0:
             return
         rows = self.row[slots]
-        self.slot_of[rows] = LEFT
+        self.slot_of.stored[rows] = LEFT - NEVER_MEMBER  # (stored relative to the fill)
         self._gone_rows.append(rows)  # fancy indexing made both copies
         self._gone_exposures.append(self.exposures[slots])
         m, n = self.fresh, self.n
@@ -636,12 +636,14 @@ def broadcast(
             uc, pc, fc = cand_data[0]
         else:
             uc, pc, fc = (np.concatenate(parts) for parts in zip(*cand_data, strict=True))
-        ec = uc < pc  # the engagement test again, on the same float32 values
         uc = uc.astype(np.float64)
         pc = np.minimum(pc, 1.0, dtype=np.float64)
         qc = np.minimum(u * (1.0 + fs * fc.astype(np.float64)), 1.0)
-        # engaged: out iff U < p·q; not engaged: out iff U ≥ 1 − (1 − p)·q (see the module docstring)
-        out = np.where(ec, uc < pc * qc, uc >= 1.0 - (1.0 - pc) * qc)
+        # engaged: out iff U < p·q; not engaged: out iff U ≥ 1 − (1 − p)·q (see the module docstring). As q ≤ 1,
+        # p·q ≤ p ≤ 1 − (1 − p)·q, also once rounded, so each test can only hold on its own side of p: their
+        # union needs no engagement test.
+        out = uc < pc * qc
+        out |= uc >= 1.0 - (1.0 - pc) * qc
         opted = slots_c[out]
 
     # First deliveries: the fresh slots whose lifetime count is now 1 (returning members have more).
