@@ -331,7 +331,10 @@ class NeverJoined:
                                           [want[c] for c in active], axis=1)
             positions = (rng.random(total) * scale).astype(np.int64)
             positions += offset
-            if len(set(positions.tolist())) == total:  # the usual case while the classes are large
+            # a repeat is unlikely while the draws are few against their classes (about k²/2L of them expected):
+            # then a set finds there is none in fewer calls than the redrawing loop's first pass
+            unlikely = sum(want[c] * want[c] / live[c] for c in active) < 0.5
+            if unlikely and len(set(positions.tolist())) == total:
                 ordered = np.sort(positions)
             else:
                 ordered = self._redraw_repeats(rng, positions, scale, offset)

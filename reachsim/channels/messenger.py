@@ -262,8 +262,10 @@ class MessengerChannel(Channel):
     def _on_optin(self, payload: dict[str, Any]) -> None:
         idx = np.asarray(payload["idx"], dtype=np.int64).reshape(-1)
         # one subscription per person; an opt-in names a few people, for whom Python sorts faster than NumPy
-        few = idx.size <= acquisition.NeverJoined.FEW
-        idx = np.array(sorted(set(idx.tolist())), dtype=np.int64) if few else np.unique(idx)
+        if 1 < idx.size <= acquisition.NeverJoined.FEW:
+            idx = np.array(sorted(set(idx.tolist())), dtype=np.int64)
+        elif idx.size > acquisition.NeverJoined.FEW:
+            idx = np.unique(idx)
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:
