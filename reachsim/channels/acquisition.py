@@ -58,8 +58,6 @@ INITIAL_PIECE = 1 << 16
 #: The sources this component draws every day, in drawing order.
 SOURCES = ("organic", "bass", "paid")
 
-_JOINED_BY_SOURCE = tuple(f"joined_{source}" for source in SOURCES)
-
 #: ``join(idx, t, source)``: consumers ``idx`` (market rows, ascending, none of whom joined before) join at ``t``.
 JoinCallback = Callable[[np.ndarray, float, str], None]
 
@@ -241,6 +239,10 @@ class NeverJoined:
 
     #: At most this many people are taken out of the pool one by one (:meth:`take`); more, in one vectorised pass.
     FEW = 16
+    #: At most this many people are drawn one by one (:meth:`draw_by_class`); more, in one vectorised pass. About
+    #: where the two cost the same inside a simulation (a few dozen scalar operations a person against some 30
+    #: NumPy calls; measured on the shipped scenarios, where both run with cold caches).
+    FEW_DRAWN = 40
 
     def __init__(self, size: int, klass: np.ndarray | None = None, classes: int | None = None) -> None:
         dtype = np.int32 if size < 2**31 else np.int64
@@ -300,54 +302,101 @@ class NeverJoined:
         """``counts[c]`` consumers (at most all) drawn uniformly from each class ``c``, removed from the pool;
         returned class by class, each class's in random order.
 
-        Every class is drawn in one pass: a position uniform in its class's live block for each person; where a
-        position comes up more than once, its first draw stays and every later one is drawn again in place (from
-        its class), until all differ. The rule looks at nothing but which draws are equal, so relabelling a
-        class's members maps the procedure onto itself: the outcome is equally likely to be any ordered tuple of
-        distinct members, i.e. a uniform subset in uniform random order. A class asked for more than half its
-        members is drawn by permutation instead.
+        Up to :attr:`FEW_DRAWN` people in all are drawn one by one (:meth:`_draw_one_by_one`). More are drawn in
+        one pass: a position uniform in its class's live block for each person; where a position comes up more
+        than once, its first draw stays and every later one is drawn again in place (from its class), until all
+        differ. The rule looks at nothing but which draws are equal, so relabelling a class's members maps the
+        procedure onto itself: the outcome is equally likely to be any ordered tuple of distinct members, i.e. a
+        uniform subset in uniform random order. A class asked for more than half its members is drawn by
+        permutation instead.
         """
-        want = [min(int(k), n) for k, n in zip(counts, self.live, strict=True)]
+        live, starts = self.live, self.starts
+        want = [min(int(k), n) for k, n in zip(counts, live, strict=True)]
         total = sum(want)
         if total == 0:
             return np.empty(0, dtype=np.int64)
+        if total <= self.FEW_DRAWN:
+            return self._draw_one_by_one(rng, want, total)
         active = [c for c, k in enumerate(want) if k]
-        if any(2 * want[c] > self.live[c] for c in active):
-            positions = np.concatenate(
-                [self.starts[c] + distinct_integers(rng, self.live[c], want[c]) for c in active]
-            )
+        if any(2 * want[c] > live[c] for c in active):
+            positions = np.concatenate([starts[c] + distinct_integers(rng, live[c], want[c]) for c in active])
             ordered = np.sort(positions)
         else:
-            scale: float | np.ndarray
+            scale: int | np.ndarray
             offset: int | np.ndarray
             if len(active) == 1:
-                scale, offset = float(self.live[active[0]]), self.starts[active[0]]
-            else:
-                counts_active = [want[c] for c in active]
-                scale = np.repeat(np.array([float(self.live[c]) for c in active]), counts_active)
-                offset = np.repeat(np.array([self.starts[c] for c in active], dtype=np.int64), counts_active)
+                scale, offset = live[active[0]], starts[active[0]]
+            else:  # each person's class's live count and start, in one call
+                scale, offset = np.repeat(np.array([[live[c] for c in active], [starts[c] for c in active]]),
+                                          [want[c] for c in active], axis=1)
             positions = (rng.random(total) * scale).astype(np.int64)
             positions += offset
-            # sorted by position then by draw: a draw's index in the low bits (a stable argsort costs far more)
-            shift = int(total).bit_length()
-            index = np.arange(total, dtype=np.int64)
-            while True:
-                key = np.left_shift(positions, shift)
-                key |= index
-                key.sort()
-                ordered = np.right_shift(key, shift)
-                repeated = ordered[1:] == ordered[:-1]
-                if not repeated.any():
-                    break
-                later = key[1:][repeated] & ((1 << shift) - 1)  # every draw of a position after its first
-                again = rng.random(later.size)
-                if isinstance(scale, np.ndarray):
-                    positions[later] = (again * scale[later]).astype(np.int64) + offset[later]  # type: ignore[index]
-                else:
-                    positions[later] = (again * scale).astype(np.int64) + offset
-        rows = self.rows[positions].astype(np.int64)
+            # a repeat is unlikely while the draws are few against their classes (about k²/2L of them expected):
+            # then a set finds there is none in fewer calls than the redrawing loop's first pass
+            unlikely = sum(want[c] * want[c] / live[c] for c in active) < 0.5
+            if unlikely and len(set(positions.tolist())) == total:
+                ordered = np.sort(positions)
+            else:
+                ordered = self._redraw_repeats(rng, positions, scale, offset)
+        stored = self.rows.stored  # an Identity: the row at position p is stored[p] + p
+        rows = stored[positions] + positions
         self._take_out(ordered, rows, want)
         return rows
+
+    @staticmethod
+    def _redraw_repeats(
+        rng: np.random.Generator, positions: np.ndarray, scale: int | np.ndarray, offset: int | np.ndarray
+    ) -> np.ndarray:
+        """Draw again, in place, every draw of a position after its first, until all differ; the positions in
+        ascending order. Sorted by position then by draw: a draw's index in the low bits (a stable argsort costs
+        far more)."""
+        total = positions.size
+        shift = int(total).bit_length()
+        index = np.arange(total, dtype=np.int64)
+        while True:
+            key = np.left_shift(positions, shift)
+            key |= index
+            key.sort()
+            ordered = np.right_shift(key, shift)
+            repeated = ordered[1:] == ordered[:-1]
+            if not repeated.any():
+                return ordered
+            later = key[1:][repeated] & ((1 << shift) - 1)  # every draw of a position after its first
+            again = rng.random(later.size)
+            if isinstance(scale, np.ndarray):
+                positions[later] = (again * scale[later]).astype(np.int64) + offset[later]  # type: ignore[index]
+            else:
+                positions[later] = (again * scale).astype(np.int64) + offset
+
+    def _draw_one_by_one(self, rng: np.random.Generator, want: list[int], total: int) -> np.ndarray:
+        """:meth:`draw_by_class` for a few people, with scalar operations (cheaper than the NumPy calls of a pass):
+        in each class, a position uniform in its live block, whose member is taken out at once (the block's last
+        live member fills the hole), then the next from the smaller block. Each draw is uniform over the members
+        not drawn yet, so the class's draws are a uniform ordered tuple of distinct members."""
+        # scalar reads and writes through memoryviews of the stored offsets (an Identity stores value − index)
+        rows, where = memoryview(self.rows.stored), memoryview(self.where.stored)
+        uniforms = rng.random(total).tolist()
+        out: list[int] = []
+        i = 0
+        for c, k in enumerate(want):
+            if not k:
+                continue
+            start, n = self.starts[c], self.live[c]
+            for u in uniforms[i : i + k]:
+                p = start + int(u * n)
+                n -= 1
+                last = start + n
+                person = rows[p] + p
+                where[person] = -1 - person
+                if p != last:
+                    moved = rows[last] + last
+                    rows[p] = moved - p
+                    where[moved] = p - moved
+                out.append(person)
+            i += k
+            self.live[c] = n
+        self.size -= total
+        return np.array(out, dtype=np.int64)
 
     def remove(self, idx: np.ndarray) -> None:
         """Take consumers ``idx`` (distinct, all in the pool) out of it."""
@@ -372,12 +421,13 @@ class NeverJoined:
             self.remove(idx)
             return idx, klass
         # scalar reads and writes go to the stored offsets (an Identity stores value − index, see
-        # reachsim.model.zeroed): indexing it with a Python int costs a fraction of a NumPy call
-        rows, where, starts, live = self.rows.stored, self.where.stored, self.starts, self.live
+        # reachsim.model.zeroed) through memoryviews, which read and write Python ints
+        rows, where = memoryview(self.rows.stored), memoryview(self.where.stored)
+        starts, live = self.starts, self.live
         kept: list[int] = []
         klass = []
         for person in idx.tolist():
-            p = int(where[person]) + person
+            p = where[person] + person
             if p < 0:
                 continue
             c = bisect.bisect_right(starts, p) - 1
@@ -385,7 +435,7 @@ class NeverJoined:
             last = starts[c] + live[c]
             where[person] = -1 - person
             if p != last:  # the class's last live member fills the hole
-                moved = int(rows[last]) + last
+                moved = rows[last] + last
                 rows[p] = moved - p
                 where[moved] = p - moved
             kept.append(person)
@@ -415,8 +465,9 @@ class NeverJoined:
         of class c is position ``i + end_c − (removed before c)``. The drawn positions below ``end_c`` are the
         holes, those in the tail are crossed out, and the tail's other members fill the holes, class by class in
         ascending order on both sides."""
-        rows, where = self.rows, self.where
-        where[members] = -1
+        # the Identity columns' stored offsets (value − index), read and written directly: fewer NumPy calls
+        rows, where = self.rows.stored, self.where.stored
+        where[members] = -1 - members
         ends: list[int] = []
         shifts: list[int] = []
         sizes: list[int] = []
@@ -432,28 +483,29 @@ class NeverJoined:
         self.size -= total
         if total == 0:
             return
-        keep = np.ones(total, dtype=bool)
+        end_of: int | np.ndarray
+        shift: int | np.ndarray
         if len(ends) == 1:
-            split = int(positions.searchsorted(ends[0]))
-            holes = positions[:split]
-            if not holes.size:
-                return
-            keep[positions[split:] - shifts[0]] = False
-            fill = np.flatnonzero(keep)
-            fill += shifts[0]
+            end_of, shift = ends[0], shifts[0]
         else:
-            end_of = np.repeat(np.array(ends, dtype=np.int64), sizes)
-            shift = np.repeat(np.array(shifts, dtype=np.int64), sizes)
-            low = positions < end_of
+            end_of, shift = np.repeat(np.array([ends, shifts]), sizes, axis=1)
+        low = positions < end_of
+        if low.all():  # the usual case: no removed position in a vacated tail, all of which fills the holes
+            holes = positions
+            fill = np.arange(total, dtype=np.int64)
+            fill += shift
+        else:
             holes = positions[low]
             if not holes.size:
                 return
-            keep[(positions - shift)[~low]] = False
+            keep = np.ones(total, dtype=bool)
+            high = ~low
+            keep[positions[high] - (shift[high] if isinstance(shift, np.ndarray) else shift)] = False
             fill = np.flatnonzero(keep)
-            fill += shift[keep]
-        moved = rows[fill]
-        rows[holes] = moved
-        where[moved] = holes
+            fill += shift[keep] if isinstance(shift, np.ndarray) else shift
+        moved = rows[fill] + fill
+        rows[holes] = moved - holes
+        where[moved] = holes - moved
 
 
 class _Day(NamedTuple):
@@ -563,7 +615,8 @@ class AudienceAcquisition:
         rest are returned. Class c's pending days hold a uniform sample of ``k`` of the ``L`` consumers its pool
         had (those ``k`` still in it), so of ``n`` given ones, Hypergeometric(k, L − k, n) are in the sample,
         a uniform choice of them, each in a uniformly chosen place among the days' unnamed draws; the rest of the
-        sample stays uniform among the others. The claimed ones join at the next hand-over with their own day."""
+        sample stays uniform among the others. The claimed ones join at the next hand-over with their own day.
+        One given person of a class (the usual opt-in) is in the sample with probability k/L: one uniform decides."""
         rng, fresh = self._claims, None
         by_class: dict[int, list[int]] = {}
         for i, c in enumerate(klass):
@@ -574,7 +627,10 @@ class AudienceAcquisition:
                 continue
             members = by_class[c]
             length = self.pool.live[c] + len(members)  # the class's pool before these left it
-            x = int(rng.hypergeometric(k, length - k, len(members)))
+            if len(members) == 1:
+                x = 1 if rng.random() * length < k else 0
+            else:
+                x = int(rng.hypergeometric(k, length - k, len(members)))
             if x == 0:
                 continue
             claimed = np.array(members)[rng.permutation(len(members))[:x]]
@@ -600,50 +656,62 @@ class AudienceAcquisition:
         """One day of acquisition: how many join from each source, in one uniform draw among those who never
         joined, split among the sources in the order organic, Bass, flat paid (which gets what the market has left);
         then the impressions of paid acquisition in the impression form, on whoever is left."""
-        acq = self.params()
-        want = [0, 0, 0]  # by SOURCES
+        acq, ctx = self.params(), self.ctx
+        organic = bass = flat = 0  # wanted by each of SOURCES
         if acq.organic_per_day:
-            want[0] = int(self._stream("organic").poisson(acq.organic_per_day))
+            organic = int(self._stream("organic").poisson(acq.organic_per_day))
         if acq.bass is not None:
-            potential = math.floor(acq.bass.potential * self.ctx.population.size)
+            potential = math.floor(acq.bass.potential * ctx.population.size)
             remaining = potential - self.ever_joined
             prob = daily_adoption_probability(acq.bass.p, acq.bass.q, self.ever_joined, potential)
-            want[1] = int(self._stream("bass").binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
-        paid = None if self.ctx.paid_stopped else acq.paid  # stopped for the run-out after the horizon
+            bass = int(self._stream("bass").binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
+        paid = None if ctx.paid_stopped else acq.paid  # stopped for the run-out after the horizon
         if isinstance(paid, PaidAcquisition):
             self._paid_credit += paid.budget_per_day / paid.cost_per_subscriber
-            want[2] = math.floor(self._paid_credit)
-        available = [n - p for n, p in zip(self.pool.live, self._pending_by_class, strict=True)]
-        left = sum(available)
-        got = []
-        for k in want:  # the market supplies the sources in order
-            got.append(min(k, left))
-            left -= got[-1]
+            flat = math.floor(self._paid_credit)
+        live, pending = self.pool.live, self._pending_by_class
+        one_class = len(live) == 1  # scalars, without lists by class (the impression form always has classes)
+        available = [n - p for n, p in zip(live, pending, strict=True)]
+        left = available[0] if one_class else sum(available)
+        organic = min(organic, left)  # the market supplies the sources in order
+        bass = min(bass, left - organic)
+        flat = min(flat, left - organic - bass)
+        got = [organic, bass, flat]
         if isinstance(paid, PaidAcquisition):
             # what the market could not supply is not bought: the budget is not spent, no credit kept
-            self._paid_credit = min(self._paid_credit - got[2], self._paid_credit % 1.0)
-            self._spend(got[2] * paid.cost_per_subscriber)
-        uniform = self._split(available, sum(got))
-        joined = list(uniform)
-        if isinstance(paid, ImpressionAcquisition):
-            converted = self._impressions(paid, [a - u for a, u in zip(available, uniform, strict=True)])
-            joined = [u + c for u, c in zip(uniform, converted, strict=True)]
-        total = sum(joined)
-        if total == 0:
-            return
+            self._paid_credit = min(self._paid_credit - flat, self._paid_credit % 1.0)
+            self._spend(flat * paid.cost_per_subscriber)
+        drawn = organic + bass + flat
+        if one_class and not isinstance(paid, ImpressionAcquisition):
+            if drawn == 0:
+                return
+            total, uniform, joined = drawn, [drawn], [drawn]
+        else:
+            uniform = self._split(available, drawn)
+            joined = list(uniform)  # a claim (_claim_drawn) takes people off ``joined`` only
+            if isinstance(paid, ImpressionAcquisition):
+                converted = self._impressions(paid, [a - u for a, u in zip(available, uniform, strict=True)])
+                joined = [u + c for u, c in zip(uniform, converted, strict=True)]
+            total = sum(joined)
+            if total == 0:
+                return
         self.ever_joined += total
         day = _Day(t, joined, uniform, got)
         if self._join_batch is None:
             self._hand_over([day])
             return
         self.pending += total
-        self._pending_by_class = [p + j for p, j in zip(self._pending_by_class, joined, strict=True)]
+        self._pending_by_class = [pending[0] + total] if one_class else [
+            p + j for p, j in zip(pending, joined, strict=True)
+        ]
         self._days.append(day)
-        ctx = self.ctx
         ctx.flow("joined", total)
-        for metric, k in zip(_JOINED_BY_SOURCE, (got[0], got[1], total - got[0] - got[1]), strict=True):
-            if k:
-                ctx.flow(metric, k)
+        if organic:
+            ctx.flow("joined_organic", organic)
+        if bass:
+            ctx.flow("joined_bass", bass)
+        if total - organic - bass:
+            ctx.flow("joined_paid", total - organic - bass)
 
     def flush(self) -> None:
         """Hand the days drawn as counts over to the channel (``join_batch`` only): call it before reading the

@@ -110,6 +110,7 @@ class MessengerChannel(Channel):
         # joins that name their people (the initial base, bus opt-ins): counted at once, subscribed at the next read
         self._arrivals: list[tuple[np.ndarray, float]] = []
         self._arriving = 0
+        self._handed: tuple[np.ndarray, np.ndarray] | None = None  # the acquisition's hand-over, until subscribed
         # Every join goes through the acquisition component, which knows who ever subscribed; the days it draws
         # are handed over in one piece when a broadcast or a bus event needs the subscribers.
         self.acquisition = AudienceAcquisition(
@@ -117,7 +118,7 @@ class MessengerChannel(Channel):
             self._acquisition_params,
             self._join,
             relevance_uplift=self._relevance_uplift,
-            join_batch=self._join_batch,
+            join_batch=self._handed_over,
         )
         self._rng_broadcast = ctx.rng("broadcast")
         self._rng_inbound = ctx.rng("inbound")
@@ -150,24 +151,50 @@ class MessengerChannel(Channel):
 
     def _flush(self) -> None:
         """Subscribe everyone who joined since the subscribers were last read: the days the acquisition component
-        drew as counts, and the arrivals that named their people. Call it before reading the subscribers."""
-        self.acquisition.flush()
-        if self._arrivals:
-            arrivals, self._arrivals, self._arriving = self._arrivals, [], 0
-            batch: list[tuple[np.ndarray, float]] = []
-            size = 0
-            for idx, t in arrivals:  # in batches, so that a whole-market base makes no market-sized temporaries
-                if batch and size + idx.size > ARRIVAL_BATCH:
-                    self._join_arrivals(batch)
-                    batch, size = [], 0
-                batch.append((idx, t))
-                size += idx.size
-            self._join_arrivals(batch)
+        drew as counts, and the arrivals that named their people, in one join (its fixed cost is most of a small
+        one's). Call it before reading the subscribers."""
+        self.acquisition.flush()  # hands the drawn days over to _handed_over
+        if self._handed is None and not self._arrivals:
+            return
+        arrivals: list[tuple[np.ndarray, float | np.ndarray]] = [*self._arrivals]
+        if self._handed is not None:
+            arrivals.insert(0, self._handed)
+        self._handed, self._arrivals, self._arriving = None, [], 0
+        batch: list[tuple[np.ndarray, float | np.ndarray]] = []
+        size = 0
+        for idx, t in arrivals:  # in batches, so that a whole-market base makes no market-sized temporaries
+            if batch and size + idx.size > ARRIVAL_BATCH:
+                self._join_arrivals(batch)
+                batch, size = [], 0
+            batch.append((idx, t))
+            size += idx.size
+        self._join_arrivals(batch)
 
-    def _join_arrivals(self, batch: list[tuple[np.ndarray, float]]) -> None:
-        idx = np.concatenate([people for people, _ in batch]) if len(batch) > 1 else batch[0][0]
-        times = np.repeat(np.array([t for _, t in batch]), [people.size for people, _ in batch])
-        self._join_batch(idx, times)
+    def _handed_over(self, idx: np.ndarray, times: np.ndarray) -> None:
+        """The acquisition component's hand-over (its ``join_batch``), subscribed with the arrivals (:meth:`_flush`)."""
+        self._handed = (idx, times)
+
+    def _join_arrivals(self, batch: list[tuple[np.ndarray, float | np.ndarray]]) -> None:
+        """Subscribe a batch of arrivals, each a group of people with one join time or one per person."""
+        if len(batch) == 1:
+            self._join_batch(*batch[0])
+            return
+        idx = np.concatenate([people for people, _ in batch])
+        parts: list[np.ndarray] = []
+        at: list[float] = []  # a run of the groups with one time each: their times, and their sizes
+        sizes: list[int] = []
+        for people, t in batch:
+            if isinstance(t, np.ndarray):
+                if at:
+                    parts.append(np.repeat(np.array(at), sizes))
+                    at, sizes = [], []
+                parts.append(t)
+            else:
+                at.append(t)
+                sizes.append(people.size)
+        if at:
+            parts.append(np.repeat(np.array(at), sizes))
+        self._join_batch(idx, parts[0] if len(parts) == 1 else np.concatenate(parts))
 
     def _acquisition_params(self) -> Acquisition:
         return self.params.acquisition
@@ -200,9 +227,10 @@ class MessengerChannel(Channel):
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(_JOINED_FROM.get(source, _JOINED_FROM["other"]), idx.size)
 
-    def _join_batch(self, idx: np.ndarray, times: np.ndarray) -> None:
-        """Subscribe ``idx`` (distinct, in any order), who joined at ``times`` (the days of acquisition drawn since
-        the last hand-over, or arrivals), each with the latest conversation it has started since its own join, if any.
+    def _join_batch(self, idx: np.ndarray, times: float | np.ndarray) -> None:
+        """Subscribe ``idx`` (distinct, in any order), who joined at ``times`` (one time, or one per person: the days
+        of acquisition drawn since the last hand-over, and arrivals), each with the latest conversation it has
+        started since its own join, if any.
 
         A subscriber's conversations are a Poisson process of rate c/365 a day, so the time back from now to the
         latest one is exponential with mean 365/c, and there was one since the join exactly when that time is
@@ -235,8 +263,10 @@ class MessengerChannel(Channel):
     def _on_optin(self, payload: dict[str, Any]) -> None:
         idx = np.asarray(payload["idx"], dtype=np.int64).reshape(-1)
         # one subscription per person; an opt-in names a few people, for whom Python sorts faster than NumPy
-        few = idx.size <= acquisition.NeverJoined.FEW
-        idx = np.array(sorted(set(idx.tolist())), dtype=np.int64) if few else np.unique(idx)
+        if 1 < idx.size <= acquisition.NeverJoined.FEW:
+            idx = np.array(sorted(set(idx.tolist())), dtype=np.int64)
+        elif idx.size > acquisition.NeverJoined.FEW:
+            idx = np.unique(idx)
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
         self._subscribe_while_held()
 

@@ -372,11 +372,12 @@ class BroadcastColumns:
         a row given twice holds only one of its two new slots (cheaper than sorting the rows)."""
         self._reserve(rows.size)
         n = self.n
-        new = np.arange(n, n + rows.size, dtype=np.int32)
-        before = self.slot_of[rows] if rows.size > 1 else None
-        self.slot_of[rows] = new
-        if before is not None and not (self.slot_of[rows] == new).all():
-            self.slot_of[rows] = before  # as they were (a repeated row gets its own value back either way)
+        stored = self.slot_of.stored  # slot − NEVER_MEMBER, read and written directly: fewer NumPy calls
+        new = np.arange(n - NEVER_MEMBER, n - NEVER_MEMBER + rows.size, dtype=stored.dtype)
+        before = stored[rows] if rows.size > 1 else None
+        stored[rows] = new
+        if before is not None and not (stored[rows] == new).all():
+            stored[rows] = before  # as they were (a repeated row gets its own value back either way)
             raise ValueError("rows joined with new=True must be distinct")
         self._fill_slots(rows, w, novelty, n)
 
@@ -420,7 +421,7 @@ class BroadcastColumns:
         if k == 0:
             return
         rows = self.row[slots]
-        self.slot_of[rows] = LEFT
+        self.slot_of.stored[rows] = LEFT - NEVER_MEMBER  # (stored relative to the fill)
         self._gone_rows.append(rows)  # fancy indexing made both copies
         self._gone_exposures.append(self.exposures[slots])
         m, n = self.fresh, self.n
@@ -444,6 +445,9 @@ class BroadcastColumns:
         """Fill the ``holes`` below ``lo`` with the members of ``[lo, hi)`` that are not holes (as many)."""
         split = int(holes.searchsorted(lo))  # the holes are ascending
         if split == 0:
+            return
+        if split == holes.size:  # the usual case: no hole in [lo, hi), all of which moves
+            self._move(np.arange(lo, hi), holes)
             return
         tail = np.ones(hi - lo, dtype=bool)
         tail[holes[split:] - lo] = False
@@ -632,12 +636,14 @@ def broadcast(
             uc, pc, fc = cand_data[0]
         else:
             uc, pc, fc = (np.concatenate(parts) for parts in zip(*cand_data, strict=True))
-        ec = uc < pc  # the engagement test again, on the same float32 values
         uc = uc.astype(np.float64)
         pc = np.minimum(pc, 1.0, dtype=np.float64)
         qc = np.minimum(u * (1.0 + fs * fc.astype(np.float64)), 1.0)
-        # engaged: out iff U < p·q; not engaged: out iff U ≥ 1 − (1 − p)·q (see the module docstring)
-        out = np.where(ec, uc < pc * qc, uc >= 1.0 - (1.0 - pc) * qc)
+        # engaged: out iff U < p·q; not engaged: out iff U ≥ 1 − (1 − p)·q (see the module docstring). As q ≤ 1,
+        # p·q ≤ p ≤ 1 − (1 − p)·q, also once rounded, so each test can only hold on its own side of p: their
+        # union needs no engagement test.
+        out = uc < pc * qc
+        out |= uc >= 1.0 - (1.0 - pc) * qc
         opted = slots_c[out]
 
     # First deliveries: the fresh slots whose lifetime count is now 1 (returning members have more).

@@ -82,11 +82,15 @@ def test_bus_opt_ins_and_daily_sources_share_one_record_of_who_joined(scenario_f
     assert result.series["messenger", "joined_organic"][11:].sum() == 0
 
 
+@pytest.mark.parametrize("one_by_one", [False, True])
 @pytest.mark.parametrize("paid", [False, True])
-def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_proportion(scenario_factory, paid):
+def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_proportion(
+    scenario_factory, paid, one_by_one
+):
     """Days 0–3 draw K people as counts; an opt-in of a fixed set O at t = 3.5 comes before they are handed over.
     As if they had been named day by day, |O ∩ drawn| ~ Hypergeometric(K, N − K, |O|) (classes or not); the opt-in
-    adds the rest of O; each of the K still joins with its own day; nobody joins twice."""
+    adds the rest of O; each of the K still joins with its own day; nobody joins twice. Named one person per
+    opt-in (each claimed with probability k/L as it comes), the count has the same law."""
     size, optin = 2_000, np.arange(0, 2_000, 4)  # 500 people
     acquisition: dict = {"organic_per_day": 150}
     if paid:  # impressions: the pool is kept by segment × usable data, so the claim is drawn class by class
@@ -99,14 +103,14 @@ def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_pr
         sim = Simulation(sc, "s", replication)
         channel = sim.channels[0]
         handed: list[tuple[np.ndarray, np.ndarray]] = []
-        real_batch = channel._join_batch
+        real_batch = channel._handed_over  # the component's join_batch
 
         def spy(idx, times, real_batch=real_batch, handed=handed):
             handed.append((idx.copy(), times.copy()))
             real_batch(idx, times)
 
-        channel._join_batch = spy  # type: ignore[method-assign]
-        sim.env.process(_publish_at(sim, 3.5, optin))
+        channel._handed_over = spy  # type: ignore[method-assign]
+        sim.env.process(_publish_at(sim, 3.5, optin, one_by_one))
         series = sim.run().series
         acquired = series["messenger", "joined"] - series["messenger", "joined_page"]
         drawn = int(acquired[:4].sum())
@@ -124,9 +128,17 @@ def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_pr
     assert mean > 10 * math.sqrt(variance)  # the overlap is large enough for the check to see it
 
 
-def _publish_at(sim, t, idx):
+@pytest.fixture(params=["vectorised", "one by one"])
+def draw_path(request, monkeypatch):
+    """Every draw by class takes one path: vectorised, or one person at a time (NeverJoined.FEW_DRAWN)."""
+    monkeypatch.setattr(NeverJoined, "FEW_DRAWN", 0 if request.param == "vectorised" else 10**9)
+    return request.param
+
+
+def _publish_at(sim, t, idx, one_by_one=False):
     yield sim.env.timeout(t)
-    sim.bus.publish(topics.MESSENGER_OPTIN, idx=idx, t=t, source="page")
+    for part in np.split(idx, idx.size) if one_by_one else [idx]:
+        sim.bus.publish(topics.MESSENGER_OPTIN, idx=part, t=t, source="page")
 
 
 def _check_pool(pool: NeverJoined, klass: np.ndarray, gone: np.ndarray) -> None:
@@ -143,7 +155,7 @@ def _check_pool(pool: NeverJoined, klass: np.ndarray, gone: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("classes", [1, 5])
-def test_the_never_joined_pool_stays_consistent_under_draws_and_removals(classes):
+def test_the_never_joined_pool_stays_consistent_under_draws_and_removals(classes, draw_path):
     rng = np.random.default_rng(7)
     n = 3_000
     klass = rng.integers(0, classes, size=n)
@@ -212,7 +224,7 @@ def test_the_scalar_bass_probability_is_the_array_one():
     assert math.isclose(daily_adoption_probability(0.3, 2.0, 10, 100, 0.5), 1 - math.exp(-(0.3 + 0.2) / 365 / 2))
 
 
-def test_a_draw_by_class_is_uniform_within_each_class():
+def test_a_draw_by_class_is_uniform_within_each_class(draw_path):
     n, draws = 600, 6_000
     klass = np.repeat(np.arange(3), [100, 200, 300])
     want = np.array([10, 0, 45])
@@ -231,7 +243,7 @@ def test_a_draw_by_class_is_uniform_within_each_class():
         assert counts[a:b:4].sum() == 0 and counts[left].sum() == draws * want[c]
 
 
-def test_a_draw_by_class_with_repeats_redrawn_is_a_uniform_subset_in_random_order():
+def test_a_draw_by_class_with_repeats_redrawn_is_a_uniform_subset_in_random_order(draw_path):
     """Small classes, so that most draws repeat a position and redraw it: every member of a class is in the draw
     with probability k/L, and each place in the class's returned order holds any member with probability 1/L."""
     n, draws = 60, 6_000
@@ -251,7 +263,7 @@ def test_a_draw_by_class_with_repeats_redrawn_is_a_uniform_subset_in_random_orde
 
 
 
-def test_a_draw_by_class_with_repeats_gives_every_ordered_choice_equally_often():
+def test_a_draw_by_class_with_repeats_gives_every_ordered_choice_equally_often(draw_path):
     """Two of 4 and two of 5 (each at most half its class, so drawn with repeats redrawn in place, a repeat one
     time in four or five): each of the 12 and 20 ordered pairs of distinct members comes up equally often. Odds of
     single members cannot tell a wrong redraw that keeps them (a repeat moved to the next member, say) from this."""
@@ -269,7 +281,7 @@ def test_a_draw_by_class_with_repeats_gives_every_ordered_choice_equally_often()
         assert stats.chisquare(list(pairs[c].values())).pvalue > ALPHA
 
 
-def test_a_draw_by_class_takes_at_most_everyone_left_in_a_class():
+def test_a_draw_by_class_takes_at_most_everyone_left_in_a_class(draw_path):
     pool = NeverJoined(10, np.array([0] * 4 + [1] * 6))
     got = pool.draw_by_class(np.random.default_rng(0), np.array([9, 2]))
     assert np.array_equal(np.sort(got[got < 4]), np.arange(4)) and np.count_nonzero(got >= 4) == 2
