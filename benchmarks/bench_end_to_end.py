@@ -155,10 +155,10 @@ def part_scenarios(args: argparse.Namespace) -> dict[str, Any]:
         kernel = KernelState(args.kernel_subscribers, args.kernel_subscribers, args.seed, DEFAULT_BLOCK,
                              clock=time.process_time)
         counts = {name: args.replications or reachsim.load_scenario(ROOT / "scenarios" / f"{name}.yaml").replications
-                  for name in SCENARIOS}
-        reps: dict[str, list[dict[str, Any]]] = {name: [] for name in SCENARIOS}
+                  for name in args.scenarios}
+        reps: dict[str, list[dict[str, Any]]] = {name: [] for name in args.scenarios}
         for rep in range(args.repeats):
-            for name in SCENARIOS:
+            for name in args.scenarios:
                 # interleaved: the kernel, this checkout and the baseline (alternating which goes first), the naive
                 # model; each experiment and the naive model in a fresh process, so none inherits another's heap
                 row: dict[str, Any] = {"kernel": kernel_rate(kernel, args.kernel_broadcasts)}
@@ -223,7 +223,7 @@ def print_scenarios(args: argparse.Namespace, out: dict[str, Any]) -> None:
           f"{'kernel':>7} {'naive':>6}")
     print(f"{'scenario':<20} {'now/base':>9} {'now':>8} {'base':>8} {'now':>9} {'base':>9} {'× base':>7} "
           f"{'× naive':>8} {'/ e2e':>7} {'M/s':>7} {'M/s':>6}")
-    for name in SCENARIOS:
+    for name in args.scenarios:
         f = out[name]
         has = "over_baseline" in f
         runs = f"{f['runs']:.0f}/{f['baseline_runs']:.0f}" if has else f"{f['runs']:.0f}/-"
@@ -393,6 +393,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--kernel-broadcasts", type=int, default=5, help="kernel broadcasts per measurement")
     parser.add_argument("--baseline-rev", default=BASELINE_REV, help="the commit that '× baseline' compares with")
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline")
+    parser.add_argument("--scenarios", type=lambda text: tuple(text.split(",")), default=SCENARIOS,
+                        help="shipped scenarios of the scenarios part, comma-separated (default: the speed issue's "
+                        "three); one the baseline lacks is measured without it")
     parser.add_argument("--without-run-out", action="store_true",
                         help="run this checkout's scenarios without the run-out after the horizon (the baseline's "
                         "model had none): the same simulated days in both versions")
