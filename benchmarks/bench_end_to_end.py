@@ -201,7 +201,9 @@ def verdicts(figures: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with its measured ratio and whether it is met (None: not measured, e.g. ``--no-baseline``)."""
     rows = []
     for name, key, op, bound in TARGETS:
-        value = figures.get(name, {}).get(key)
+        if name not in figures:
+            continue  # a scenario left out (--scenarios)
+        value = figures[name].get(key)
         met = None if value is None else (value >= bound if op == "≥" else value <= bound)
         rows.append({"scenario": name, "figure": key, "target": f"{op} {bound:g}", "measured": value, "met": met})
     return rows
