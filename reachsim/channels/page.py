@@ -41,7 +41,6 @@ from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import (
     NO_CREDIT,
     buy_impressions,
-    merge_exposures,
     organic_positions,
     respond,
     respond_once,
@@ -68,6 +67,15 @@ FEW_FOLLOWS = 16
 TINY = np.float32(2.0**-100)
 LN2 = math.log(2.0)
 _NONE = np.empty(0, dtype=np.int64)
+
+
+def _union(rows: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """``rows`` (distinct) and those of ``more`` that are not among them, in no particular order."""
+    if rows.size + more.size > 4096:
+        return np.union1d(rows, more)
+    have = set(rows.tolist())
+    new = [row for row in more.tolist() if row not in have]
+    return np.concatenate((rows, np.array(new, dtype=rows.dtype))) if new else rows
 
 
 class Posts(StrictModel):
@@ -603,22 +611,42 @@ class PageChannel(Channel):
         """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
 
         The people exposed are the fans at some positions of the fan list and some non-fans; their records are read
-        with one gather from each store and written back with one scatter each. When the post is organic only
-        (the usual case) everyone sees it once and is a fan, so one uniform each decides engagement and unfollow
-        (:func:`respond_once`), and consumer rows are looked up only for those who engage, unfollow or see the
-        Page for the first time."""
+        with one gather from each store and written back with one scatter each. Everyone exposed takes a first
+        delivery together, one uniform each deciding engagement and unfollow (:func:`respond_once`); the few who
+        received more (a boost's repeats, a fan both sighted and boosted) then take the rest in rounds
+        (:func:`respond`), from the stock the first left. Consumer rows are looked up only for those who engage,
+        unfollow or see the Page for the first time."""
         p, ctx = self.params, self.ctx
         ctx.cost("content", p.content_cost_per_post)
-        organic = organic_positions(self._rng_organic, self.fans, p.organic_reach)
-        paid_at, paid_at_counts, others, other_counts, impressions = self._boost()
-        ctx.flow("impressions_organic", organic.size)
-        if impressions:
-            ctx.flow("impressions_paid", impressions)
-        ctx.flow("deliveries", impressions + organic.size)
-        counts: np.ndarray | None = None  # deliveries to each row; None: one each
-        at = organic
-        if paid_at.size:
-            at, counts = merge_exposures(organic, np.ones(organic.size, dtype=np.int64), paid_at, paid_at_counts)
+        at = organic_positions(self._rng_organic, self.fans, p.organic_reach)
+        k_organic = at.size
+        ctx.flow("impressions_organic", k_organic)
+        impressions = 0
+        others = _NONE
+        more: list[tuple[np.ndarray, np.ndarray]] = []  # (rows of the records, deliveries beyond the first)
+        if p.boost is not None:
+            paid_at, paid_counts, others, other_counts, impressions = self._boost()
+            if impressions:
+                ctx.flow("impressions_paid", impressions)
+            if paid_at.size and k_organic:  # fans both sighted and boosted: one row, more deliveries
+                where = at.searchsorted(paid_at)
+                np.minimum(where, k_organic - 1, out=where)
+                both = (at[where] == paid_at).nonzero()[0]
+                if both.size:
+                    more.append((where[both], paid_counts[both]))
+                    alone = np.ones(paid_at.size, dtype=bool)
+                    alone[both] = False
+                    paid_at, paid_counts = paid_at[alone], paid_counts[alone]
+            if paid_at.size:
+                at = np.concatenate((at, paid_at))
+                repeated = (paid_counts > 1).nonzero()[0]
+                if repeated.size:
+                    more.append((repeated + k_organic, paid_counts[repeated] - 1))
+            if others.size:
+                repeated = (other_counts > 1).nonzero()[0]
+                if repeated.size:
+                    more.append((repeated + at.size, other_counts[repeated] - 1))
+        ctx.flow("deliveries", impressions + k_organic)
         k_fans = at.size
         size = k_fans + others.size
         if size == 0:
@@ -631,15 +659,17 @@ class PageChannel(Channel):
         fan_records, records = self._fan_records, self._pop_records
         if others.size:
             record = np.concatenate((fan_records[at], records[others]))
-            counts = np.concatenate((np.ones(k_fans, dtype=np.int64) if counts is None else counts, other_counts))
             was_fan: np.ndarray | None = np.arange(size) < k_fans
             idx = np.concatenate((self.fan_list[at], others))
         else:
             record = fan_records[at]
             was_fan = None  # all fans
             idx = None  # consumer rows, looked up for the rows that need them
-        most = 1 if counts is None else int(counts.max())  # deliveries to one row
-        one_each = most == 1
+        extra: np.ndarray | None = None  # the rows with more than one delivery, and how many more
+        if more:
+            multi = more[0][0] if len(more) == 1 else np.concatenate([rows for rows, _ in more])
+            extra = more[0][1] if len(more) == 1 else np.concatenate([counts for _, counts in more])
+        most = 1 if extra is None else 1 + int(extra.max())  # deliveries to one row
 
         def rows_of(rows: np.ndarray) -> np.ndarray:
             return self.fan_list[at[rows]] if idx is None else idx[rows]  # int32 or int64
@@ -660,31 +690,36 @@ class PageChannel(Channel):
         first = (seen == 0).nonzero()[0] if self._unseen_fans or others.size else _NONE
         if first.size:
             self._unseen_fans -= int(np.count_nonzero(first < k_fans))
-        self._roundings += 3
+        # the float32 operations on a stock this post: three, and one more for those with further deliveries
+        self._roundings += 3 if extra is None else 4
         bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
         self._scaled_bound += most / scale
-        times: np.ndarray | None = None  # engagements of each engaged row; None: one each
-        if one_each:
-            # The stocks as stored, scaled by 1/scale: exp(−s·F) = exp(−(s·scale)·F/scale) and likewise the unfollow
-            # hazard, so the strengths take the scale rather than every stock (one pass over the records less).
-            engaged_rows, out_rows = respond_once(
-                self._rng_response, state[:, 0], probability, strength=strength * scale,
-                optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
-                can_opt_out=was_fan, stock_bound=bound / scale,
-            )
-            state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
-            seen += np.uint32(1)
-        else:
-            stock = np.multiply(state[:, 0], np.float32(scale))  # fatigue stock decayed to now
+        # The first delivery to everyone, on the stocks as stored, scaled by 1/scale: exp(−s·F) = exp(−(s·scale)·
+        # F/scale) and likewise the unfollow hazard, so the strengths take the scale rather than every stock (one
+        # pass over the records less).
+        engaged_rows, out_rows = respond_once(
+            self._rng_response, state[:, 0], probability, strength=strength * scale,
+            optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
+            can_opt_out=was_fan, stock_bound=bound / scale,
+        )
+        state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
+        seen += np.uint32(1)
+        each = engaged_rows  # one entry per engagement: a person who engaged twice is in it twice
+        if extra is not None:  # the further deliveries, from F + 1 (their stocks decayed to now)
             response = respond(
-                self._rng_response, counts, stock, probability, strength=strength, optout=p.unfollow.probability,
-                optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan, stock_bound=bound,
+                self._rng_response, extra, state[multi, 0] * np.float32(scale), probability[multi],
+                strength=strength, optout=p.unfollow.probability,
+                optout_fatigue_strength=p.unfollow.fatigue_strength,
+                can_opt_out=None if was_fan is None else was_fan[multi],
             )
-            engaged_rows = response.engagements.nonzero()[0]
-            times = response.engagements[engaged_rows]
-            out_rows = response.opted_out.nonzero()[0]
-            state[:, 0] = response.stock * (1.0 / scale)
-            seen += counts.astype(np.uint32)
+            state[multi, 0] = response.stock * np.float32(1.0 / scale)
+            seen[multi] += extra.astype(np.uint32)
+            again = response.engagements.nonzero()[0]
+            if again.size:
+                each = np.concatenate((engaged_rows, np.repeat(multi[again], response.engagements[again])))
+                engaged_rows = _union(engaged_rows, multi[again])
+            if response.opted_out.any():
+                out_rows = _union(out_rows, multi[response.opted_out])
         fan_records[at] = record[:k_fans]
         if others.size:
             records[others] = record[k_fans:]
@@ -695,10 +730,10 @@ class PageChannel(Channel):
 
         engaged = rows_of(engaged_rows)
         if engaged.size:
-            each = engaged if times is None else np.repeat(engaged, times)  # one entry per engagement
+            each = engaged if each is engaged_rows else rows_of(each)
             ctx.flow("engagements", each.size)
             ctx.value("engagement", ctx.engagement_value(each))
-            if ctx.bus.has_subscribers(topics.ENGAGEMENT):  # a person who engaged twice is in it twice
+            if ctx.bus.has_subscribers(topics.ENGAGEMENT):
                 ctx.bus.publish(topics.ENGAGEMENT, idx=each.astype(np.int64), t=t, channel=self.name)
         if out_rows.size:
             self._unfollow(rows_of(out_rows))

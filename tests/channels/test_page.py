@@ -285,6 +285,29 @@ def test_fatigue_within_one_boost() -> None:
     np.testing.assert_allclose(sim.channels[0].fatigue, counts)  # F ← F + 1 per impression
 
 
+@pytest.mark.parametrize("target", ["fans", "market"])
+def test_fatigue_of_fans_both_sighted_and_boosted(target: str) -> None:
+    """A fan sighted organically and boosted by the same post has one row with all its deliveries: the stocks
+    0, 1, 2, … in turn, E = Σ_i Σ_(j < c_i) p·e^(−s·j) over everyone's exposures c_i (fans and non-fans alike)."""
+    size, p, s = 20_000, 0.4, 0.7
+    sc = scenario(
+        page(initial_fans=6_000, organic_reach=0.5, posts={"every_days": 1},
+             boost={"budget_per_post": 120, "cpm": 10, "target": target},
+             engagement={"probability": p, "fatigue": {"half_life_days": 3, "strength": s}}),
+        size=size,
+        horizon=1,
+    )
+    result, sim = run(sc)
+    channel = sim.channels[0]
+    counts = channel.exposures().astype(int)
+    fans = channel.fan_list[: channel.fans]
+    assert counts.sum() == result.series["page", "deliveries"][0] and np.count_nonzero(counts[fans] > 2) > 100
+    probability = np.concatenate([np.full(np.count_nonzero(counts > j), p * math.exp(-s * j))
+                                  for j in range(counts.max())])
+    assert_bernoulli_sum(result.series["page", "engagements"][0], probability, what="engagements of one post")
+    np.testing.assert_allclose(channel.fatigue, counts)  # F ← F + 1 per delivery
+
+
 # -- audience: follows, unfollows, organic growth, other channels -----------------------------------------------
 
 
