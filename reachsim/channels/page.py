@@ -61,8 +61,6 @@ PIECE = 1 << 16
 REBASE = 96.0
 #: Up to this many unfollows at once are done one by one in Python (a NumPy call costs more than a swap).
 FEW_UNFOLLOWS = 16
-#: Up to this many follows at once are made one by one in Python (a day's organic fans, a post's follows).
-FEW_FOLLOWS = 16
 #: Stocks below this are 0 (every probability is the same at float32 precision).
 TINY = np.float32(2.0**-100)
 LN2 = math.log(2.0)
@@ -351,13 +349,10 @@ class PageChannel(Channel):
 
     def _follow(self, idx: np.ndarray, t: float, source: str, *, since: float | None = None) -> None:
         """Make fans of those in ``idx`` (distinct) who are not fans and never unfollowed."""
-        source = source if source in SOURCES else "other"
-        if idx.size <= FEW_FOLLOWS:  # the usual case (a day's organic fans, a post's follows): in scalars
-            self._follow_few(idx.tolist(), t, source, since)
-            return
         idx = idx[self.never_fan[idx]]
         if idx.size == 0:
             return
+        source = source if source in SOURCES else "other"
         self.fan[idx] = True
         self.never_fan[idx] = False
         start, end = self.fans, self.fans + idx.size
@@ -374,34 +369,6 @@ class PageChannel(Channel):
             self._never_by_class -= np.bincount(self._klass[idx], minlength=self._never_by_class.size)
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(f"joined_{source}", idx.size)
-
-    def _follow_few(self, rows: list[int], t: float, source: str, since: float | None) -> None:
-        """:meth:`_follow` for a handful of rows, one by one in Python (the same list, records and counts)."""
-        never_fan = self.never_fan
-        rows = [row for row in rows if never_fan[row]]
-        if not rows:
-            return
-        start, end = self.fans, self.fans + len(rows)
-        if end > self.fan_list.size:
-            self._grow(end)
-        fan, fan_list, position = self.fan, self.fan_list, self.fan_position
-        fan_records, pop_records = self._fan_records, self._pop_records
-        for at, row in enumerate(rows, start):
-            fan[row] = True
-            never_fan[row] = False
-            fan_list[at] = row
-            fan_records[at] = pop_records[row]
-            position[row] = at
-        self._fan_store[start:end, 2] = t if since is None else since
-        self._unseen_fans += int(np.count_nonzero(self._fan_store.view(np.uint32)[start:end, 3] == 0))
-        if self._ads_on:
-            by_class, klass = self._never_by_class, self._klass
-            for row in rows:
-                by_class[klass[row]] -= 1
-        self.fans = end
-        self.ever_fans += len(rows)
-        self.ctx.flow("joined", len(rows))
-        self.ctx.flow(f"joined_{source}", len(rows))
 
     def _grow(self, end: int) -> None:
         """Room for ``end`` fans in the fan list and store: grown by half, never beyond the market."""

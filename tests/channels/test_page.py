@@ -528,27 +528,3 @@ def test_a_few_unfollows_make_the_moves_of_many(monkeypatch: pytest.MonkeyPatch)
     for a, b in zip(state, state_again, strict=True):
         np.testing.assert_array_equal(a, b)
 
-
-def test_a_few_follows_make_the_fans_of_many(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Follows made one by one in Python (a day's organic fans, a boost's follows, follows over the bus) leave the
-    fan list, positions, records and counts the whole-array path leaves."""
-    import reachsim.channels.page as page_module
-
-    sc = scenario(page(initial_fans=2_000, organic_reach=0.3, organic_fans_per_day=6, posts={"every_days": 1},
-                       boost={"budget_per_post": 20, "cpm": 10, "target": "market"}, follow_probability=0.5,
-                       engagement={"probability": 0.1, "fatigue": {"half_life_days": 2, "strength": 0.1}},
-                       unfollow={"probability": 0.002, "fatigue_strength": 1.0}), size=5_000, horizon=60)
-    states = []
-    for few in (page_module.FEW_FOLLOWS, 0):
-        monkeypatch.setattr(page_module, "FEW_FOLLOWS", few)
-        result, sim = run(sc)
-        channel = sim.channels[0]
-        sim.bus.publish(topics.PAGE_FOLLOW, idx=np.array([1, 2, 4_999]), t=60.0, source="app")
-        states.append(([result.series["page", f"joined_{s}"].sum() for s in ("organic", "boost")],
-                       channel.fan_list[: channel.fans].copy(), channel.fan_position.copy(), channel.fan.copy(),
-                       channel.never_fan.copy(), channel.exposures(), channel.fatigue,
-                       np.array([channel.fans, channel.ever_fans, channel._unseen_fans])))
-    (joined, *state), (joined_again, *state_again) = states
-    assert joined == joined_again and min(joined) > 20
-    for a, b in zip(state, state_again, strict=True):
-        np.testing.assert_array_equal(a, b)
