@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from reachsim.channels import registry, topics
-from reachsim.channels.page import PageChannel, PageParams
+from reachsim.channels.page import PageChannel, PageParams, Sightings
 from reachsim.engine.simulation import RunResult, Simulation
 from reachsim.model.exposure import (
     boost_impressions,
@@ -440,6 +440,46 @@ def test_organic_sightings_subset() -> None:
     assert abs(seen.size - 3_000) <= Z * math.sqrt(10_000 * 0.21)
     assert organic_sightings(rng, audience, 0.0).size == 0
     np.testing.assert_array_equal(organic_sightings(rng, audience, 1.0), audience)
+
+
+class _FewGapsAtATime(Sightings):
+    """Sightings that sum eight gaps at a time from blocks of 64: a post takes several parts and refills."""
+
+    BLOCK = 64
+
+    @staticmethod
+    def _need(trials: int, r: float) -> int:
+        return 8
+
+
+@pytest.mark.parametrize("kind", [Sightings, _FewGapsAtATime])
+def test_sightings_drawn_ahead_are_independent_within_and_across_posts(kind: type[Sightings]) -> None:
+    """Posts to audiences of changing sizes from one stream of gaps: each watched position (first, middle, last)
+    is seen with probability r, the first and last of a post together with r², and the last of a post and the first
+    of the next together with r² (a gap that passed a post's audience is not reused), within 4 SE."""
+    sightings = kind(np.random.default_rng(31))
+    r, posts = 0.2, 20_000
+    sizes = [7, 40, 300]
+    hits = np.zeros((len(sizes), 3), dtype=np.int64)
+    pair = across = 0
+    last_seen = False
+    for post in range(posts):
+        n = sizes[post % len(sizes)]
+        at = sightings.positions(n, r)
+        assert np.all(np.diff(at) > 0) and (at.size == 0 or (at[0] >= 0 and at[-1] < n))
+        got = set(at.tolist())
+        seen = [0 in got, n // 2 in got, n - 1 in got]
+        hits[post % len(sizes)] += seen
+        pair += int(seen[0] and seen[2])
+        across += int(last_seen and seen[0])
+        last_seen = bool(seen[2])
+    each = posts / len(sizes)
+    assert np.all(np.abs(hits - each * r) <= Z * math.sqrt(each * r * (1 - r)))
+    for observed, trials in ((pair, posts), (across, posts - 1)):
+        assert abs(observed - trials * r * r) <= Z * math.sqrt(trials * r * r * (1 - r * r))
+    r_low = Sightings.LOWEST_R / 2  # drawn post by post: the same law
+    low = sum(sightings.positions(1_000, r_low).size for _ in range(2_000))
+    assert abs(low - 2_000_000 * r_low) <= Z * math.sqrt(2_000_000 * r_low * (1 - r_low))
 
 
 def test_uniform_impressions_and_merge() -> None:
