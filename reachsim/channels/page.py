@@ -113,7 +113,7 @@ class Sightings:
                 fresh = geometric_gaps(self.rng, r, max(self.BLOCK, need))
                 self._gaps = np.concatenate((self._gaps[self._next :], fresh))
                 self._next = 0
-            sums = np.cumsum(self._gaps[self._next : self._next + need])
+            sums = np.add.accumulate(self._gaps[self._next : self._next + need])  # np.cumsum without its wrapper
             if done:
                 sums += done
             seen = int(sums.searchsorted(n, side="right"))  # the successes within the n trials: sums ≤ n
@@ -303,7 +303,11 @@ class PageChannel(Channel):
         # a post reads it as stored), fan since and exposures (uint32). The
         # fans' records are kept in the order of the fan list, the others' by population row: a post's sightings
         # are positions in the fan list, so their records are read in order from a store the size of the fans.
-        self._store = np.zeros((n, 4), dtype=np.float32)  # by population row; stale for current fans
+        # by population row; for a current fan the record is stale but for its third field, which holds the fan's
+        # position + 1 (0 for everyone else), so that a boost's one gather of the records it reaches also tells
+        # fans (and where they are) from the others
+        self._store = np.zeros((n, 4), dtype=np.float32)
+        self._listed = self._store.view(np.int32)[:, 2]  # fan position + 1, 0: not a fan
         self._fan_store = np.zeros((min(n, max(p.initial_fans, 1024)), 4), dtype=np.float32)  # by fan position
         self._pop_records, self._fan_records = self._records(self._store), self._records(self._fan_store)
         self._unseen_fans = 0  # fans never exposed to the Page
@@ -421,7 +425,10 @@ class PageChannel(Channel):
         self._fan_records[start:end] = self._pop_records[idx]
         self._fan_store[start:end, 2] = t if since is None else since
         self._unseen_fans += int(np.count_nonzero(self._fan_store.view(np.uint32)[start:end, 3] == 0))
-        self.fan_position[idx] = np.arange(start, end, dtype=np.int32)
+        positions = np.arange(start, end, dtype=np.int32)
+        self.fan_position[idx] = positions
+        positions += 1
+        self._listed[idx] = positions
         self.fans = end
         self.ever_fans += idx.size
         if self._ads_on:
@@ -446,7 +453,7 @@ class PageChannel(Channel):
         store by row, and the last fans of the list (with their records) fill their places."""
         fan_records = self._fan_records
         if idx.size <= FEW_UNFOLLOWS:  # the usual case: a swap or a few, in scalars (the same moves as below)
-            fan, position, fan_list = self.fan, self.fan_position, self.fan_list
+            fan, position, fan_list, listed = self.fan, self.fan_position, self.fan_list, self._listed
             rows = [row for row in idx.tolist() if fan[row]]
             if not rows:
                 return
@@ -454,6 +461,7 @@ class PageChannel(Channel):
             for row in rows:
                 hole = int(position[row])
                 self._pop_records[row] = fan_records[hole]
+                listed[row] = 0
                 fan[row] = False
                 self.left[row] = True
                 position[row] = -1
@@ -467,6 +475,7 @@ class PageChannel(Channel):
                 fan_list[hole] = moved
                 fan_records[hole] = fan_records[source]
                 position[moved] = hole
+                listed[moved] = hole + 1
             self.fans = end
             self.ctx.flow("left", len(rows))
             return
@@ -477,6 +486,7 @@ class PageChannel(Channel):
         self.left[idx] = True
         end = self.fans - idx.size
         self._pop_records[idx] = fan_records[self.fan_position[idx]]
+        self._listed[idx] = 0
         holes = np.sort(self.fan_position[idx])
         self.fan_position[idx] = -1
         tail = np.ones(idx.size, dtype=bool)
@@ -488,6 +498,7 @@ class PageChannel(Channel):
             self.fan_list[low] = moved
             fan_records[low] = fan_records[sources]
             self.fan_position[moved] = low
+            self._listed[moved] = low + 1
         self.fans = end
         self.ctx.flow("left", idx.size)
 
@@ -605,13 +616,14 @@ class PageChannel(Channel):
             self._t_ref, self._half_life = t, half_life
         return 1.0 if half_life is None else 2.0 ** (-(t - self._t_ref) / half_life)
 
-    def _boost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    def _boost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
         """Paid impressions of one post, split by who received them: (fan positions, impressions each, non-fans'
-        rows, impressions each, total impressions). The spend is booked here."""
+        rows, impressions each, non-fans' records, total impressions). The spend is booked here."""
         boost, ctx = self.params.boost, self.ctx
         empty = np.empty(0, dtype=np.int64)
+        none = np.empty(0, dtype=np.complex128)
         if boost is None or boost.budget_per_post == 0 or ctx.paid_stopped:  # no boosts in the run-out
-            return empty, empty, empty, empty, 0
+            return empty, empty, empty, empty, none, 0
         if boost.target == "market":
             target, size = None, ctx.population.size
         elif boost.target == "fans":
@@ -620,18 +632,25 @@ class PageChannel(Channel):
             target = self._segment_target
             size = target.size  # type: ignore[union-attr]
         if size == 0:
-            return empty, empty, empty, empty, 0  # nobody to deliver to: the platform spends nothing
+            return empty, empty, empty, empty, none, 0  # nobody to deliver to: the platform spends nothing
         impressions, self._credit = buy_impressions(self._credit, boost.budget_per_post, boost.cpm)
         ctx.cost("boost", boost.budget_per_post)
         ctx.flow("boost_spend", boost.budget_per_post)
         positions, counts = uniform_impressions(self._rng_boost, size, impressions)
         if boost.target == "fans":
-            return positions, counts, empty, empty, impressions
+            return positions, counts, empty, empty, none, impressions
         people = positions if target is None else target[positions]
-        fan = self.fan[people]  # a quarter of the bytes of the positions: fewer cache misses over the market
-        not_fan = ~fan
-        return (self.fan_position[people[fan]].astype(np.int64), counts[fan], people[not_fan], counts[not_fan],
-                impressions)
+        # one gather of everyone's record by row (most are non-fans, whose records the post needs): a fan's says
+        # where the fan is in the list
+        record = self._pop_records[people]
+        listed = record.view(np.int32).reshape(people.size, 4)[:, 2]
+        fan = listed.nonzero()[0]
+        if fan.size == 0:
+            return empty, empty, people, counts, record, impressions
+        other = (listed == 0).nonzero()[0]
+        at = listed[fan].astype(np.int64)
+        at -= 1
+        return at, counts[fan], people[other], counts[other], record[other], impressions
 
     def _post(self, t: float) -> None:
         """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
@@ -651,7 +670,7 @@ class PageChannel(Channel):
         others = _NONE
         more: list[tuple[np.ndarray, np.ndarray]] = []  # (rows of the records, deliveries beyond the first)
         if p.boost is not None:
-            paid_at, paid_counts, others, other_counts, impressions = self._boost()
+            paid_at, paid_counts, others, other_counts, other_records, impressions = self._boost()
             if impressions:
                 ctx.flow("impressions_paid", impressions)
             if paid_at.size and k_organic:  # fans both sighted and boosted: one row, more deliveries
@@ -684,7 +703,7 @@ class PageChannel(Channel):
         self._t_post = t
         fan_records, records = self._fan_records, self._pop_records
         if others.size:
-            record = np.concatenate((fan_records[at], records[others]))
+            record = np.concatenate((fan_records[at], other_records))
             was_fan: np.ndarray | None = np.arange(size) < k_fans
             idx = np.concatenate((self.fan_list[at], others))
         else:

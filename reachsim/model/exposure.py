@@ -379,7 +379,7 @@ def _respond_rows_few(
     # every delivery's stock F + j, in the stock's precision (exact in float64, then rounded once to float32 when
     # the stocks are float32, as the whole-array rounds compute it)
     stocks = [fi + j for fi, ci in zip(f0.tolist(), counts, strict=True) for j in range(ci)]
-    if f0.dtype == np.float32:
+    if f0.dtype.char == "f":  # float32
         stocks = array.array("f", stocks).tolist()
     k = 0
     for i, (ci, pi, ai) in enumerate(zip(counts, p0.tolist(), can, strict=True)):

@@ -306,6 +306,7 @@ def test_fatigue_of_fans_both_sighted_and_boosted(target: str) -> None:
                                   for j in range(counts.max())])
     assert_bernoulli_sum(result.series["page", "engagements"][0], probability, what="engagements of one post")
     np.testing.assert_allclose(channel.fatigue, counts)  # F ← F + 1 per delivery
+    np.testing.assert_array_equal(channel._store.view(np.int32)[:, 2], channel.fan_position + 1)
 
 
 # -- audience: follows, unfollows, organic growth, other channels -----------------------------------------------
@@ -563,6 +564,8 @@ def test_a_few_unfollows_make_the_moves_of_many(monkeypatch: pytest.MonkeyPatch)
         channel = sim.channels[0]
         states.append((result.series["page", "left"].sum(), channel.fan_list[: channel.fans].copy(),
                        channel.fan_position.copy(), channel.exposures(), channel.fatigue))
+        # every record by row says where its fan is (position + 1; 0 for non-fans and leavers)
+        np.testing.assert_array_equal(channel._store.view(np.int32)[:, 2], channel.fan_position + 1)
     (left, *state), (left_again, *state_again) = states
     assert left == left_again > 20
     for a, b in zip(state, state_again, strict=True):
