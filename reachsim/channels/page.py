@@ -16,6 +16,8 @@ reaches: organic sightings are positions in the list, drawn at a cost proportion
 passes over the market or over all fans. Each person's exposure state (fatigue stock, engagement probability, fan
 since, exposures) is one 16-byte record: the fans' records in the order of the list, the others' (boosts reach
 non-fans too) by population row, so a post reads and writes the records it needs with one gather and one scatter.
+A current fan's record by row keeps only the fan's position + 1 (0 for everyone else), so the records a boost
+gathers by row tell fans from the others.
 """
 
 from __future__ import annotations
@@ -310,6 +312,7 @@ class PageChannel(Channel):
         self._listed = self._store.view(np.int32)[:, 2]  # fan position + 1, 0: not a fan
         self._fan_store = np.zeros((min(n, max(p.initial_fans, 1024)), 4), dtype=np.float32)  # by fan position
         self._pop_records, self._fan_records = self._records(self._store), self._records(self._fan_store)
+        self._fan_seen = self._fan_store.view(np.uint32)[:, 3]  # exposures by fan position
         self._unseen_fans = 0  # fans never exposed to the Page
         self._weight_key: tuple[float, float] | None = None  # the uplift and base probability they were made with
         self._weights(p.relevance_uplift, p.engagement.probability)
@@ -424,7 +427,7 @@ class PageChannel(Channel):
         self.fan_list[start:end] = idx
         self._fan_records[start:end] = self._pop_records[idx]
         self._fan_store[start:end, 2] = t if since is None else since
-        self._unseen_fans += int(np.count_nonzero(self._fan_store.view(np.uint32)[start:end, 3] == 0))
+        self._unseen_fans += idx.size - int(np.count_nonzero(self._fan_seen[start:end]))
         positions = np.arange(start, end, dtype=np.int32)
         self.fan_position[idx] = positions
         positions += 1
@@ -446,7 +449,7 @@ class PageChannel(Channel):
         store = np.empty((size, 4), dtype=np.float32)
         store[:start] = self._fan_store[:start]
         self._fan_store = store
-        self._fan_records = self._records(store)
+        self._fan_records, self._fan_seen = self._records(store), store.view(np.uint32)[:, 3]
 
     def _unfollow(self, idx: np.ndarray) -> None:
         """Those in ``idx`` (distinct, just exposed) who are fans stop being fans: their records go back to the
@@ -784,13 +787,11 @@ class PageChannel(Channel):
             self._unfollow(rows_of(out_rows))
         if engaged.size == 0 or (p.follow_probability == 0 and p.messenger_optin_probability == 0):
             return
-        follow_draw = self._rng_follow.random(engaged.size)
-        optin_draw = self._rng_follow.random(engaged.size)
-        if p.follow_probability > 0 and was_fan is not None:
-            follows = ~was_fan[engaged_rows] & (follow_draw < p.follow_probability)
+        if p.follow_probability > 0 and was_fan is not None:  # only non-fans follow: none in an organic post
+            follows = ~was_fan[engaged_rows] & (self._rng_follow.random(engaged.size) < p.follow_probability)
             self._follow(engaged[follows], t, "boost")
         if p.messenger_optin_probability > 0:
-            optins = engaged[optin_draw < p.messenger_optin_probability]
+            optins = engaged[self._rng_follow.random(engaged.size) < p.messenger_optin_probability]
             if optins.size:
                 ctx.flow("messenger_optins", optins.size)
                 ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins.astype(np.int64), t=t, source="page")

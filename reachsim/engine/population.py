@@ -121,14 +121,6 @@ class UniformRows:
         self._rows: list[int] = []
         self._next = 0
 
-    def _draw(self) -> int:
-        if self._next == len(self._rows):
-            self._rows = self.rng.integers(0, self.size, size=self.block).tolist()
-            self._next = 0
-        row = self._rows[self._next]
-        self._next += 1
-        return row
-
     def sample(self, mask: np.ndarray, count: int, k: int) -> np.ndarray:
         """``k`` distinct rows drawn uniformly from the rows where ``mask`` is True (``count`` of them), sorted.
 
@@ -141,10 +133,16 @@ class UniformRows:
         if count < 0.05 * mask.size or k > min(0.25 * count, FEW_ROWS):
             return sample_rows(mask, count, k, self.rng)
         kept: set[int] = set()
+        rows, taken = self._rows, self._next
         while len(kept) < k:
-            row = self._draw()
+            if taken == len(rows):
+                rows = self._rows = self.rng.integers(0, self.size, size=self.block).tolist()
+                taken = 0
+            row = rows[taken]
+            taken += 1
             if mask[row]:
                 kept.add(row)
+        self._next = taken
         return np.array(sorted(kept), dtype=np.int64)
 
 
