@@ -323,7 +323,9 @@ def respond(
     and, where ``can_opt_out``, the row opts out with probability ``min(1, optout·(1 + optout_fatigue_strength·
     (F + j)))``, independently of the engagement. Deliveries are processed in rounds (round ``j`` holds the rows
     with more than ``j`` deliveries, each round one :func:`respond_once`), so the work is proportional to the total
-    deliveries. ``stock_bound``, if given, is at least every stock (see :func:`respond_once`).
+    deliveries; up to ``_FEW`` rows go delivery by delivery in Python floats instead, with the same rule (a post's
+    few people with several deliveries). ``stock_bound``, if given, is at least every stock (see
+    :func:`respond_once`).
     """
     c = np.asarray(counts, dtype=np.int64)
     f0 = _float_stock(stock)
