@@ -16,6 +16,8 @@ reaches: organic sightings are positions in the list, drawn at a cost proportion
 passes over the market or over all fans. Each person's exposure state (fatigue stock, engagement probability, fan
 since, exposures) is one 16-byte record: the fans' records in the order of the list, the others' (boosts reach
 non-fans too) by population row, so a post reads and writes the records it needs with one gather and one scatter.
+A current fan's record by row keeps only the fan's position + 1 (0 for everyone else), so the records a boost
+gathers by row tell fans from the others.
 """
 
 from __future__ import annotations
@@ -36,12 +38,12 @@ from reachsim.channels.registry import consumers_of
 from reachsim.core.metrics import JOINED_BY_SOURCE, Metric, flow
 from reachsim.core.problems import did_you_mean
 from reachsim.core.strict import StrictModel
-from reachsim.engine.population import sample_rows, sorted_subset
+from reachsim.engine.population import UniformRows, sorted_subset
 from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import (
     NO_CREDIT,
     buy_impressions,
-    merge_exposures,
+    geometric_gaps,
     organic_positions,
     respond,
     respond_once,
@@ -66,6 +68,73 @@ FEW_UNFOLLOWS = 16
 TINY = np.float32(2.0**-100)
 LN2 = math.log(2.0)
 _NONE = np.empty(0, dtype=np.int64)
+
+
+def _union(rows: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """``rows`` (distinct) and those of ``more`` that are not among them, in no particular order."""
+    if rows.size + more.size > 4096:
+        return np.union1d(rows, more)
+    have = set(rows.tolist())
+    new = [row for row in more.tolist() if row not in have]
+    return np.concatenate((rows, np.array(new, dtype=rows.dtype))) if new else rows
+
+
+class Sightings:
+    """Organic sightings of a Page's posts: positions ``0 … n − 1`` of the fan list, each seen independently with
+    probability ``r``, as the running sums of Geometric(r) gaps up to ``n`` (the successes of n Bernoulli trials,
+    :func:`reachsim.model.exposure.bernoulli_positions`), with the gaps drawn ahead in blocks.
+
+    A post takes gaps in turn until one passes ``n``; that gap is spent, and the next post takes up after it. The
+    gaps are independent and identically distributed, so those after the one that stopped a post are independent
+    of it, as fresh draws would be (gaps drawn for another ``r`` are dropped unused). A post then costs a running
+    sum and a search, not the dozen calls of a draw."""
+
+    #: Gaps drawn at a time (128 KiB of int64: a dozen posts to 20,000 fans at 5 % reach).
+    BLOCK = 1 << 14
+    #: From this reach up (that of the table of reachsim.model.exposure.geometric_gaps) gaps stay far below 2^63
+    #: whatever their number; below it every post draws its own (organic_positions).
+    LOWEST_R = 2.0**-6
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self._r = -1.0
+        self._gaps = _NONE
+        self._next = 0
+
+    def positions(self, n: int, r: float) -> np.ndarray:
+        """Ascending positions among ``n`` fans of those who see a post at reach ``r``."""
+        if n <= 0 or not self.LOWEST_R <= r < 1.0:
+            return organic_positions(self.rng, n, r)
+        if r != self._r:
+            self._r, self._gaps, self._next = r, _NONE, 0
+        parts: list[np.ndarray] = []
+        done = 0  # trials passed by the gaps taken so far
+        while True:
+            need = self._need(n - done, r)
+            if self._next + need > self._gaps.size:
+                fresh = geometric_gaps(self.rng, r, max(self.BLOCK, need))
+                self._gaps = np.concatenate((self._gaps[self._next :], fresh))
+                self._next = 0
+            sums = np.add.accumulate(self._gaps[self._next : self._next + need])  # np.cumsum without its wrapper
+            if done:
+                sums += done
+            seen = int(sums.searchsorted(n, side="right"))  # the successes within the n trials: sums ≤ n
+            if seen < need:
+                self._next += seen + 1  # the gap that passed n is spent
+                part = sums[:seen]
+                part -= 1  # the trial of a success: its sum − 1
+                parts.append(part)
+                return part if len(parts) == 1 else np.concatenate(parts)
+            self._next += need
+            done = int(sums[-1])
+            sums -= 1
+            parts.append(sums)
+
+    @staticmethod
+    def _need(trials: int, r: float) -> int:
+        """Gaps to sum for ``trials`` trials: enough to pass them but in about one post in 30,000."""
+        mean = trials * r
+        return int(mean + 4.0 * math.sqrt(mean) + 16)
 
 
 class Posts(StrictModel):
@@ -236,9 +305,14 @@ class PageChannel(Channel):
         # a post reads it as stored), fan since and exposures (uint32). The
         # fans' records are kept in the order of the fan list, the others' by population row: a post's sightings
         # are positions in the fan list, so their records are read in order from a store the size of the fans.
-        self._store = np.zeros((n, 4), dtype=np.float32)  # by population row; stale for current fans
+        # by population row; for a current fan the record is stale but for its third field, which holds the fan's
+        # position + 1 (0 for everyone else), so that a boost's one gather of the records it reaches also tells
+        # fans (and where they are) from the others
+        self._store = np.zeros((n, 4), dtype=np.float32)
+        self._listed = self._store.view(np.int32)[:, 2]  # fan position + 1, 0: not a fan
         self._fan_store = np.zeros((min(n, max(p.initial_fans, 1024)), 4), dtype=np.float32)  # by fan position
         self._pop_records, self._fan_records = self._records(self._store), self._records(self._fan_store)
+        self._fan_seen = self._fan_store.view(np.uint32)[:, 3]  # exposures by fan position
         self._unseen_fans = 0  # fans never exposed to the Page
         self._weight_key: tuple[float, float] | None = None  # the uplift and base probability they were made with
         self._weights(p.relevance_uplift, p.engagement.probability)
@@ -259,7 +333,8 @@ class PageChannel(Channel):
         self.ever_fans = 0
         self._credit = NO_CREDIT
         self._rng_fans = ctx.rng("fans")
-        self._rng_organic = ctx.rng("organic")
+        self._organic_rows = UniformRows(self._rng_fans, n)  # a day's organic fans: candidates drawn in blocks
+        self._sightings = Sightings(ctx.rng("organic"))
         self._rng_boost = ctx.rng("boost")
         self._rng_response = ctx.rng("response")
         self._rng_follow = ctx.rng("follow")
@@ -347,20 +422,16 @@ class PageChannel(Channel):
         self.fan[idx] = True
         self.never_fan[idx] = False
         start, end = self.fans, self.fans + idx.size
-        if end > self.fan_list.size:  # grow by half, never beyond the market
-            size = min(self.fan.size, max(end, self.fan_list.size * 3 // 2))
-            grown = np.empty(size, dtype=np.int32)
-            grown[:start] = self.fan_list[:start]
-            self.fan_list = grown
-            store = np.empty((size, 4), dtype=np.float32)
-            store[:start] = self._fan_store[:start]
-            self._fan_store = store
-            self._fan_records = self._records(store)
+        if end > self.fan_list.size:
+            self._grow(end)
         self.fan_list[start:end] = idx
         self._fan_records[start:end] = self._pop_records[idx]
         self._fan_store[start:end, 2] = t if since is None else since
-        self._unseen_fans += int(np.count_nonzero(self._fan_store.view(np.uint32)[start:end, 3] == 0))
-        self.fan_position[idx] = np.arange(start, end, dtype=np.int32)
+        self._unseen_fans += idx.size - int(np.count_nonzero(self._fan_seen[start:end]))
+        positions = np.arange(start, end, dtype=np.int32)
+        self.fan_position[idx] = positions
+        positions += 1
+        self._listed[idx] = positions
         self.fans = end
         self.ever_fans += idx.size
         if self._ads_on:
@@ -368,12 +439,24 @@ class PageChannel(Channel):
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(f"joined_{source}", idx.size)
 
+    def _grow(self, end: int) -> None:
+        """Room for ``end`` fans in the fan list and store: grown by half, never beyond the market."""
+        start = self.fans
+        size = min(self.fan.size, max(end, self.fan_list.size * 3 // 2))
+        grown = np.empty(size, dtype=np.int32)
+        grown[:start] = self.fan_list[:start]
+        self.fan_list = grown
+        store = np.empty((size, 4), dtype=np.float32)
+        store[:start] = self._fan_store[:start]
+        self._fan_store = store
+        self._fan_records, self._fan_seen = self._records(store), store.view(np.uint32)[:, 3]
+
     def _unfollow(self, idx: np.ndarray) -> None:
         """Those in ``idx`` (distinct, just exposed) who are fans stop being fans: their records go back to the
         store by row, and the last fans of the list (with their records) fill their places."""
         fan_records = self._fan_records
         if idx.size <= FEW_UNFOLLOWS:  # the usual case: a swap or a few, in scalars (the same moves as below)
-            fan, position, fan_list = self.fan, self.fan_position, self.fan_list
+            fan, position, fan_list, listed = self.fan, self.fan_position, self.fan_list, self._listed
             rows = [row for row in idx.tolist() if fan[row]]
             if not rows:
                 return
@@ -381,6 +464,7 @@ class PageChannel(Channel):
             for row in rows:
                 hole = int(position[row])
                 self._pop_records[row] = fan_records[hole]
+                listed[row] = 0
                 fan[row] = False
                 self.left[row] = True
                 position[row] = -1
@@ -394,6 +478,7 @@ class PageChannel(Channel):
                 fan_list[hole] = moved
                 fan_records[hole] = fan_records[source]
                 position[moved] = hole
+                listed[moved] = hole + 1
             self.fans = end
             self.ctx.flow("left", len(rows))
             return
@@ -404,6 +489,7 @@ class PageChannel(Channel):
         self.left[idx] = True
         end = self.fans - idx.size
         self._pop_records[idx] = fan_records[self.fan_position[idx]]
+        self._listed[idx] = 0
         holes = np.sort(self.fan_position[idx])
         self.fan_position[idx] = -1
         tail = np.ones(idx.size, dtype=bool)
@@ -415,6 +501,7 @@ class PageChannel(Channel):
             self.fan_list[low] = moved
             fan_records[low] = fan_records[sources]
             self.fan_position[moved] = low
+            self._listed[moved] = low + 1
         self.fans = end
         self.ctx.flow("left", idx.size)
 
@@ -441,7 +528,7 @@ class PageChannel(Channel):
         k = int(self._rng_fans.poisson(rate)) if rate else 0
         if k:
             eligible = self.ctx.population.size - self.ever_fans
-            self._follow(sample_rows(self.never_fan, eligible, k, self._rng_fans), t, "organic")
+            self._follow(self._organic_rows.sample(self.never_fan, eligible, k), t, "organic")
         ads = self.params.follow_ads
         if self._ads_on and ads is not None and not self.ctx.paid_stopped:  # no follow ads in the run-out
             self._follow_ads(t, ads)
@@ -532,13 +619,14 @@ class PageChannel(Channel):
             self._t_ref, self._half_life = t, half_life
         return 1.0 if half_life is None else 2.0 ** (-(t - self._t_ref) / half_life)
 
-    def _boost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    def _boost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
         """Paid impressions of one post, split by who received them: (fan positions, impressions each, non-fans'
-        rows, impressions each, total impressions). The spend is booked here."""
+        rows, impressions each, non-fans' records, total impressions). The spend is booked here."""
         boost, ctx = self.params.boost, self.ctx
         empty = np.empty(0, dtype=np.int64)
+        none = np.empty(0, dtype=np.complex128)
         if boost is None or boost.budget_per_post == 0 or ctx.paid_stopped:  # no boosts in the run-out
-            return empty, empty, empty, empty, 0
+            return empty, empty, empty, empty, none, 0
         if boost.target == "market":
             target, size = None, ctx.population.size
         elif boost.target == "fans":
@@ -547,39 +635,66 @@ class PageChannel(Channel):
             target = self._segment_target
             size = target.size  # type: ignore[union-attr]
         if size == 0:
-            return empty, empty, empty, empty, 0  # nobody to deliver to: the platform spends nothing
+            return empty, empty, empty, empty, none, 0  # nobody to deliver to: the platform spends nothing
         impressions, self._credit = buy_impressions(self._credit, boost.budget_per_post, boost.cpm)
         ctx.cost("boost", boost.budget_per_post)
         ctx.flow("boost_spend", boost.budget_per_post)
         positions, counts = uniform_impressions(self._rng_boost, size, impressions)
         if boost.target == "fans":
-            return positions, counts, empty, empty, impressions
+            return positions, counts, empty, empty, none, impressions
         people = positions if target is None else target[positions]
-        fan = self.fan[people]  # a quarter of the bytes of the positions: fewer cache misses over the market
-        not_fan = ~fan
-        return (self.fan_position[people[fan]].astype(np.int64), counts[fan], people[not_fan], counts[not_fan],
-                impressions)
+        # one gather of everyone's record by row (most are non-fans, whose records the post needs): a fan's says
+        # where the fan is in the list
+        record = self._pop_records[people]
+        listed = record.view(np.int32).reshape(people.size, 4)[:, 2]
+        fan = listed.nonzero()[0]
+        if fan.size == 0:
+            return empty, empty, people, counts, record, impressions
+        other = (listed == 0).nonzero()[0]
+        at = listed[fan].astype(np.int64)
+        at -= 1
+        return at, counts[fan], people[other], counts[other], record[other], impressions
 
     def _post(self, t: float) -> None:
         """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
 
         The people exposed are the fans at some positions of the fan list and some non-fans; their records are read
-        with one gather from each store and written back with one scatter each. When the post is organic only
-        (the usual case) everyone sees it once and is a fan, so one uniform each decides engagement and unfollow
-        (:func:`respond_once`), and consumer rows are looked up only for those who engage, unfollow or see the
-        Page for the first time."""
+        with one gather from each store and written back with one scatter each. Everyone exposed takes a first
+        delivery together, one uniform each deciding engagement and unfollow (:func:`respond_once`); the few who
+        received more (a boost's repeats, a fan both sighted and boosted) then take the rest in rounds
+        (:func:`respond`), from the stock the first left. Consumer rows are looked up only for those who engage,
+        unfollow or see the Page for the first time."""
         p, ctx = self.params, self.ctx
         ctx.cost("content", p.content_cost_per_post)
-        organic = organic_positions(self._rng_organic, self.fans, p.organic_reach)
-        paid_at, paid_at_counts, others, other_counts, impressions = self._boost()
-        ctx.flow("impressions_organic", organic.size)
-        if impressions:
-            ctx.flow("impressions_paid", impressions)
-        ctx.flow("deliveries", impressions + organic.size)
-        counts: np.ndarray | None = None  # deliveries to each row; None: one each
-        at = organic
-        if paid_at.size:
-            at, counts = merge_exposures(organic, np.ones(organic.size, dtype=np.int64), paid_at, paid_at_counts)
+        at = self._sightings.positions(self.fans, p.organic_reach)
+        k_organic = at.size
+        ctx.flow("impressions_organic", k_organic)
+        impressions = 0
+        others = _NONE
+        more: list[tuple[np.ndarray, np.ndarray]] = []  # (rows of the records, deliveries beyond the first)
+        if p.boost is not None:
+            paid_at, paid_counts, others, other_counts, other_records, impressions = self._boost()
+            if impressions:
+                ctx.flow("impressions_paid", impressions)
+            if paid_at.size and k_organic:  # fans both sighted and boosted: one row, more deliveries
+                where = at.searchsorted(paid_at)
+                np.minimum(where, k_organic - 1, out=where)
+                both = (at[where] == paid_at).nonzero()[0]
+                if both.size:
+                    more.append((where[both], paid_counts[both]))
+                    alone = np.ones(paid_at.size, dtype=bool)
+                    alone[both] = False
+                    paid_at, paid_counts = paid_at[alone], paid_counts[alone]
+            if paid_at.size:
+                at = np.concatenate((at, paid_at))
+                repeated = (paid_counts > 1).nonzero()[0]
+                if repeated.size:
+                    more.append((repeated + k_organic, paid_counts[repeated] - 1))
+            if others.size:
+                repeated = (other_counts > 1).nonzero()[0]
+                if repeated.size:
+                    more.append((repeated + at.size, other_counts[repeated] - 1))
+        ctx.flow("deliveries", impressions + k_organic)
         k_fans = at.size
         size = k_fans + others.size
         if size == 0:
@@ -591,16 +706,18 @@ class PageChannel(Channel):
         self._t_post = t
         fan_records, records = self._fan_records, self._pop_records
         if others.size:
-            record = np.concatenate((fan_records[at], records[others]))
-            counts = np.concatenate((np.ones(k_fans, dtype=np.int64) if counts is None else counts, other_counts))
+            record = np.concatenate((fan_records[at], other_records))
             was_fan: np.ndarray | None = np.arange(size) < k_fans
             idx = np.concatenate((self.fan_list[at], others))
         else:
             record = fan_records[at]
             was_fan = None  # all fans
             idx = None  # consumer rows, looked up for the rows that need them
-        most = 1 if counts is None else int(counts.max())  # deliveries to one row
-        one_each = most == 1
+        extra: np.ndarray | None = None  # the rows with more than one delivery, and how many more
+        if more:
+            multi = more[0][0] if len(more) == 1 else np.concatenate([rows for rows, _ in more])
+            extra = more[0][1] if len(more) == 1 else np.concatenate([counts for _, counts in more])
+        most = 1 if extra is None else 1 + int(extra.max())  # deliveries to one row
 
         def rows_of(rows: np.ndarray) -> np.ndarray:
             return self.fan_list[at[rows]] if idx is None else idx[rows]  # int32 or int64
@@ -621,31 +738,36 @@ class PageChannel(Channel):
         first = (seen == 0).nonzero()[0] if self._unseen_fans or others.size else _NONE
         if first.size:
             self._unseen_fans -= int(np.count_nonzero(first < k_fans))
-        self._roundings += 3
+        # the float32 operations on a stock this post: three, and one more for those with further deliveries
+        self._roundings += 3 if extra is None else 4
         bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
         self._scaled_bound += most / scale
-        times: np.ndarray | None = None  # engagements of each engaged row; None: one each
-        if one_each:
-            # The stocks as stored, scaled by 1/scale: exp(−s·F) = exp(−(s·scale)·F/scale) and likewise the unfollow
-            # hazard, so the strengths take the scale rather than every stock (one pass over the records less).
-            engaged_rows, out_rows = respond_once(
-                self._rng_response, state[:, 0], probability, strength=strength * scale,
-                optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
-                can_opt_out=was_fan, stock_bound=bound / scale,
-            )
-            state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
-            seen += np.uint32(1)
-        else:
-            stock = np.multiply(state[:, 0], np.float32(scale))  # fatigue stock decayed to now
+        # The first delivery to everyone, on the stocks as stored, scaled by 1/scale: exp(−s·F) = exp(−(s·scale)·
+        # F/scale) and likewise the unfollow hazard, so the strengths take the scale rather than every stock (one
+        # pass over the records less).
+        engaged_rows, out_rows = respond_once(
+            self._rng_response, state[:, 0], probability, strength=strength * scale,
+            optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
+            can_opt_out=was_fan, stock_bound=bound / scale,
+        )
+        state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
+        seen += np.uint32(1)
+        each = engaged_rows  # one entry per engagement: a person who engaged twice is in it twice
+        if extra is not None:  # the further deliveries, from F + 1 (their stocks decayed to now)
             response = respond(
-                self._rng_response, counts, stock, probability, strength=strength, optout=p.unfollow.probability,
-                optout_fatigue_strength=p.unfollow.fatigue_strength, can_opt_out=was_fan, stock_bound=bound,
+                self._rng_response, extra, state[multi, 0] * np.float32(scale), probability[multi],
+                strength=strength, optout=p.unfollow.probability,
+                optout_fatigue_strength=p.unfollow.fatigue_strength,
+                can_opt_out=None if was_fan is None else was_fan[multi],
             )
-            engaged_rows = response.engagements.nonzero()[0]
-            times = response.engagements[engaged_rows]
-            out_rows = response.opted_out.nonzero()[0]
-            state[:, 0] = response.stock * (1.0 / scale)
-            seen += counts.astype(np.uint32)
+            state[multi, 0] = response.stock * np.float32(1.0 / scale)
+            seen[multi] += extra.astype(np.uint32)
+            again = response.engagements.nonzero()[0]
+            if again.size:
+                each = np.concatenate((engaged_rows, np.repeat(multi[again], response.engagements[again])))
+                engaged_rows = _union(engaged_rows, multi[again])
+            if response.opted_out.any():
+                out_rows = _union(out_rows, multi[response.opted_out])
         fan_records[at] = record[:k_fans]
         if others.size:
             records[others] = record[k_fans:]
@@ -656,22 +778,20 @@ class PageChannel(Channel):
 
         engaged = rows_of(engaged_rows)
         if engaged.size:
-            each = engaged if times is None else np.repeat(engaged, times)  # one entry per engagement
+            each = engaged if each is engaged_rows else rows_of(each)
             ctx.flow("engagements", each.size)
             ctx.value("engagement", ctx.engagement_value(each))
-            if ctx.bus.has_subscribers(topics.ENGAGEMENT):  # a person who engaged twice is in it twice
+            if ctx.bus.has_subscribers(topics.ENGAGEMENT):
                 ctx.bus.publish(topics.ENGAGEMENT, idx=each.astype(np.int64), t=t, channel=self.name)
         if out_rows.size:
             self._unfollow(rows_of(out_rows))
         if engaged.size == 0 or (p.follow_probability == 0 and p.messenger_optin_probability == 0):
             return
-        follow_draw = self._rng_follow.random(engaged.size)
-        optin_draw = self._rng_follow.random(engaged.size)
-        if p.follow_probability > 0 and was_fan is not None:
-            follows = ~was_fan[engaged_rows] & (follow_draw < p.follow_probability)
+        if p.follow_probability > 0 and was_fan is not None:  # only non-fans follow: none in an organic post
+            follows = ~was_fan[engaged_rows] & (self._rng_follow.random(engaged.size) < p.follow_probability)
             self._follow(engaged[follows], t, "boost")
         if p.messenger_optin_probability > 0:
-            optins = engaged[optin_draw < p.messenger_optin_probability]
+            optins = engaged[self._rng_follow.random(engaged.size) < p.messenger_optin_probability]
             if optins.size:
                 ctx.flow("messenger_optins", optins.size)
                 ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins.astype(np.int64), t=t, source="page")

@@ -109,6 +109,43 @@ def sample_rows(mask: np.ndarray, count: int, k: int, rng: np.random.Generator) 
 FEW_ROWS = 256
 
 
+class UniformRows:
+    """Uniform random rows of ``0 … size − 1`` drawn from ``rng`` a block at a time and handed out in order, for a
+    caller that samples a few rows every day (a Page's organic fans): a day's draws cost no NumPy call.
+
+    The rows of a block are independent of everything that happened before they are handed out, so handing out
+    the next ones is the same as drawing them then."""
+
+    def __init__(self, rng: np.random.Generator, size: int, block: int = 1 << 12) -> None:
+        self.rng, self.size, self.block = rng, int(size), int(block)
+        self._rows: list[int] = []
+        self._next = 0
+
+    def sample(self, mask: np.ndarray, count: int, k: int) -> np.ndarray:
+        """``k`` distinct rows drawn uniformly from the rows where ``mask`` is True (``count`` of them), sorted.
+
+        While those rows are a fair share of the population, uniform rows are taken in turn and the first ``k``
+        distinct ones that qualify are kept (a uniform k-subset, as in :func:`sample_rows`); otherwise
+        :func:`sample_rows` lists the qualifying rows and chooses from them."""
+        k = min(int(k), int(count))
+        if k <= 0:
+            return np.empty(0, dtype=np.int64)
+        if count < 0.05 * mask.size or k > min(0.25 * count, FEW_ROWS):
+            return sample_rows(mask, count, k, self.rng)
+        kept: set[int] = set()
+        rows, taken = self._rows, self._next
+        while len(kept) < k:
+            if taken == len(rows):
+                rows = self._rows = self.rng.integers(0, self.size, size=self.block).tolist()
+                taken = 0
+            row = rows[taken]
+            taken += 1
+            if mask[row]:
+                kept.add(row)
+        self._next = taken
+        return np.array(sorted(kept), dtype=np.int64)
+
+
 #: Rows per piece of :func:`sorted_subset` (2 MiB of int64 indices).
 SUBSET_PIECE = 1 << 18
 

@@ -21,6 +21,7 @@ of people a boost reaches (the classical occupancy problem) is :func:`boost_uniq
 
 from __future__ import annotations
 
+import array
 import functools
 import math
 from dataclasses import dataclass
@@ -322,7 +323,9 @@ def respond(
     and, where ``can_opt_out``, the row opts out with probability ``min(1, optout·(1 + optout_fatigue_strength·
     (F + j)))``, independently of the engagement. Deliveries are processed in rounds (round ``j`` holds the rows
     with more than ``j`` deliveries, each round one :func:`respond_once`), so the work is proportional to the total
-    deliveries. ``stock_bound``, if given, is at least every stock (see :func:`respond_once`).
+    deliveries; up to ``_FEW`` rows go delivery by delivery in Python floats instead, with the same rule (a post's
+    few people with several deliveries). ``stock_bound``, if given, is at least every stock (see
+    :func:`respond_once`).
     """
     c = np.asarray(counts, dtype=np.int64)
     f0 = _float_stock(stock)
@@ -339,6 +342,8 @@ def respond(
     opted = np.zeros(n, dtype=bool)
     if n == 0:
         return Response(engagements, opted, f0.astype(np.float64))
+    if n <= _FEW:  # a handful of rows (a post's people with several deliveries): delivery by delivery in Python
+        return _respond_rows_few(rng, c, f0, p0, allowed, strength, optout, optout_fatigue_strength)
     low, rounds = int(c.min()), int(c.max())
     if low < 0:
         raise ValueError("counts must be >= 0")
@@ -357,6 +362,38 @@ def respond(
         engagements[engaged] += 1
         opted[out] = True
     return Response(engagements, opted, f0 + c)
+
+
+def _respond_rows_few(
+    rng: np.random.Generator, c: IntArray, f0: npt.NDArray[np.floating], p0: npt.NDArray[np.floating],
+    allowed: npt.NDArray[np.bool_] | None, strength: float, optout: float, optout_fatigue_strength: float,
+) -> Response:
+    """:func:`respond` on a handful of rows, delivery by delivery in Python floats: one uniform per delivery (all
+    drawn in one call, row by row), deciding engagement and opt-out as :func:`respond_once` does."""
+    counts = c.tolist()
+    if min(counts) < 0:
+        raise ValueError("counts must be >= 0")
+    us = rng.random(sum(counts)).tolist()
+    n = len(counts)
+    engagements = [0] * n
+    opted = [False] * n
+    can = [True] * n if allowed is None else allowed.tolist()
+    # every delivery's stock F + j, in the stock's precision (exact in float64, then rounded once to float32 when
+    # the stocks are float32, as the whole-array rounds compute it)
+    stocks = [fi + j for fi, ci in zip(f0.tolist(), counts, strict=True) for j in range(ci)]
+    if f0.dtype.char == "f":  # float32
+        stocks = array.array("f", stocks).tolist()
+    k = 0
+    for i, (ci, pi, ai) in enumerate(zip(counts, p0.tolist(), can, strict=True)):
+        for _ in range(ci):
+            u, f = us[k], stocks[k]
+            k += 1
+            p = pi * math.exp(-strength * f) if strength else pi
+            if u < p:
+                engagements[i] += 1
+            if optout and ai and _opts_out(u, p, f, optout, optout_fatigue_strength):
+                opted[i] = True
+    return Response(np.array(engagements, dtype=np.int64), np.array(opted, dtype=bool), f0 + c)
 
 
 def _float_stock(stock: npt.ArrayLike) -> npt.NDArray[np.floating]:

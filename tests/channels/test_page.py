@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from reachsim.channels import registry, topics
-from reachsim.channels.page import PageChannel, PageParams
+from reachsim.channels.page import PageChannel, PageParams, Sightings
 from reachsim.engine.simulation import RunResult, Simulation
 from reachsim.model.exposure import (
     boost_impressions,
@@ -285,6 +285,30 @@ def test_fatigue_within_one_boost() -> None:
     np.testing.assert_allclose(sim.channels[0].fatigue, counts)  # F ← F + 1 per impression
 
 
+@pytest.mark.parametrize("target", ["fans", "market"])
+def test_fatigue_of_fans_both_sighted_and_boosted(target: str) -> None:
+    """A fan sighted organically and boosted by the same post has one row with all its deliveries: the stocks
+    0, 1, 2, … in turn, E = Σ_i Σ_(j < c_i) p·e^(−s·j) over everyone's exposures c_i (fans and non-fans alike)."""
+    size, p, s = 20_000, 0.4, 0.7
+    sc = scenario(
+        page(initial_fans=6_000, organic_reach=0.5, posts={"every_days": 1},
+             boost={"budget_per_post": 120, "cpm": 10, "target": target},
+             engagement={"probability": p, "fatigue": {"half_life_days": 3, "strength": s}}),
+        size=size,
+        horizon=1,
+    )
+    result, sim = run(sc)
+    channel = sim.channels[0]
+    counts = channel.exposures().astype(int)
+    fans = channel.fan_list[: channel.fans]
+    assert counts.sum() == result.series["page", "deliveries"][0] and np.count_nonzero(counts[fans] > 2) > 100
+    probability = np.concatenate([np.full(np.count_nonzero(counts > j), p * math.exp(-s * j))
+                                  for j in range(counts.max())])
+    assert_bernoulli_sum(result.series["page", "engagements"][0], probability, what="engagements of one post")
+    np.testing.assert_allclose(channel.fatigue, counts)  # F ← F + 1 per delivery
+    np.testing.assert_array_equal(channel._store.view(np.int32)[:, 2], channel.fan_position + 1)
+
+
 # -- audience: follows, unfollows, organic growth, other channels -----------------------------------------------
 
 
@@ -419,6 +443,46 @@ def test_organic_sightings_subset() -> None:
     np.testing.assert_array_equal(organic_sightings(rng, audience, 1.0), audience)
 
 
+class _FewGapsAtATime(Sightings):
+    """Sightings that sum eight gaps at a time from blocks of 64: a post takes several parts and refills."""
+
+    BLOCK = 64
+
+    @staticmethod
+    def _need(trials: int, r: float) -> int:
+        return 8
+
+
+@pytest.mark.parametrize("kind", [Sightings, _FewGapsAtATime])
+def test_sightings_drawn_ahead_are_independent_within_and_across_posts(kind: type[Sightings]) -> None:
+    """Posts to audiences of changing sizes from one stream of gaps: each watched position (first, middle, last)
+    is seen with probability r, the first and last of a post together with r², and the last of a post and the first
+    of the next together with r² (a gap that passed a post's audience is not reused), within 4 SE."""
+    sightings = kind(np.random.default_rng(31))
+    r, posts = 0.2, 20_000
+    sizes = [7, 40, 300]
+    hits = np.zeros((len(sizes), 3), dtype=np.int64)
+    pair = across = 0
+    last_seen = False
+    for post in range(posts):
+        n = sizes[post % len(sizes)]
+        at = sightings.positions(n, r)
+        assert np.all(np.diff(at) > 0) and (at.size == 0 or (at[0] >= 0 and at[-1] < n))
+        got = set(at.tolist())
+        seen = [0 in got, n // 2 in got, n - 1 in got]
+        hits[post % len(sizes)] += seen
+        pair += int(seen[0] and seen[2])
+        across += int(last_seen and seen[0])
+        last_seen = bool(seen[2])
+    each = posts / len(sizes)
+    assert np.all(np.abs(hits - each * r) <= Z * math.sqrt(each * r * (1 - r)))
+    for observed, trials in ((pair, posts), (across, posts - 1)):
+        assert abs(observed - trials * r * r) <= Z * math.sqrt(trials * r * r * (1 - r * r))
+    r_low = Sightings.LOWEST_R / 2  # drawn post by post: the same law
+    low = sum(sightings.positions(1_000, r_low).size for _ in range(2_000))
+    assert abs(low - 2_000_000 * r_low) <= Z * math.sqrt(2_000_000 * r_low * (1 - r_low))
+
+
 def test_uniform_impressions_and_merge() -> None:
     rng = np.random.default_rng(1)
     for target, impressions in ((1_000, 50), (1_000, 5_000)):  # sorting and counting paths
@@ -500,7 +564,10 @@ def test_a_few_unfollows_make_the_moves_of_many(monkeypatch: pytest.MonkeyPatch)
         channel = sim.channels[0]
         states.append((result.series["page", "left"].sum(), channel.fan_list[: channel.fans].copy(),
                        channel.fan_position.copy(), channel.exposures(), channel.fatigue))
+        # every record by row says where its fan is (position + 1; 0 for non-fans and leavers)
+        np.testing.assert_array_equal(channel._store.view(np.int32)[:, 2], channel.fan_position + 1)
     (left, *state), (left_again, *state_again) = states
     assert left == left_again > 20
     for a, b in zip(state, state_again, strict=True):
         np.testing.assert_array_equal(a, b)
+

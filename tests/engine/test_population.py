@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from reachsim.channels.acquisition import NeverJoined
-from reachsim.engine.population import Population, sample_rows
+from reachsim.engine.population import Population, UniformRows, sample_rows
 
 
 @pytest.mark.parametrize("size", [1, 7, 1_000, 123_457])
@@ -87,3 +87,41 @@ def test_sample_rows_keeps_the_same_rows_on_either_path(monkeypatch: pytest.Monk
         runs.append([sample_rows(mask, int(mask.sum()), k, rng) for k in (1, 5, 50, 200) for _ in range(20)])
     for rows, again in zip(*runs, strict=True):
         np.testing.assert_array_equal(rows, again)
+
+
+@pytest.mark.parametrize(("n", "k", "share"), [(400, 3, 0.9), (400, 40, 0.5)])
+def test_uniform_rows_sample_a_uniform_subset_of_the_eligible(n: int, k: int, share: float) -> None:
+    """UniformRows.sample, day after day from one stream of blocks while the eligible rows change: each watched
+    eligible row (the first, a middle and the last) is chosen with probability k/count that day and the first and
+    last together with k(k − 1)/(count(count − 1)); the totals are within 4 standard errors of the sums of those
+    probabilities. Chosen rows are distinct, eligible and sorted."""
+    rng = np.random.default_rng(8)
+    rows_of = UniformRows(np.random.default_rng(9), n, block=64)  # small blocks: many refills
+    watched = [0, n // 2, n - 1]
+    hits = np.zeros(3, dtype=np.int64)
+    pair = 0
+    p_one: list[float] = []
+    p_two: list[float] = []
+    for _ in range(4000):
+        mask = rng.random(n) < share
+        mask[watched] = True
+        count = int(mask.sum())
+        rows = rows_of.sample(mask, count, k)
+        assert rows.size == k and np.all(np.diff(rows) > 0) and mask[rows].all()
+        seen = np.isin(watched, rows)
+        hits += seen
+        pair += int(seen[0] and seen[2])
+        p_one.append(k / count)
+        p_two.append(k * (k - 1) / (count * (count - 1)))
+    for observed, probabilities in [*((int(h), p_one) for h in hits), (pair, p_two)]:
+        p = np.asarray(probabilities)
+        assert abs(observed - p.sum()) <= 4 * math.sqrt(float((p * (1 - p)).sum())) + 1e-9
+
+
+def test_uniform_rows_list_the_eligible_when_they_are_few() -> None:
+    """Below 5 % eligible, or more rows wanted than a quarter of them, the rows are chosen from the list."""
+    mask = np.zeros(1_000, dtype=bool)
+    mask[[3, 500, 999]] = True
+    rows = UniformRows(np.random.default_rng(1), mask.size).sample(mask, 3, 3)
+    np.testing.assert_array_equal(rows, [3, 500, 999])
+    assert UniformRows(np.random.default_rng(1), mask.size).sample(mask, 3, 0).size == 0

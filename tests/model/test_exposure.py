@@ -279,3 +279,37 @@ def test_whole_number_stocks_are_taken_as_float64() -> None:
     assert response.stock.tolist() == [1.0, 5.0]
     engaged, _ = respond_once(np.random.default_rng(0), [0, 3], 0.5, strength=0.7)
     assert engaged.dtype.kind == "i"
+
+
+def test_a_handful_of_rows_respond_by_the_closed_form() -> None:
+    """respond() on a handful of rows (delivery by delivery in Python): delivery j of a row is engaged with
+    min(1, p·e^(−s·(F + j))), an allowed row opts out with 1 − Π_j (1 − min(1, u·(1 + fs·(F + j)))), and the stock
+    becomes F + c; summed over many calls, within 4 SE."""
+    import reachsim.model.exposure as exposure
+
+    rng, draws = np.random.default_rng(21), np.random.default_rng(22)
+    rows, calls = 20, 5_000
+    assert rows <= exposure._FEW
+    s, u, fs = 0.4, 0.03, 1.5
+    engaged = opted = 0
+    p_engage: list[np.ndarray] = []
+    p_out: list[np.ndarray] = []
+    for _ in range(calls):
+        counts = draws.integers(1, 5, size=rows)
+        stock = (draws.random(rows) * 2).astype(np.float32)
+        probability = (draws.random(rows) * 1.2).astype(np.float32)  # some above 1 before fatigue: capped
+        allowed = draws.random(rows) < 0.6
+        response = respond(rng, counts, stock, probability, strength=s, optout=u, optout_fatigue_strength=fs,
+                           can_opt_out=allowed)
+        engaged += int(response.engagements.sum())
+        opted += int(response.opted_out.sum())
+        assert not response.opted_out[~allowed].any() and np.all(response.engagements <= counts)
+        np.testing.assert_allclose(response.stock, stock.astype(float) + counts)
+        f = stock.astype(float)
+        p_engage += [np.minimum(1.0, probability[counts > j] * np.exp(-s * (f[counts > j] + j))) for j in range(4)]
+        stay = np.ones(rows)
+        for j in range(4):
+            stay *= np.where(counts > j, 1 - np.minimum(1.0, u * (1 + fs * (f + j))), 1.0)
+        p_out.append(np.where(allowed, 1 - stay, 0.0))
+    assert_bernoulli_sum(engaged, np.concatenate(p_engage), "engagements")
+    assert_bernoulli_sum(opted, np.concatenate(p_out), "opt-outs")
