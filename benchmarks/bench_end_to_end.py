@@ -141,6 +141,11 @@ def kernel_rate(state: Any, broadcasts: int) -> float:
     return statistics.median(count / cpu for cpu, count in (state.step() for _ in range(broadcasts)))
 
 
+def _ratio(a: float, b: float) -> float:
+    """a / b; NaN for a scenario that delivers nothing (support alone), whose rates are 0."""
+    return a / b if b else math.nan
+
+
 def _median_rows(rows: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in rows) for k in ("wall_s", "cpu_s", "deliveries", "per_cpu_s", "runs")}
 
@@ -177,12 +182,12 @@ def part_scenarios(args: argparse.Namespace) -> dict[str, Any]:
                                "kernel_per_cpu_s": statistics.median(r["kernel"] for r in rows),
                                "naive_per_cpu_s": statistics.median(r["naive"] for r in rows),
                                # ratios paired within a repetition, then the median: robust to load drifts
-                               "over_naive": statistics.median(r["now"]["per_cpu_s"] / r["naive"] for r in rows),
-                               "kernel_over_end_to_end": statistics.median(r["kernel"] / r["now"]["per_cpu_s"]
+                               "over_naive": statistics.median(_ratio(r["now"]["per_cpu_s"], r["naive"]) for r in rows),
+                               "kernel_over_end_to_end": statistics.median(_ratio(r["kernel"], r["now"]["per_cpu_s"])
                                                                            for r in rows)}
         if all("baseline" in r for r in rows):
             fig.update({f"baseline_{k}": v for k, v in _median_rows([r["baseline"] for r in rows]).items()})
-            fig["over_baseline"] = statistics.median(r["now"]["per_cpu_s"] / r["baseline"]["per_cpu_s"]
+            fig["over_baseline"] = statistics.median(_ratio(r["now"]["per_cpu_s"], r["baseline"]["per_cpu_s"])
                                                      for r in rows)
         out[name] = fig
     out["targets"] = verdicts(out)
