@@ -666,6 +666,11 @@ class PageChannel(Channel):
         unfollow or see the Page for the first time."""
         p, ctx = self.params, self.ctx
         ctx.cost("content", p.content_cost_per_post)
+        eng = p.engagement
+        # both before any record is read (the boost reads the non-fans'): they may rewrite the stores
+        self._weights(p.relevance_uplift, eng.probability)
+        scale = self._stock_scale(t, eng.fatigue.half_life_days if eng.fatigue is not None else None)
+        self._t_post = t
         at = self._sightings.positions(self.fans, p.organic_reach)
         k_organic = at.size
         ctx.flow("impressions_organic", k_organic)
@@ -699,11 +704,6 @@ class PageChannel(Channel):
         size = k_fans + others.size
         if size == 0:
             return
-        eng = p.engagement
-        # both before the records are read: they may rewrite the stores
-        self._weights(p.relevance_uplift, eng.probability)
-        scale = self._stock_scale(t, eng.fatigue.half_life_days if eng.fatigue is not None else None)
-        self._t_post = t
         fan_records, records = self._fan_records, self._pop_records
         if others.size:
             record = np.concatenate((fan_records[at], other_records))

@@ -383,12 +383,19 @@ def _respond_rows_few(
     stocks = [fi + j for fi, ci in zip(f0.tolist(), counts, strict=True) for j in range(ci)]
     if f0.dtype.char == "f":  # float32
         stocks = array.array("f", stocks).tolist()
+    # every delivery's probability as respond_once computes it, in the stock's precision
+    if strength:
+        each = np.multiply(np.array(stocks, dtype=f0.dtype), np.asarray(-strength, dtype=f0.dtype))
+        np.exp(each, out=each)
+        each *= np.repeat(p0, counts)
+        probabilities = each.tolist()
+    else:
+        probabilities = np.repeat(p0, counts).tolist()
     k = 0
-    for i, (ci, pi, ai) in enumerate(zip(counts, p0.tolist(), can, strict=True)):
+    for i, (ci, ai) in enumerate(zip(counts, can, strict=True)):
         for _ in range(ci):
-            u, f = us[k], stocks[k]
+            u, f, p = us[k], stocks[k], probabilities[k]
             k += 1
-            p = pi * math.exp(-strength * f) if strength else pi
             if u < p:
                 engagements[i] += 1
             if optout and ai and _opts_out(u, p, f, optout, optout_fatigue_strength):

@@ -571,3 +571,34 @@ def test_a_few_unfollows_make_the_moves_of_many(monkeypatch: pytest.MonkeyPatch)
     for a, b in zip(state, state_again, strict=True):
         np.testing.assert_array_equal(a, b)
 
+
+
+def test_a_boosted_post_responds_with_the_parameters_in_force_that_day():
+    """A timeline change of the engagement probability on a boosted post's day reaches everyone it boosts: the
+    stores are rewritten before any record is read, so no boosted non-fan keeps (or responds with) the old one."""
+    later = 0.03
+    sc = scenario(
+        page(initial_fans=1_000, organic_reach=0.0, posts={"every_days": 1}, engagement={"probability": 0.1},
+             boost={"budget_per_post": 50, "cpm": 10, "target": "market"}),
+        size=20_000, horizon=2,
+        timeline=[{"day": 1, "channel": "page", "set": {"engagement.probability": later}}],
+    )
+    _, sim = run(sc)
+    probability = sim.channels[0]._column(1)
+    assert np.allclose(probability, later, rtol=1e-6)
+
+
+@pytest.mark.parametrize("timeline", [None, [{"day": 5, "channel": "page",
+                                               "set": {"engagement.fatigue.half_life_days": 100}}]])
+def test_boosted_stocks_follow_a_rescaling_of_every_stock(timeline):
+    """Stocks are stored scaled and brought to a new reference time now and then (every 96 half-lives, and when the
+    half-life changes): a boosted non-fan's stock comes out of it like everyone's, never above its exposures."""
+    sc = scenario(
+        page(initial_fans=500, organic_reach=0.0, posts={"every_days": 1},
+             engagement={"probability": 0.2, "fatigue": {"half_life_days": 0.25, "strength": 0.5}},
+             boost={"budget_per_post": 30, "cpm": 10, "target": "market"}, follow_probability=0.5),
+        size=5_000, horizon=30, timeline=timeline,
+    )
+    _, sim = run(sc)
+    channel = sim.channels[0]
+    assert (channel.fatigue <= channel.exposures() + 1e-3).all()

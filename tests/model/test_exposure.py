@@ -313,3 +313,25 @@ def test_a_handful_of_rows_respond_by_the_closed_form() -> None:
         p_out.append(np.where(allowed, 1 - stay, 0.0))
     assert_bernoulli_sum(engaged, np.concatenate(p_engage), "engagements")
     assert_bernoulli_sum(opted, np.concatenate(p_out), "opt-outs")
+
+
+def test_respond_decides_a_delivery_alike_on_a_few_rows_and_on_many():
+    """A uniform between the float32 and the float64 value of p = p0·exp(−s·F) is decided the same whether the row
+    responds alone (the path for a handful of rows) or among forty (whole arrays): both compute p in the stock's
+    precision."""
+
+    class Fixed:
+        def __init__(self, u: float) -> None:
+            self.u = u
+
+        def random(self, n=None, dtype=np.float64):  # type: ignore[no-untyped-def]
+            return self.u if n is None else np.full(n, self.u)
+
+    f, p0, s = np.array([0.7], dtype=np.float32), np.array([0.3], dtype=np.float32), 0.37
+    p32 = float((np.exp(f * np.float32(-s)) * p0)[0])
+    p64 = float(p0[0]) * math.exp(-s * float(f[0]))
+    assert p32 != p64
+    u = (p32 + p64) / 2
+    alone = respond(Fixed(u), [1], f, p0, strength=s).engagements[0]
+    among = respond(Fixed(u), np.ones(40, dtype=np.int64), np.repeat(f, 40), np.repeat(p0, 40), strength=s)
+    assert alone == among.engagements[0] == int(u < p32)
