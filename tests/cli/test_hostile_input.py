@@ -113,7 +113,7 @@ def test_extends_is_resolved_in_time_linear_in_the_strategies() -> None:
     """3,000 chained strategies took 47 s (the cycle check was cubic): ten times the strategies now take about
     ten times as long (a quadratic resolution would take a hundred times)."""
     small = min(_resolve_seconds(300) for _ in range(3))
-    large = _resolve_seconds(3_000)
+    large = min(_resolve_seconds(3_000) for _ in range(2))  # the best of two: a loaded machine pauses a run
     assert large < 30 * small + 0.5, (small, large)
 
 
