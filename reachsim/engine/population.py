@@ -43,9 +43,6 @@ class Population:
             self.has_data[end - round(share * count) : end] = True
         self.reached = np.zeros(self.size, dtype=bool)  # by any channel: zero pages, touched where people are
 
-    def segment_sizes(self) -> np.ndarray:
-        return np.bincount(self.segment, minlength=int(self.segment.max(initial=0)) + 1)
-
     def segment_counts(self, idx: np.ndarray) -> list[int]:
         """How many of ``idx`` (rows in any order; a repeated row counts each time) belong to each segment, as
         Python integers (their callers sum over a handful of segments in Python).

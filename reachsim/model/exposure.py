@@ -39,7 +39,6 @@ __all__ = [
     "boost_unique_reach_variance",
     "buy_impressions",
     "geometric_gaps",
-    "merge_exposures",
     "organic_positions",
     "organic_sighting_count",
     "organic_sightings",
@@ -264,30 +263,6 @@ def uniform_impressions(
     np.subtract(starts[1:], starts[:-1], out=counts[:-1])
     counts[-1] = impressions - starts[-1]
     return hits[starts], counts
-
-
-def merge_exposures(
-    idx_a: npt.ArrayLike, counts_a: npt.ArrayLike, idx_b: npt.ArrayLike, counts_b: npt.ArrayLike
-) -> tuple[IntArray, IntArray]:
-    """Union of two (index, count) exposure lists, counts added: ``(distinct indices, counts)``.
-
-    Each list must have distinct indices (as :func:`organic_sightings` and :func:`uniform_impressions` give them);
-    when one list is empty the other is returned as it is.
-    """
-    ia, ib = np.asarray(idx_a, dtype=np.int64), np.asarray(idx_b, dtype=np.int64)
-    ca, cb = np.asarray(counts_a, dtype=np.int64), np.asarray(counts_b, dtype=np.int64)
-    if ib.size == 0:
-        return ia, ca
-    if ia.size == 0:
-        return ib, cb
-    idx, counts = np.concatenate((ia, ib)), np.concatenate((ca, cb))
-    order = np.argsort(idx, kind="stable")  # a merge when both lists are sorted, as they usually are
-    idx, counts = idx[order], counts[order]
-    first = np.empty(idx.size, dtype=bool)  # the first entry of each index
-    first[0] = True
-    np.not_equal(idx[1:], idx[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    return idx[starts], np.add.reduceat(counts, starts)
 
 
 @dataclass(frozen=True, slots=True)

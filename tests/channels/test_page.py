@@ -20,7 +20,6 @@ from reachsim.channels.page import PageChannel, PageParams, Sightings
 from reachsim.engine.simulation import RunResult, Simulation
 from reachsim.model.exposure import (
     boost_impressions,
-    merge_exposures,
     organic_sightings,
     respond,
     uniform_impressions,
@@ -494,9 +493,6 @@ def test_uniform_impressions_and_merge() -> None:
         expected, expected_counts = np.unique(hits, return_counts=True)
         np.testing.assert_array_equal(positions, expected)
         np.testing.assert_array_equal(counts, expected_counts)
-    idx, counts = merge_exposures([1, 5, 9], [1, 1, 1], [5, 2], [3, 2])
-    np.testing.assert_array_equal(idx, [1, 2, 5, 9])
-    np.testing.assert_array_equal(counts, [1, 2, 4, 1])
 
 
 def test_boost_impressions_carry_is_exact() -> None:
