@@ -12,10 +12,13 @@ recurring activity its own priority instead:
 So at one instant: boundary, then channel 0's activities by slot, then channel 1's, ...
 """
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
+from types import MethodType
 
 import simpy
 from simpy.events import URGENT, Event
+
+from reachsim.engine.weak import weak_parts
 
 SLOTS_PER_CHANNEL = 64
 BOUNDARY_PRIORITY = URGENT
@@ -49,35 +52,68 @@ def snap(t: float) -> float:
     return round(t / GRID) * GRID
 
 
-def repeat(
-    env: simpy.Environment,
-    action: Callable[[float], None],
-    *,
-    first: float,
-    interval: Callable[[], float | None],
-    priority: int,
-    until: float,
-) -> Generator[Event, None, None]:
-    """Process body: call ``action(now)`` at ``first`` and then every ``interval()`` days, before ``until``.
+class Recurring(Event):
+    """An activity that recurs: ``action(now)`` at ``first`` and then every ``interval()`` days, before ``until``.
 
     The n-th occurrence after the last change of period is at ``anchor + n·period`` (on the grid), not a running
     sum, so schedules such as three posts a week land exactly. ``interval`` is read after each call, so a timeline
     change of the period takes effect from the next occurrence; returning None stops the activity.
+
+    One event re-arms itself after each occurrence (its callback runs the action and schedules the next one): no
+    process, no generator and no new event per occurrence. Bound methods are held weakly
+    (:mod:`reachsim.engine.weak`), their object looked up once per occurrence.
     """
-    anchor = snap(first)
-    if anchor >= until:
-        return
-    yield OrderedTimeout(env, anchor - env.now, priority)
-    step, n = interval(), 0
-    while True:
-        action(env.now)
-        new_step = interval()
-        if new_step is None:
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        action: Callable[[float], None],
+        *,
+        first: float,
+        interval: Callable[[], float | None],
+        priority: int,
+        until: float,
+    ) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        self._owner, ((self._action, self._action_bound), (self._interval, self._interval_bound)) = weak_parts(
+            action, interval
+        )
+        self._name = getattr(action, "__qualname__", repr(action))
+        self._priority = priority
+        self._until = until
+        self._anchor = snap(first)
+        self._step: float | None = None  # the period, read at the first occurrence
+        self._n = 0
+        self._again = [self._occur]
+        if self._anchor < until:
+            self.callbacks = self._again
+            env.schedule(self, priority, self._anchor - env.now)
+
+    def _occur(self, _: Event) -> None:
+        env = self.env
+        now = env.now
+        owner = self._owner
+        if owner is None:
+            action, interval = self._action, self._interval
+        else:
+            obj = owner()
+            if obj is None:
+                raise ReferenceError(f"{self._name} was called after its object was discarded")
+            action = MethodType(self._action, obj) if self._action_bound else self._action
+            interval = MethodType(self._interval, obj) if self._interval_bound else self._interval
+        if self._step is None:
+            self._step = interval()
+        action(now)
+        step = interval()
+        if step is None:
             return
-        if new_step != step:
-            anchor, step, n = env.now, new_step, 0
-        n += 1
-        at = snap(anchor + n * step)
-        if at >= until:
+        if step != self._step:
+            self._anchor, self._step, self._n = now, step, 0
+        self._n += 1
+        at = snap(self._anchor + self._n * step)
+        if at >= self._until:
             return
-        yield OrderedTimeout(env, at - env.now, priority)
+        self.callbacks = self._again
+        env.schedule(self, self._priority, at - now)

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reachsim.engine.clock import channel_priority, repeat
-from reachsim.engine.weak import weak_callable
+from reachsim.engine.clock import Recurring, channel_priority
 
 if TYPE_CHECKING:
     import simpy
@@ -71,15 +70,13 @@ class ChannelContext:
         slot: int,
     ) -> None:
         """Run ``action(now)`` at ``first`` and every ``interval()`` days after, in this channel's ``slot``."""
-        self.env.process(
-            repeat(
-                self.env,
-                weak_callable(action),  # the schedule does not keep the channel alive (reachsim.engine.weak)
-                first=first,
-                interval=weak_callable(interval),
-                priority=channel_priority(self.index, slot),
-                until=max(self.end_days, self.horizon_days),
-            )
+        Recurring(  # holds the channel's methods weakly: the schedule does not keep the channel alive
+            self.env,
+            action,
+            first=first,
+            interval=interval,
+            priority=channel_priority(self.index, slot),
+            until=max(self.end_days, self.horizon_days),
         )
 
     def flow(self, metric: str, amount: float) -> None:

@@ -7,7 +7,6 @@ class of each channel (``scenario.channel_class(type)``, resolved through the re
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,7 @@ import simpy
 from reachsim.core.metrics import Metric, flow, run_figure, stock
 from reachsim.core.paths import with_path
 from reachsim.engine.bus import EventBus
-from reachsim.engine.clock import BOUNDARY_PRIORITY, OrderedTimeout
+from reachsim.engine.clock import BOUNDARY_PRIORITY, Recurring
 from reachsim.engine.context import ChannelContext, SegmentTable
 from reachsim.engine.ledger import Ledger
 from reachsim.engine.population import Population
@@ -159,18 +158,20 @@ class Simulation:
             for path, value in entry.set.items():
                 self.timeline.setdefault(entry.day, []).append((entry.channel, path, value))
 
-    def _boundaries(self) -> Generator[simpy.Event, None, None]:
+    def _boundary(self, now: float) -> None:
         """At each integer day after 0: record yesterday's stocks, then apply today's timeline entries
         (day 0's are applied before the channels start, so they shape the initial state too)."""
-        for day in range(1, self.horizon):
-            yield OrderedTimeout(self.env, 1.0, BOUNDARY_PRIORITY)
-            self.recorder.end_of_day(day - 1)
-            self._apply_timeline(day)
+        day = int(now)
+        self.recorder.end_of_day(day - 1)
+        self._apply_timeline(day)
 
     def _apply_timeline(self, day: int, *, before_start: bool = False) -> None:
         """Day 0's entries are the parameters the channels start with (set before start(), no change hooks)."""
+        entries = self.timeline.get(day)
+        if not entries:
+            return
         by_name = {ch.name: ch for ch in self.channels}
-        for channel, path, value in self.timeline.get(day, ()):
+        for channel, path, value in entries:
             target = by_name[channel]
             if before_start:
                 target.params = with_path(target.params, path, value)
@@ -178,7 +179,10 @@ class Simulation:
                 target.set_param(path, value)
 
     def run(self) -> RunResult:
-        self.env.process(self._boundaries())  # started first: its first step precedes every channel's
+        # days 1 … horizon − 1; the boundary's priority puts it before every channel's activity of the same time
+        Recurring(
+            self.env, self._boundary, first=1.0, interval=_one_day, priority=BOUNDARY_PRIORITY, until=self.horizon
+        )
         self._apply_timeline(0, before_start=True)
         for ch in self.channels:
             self.recorder.declare(ch.name, ch.declared_metrics())
@@ -240,6 +244,10 @@ class Simulation:
                 exclude=frozenset(ch.name for ch in self.channels if not getattr(ch, "owns_audience", True))
             ),
         )
+
+
+def _one_day() -> float:
+    return 1.0
 
 
 def run_once(scenario: Any, strategy: str, replication: int) -> RunResult:

@@ -33,3 +33,22 @@ def weak_callable(fn: Callable[..., Any]) -> Callable[..., Any]:
         return method(*args, **kwargs)
 
     return call
+
+
+def weak_parts(*fns: Callable[..., Any]) -> tuple[weakref.ref[Any] | None, tuple[tuple[Callable[..., Any], bool], ...]]:
+    """Callbacks that are called together, split so that their common object is looked up once per call.
+
+    Returns a weak reference to the object of the first bound method (None if there is none) and, for each
+    callback, ``(function, True)`` for a method of that object (call it with the object first) or
+    ``(callable, False)`` for anything else (call it as it is; a method of another object through
+    :func:`weak_callable`).
+    """
+    owner: Any = None
+    parts: list[tuple[Callable[..., Any], bool]] = []
+    for fn in fns:
+        if isinstance(fn, MethodType) and (owner is None or fn.__self__ is owner):
+            owner = fn.__self__
+            parts.append((fn.__func__, True))
+        else:
+            parts.append((weak_callable(fn), False))
+    return (None if owner is None else weakref.ref(owner)), tuple(parts)

@@ -7,14 +7,14 @@ import collections
 import pytest
 import simpy
 
-from reachsim.engine.clock import BOUNDARY_PRIORITY, OrderedTimeout, channel_priority, repeat
+from reachsim.engine.clock import BOUNDARY_PRIORITY, OrderedTimeout, Recurring, channel_priority
 from reachsim.engine.simulation import Simulation
 
 
 def occurrences(period, until, first=0.0):
     env = simpy.Environment()
     times: list[float] = []
-    env.process(repeat(env, times.append, first=first, interval=lambda: period, priority=2, until=until))
+    Recurring(env, times.append, first=first, interval=lambda: period, priority=2, until=until)
     env.run(until=until)
     return times
 
