@@ -57,6 +57,10 @@ class ChannelContext:
     #: broadcasts, posts, pushes and fixed costs go on as they were).
     paid_stopped: bool = False
 
+    def __post_init__(self) -> None:
+        self._flows = self.recorder.sink(self.name)  # this channel's declared flows, by metric
+        self._all_flows = self.recorder.sink("all")
+
     def rng(self, purpose: str) -> np.random.Generator:
         """The random stream ``"<channel name>/<purpose>"`` (same in every strategy that has this channel)."""
         return self.streams.generator(f"{self.name}/{purpose}")
@@ -81,7 +85,11 @@ class ChannelContext:
 
     def flow(self, metric: str, amount: float) -> None:
         """Count ``amount`` of the declared flow (or a mean's sum) now."""
-        self.recorder.flow(self.name, metric, self.env.now, amount)
+        series = self._flows.get(metric)
+        if series is None:  # undeclared, or money: the recorder says which
+            self.recorder.flow(self.name, metric, self.env.now, amount)
+        else:
+            series.add(self.env.now, amount)
 
     def flow_at(self, metric: str, times: np.ndarray, amounts: np.ndarray | None = None) -> None:
         """Count events at their own times (days; one each, or ``amounts``), e.g. a day's contacts at their
@@ -98,7 +106,7 @@ class ChannelContext:
 
     def reached(self, idx: np.ndarray) -> None:
         """Consumers exposed by this channel now: counts towards de-duplicated reach across channels."""
-        self.recorder.flow("all", "unique_reach", self.env.now, self.population.mark_reached(idx))
+        self._all_flows["unique_reach"].add(self.env.now, self.population.mark_reached(idx))
 
     def engagement_weights(self, idx: np.ndarray, relevance_uplift: float) -> np.ndarray:
         """Engagement multiplier of consumers ``idx`` (float32): their segment's multiplier, times

@@ -13,10 +13,11 @@ import numpy as np
 class Ledger:
     horizon_days: int
     run_out_days: int = 0
-    _days: list[float] = field(default_factory=list)
-    _channels: list[str] = field(default_factory=list)
-    _categories: list[str] = field(default_factory=list)
-    _amounts: list[float] = field(default_factory=list)  # costs negative, values positive
+    #: (day, channel, category, signed amount: costs negative, values positive), in the order they were booked
+    _rows: list[tuple[float, str, str, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._end = self.horizon_days + self.run_out_days
 
     def cost(self, t: float, channel: str, category: str, amount: float) -> None:
         if amount:
@@ -27,27 +28,23 @@ class Ledger:
             self._append(t, channel, category, float(amount))
 
     def _append(self, t: float, channel: str, category: str, signed: float) -> None:
-        end = self.horizon_days + self.run_out_days
-        if not 0 <= t < end:
-            raise ValueError(f"{channel}: ledger entry at day {t} is outside the run [0, {end})")
-        self._days.append(float(t))
-        self._channels.append(channel)
-        self._categories.append(category)
-        self._amounts.append(signed)
+        if not 0 <= t < self._end:
+            raise ValueError(f"{channel}: ledger entry at day {t} is outside the run [0, {self._end})")
+        self._rows.append((float(t), channel, category, signed))
 
     def __len__(self) -> int:
-        return len(self._amounts)
+        return len(self._rows)
 
     def entries(self) -> list[tuple[float, str, str, float]]:
         """(day, channel, category, signed amount) within the horizon, in the order they were booked."""
-        rows = zip(self._days, self._channels, self._categories, self._amounts, strict=True)
-        return [row for row in rows if row[0] < self.horizon_days]
+        horizon = self.horizon_days
+        return [row for row in self._rows if row[0] < horizon]
 
     def run_out_net(self, exclude: frozenset[str] = frozenset()) -> np.ndarray:
         """Net value (value − cost) per day of the run-out, days ``horizon_days`` … ``+ run_out_days − 1``, of
         every channel but those in ``exclude``."""
         net = np.zeros(self.run_out_days)
-        for t, channel, amount in zip(self._days, self._channels, self._amounts, strict=True):
+        for t, channel, _, amount in self._rows:
             if t >= self.horizon_days and channel not in exclude:
                 net[int(t) - self.horizon_days] += amount
         return net
@@ -61,14 +58,26 @@ class Ledger:
 
     def daily(self, channel: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(cost, value) per day, both non-negative, for one channel or all."""
-        cost = np.zeros(self.horizon_days)
-        value = np.zeros(self.horizon_days)
-        for t, ch, _, amount in self.entries():
-            if channel is not None and ch != channel:
+        zeros = np.zeros(self.horizon_days)
+        return self.dailies().get(channel, (zeros, zeros.copy()))
+
+    def dailies(self) -> dict[str | None, tuple[np.ndarray, np.ndarray]]:
+        """:meth:`daily` of all channels (under None) and of each channel that booked within the horizon, in one
+        pass over the entries (each day's sums in the order of booking, as :meth:`daily` adds them)."""
+        horizon = self.horizon_days
+        sums: dict[str | None, tuple[list[float], list[float]]] = {None: ([0.0] * horizon, [0.0] * horizon)}
+        every_cost, every_value = sums[None]
+        for t, channel, _, amount in self._rows:
+            if t >= horizon:
                 continue
+            mine = sums.get(channel)
+            if mine is None:
+                mine = sums[channel] = ([0.0] * horizon, [0.0] * horizon)
             day = int(t)
             if amount < 0:
-                cost[day] -= amount
+                every_cost[day] -= amount
+                mine[0][day] -= amount
             else:
-                value[day] += amount
-        return cost, value
+                every_value[day] += amount
+                mine[1][day] += amount
+        return {key: (np.array(cost), np.array(value)) for key, (cost, value) in sums.items()}

@@ -217,13 +217,12 @@ class Simulation:
         # Derived series first (money from the ledger, strategy totals), so that declared means and ratios
         # computed from them see the final values.
         record = self.recorder.replace
-        cost, value = self.ledger.daily()
-        record("all", "cost", cost)
-        record("all", "value", value)
-        for ch in self.channels:  # the ledger is the single source of money: channel series from it too
-            ch_cost, ch_value = self.ledger.daily(ch.name)
-            record(ch.name, "cost", ch_cost)
-            record(ch.name, "value", ch_value)
+        money = self.ledger.dailies()
+        nothing = np.zeros(self.horizon)
+        for name in ("all", *(ch.name for ch in self.channels)):  # the ledger is the single source of money
+            cost, value = money.get(None if name == "all" else name, (nothing, nothing))
+            record(name, "cost", cost)
+            record(name, "value", value)
         raw = self.recorder.raw
         engagements = raw("all", "engagements") + sum(raw(ch.name, "engagements") for ch in self.channels)
         record("all", "engagements", engagements)
