@@ -6,6 +6,7 @@ Channels receive a :class:`ChannelContext`; they never reach into the simulation
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -118,5 +119,4 @@ class ChannelContext:
 
     def engagement_value(self, idx: np.ndarray) -> float:
         """Value of one engagement by each of the consumers ``idx`` (a row may repeat), summed by segment."""
-        counts = self.population.segment_counts(idx)
-        return math.fsum(count * value for count, value in zip(counts, self.segments.values, strict=True))
+        return math.fsum(map(operator.mul, self.population.segment_counts(idx), self.segments.values))

@@ -21,16 +21,18 @@ class Ledger:
 
     def cost(self, t: float, channel: str, category: str, amount: float) -> None:
         if amount:
-            self._append(t, channel, category, -float(amount))
+            if not 0 <= t < self._end:
+                self._outside(t, channel)
+            self._rows.append((float(t), channel, category, -float(amount)))
 
     def value(self, t: float, channel: str, category: str, amount: float) -> None:
         if amount:
-            self._append(t, channel, category, float(amount))
+            if not 0 <= t < self._end:
+                self._outside(t, channel)
+            self._rows.append((float(t), channel, category, float(amount)))
 
-    def _append(self, t: float, channel: str, category: str, signed: float) -> None:
-        if not 0 <= t < self._end:
-            raise ValueError(f"{channel}: ledger entry at day {t} is outside the run [0, {self._end})")
-        self._rows.append((float(t), channel, category, signed))
+    def _outside(self, t: float, channel: str) -> None:
+        raise ValueError(f"{channel}: ledger entry at day {t} is outside the run [0, {self._end})")
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -23,14 +23,15 @@ def weak_callable(fn: Callable[..., Any]) -> Callable[..., Any]:
     """
     if not isinstance(fn, MethodType):
         return fn
-    ref = weakref.WeakMethod(fn)
+    ref = weakref.ref(fn.__self__)  # the object and the function apart: no bound method made per call
+    func = fn.__func__
     name = fn.__qualname__
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        method = ref()
-        if method is None:
+        obj = ref()
+        if obj is None:
             raise ReferenceError(f"{name} was called after its object was discarded")
-        return method(*args, **kwargs)
+        return func(obj, *args, **kwargs)
 
     return call
 
