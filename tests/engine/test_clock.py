@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import collections
+import weakref
 
 import pytest
 import simpy
 
-from reachsim.engine.clock import BOUNDARY_PRIORITY, OrderedTimeout, Recurring, channel_priority
+from reachsim.engine.clock import BOUNDARY_PRIORITY, OrderedTimeout, Recurring, channel_priority, snap
 from reachsim.engine.simulation import Simulation
 
 
@@ -73,3 +74,68 @@ def test_day_zero_timeline_sets_what_channels_start_with(scenario_factory):
     series = Simulation(sc, "s", 0).run().series
     assert series["messenger", "audience"][0] == 300
     assert series["messenger", "deliveries"][1] == 300 and series["messenger", "deliveries"][3] == 0
+
+
+def test_a_change_of_period_counts_from_the_occurrence_that_read_it_and_none_stops():
+    """Period 1 until the call at 3 reads 0.5: then 3 + n·0.5 on the grid; the call at 5 reads None: it stops."""
+    env = simpy.Environment()
+    times: list[float] = []
+
+    def period() -> float | None:
+        now = env.now
+        return 1.0 if now < 3 else 0.5 if now < 5 else None
+
+    Recurring(env, times.append, first=0.0, interval=period, priority=2, until=100)
+    env.run(until=100)
+    assert times == [0.0, 1.0, 2.0, 3.0, 3.5, 4.0, 4.5, 5.0]
+
+
+def test_a_period_off_the_grid_never_drifts_from_anchor_plus_n_periods():
+    period = 1 / 3
+    times = occurrences(period, 3000, first=0.7)
+    expected = [snap(snap(0.7) + n * period) for n in range(len(times))]
+    assert times == expected and times[-1] < 3000 <= snap(snap(0.7) + len(times) * period)
+
+
+def test_same_time_recurring_activities_run_boundary_first_then_channels_in_order_then_slots():
+    """As the timeouts above, for the recurring events that channels and the day boundary use, with different
+    periods so that they meet at some instants only."""
+    env = simpy.Environment()
+    log: list[tuple[float, str]] = []
+    started = [  # in the "wrong" order on purpose
+        ("ch1-slot0", channel_priority(1, 0), 1.0),
+        ("ch0-slot1", channel_priority(0, 1), 0.5),
+        ("ch0-slot0", channel_priority(0, 0), 2.0),
+        ("boundary", BOUNDARY_PRIORITY, 1.0),
+    ]
+    for name, priority, period in started:
+        Recurring(env, lambda now, name=name: log.append((now, name)), first=0.0, interval=lambda p=period: p,
+                  priority=priority, until=6.0)
+    env.run(until=6.0)
+    for t in (0.0, 2.0, 4.0):
+        assert [name for now, name in log if now == t] == ["boundary", "ch0-slot0", "ch0-slot1", "ch1-slot0"]
+    assert [name for now, name in log if now == 1.0] == ["boundary", "ch0-slot1", "ch1-slot0"]
+
+
+class _Activity:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def act(self, now: float) -> None:
+        self.calls.append(now)
+
+    def period(self) -> float:
+        return 1.0
+
+
+def test_a_recurring_activity_does_not_keep_its_object_alive():
+    env = simpy.Environment()
+    activity = _Activity()
+    Recurring(env, activity.act, first=0.0, interval=activity.period, priority=2, until=10)
+    env.run(until=2.5)
+    assert activity.calls == [0.0, 1.0, 2.0]
+    watch = weakref.ref(activity)
+    del activity
+    assert watch() is None  # the schedule held it weakly
+    with pytest.raises(ReferenceError, match=r"_Activity\.act was called after its object was discarded"):
+        env.run(until=10)
