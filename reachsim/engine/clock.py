@@ -1,4 +1,4 @@
-"""Ordered timeouts: how same-time events get a fixed, documented order.
+"""Ordered events: how same-time events get a fixed, documented order, and the recurring activities that use it.
 
 SimPy orders events by (time, priority, insertion). Insertion order depends on when each event was scheduled, so
 two processes due at the same instant would run in an order that depends on their history. reachsim gives every
@@ -86,9 +86,10 @@ class Recurring(Event):
         self._anchor = snap(first)
         self._step: float | None = None  # the period, read at the first occurrence
         self._n = 0
-        self._again = [self._occur]
+        # the callbacks of each occurrence; dropped when the activity ends, so that no cycle outlives it
+        self._again: list[Callable[[Event], None]] | None = None
         if self._anchor < until:
-            self.callbacks = self._again
+            self.callbacks = self._again = [self._occur]
             env.schedule(self, priority, self._anchor - env.now)
 
     def _occur(self, _: Event) -> None:
@@ -108,12 +109,14 @@ class Recurring(Event):
         action(now)
         step = interval()
         if step is None:
+            self._again = None
             return
         if step != self._step:
             self._anchor, self._step, self._n = now, step, 0
         self._n += 1
         at = snap(self._anchor + self._n * step)
         if at >= self._until:
+            self._again = None
             return
         self.callbacks = self._again
         env.schedule(self, self._priority, at - now)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import gc
+import itertools
 import weakref
 
 import pytest
@@ -139,3 +141,20 @@ def test_a_recurring_activity_does_not_keep_its_object_alive():
     assert watch() is None  # the schedule held it weakly
     with pytest.raises(ReferenceError, match=r"_Activity\.act was called after its object was discarded"):
         env.run(until=10)
+
+
+@pytest.mark.parametrize("stop", ["until", "none"])
+def test_a_finished_activity_is_freed_without_the_cyclic_collector(stop: str) -> None:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        env = simpy.Environment()
+        reads = itertools.count()
+        interval = (lambda: 1.0) if stop == "until" else (lambda: None if next(reads) >= 3 else 1.0)
+        watch = weakref.ref(Recurring(env, lambda now: None, first=0.0, interval=interval, priority=2, until=5))
+        env.run(until=10)
+        del env, interval
+        assert watch() is None
+    finally:
+        if enabled:
+            gc.enable()
