@@ -90,7 +90,7 @@ class Recurring(Event):
         self._again: list[Callable[[Event], None]] | None = None
         if self._anchor < until:
             self.callbacks = self._again = [self._occur]
-            env.schedule(self, priority, self._anchor - env.now)
+            env.schedule(self, priority, _delay(self._anchor - env.now))
 
     def _occur(self, _: Event) -> None:
         env = self.env
@@ -119,4 +119,10 @@ class Recurring(Event):
             self._again = None
             return
         self.callbacks = self._again
-        env.schedule(self, self._priority, at - now)
+        env.schedule(self, self._priority, _delay(at - now))
+
+
+def _delay(delay: float) -> float:
+    if delay < 0:
+        raise ValueError(f"negative delay {delay}: an activity cannot be scheduled in the past")
+    return delay

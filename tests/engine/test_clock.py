@@ -158,3 +158,13 @@ def test_a_finished_activity_is_freed_without_the_cyclic_collector(stop: str) ->
     finally:
         if enabled:
             gc.enable()
+
+
+def test_an_activity_is_never_scheduled_in_the_past():
+    env = simpy.Environment(initial_time=5.0)
+    with pytest.raises(ValueError, match="negative delay"):
+        Recurring(env, lambda now: None, first=4.0, interval=lambda: 1.0, priority=2, until=10)
+    env = simpy.Environment()
+    Recurring(env, lambda now: None, first=1.0, interval=lambda: -0.5, priority=2, until=10)
+    with pytest.raises(ValueError, match="negative delay"):
+        env.run(until=10)
