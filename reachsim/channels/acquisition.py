@@ -265,6 +265,9 @@ class NeverJoined:
             order = np.argsort(klass, kind="stable").astype(dtype)
             self.rows[:] = order
             self.where[order] = np.arange(size, dtype=dtype)
+        # scalar reads and writes of the stored offsets (an Identity stores value − index, see
+        # reachsim.model.zeroed) go through memoryviews, which read and write Python ints; made once
+        self._scalar_rows, self._scalar_where = memoryview(self.rows.stored), memoryview(self.where.stored)
         self.size = size
 
     @property
@@ -373,8 +376,7 @@ class NeverJoined:
         in each class, a position uniform in its live block, whose member is taken out at once (the block's last
         live member fills the hole), then the next from the smaller block. Each draw is uniform over the members
         not drawn yet, so the class's draws are a uniform ordered tuple of distinct members."""
-        # scalar reads and writes through memoryviews of the stored offsets (an Identity stores value − index)
-        rows, where = memoryview(self.rows.stored), memoryview(self.where.stored)
+        rows, where = self._scalar_rows, self._scalar_where  # stored offsets: an Identity stores value − index
         uniforms = rng.random(total).tolist()
         out: list[int] = []
         i = 0
@@ -414,23 +416,27 @@ class NeverJoined:
         """Take those of ``idx`` (distinct) who are still in the pool out of it; returns them and their classes.
 
         A bus opt-in names a few people at a time: up to :attr:`FEW` are swapped out one by one with scalar
-        operations, which costs less than the NumPy calls of a vectorised removal."""
+        operations (:meth:`take_few`), which costs less than the NumPy calls of a vectorised removal."""
         if idx.size > self.FEW:
             idx = idx[self.contains(idx)]
             klass = self.class_of(idx).tolist()
             self.remove(idx)
             return idx, klass
-        # scalar reads and writes go to the stored offsets (an Identity stores value − index, see
-        # reachsim.model.zeroed) through memoryviews, which read and write Python ints
-        rows, where = memoryview(self.rows.stored), memoryview(self.where.stored)
+        kept, klass = self.take_few(idx.tolist())
+        return (idx if len(kept) == idx.size else np.array(kept, dtype=np.int64)), klass
+
+    def take_few(self, people: list[int]) -> tuple[list[int], list[int]]:
+        """:meth:`take` for a few people as Python ints (distinct): those still in the pool, and their classes."""
+        rows, where = self._scalar_rows, self._scalar_where
         starts, live = self.starts, self.live
+        one_class = self.classes == 1
         kept: list[int] = []
-        klass = []
-        for person in idx.tolist():
+        klass: list[int] = []
+        for person in people:
             p = where[person] + person
             if p < 0:
                 continue
-            c = bisect.bisect_right(starts, p) - 1
+            c = 0 if one_class else bisect.bisect_right(starts, p) - 1
             live[c] -= 1
             last = starts[c] + live[c]
             where[person] = -1 - person
@@ -441,7 +447,7 @@ class NeverJoined:
             kept.append(person)
             klass.append(c)
         self.size -= len(kept)
-        return (idx if len(kept) == idx.size else np.array(kept, dtype=np.int64)), klass
+        return kept, klass
 
     def _remove_from_one_block(self, positions: np.ndarray) -> None:
         """:meth:`_take_out` for a pool of one class: the block's last live members fill the holes, in any order."""
@@ -601,9 +607,16 @@ class AudienceAcquisition:
         Days drawn as counts but not handed over are not handed over first: whether someone of ``idx`` is among
         the people those days already hold is decided here (:meth:`_claim_drawn`), so that a bus opt-in costs the
         people it names, not a hand-over."""
-        idx, klass = self.pool.take(idx)
-        if idx.size == 0:
-            return
+        if idx.size <= self.pool.FEW:  # a bus opt-in of a few people: scalar operations throughout
+            kept, klass = self.pool.take_few(idx.tolist())
+            if not kept:
+                return
+            if len(kept) < idx.size:
+                idx = np.array(kept, dtype=np.int64)
+        else:
+            idx, klass = self.pool.take(idx)
+            if not klass:
+                return
         if self.pending:
             idx = self._claim_drawn(idx, klass)
         if idx.size:
@@ -618,6 +631,13 @@ class AudienceAcquisition:
         sample stays uniform among the others. The claimed ones join at the next hand-over with their own day.
         One given person of a class (the usual opt-in) is in the sample with probability k/L: one uniform decides."""
         rng, fresh = self._claims, None
+        if len(klass) == 1:  # the usual opt-in: the same draw as below, without its lists
+            c = klass[0]
+            k = self._pending_by_class[c]
+            if k == 0 or rng.random() * (self.pool.live[c] + 1) >= k:
+                return idx
+            self._claim(idx, [0], c, k, 1)
+            return idx[:0]
         by_class: dict[int, list[int]] = {}
         for i, c in enumerate(klass):
             by_class.setdefault(c, []).append(i)
@@ -633,17 +653,24 @@ class AudienceAcquisition:
                 x = int(rng.hypergeometric(k, length - k, len(members)))
             if x == 0:
                 continue
-            claimed = np.array(members)[rng.permutation(len(members))[:x]]
-            places = np.repeat(np.arange(len(self._days)), [d.joined[c] for d in self._days])
-            days = places[rng.permutation(k)[:x]]
-            for day, taken in enumerate(np.bincount(days, minlength=len(self._days)).tolist()):
-                self._days[day].joined[c] -= taken
-            self._claimed.append((idx[claimed], days))
-            self._pending_by_class[c] = k - x
+            claimed = self._claim(idx, members, c, k, x)
             if fresh is None:
                 fresh = np.ones(idx.size, dtype=bool)
             fresh[claimed] = False
         return idx if fresh is None else idx[fresh]
+
+    def _claim(self, idx: np.ndarray, members: list[int], c: int, k: int, x: int) -> np.ndarray:
+        """Claim ``x`` of ``idx[members]`` (of class ``c``, whose pending days hold ``k`` unnamed draws) for the
+        pending days, each in a uniformly chosen place among those draws; returns the positions in ``idx``."""
+        rng = self._claims
+        claimed = np.array(members)[rng.permutation(len(members))[:x]]
+        places = np.repeat(np.arange(len(self._days)), [d.joined[c] for d in self._days])
+        days = places[rng.permutation(k)[:x]]
+        for day, taken in enumerate(np.bincount(days, minlength=len(self._days)).tolist()):
+            self._days[day].joined[c] -= taken
+        self._claimed.append((idx[claimed], days))
+        self._pending_by_class[c] = k - x
+        return claimed
 
     def initial(self, k: int, t: float = 0.0) -> None:
         """``k`` consumers drawn uniformly from the market join at ``t`` as the ``initial`` base."""

@@ -261,14 +261,22 @@ class MessengerChannel(Channel):
         self.subscribers += idx.size
 
     def _on_optin(self, payload: dict[str, Any]) -> None:
-        idx = np.asarray(payload["idx"], dtype=np.int64).reshape(-1)
-        # one subscription per person; an opt-in names a few people, for whom Python sorts faster than NumPy
-        if 1 < idx.size <= acquisition.NeverJoined.FEW:
+        idx = payload["idx"]
+        if not (isinstance(idx, np.ndarray) and idx.ndim == 1 and idx.dtype == np.int64):
+            idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+        # one subscription per person, ascending; an opt-in names a few people (one or two, usually), for whom
+        # Python sorts faster than NumPy
+        if idx.size == 2:
+            a, b = idx.tolist()
+            if a >= b:
+                idx = idx[:1] if a == b else idx[::-1]
+        elif 2 < idx.size <= acquisition.NeverJoined.FEW:
             idx = np.array(sorted(set(idx.tolist())), dtype=np.int64)
         elif idx.size > acquisition.NeverJoined.FEW:
             idx = np.unique(idx)
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
-        self._subscribe_while_held()
+        if self._later:  # see _subscribe_while_held
+            self._flush()
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:
         """User actions (support chats, say) at their exact times ``t``: one time for all of ``idx``, or one each.
