@@ -61,9 +61,11 @@ SOURCES = ("organic", "bass", "paid")
 #: ``join(idx, t, source)``: consumers ``idx`` (market rows, ascending, none of whom joined before) join at ``t``.
 JoinCallback = Callable[[np.ndarray, float, str], None]
 
-#: ``join_batch(idx, times)``: consumers ``idx`` (market rows, distinct, in any order, none of whom joined before) who
-#: joined on days ``times`` (one per row); the component records the ``joined`` flows by source itself.
-BatchJoinCallback = Callable[[np.ndarray, np.ndarray], None]
+#: ``join_batch(idx, days, counts)``: consumers ``idx`` (market rows, distinct, in any order, none of whom joined
+#: before) who joined in runs: the first ``counts[0]`` on day ``days[0]``, the next ``counts[1]`` on ``days[1]``, and so
+#: on (lists as long as each other, ``sum(counts) == idx.size``); the component records the ``joined`` flows by source
+#: itself.
+BatchJoinCallback = Callable[[np.ndarray, list[float], list[int]], None]
 
 
 #: Metrics of paid acquisition; a channel using this component declares them (with ``joined_paid``, the flow its
@@ -539,9 +541,9 @@ class AudienceAcquisition:
     each class among those who never joined, when the day is handed over. Given the counts, people in one class are
     exchangeable, so handing several days over in one draw gives the same joint distribution as a draw per day.
     With ``join_batch`` the component does exactly that: the days pile up until the channel calls :meth:`flush`
-    (before it reads its audience: a broadcast, a bus event), and ``join_batch(idx, times)`` receives them at once,
-    with each person's day; the component records ``joined`` and ``joined_<source>`` on each day, and ``pending``
-    counts who is drawn but not handed over.
+    (before it reads its audience: a broadcast, a bus event), and ``join_batch(idx, days, counts)`` receives them
+    at once, in runs of people who joined on the same day; the component records ``joined`` and ``joined_<source>``
+    on each day, and ``pending`` counts who is drawn but not handed over.
     Without it, each day is handed over at its step through ``join``, one call per source.
     """
 
@@ -770,19 +772,20 @@ class AudienceAcquisition:
         joined) and hand them to the channel's ``join_batch`` with each one's day. A class's people come in random
         order, so dealing them out in order to the days is a uniform deal."""
         people = self.pool.draw_by_class(self._who, counts)  # class by class, random within
-        day_t, dealt = [], []  # a run of people per class and day, class by class as the people come
+        day_t: list[float] = []  # a run of people per class and day, class by class as the people come
+        dealt: list[int] = []
         for c, k in enumerate(counts):
             if k:
                 for d in days:
                     if d.joined[c]:
                         day_t.append(d.t)
                         dealt.append(d.joined[c])
-        times = np.repeat(np.array(day_t), dealt)
-        if self._claimed:  # named early by a bus join (see _claim_drawn)
-            at = np.array([d.t for d in days])
+        if self._claimed:  # named early by a bus join (see _claim_drawn), each a run of one
             people = np.concatenate([people, *(who for who, _ in self._claimed)])
-            times = np.concatenate([times, *(at[day] for _, day in self._claimed)])
-        self._join_batch(people, times)  # type: ignore[misc]
+            for _, claimed_days in self._claimed:
+                day_t.extend(days[day].t for day in claimed_days.tolist())
+                dealt.extend([1] * claimed_days.size)
+        self._join_batch(people, day_t, dealt)  # type: ignore[misc]
 
     def _hand_over(self, days: list[_Day]) -> None:
         """Draw the people of one day (uniformly within each class among those who never joined) and hand them to
