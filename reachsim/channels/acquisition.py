@@ -584,6 +584,7 @@ class AudienceAcquisition:
             self._target_size = int(self.pool.capacity[in_target].sum())
         else:
             self.pool = NeverJoined(ctx.population.size)
+        self._market = ctx.population.size
         self.ever_joined = 0
         self.pending = 0  # drawn as counts, not yet handed over (join_batch only)
         self._days: list[_Day] = []
@@ -598,9 +599,10 @@ class AudienceAcquisition:
         self._claimed: list[tuple[np.ndarray, np.ndarray]] = []
 
     def _stream(self, source: str) -> np.random.Generator:
-        if source not in self._rng:
-            self._rng[source] = self.ctx.rng(f"{self._prefix}/{source}")
-        return self._rng[source]
+        rng = self._rng.get(source)
+        if rng is None:
+            rng = self._rng[source] = self.ctx.rng(f"{self._prefix}/{source}")
+        return rng
 
     def join(self, idx: np.ndarray, t: float, source: str) -> None:
         """Consumers ``idx`` (distinct, ascending) join from ``source`` (an initial base, a bus opt-in): those who
@@ -689,34 +691,40 @@ class AudienceAcquisition:
         organic = bass = flat = 0  # wanted by each of SOURCES
         if acq.organic_per_day:
             organic = int(self._stream("organic").poisson(acq.organic_per_day))
-        if acq.bass is not None:
-            potential = math.floor(acq.bass.potential * ctx.population.size)
+        diffusion = acq.bass
+        if diffusion is not None:
+            potential = math.floor(diffusion.potential * self._market)
             remaining = potential - self.ever_joined
-            prob = daily_adoption_probability(acq.bass.p, acq.bass.q, self.ever_joined, potential)
-            bass = int(self._stream("bass").binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
+            prob = daily_adoption_probability(diffusion.p, diffusion.q, self.ever_joined, potential)
+            if remaining > 0 and prob > 0:
+                bass = int(self._stream("bass").binomial(remaining, prob))
         paid = None if ctx.paid_stopped else acq.paid  # stopped for the run-out after the horizon
-        if isinstance(paid, PaidAcquisition):
-            self._paid_credit += paid.budget_per_day / paid.cost_per_subscriber
+        flat_paid = isinstance(paid, PaidAcquisition)
+        if flat_paid:
+            self._paid_credit += paid.budget_per_day / paid.cost_per_subscriber  # type: ignore[union-attr]
             flat = math.floor(self._paid_credit)
         live, pending = self.pool.live, self._pending_by_class
-        one_class = len(live) == 1  # scalars, without lists by class (the impression form always has classes)
-        available = [n - p for n, p in zip(live, pending, strict=True)]
-        left = available[0] if one_class else sum(available)
-        organic = min(organic, left)  # the market supplies the sources in order
-        bass = min(bass, left - organic)
-        flat = min(flat, left - organic - bass)
-        got = [organic, bass, flat]
-        if isinstance(paid, PaidAcquisition):
-            # what the market could not supply is not bought: the budget is not spent, no credit kept
-            self._paid_credit = min(self._paid_credit - flat, self._paid_credit % 1.0)
-            self._spend(flat * paid.cost_per_subscriber)
-        drawn = organic + bass + flat
-        if one_class and not isinstance(paid, ImpressionAcquisition):
-            if drawn == 0:
+        if len(live) == 1:  # one class (never the impression form): scalars, without lists by class
+            left = live[0] - pending[0]
+            organic = min(organic, left)  # the market supplies the sources in order
+            bass = min(bass, left - organic)
+            flat = min(flat, left - organic - bass)
+            if flat_paid:
+                self._bought(paid, flat)  # type: ignore[arg-type]
+            total = organic + bass + flat
+            if total == 0:
                 return
-            total, uniform, joined = drawn, [drawn], [drawn]
+            day = _Day(t, [total], [total], [organic, bass, flat])
+            by_class = [pending[0] + total]
         else:
-            uniform = self._split(available, drawn)
+            available = [n - p for n, p in zip(live, pending, strict=True)]
+            left = sum(available)
+            organic = min(organic, left)
+            bass = min(bass, left - organic)
+            flat = min(flat, left - organic - bass)
+            if flat_paid:
+                self._bought(paid, flat)  # type: ignore[arg-type]
+            uniform = self._split(available, organic + bass + flat)
             joined = list(uniform)  # a claim (_claim_drawn) takes people off ``joined`` only
             if isinstance(paid, ImpressionAcquisition):
                 converted = self._impressions(paid, [a - u for a, u in zip(available, uniform, strict=True)])
@@ -724,15 +732,14 @@ class AudienceAcquisition:
             total = sum(joined)
             if total == 0:
                 return
+            day = _Day(t, joined, uniform, [organic, bass, flat])
+            by_class = [p + j for p, j in zip(pending, joined, strict=True)]
         self.ever_joined += total
-        day = _Day(t, joined, uniform, got)
         if self._join_batch is None:
             self._hand_over([day])
             return
         self.pending += total
-        self._pending_by_class = [pending[0] + total] if one_class else [
-            p + j for p, j in zip(pending, joined, strict=True)
-        ]
+        self._pending_by_class = by_class
         self._days.append(day)
         ctx.flow("joined", total)
         if organic:
@@ -741,6 +748,12 @@ class AudienceAcquisition:
             ctx.flow("joined_bass", bass)
         if total - organic - bass:
             ctx.flow("joined_paid", total - organic - bass)
+
+    def _bought(self, paid: PaidAcquisition, flat: int) -> None:
+        """Flat paid acquisition bought ``flat`` members: what the market could not supply is not bought (the budget
+        is not spent, no credit kept)."""
+        self._paid_credit = min(self._paid_credit - flat, self._paid_credit % 1.0)
+        self._spend(flat * paid.cost_per_subscriber)
 
     def flush(self) -> None:
         """Hand the days drawn as counts over to the channel (``join_batch`` only): call it before reading the

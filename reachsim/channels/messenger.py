@@ -374,10 +374,14 @@ class MessengerChannel(Channel):
     def _daily(self, t: float) -> None:
         # No conversations are drawn here: the audience changes only at a hand-over, a join or a broadcast, and
         # each draws the conversations until then first (see _advance).
-        self._apply_held(t)  # so that held actions do not pile up in a channel without broadcasts or joins
+        if self._later:  # so that held actions do not pile up in a channel without broadcasts or joins
+            self._apply_held(t)
         self.acquisition.step(t)
-        self._subscribe_while_held()
-        self.ctx.cost("platform_fee", self.params.fixed_cost_per_month / DAYS_PER_MONTH)
+        if self._later:  # see _subscribe_while_held
+            self._flush()
+        fee = self.params.fixed_cost_per_month
+        if fee:
+            self.ctx.cost("platform_fee", fee / DAYS_PER_MONTH)
 
     # -- broadcasts ---------------------------------------------------------------------------------------------
     def _period(self) -> float | None:
