@@ -335,7 +335,8 @@ class NeverJoined:
                 scale, offset = np.repeat(np.array([[live[c] for c in active], [starts[c] for c in active]]),
                                           [want[c] for c in active], axis=1)
             positions = (rng.random(total) * scale).astype(np.int64)
-            positions += offset
+            if not isinstance(offset, int) or offset:  # a one-class pool's block starts at 0
+                positions += offset
             # a repeat is unlikely while the draws are few against their classes (about k²/2L of them expected):
             # then a set finds there is none in fewer calls than the redrawing loop's first pass
             unlikely = sum(want[c] * want[c] / live[c] for c in active) < 0.5
@@ -495,14 +496,22 @@ class NeverJoined:
         shift: int | np.ndarray
         if len(ends) == 1:
             end_of, shift = ends[0], shifts[0]
-        else:
-            end_of, shift = np.repeat(np.array([ends, shifts]), sizes, axis=1)
-        low = positions < end_of
-        if low.all():  # the usual case: no removed position in a vacated tail, all of which fills the holes
+            usual = int(positions[-1]) < end_of
+        else:  # each class's last (highest) position against its class's end
+            last = list(itertools.accumulate(sizes))
+            usual = all(p < e for p, e in zip(positions[[i - 1 for i in last]].tolist(), ends, strict=True))
+            end_of = shift = np.empty(0, dtype=np.int64)  # made below if needed
+        if usual:  # no removed position in a vacated tail, all of which fills the holes
             holes = positions
-            fill = np.arange(total, dtype=np.int64)
-            fill += shift
+            if len(ends) == 1:
+                fill = np.arange(end_of, end_of + total, dtype=np.int64)
+            else:
+                fill = np.arange(total, dtype=np.int64)
+                fill += np.repeat(shifts, sizes)
         else:
+            if len(ends) > 1:
+                end_of, shift = np.repeat(np.array([ends, shifts]), sizes, axis=1)
+            low = positions < end_of
             holes = positions[low]
             if not holes.size:
                 return
