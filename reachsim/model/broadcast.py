@@ -479,7 +479,7 @@ class BroadcastColumns:
         if gap:  # move the last fresh slots down into [m2, m)
             count = min(gap, n2 - m)
             if count:
-                self._move(np.arange(n2 - count, n2), np.arange(m2, m2 + count))
+                self._move(slice(n2 - count, n2), np.arange(m2, m2 + count))
         self.fresh = m2
         self.n = n2 - gap
 
@@ -489,7 +489,7 @@ class BroadcastColumns:
         if split == 0:
             return
         if split == holes.size:  # the usual case: no hole in [lo, hi), all of which moves
-            self._move(np.arange(lo, hi), holes)
+            self._move(slice(lo, hi), holes)
             return
         tail = np.ones(hi - lo, dtype=bool)
         tail[holes[split:] - lo] = False
@@ -497,13 +497,13 @@ class BroadcastColumns:
         src += lo
         self._move(src, holes[:split])
 
-    def _move(self, src: np.ndarray, dst: np.ndarray) -> None:
-        for name in self._kernel_columns():
-            array = getattr(self, name)
+    def _move(self, src: np.ndarray | slice, dst: np.ndarray) -> None:
+        """Move the members in slots ``src`` (an index array, or a slice: a run of slots) to slots ``dst``."""
+        for array in (self.row, self.weight, self.novelty, self.fatigue, self.exposures):  # _kernel_columns()
             array[dst] = array[src]
         for array, _ in self._extra.values():
             array[dst] = array[src]
-        self.slot_of[self.row[dst]] = dst
+        self.slot_of.stored[self.row[dst]] = dst - NEVER_MEMBER  # stored relative to the fill: fewer calls
 
     def _buffers(self, block: int) -> _Scratch:
         rows = min(block, max(self.n, 1))
