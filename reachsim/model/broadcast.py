@@ -108,7 +108,7 @@ def _checked_weight(weight: npt.ArrayLike, rows: int) -> np.ndarray:
         w = w.reshape(-1)
         if w.size != rows:
             raise ValueError(f"{w.size} weights for {rows} rows")
-    if not (w.min() >= 0 and math.isfinite(w.max())):  # NaN fails the first test
+    if not (np.minimum.reduce(w) >= 0 and math.isfinite(np.maximum.reduce(w))):  # NaN fails the first test
         raise ValueError("weight must be finite and >= 0 (a multiplier of the base engagement probability)")
     return w
 
@@ -365,7 +365,7 @@ class BroadcastColumns:
             novelty = _F32(1.0)
         else:
             ref = self.t_novelty
-            novelty = np.repeat(np.array([math.exp2((tj - ref) / h) for tj in times], dtype=_F32), counts)
+            novelty = np.array([math.exp2((tj - ref) / h) for tj in times], dtype=_F32).repeat(counts)
         self._append(rows, w, novelty)
 
     def _rebase_novelty(self, t: float, h: float) -> None:
@@ -678,14 +678,23 @@ def broadcast(
             uc, pc, fc = cand_data[0]
         else:
             uc, pc, fc = (np.concatenate(parts) for parts in zip(*cand_data, strict=True))
-        uc = uc.astype(np.float64)
         pc = np.minimum(pc, 1.0, dtype=np.float64)
-        qc = np.minimum(u * (1.0 + fs * fc.astype(np.float64)), 1.0)
+        qc: float | np.ndarray = u
+        if fs:  # q = min(1, u·(1 + fs·F)), in float64, in place
+            qc = fc.astype(np.float64)
+            qc *= fs
+            qc += 1.0
+            qc *= u
+            np.minimum(qc, 1.0, out=qc)
         # engaged: out iff U < p·q; not engaged: out iff U ≥ 1 − (1 − p)·q (see the module docstring). As q ≤ 1,
         # p·q ≤ p ≤ 1 − (1 − p)·q, also once rounded, so each test can only hold on its own side of p: their
-        # union needs no engagement test.
-        out = uc < pc * qc
-        out |= uc >= 1.0 - (1.0 - pc) * qc
+        # union needs no engagement test. (U is float32, compared exactly with the float64 thresholds.)
+        threshold = pc * qc
+        out = uc < threshold
+        np.subtract(1.0, pc, out=threshold)
+        threshold *= qc
+        np.subtract(1.0, threshold, out=threshold)
+        out |= uc >= threshold
         opted = slots_c[out]
 
     # First deliveries: the fresh slots whose lifetime count is now 1 (returning members have more).
