@@ -61,9 +61,11 @@ SOURCES = ("organic", "bass", "paid")
 #: ``join(idx, t, source)``: consumers ``idx`` (market rows, ascending, none of whom joined before) join at ``t``.
 JoinCallback = Callable[[np.ndarray, float, str], None]
 
-#: ``join_batch(idx, times)``: consumers ``idx`` (market rows, distinct, in any order, none of whom joined before) who
-#: joined on days ``times`` (one per row); the component records the ``joined`` flows by source itself.
-BatchJoinCallback = Callable[[np.ndarray, np.ndarray], None]
+#: ``join_batch(idx, days, counts)``: consumers ``idx`` (market rows, distinct, in any order, none of whom joined
+#: before) who joined in runs: the first ``counts[0]`` on day ``days[0]``, the next ``counts[1]`` on ``days[1]``, and so
+#: on (lists as long as each other, ``sum(counts) == idx.size``); the component records the ``joined`` flows by source
+#: itself.
+BatchJoinCallback = Callable[[np.ndarray, list[float], list[int]], None]
 
 
 #: Metrics of paid acquisition; a channel using this component declares them (with ``joined_paid``, the flow its
@@ -265,6 +267,9 @@ class NeverJoined:
             order = np.argsort(klass, kind="stable").astype(dtype)
             self.rows[:] = order
             self.where[order] = np.arange(size, dtype=dtype)
+        # scalar reads and writes of the stored offsets (an Identity stores value − index, see
+        # reachsim.model.zeroed) go through memoryviews, which read and write Python ints; made once
+        self._scalar_rows, self._scalar_where = memoryview(self.rows.stored), memoryview(self.where.stored)
         self.size = size
 
     @property
@@ -330,7 +335,8 @@ class NeverJoined:
                 scale, offset = np.repeat(np.array([[live[c] for c in active], [starts[c] for c in active]]),
                                           [want[c] for c in active], axis=1)
             positions = (rng.random(total) * scale).astype(np.int64)
-            positions += offset
+            if not isinstance(offset, int) or offset:  # a one-class pool's block starts at 0
+                positions += offset
             # a repeat is unlikely while the draws are few against their classes (about k²/2L of them expected):
             # then a set finds there is none in fewer calls than the redrawing loop's first pass
             unlikely = sum(want[c] * want[c] / live[c] for c in active) < 0.5
@@ -373,8 +379,7 @@ class NeverJoined:
         in each class, a position uniform in its live block, whose member is taken out at once (the block's last
         live member fills the hole), then the next from the smaller block. Each draw is uniform over the members
         not drawn yet, so the class's draws are a uniform ordered tuple of distinct members."""
-        # scalar reads and writes through memoryviews of the stored offsets (an Identity stores value − index)
-        rows, where = memoryview(self.rows.stored), memoryview(self.where.stored)
+        rows, where = self._scalar_rows, self._scalar_where  # stored offsets: an Identity stores value − index
         uniforms = rng.random(total).tolist()
         out: list[int] = []
         i = 0
@@ -414,23 +419,27 @@ class NeverJoined:
         """Take those of ``idx`` (distinct) who are still in the pool out of it; returns them and their classes.
 
         A bus opt-in names a few people at a time: up to :attr:`FEW` are swapped out one by one with scalar
-        operations, which costs less than the NumPy calls of a vectorised removal."""
+        operations (:meth:`take_few`), which costs less than the NumPy calls of a vectorised removal."""
         if idx.size > self.FEW:
             idx = idx[self.contains(idx)]
             klass = self.class_of(idx).tolist()
             self.remove(idx)
             return idx, klass
-        # scalar reads and writes go to the stored offsets (an Identity stores value − index, see
-        # reachsim.model.zeroed) through memoryviews, which read and write Python ints
-        rows, where = memoryview(self.rows.stored), memoryview(self.where.stored)
+        kept, klass = self.take_few(idx.tolist())
+        return (idx if len(kept) == idx.size else np.array(kept, dtype=np.int64)), klass
+
+    def take_few(self, people: list[int]) -> tuple[list[int], list[int]]:
+        """:meth:`take` for a few people as Python ints (distinct): those still in the pool, and their classes."""
+        rows, where = self._scalar_rows, self._scalar_where
         starts, live = self.starts, self.live
+        one_class = self.classes == 1
         kept: list[int] = []
-        klass = []
-        for person in idx.tolist():
+        klass: list[int] = []
+        for person in people:
             p = where[person] + person
             if p < 0:
                 continue
-            c = bisect.bisect_right(starts, p) - 1
+            c = 0 if one_class else bisect.bisect_right(starts, p) - 1
             live[c] -= 1
             last = starts[c] + live[c]
             where[person] = -1 - person
@@ -441,7 +450,7 @@ class NeverJoined:
             kept.append(person)
             klass.append(c)
         self.size -= len(kept)
-        return (idx if len(kept) == idx.size else np.array(kept, dtype=np.int64)), klass
+        return kept, klass
 
     def _remove_from_one_block(self, positions: np.ndarray) -> None:
         """:meth:`_take_out` for a pool of one class: the block's last live members fill the holes, in any order."""
@@ -487,14 +496,22 @@ class NeverJoined:
         shift: int | np.ndarray
         if len(ends) == 1:
             end_of, shift = ends[0], shifts[0]
-        else:
-            end_of, shift = np.repeat(np.array([ends, shifts]), sizes, axis=1)
-        low = positions < end_of
-        if low.all():  # the usual case: no removed position in a vacated tail, all of which fills the holes
+            usual = int(positions[-1]) < end_of
+        else:  # each class's last (highest) position against its class's end
+            last = list(itertools.accumulate(sizes))
+            usual = all(p < e for p, e in zip(positions[[i - 1 for i in last]].tolist(), ends, strict=True))
+            end_of = shift = np.empty(0, dtype=np.int64)  # made below if needed
+        if usual:  # no removed position in a vacated tail, all of which fills the holes
             holes = positions
-            fill = np.arange(total, dtype=np.int64)
-            fill += shift
+            if len(ends) == 1:
+                fill = np.arange(end_of, end_of + total, dtype=np.int64)
+            else:
+                fill = np.arange(total, dtype=np.int64)
+                fill += np.repeat(shifts, sizes)
         else:
+            if len(ends) > 1:
+                end_of, shift = np.repeat(np.array([ends, shifts]), sizes, axis=1)
+            low = positions < end_of
             holes = positions[low]
             if not holes.size:
                 return
@@ -533,9 +550,9 @@ class AudienceAcquisition:
     each class among those who never joined, when the day is handed over. Given the counts, people in one class are
     exchangeable, so handing several days over in one draw gives the same joint distribution as a draw per day.
     With ``join_batch`` the component does exactly that: the days pile up until the channel calls :meth:`flush`
-    (before it reads its audience: a broadcast, a bus event), and ``join_batch(idx, times)`` receives them at once,
-    with each person's day; the component records ``joined`` and ``joined_<source>`` on each day, and ``pending``
-    counts who is drawn but not handed over.
+    (before it reads its audience: a broadcast, a bus event), and ``join_batch(idx, days, counts)`` receives them
+    at once, in runs of people who joined on the same day; the component records ``joined`` and ``joined_<source>``
+    on each day, and ``pending`` counts who is drawn but not handed over.
     Without it, each day is handed over at its step through ``join``, one call per source.
     """
 
@@ -576,6 +593,7 @@ class AudienceAcquisition:
             self._target_size = int(self.pool.capacity[in_target].sum())
         else:
             self.pool = NeverJoined(ctx.population.size)
+        self._market = ctx.population.size
         self.ever_joined = 0
         self.pending = 0  # drawn as counts, not yet handed over (join_batch only)
         self._days: list[_Day] = []
@@ -590,9 +608,10 @@ class AudienceAcquisition:
         self._claimed: list[tuple[np.ndarray, np.ndarray]] = []
 
     def _stream(self, source: str) -> np.random.Generator:
-        if source not in self._rng:
-            self._rng[source] = self.ctx.rng(f"{self._prefix}/{source}")
-        return self._rng[source]
+        rng = self._rng.get(source)
+        if rng is None:
+            rng = self._rng[source] = self.ctx.rng(f"{self._prefix}/{source}")
+        return rng
 
     def join(self, idx: np.ndarray, t: float, source: str) -> None:
         """Consumers ``idx`` (distinct, ascending) join from ``source`` (an initial base, a bus opt-in): those who
@@ -601,9 +620,16 @@ class AudienceAcquisition:
         Days drawn as counts but not handed over are not handed over first: whether someone of ``idx`` is among
         the people those days already hold is decided here (:meth:`_claim_drawn`), so that a bus opt-in costs the
         people it names, not a hand-over."""
-        idx, klass = self.pool.take(idx)
-        if idx.size == 0:
-            return
+        if idx.size <= self.pool.FEW:  # a bus opt-in of a few people: scalar operations throughout
+            kept, klass = self.pool.take_few(idx.tolist())
+            if not kept:
+                return
+            if len(kept) < idx.size:
+                idx = np.array(kept, dtype=np.int64)
+        else:
+            idx, klass = self.pool.take(idx)
+            if not klass:
+                return
         if self.pending:
             idx = self._claim_drawn(idx, klass)
         if idx.size:
@@ -618,6 +644,13 @@ class AudienceAcquisition:
         sample stays uniform among the others. The claimed ones join at the next hand-over with their own day.
         One given person of a class (the usual opt-in) is in the sample with probability k/L: one uniform decides."""
         rng, fresh = self._claims, None
+        if len(klass) == 1:  # the usual opt-in: the same draw as below, without its lists
+            c = klass[0]
+            k = self._pending_by_class[c]
+            if k == 0 or rng.random() * (self.pool.live[c] + 1) >= k:
+                return idx
+            self._claim(idx, [0], c, k, 1)
+            return idx[:0]
         by_class: dict[int, list[int]] = {}
         for i, c in enumerate(klass):
             by_class.setdefault(c, []).append(i)
@@ -633,17 +666,24 @@ class AudienceAcquisition:
                 x = int(rng.hypergeometric(k, length - k, len(members)))
             if x == 0:
                 continue
-            claimed = np.array(members)[rng.permutation(len(members))[:x]]
-            places = np.repeat(np.arange(len(self._days)), [d.joined[c] for d in self._days])
-            days = places[rng.permutation(k)[:x]]
-            for day, taken in enumerate(np.bincount(days, minlength=len(self._days)).tolist()):
-                self._days[day].joined[c] -= taken
-            self._claimed.append((idx[claimed], days))
-            self._pending_by_class[c] = k - x
+            claimed = self._claim(idx, members, c, k, x)
             if fresh is None:
                 fresh = np.ones(idx.size, dtype=bool)
             fresh[claimed] = False
         return idx if fresh is None else idx[fresh]
+
+    def _claim(self, idx: np.ndarray, members: list[int], c: int, k: int, x: int) -> np.ndarray:
+        """Claim ``x`` of ``idx[members]`` (of class ``c``, whose pending days hold ``k`` unnamed draws) for the
+        pending days, each in a uniformly chosen place among those draws; returns the positions in ``idx``."""
+        rng = self._claims
+        claimed = np.array(members)[rng.permutation(len(members))[:x]]
+        places = np.repeat(np.arange(len(self._days)), [d.joined[c] for d in self._days])
+        days = places[rng.permutation(k)[:x]]
+        for day, taken in enumerate(np.bincount(days, minlength=len(self._days)).tolist()):
+            self._days[day].joined[c] -= taken
+        self._claimed.append((idx[claimed], days))
+        self._pending_by_class[c] = k - x
+        return claimed
 
     def initial(self, k: int, t: float = 0.0) -> None:
         """``k`` consumers drawn uniformly from the market join at ``t`` as the ``initial`` base."""
@@ -660,34 +700,40 @@ class AudienceAcquisition:
         organic = bass = flat = 0  # wanted by each of SOURCES
         if acq.organic_per_day:
             organic = int(self._stream("organic").poisson(acq.organic_per_day))
-        if acq.bass is not None:
-            potential = math.floor(acq.bass.potential * ctx.population.size)
+        diffusion = acq.bass
+        if diffusion is not None:
+            potential = math.floor(diffusion.potential * self._market)
             remaining = potential - self.ever_joined
-            prob = daily_adoption_probability(acq.bass.p, acq.bass.q, self.ever_joined, potential)
-            bass = int(self._stream("bass").binomial(remaining, prob)) if remaining > 0 and prob > 0 else 0
+            prob = daily_adoption_probability(diffusion.p, diffusion.q, self.ever_joined, potential)
+            if remaining > 0 and prob > 0:
+                bass = int(self._stream("bass").binomial(remaining, prob))
         paid = None if ctx.paid_stopped else acq.paid  # stopped for the run-out after the horizon
-        if isinstance(paid, PaidAcquisition):
-            self._paid_credit += paid.budget_per_day / paid.cost_per_subscriber
+        flat_paid = isinstance(paid, PaidAcquisition)
+        if flat_paid:
+            self._paid_credit += paid.budget_per_day / paid.cost_per_subscriber  # type: ignore[union-attr]
             flat = math.floor(self._paid_credit)
         live, pending = self.pool.live, self._pending_by_class
-        one_class = len(live) == 1  # scalars, without lists by class (the impression form always has classes)
-        available = [n - p for n, p in zip(live, pending, strict=True)]
-        left = available[0] if one_class else sum(available)
-        organic = min(organic, left)  # the market supplies the sources in order
-        bass = min(bass, left - organic)
-        flat = min(flat, left - organic - bass)
-        got = [organic, bass, flat]
-        if isinstance(paid, PaidAcquisition):
-            # what the market could not supply is not bought: the budget is not spent, no credit kept
-            self._paid_credit = min(self._paid_credit - flat, self._paid_credit % 1.0)
-            self._spend(flat * paid.cost_per_subscriber)
-        drawn = organic + bass + flat
-        if one_class and not isinstance(paid, ImpressionAcquisition):
-            if drawn == 0:
+        if len(live) == 1:  # one class (never the impression form): scalars, without lists by class
+            left = live[0] - pending[0]
+            organic = min(organic, left)  # the market supplies the sources in order
+            bass = min(bass, left - organic)
+            flat = min(flat, left - organic - bass)
+            if flat_paid:
+                self._bought(paid, flat)  # type: ignore[arg-type]
+            total = organic + bass + flat
+            if total == 0:
                 return
-            total, uniform, joined = drawn, [drawn], [drawn]
+            day = _Day(t, [total], [total], [organic, bass, flat])
+            by_class = [pending[0] + total]
         else:
-            uniform = self._split(available, drawn)
+            available = [n - p for n, p in zip(live, pending, strict=True)]
+            left = sum(available)
+            organic = min(organic, left)
+            bass = min(bass, left - organic)
+            flat = min(flat, left - organic - bass)
+            if flat_paid:
+                self._bought(paid, flat)  # type: ignore[arg-type]
+            uniform = self._split(available, organic + bass + flat)
             joined = list(uniform)  # a claim (_claim_drawn) takes people off ``joined`` only
             if isinstance(paid, ImpressionAcquisition):
                 converted = self._impressions(paid, [a - u for a, u in zip(available, uniform, strict=True)])
@@ -695,15 +741,14 @@ class AudienceAcquisition:
             total = sum(joined)
             if total == 0:
                 return
+            day = _Day(t, joined, uniform, [organic, bass, flat])
+            by_class = [p + j for p, j in zip(pending, joined, strict=True)]
         self.ever_joined += total
-        day = _Day(t, joined, uniform, got)
         if self._join_batch is None:
             self._hand_over([day])
             return
         self.pending += total
-        self._pending_by_class = [pending[0] + total] if one_class else [
-            p + j for p, j in zip(pending, joined, strict=True)
-        ]
+        self._pending_by_class = by_class
         self._days.append(day)
         ctx.flow("joined", total)
         if organic:
@@ -712,6 +757,12 @@ class AudienceAcquisition:
             ctx.flow("joined_bass", bass)
         if total - organic - bass:
             ctx.flow("joined_paid", total - organic - bass)
+
+    def _bought(self, paid: PaidAcquisition, flat: int) -> None:
+        """Flat paid acquisition bought ``flat`` members: what the market could not supply is not bought (the budget
+        is not spent, no credit kept)."""
+        self._paid_credit = min(self._paid_credit - flat, self._paid_credit % 1.0)
+        self._spend(flat * paid.cost_per_subscriber)
 
     def flush(self) -> None:
         """Hand the days drawn as counts over to the channel (``join_batch`` only): call it before reading the
@@ -743,19 +794,20 @@ class AudienceAcquisition:
         joined) and hand them to the channel's ``join_batch`` with each one's day. A class's people come in random
         order, so dealing them out in order to the days is a uniform deal."""
         people = self.pool.draw_by_class(self._who, counts)  # class by class, random within
-        day_t, dealt = [], []  # a run of people per class and day, class by class as the people come
+        day_t: list[float] = []  # a run of people per class and day, class by class as the people come
+        dealt: list[int] = []
         for c, k in enumerate(counts):
             if k:
                 for d in days:
                     if d.joined[c]:
                         day_t.append(d.t)
                         dealt.append(d.joined[c])
-        times = np.repeat(np.array(day_t), dealt)
-        if self._claimed:  # named early by a bus join (see _claim_drawn)
-            at = np.array([d.t for d in days])
+        if self._claimed:  # named early by a bus join (see _claim_drawn), each a run of one
             people = np.concatenate([people, *(who for who, _ in self._claimed)])
-            times = np.concatenate([times, *(at[day] for _, day in self._claimed)])
-        self._join_batch(people, times)  # type: ignore[misc]
+            for _, claimed_days in self._claimed:
+                day_t.extend(days[day].t for day in claimed_days.tolist())
+                dealt.extend([1] * claimed_days.size)
+        self._join_batch(people, day_t, dealt)  # type: ignore[misc]
 
     def _hand_over(self, days: list[_Day]) -> None:
         """Draw the people of one day (uniformly within each class among those who never joined) and hand them to

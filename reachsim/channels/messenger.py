@@ -11,6 +11,7 @@ entry. The maths is in docs/model/messenger.md; the hot path is :mod:`reachsim.m
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -80,6 +81,35 @@ class MessengerParams(ChannelParams):
         return self
 
 
+#: People who joined together: their rows, and runs of them who joined at one time (times, and how many each).
+_Group = tuple[np.ndarray, list[float], list[int]]
+
+
+def _in_pieces(
+    idx: np.ndarray, times: list[float], counts: list[int], size: int
+) -> Iterator[tuple[np.ndarray, list[float], list[int]]]:
+    """``idx`` in runs (``counts[i]`` rows at ``times[i]``) cut into pieces of at most ``size`` rows, each with its
+    runs."""
+    if idx.size <= size:
+        yield idx, times, counts
+        return
+    start, filled = 0, 0
+    piece_times: list[float] = []
+    piece_counts: list[int] = []
+    for t, k in zip(times, counts, strict=True):
+        while k:
+            take = min(k, size - filled)
+            piece_times.append(t)
+            piece_counts.append(take)
+            filled += take
+            k -= take
+            if filled == size:
+                yield idx[start : start + filled], piece_times, piece_counts
+                start, filled, piece_times, piece_counts = start + filled, 0, [], []
+    if filled:
+        yield idx[start : start + filled], piece_times, piece_counts
+
+
 class MessengerChannel(Channel):
     type_name: ClassVar[str] = "messenger"
     Params: ClassVar[type[MessengerParams]] = MessengerParams
@@ -108,9 +138,9 @@ class MessengerChannel(Channel):
         self._later: list[tuple[np.ndarray, np.ndarray]] = []
         self.subscribers = 0
         # joins that name their people (the initial base, bus opt-ins): counted at once, subscribed at the next read
-        self._arrivals: list[tuple[np.ndarray, float]] = []
+        self._arrivals: list[_Group] = []
         self._arriving = 0
-        self._handed: tuple[np.ndarray, np.ndarray] | None = None  # the acquisition's hand-over, until subscribed
+        self._handed: _Group | None = None  # the acquisition's hand-over, until subscribed
         # Every join goes through the acquisition component, which knows who ever subscribed; the days it draws
         # are handed over in one piece when a broadcast or a bus event needs the subscribers.
         self.acquisition = AudienceAcquisition(
@@ -156,45 +186,32 @@ class MessengerChannel(Channel):
         self.acquisition.flush()  # hands the drawn days over to _handed_over
         if self._handed is None and not self._arrivals:
             return
-        arrivals: list[tuple[np.ndarray, float | np.ndarray]] = [*self._arrivals]
+        groups = self._arrivals
         if self._handed is not None:
-            arrivals.insert(0, self._handed)
+            groups.insert(0, self._handed)
         self._handed, self._arrivals, self._arriving = None, [], 0
-        batch: list[tuple[np.ndarray, float | np.ndarray]] = []
+        batch: list[_Group] = []
         size = 0
-        for idx, t in arrivals:  # in batches, so that a whole-market base makes no market-sized temporaries
-            if batch and size + idx.size > ARRIVAL_BATCH:
-                self._join_arrivals(batch)
+        for group in groups:  # in batches, so that a whole-market base makes no market-sized temporaries
+            if batch and size + group[0].size > ARRIVAL_BATCH:
+                self._join_groups(batch)
                 batch, size = [], 0
-            batch.append((idx, t))
-            size += idx.size
-        self._join_arrivals(batch)
+            batch.append(group)
+            size += group[0].size
+        self._join_groups(batch)
 
-    def _handed_over(self, idx: np.ndarray, times: np.ndarray) -> None:
+    def _handed_over(self, idx: np.ndarray, days: list[float], counts: list[int]) -> None:
         """The acquisition component's hand-over (its ``join_batch``), subscribed with the arrivals (:meth:`_flush`)."""
-        self._handed = (idx, times)
+        self._handed = (idx, days, counts)
 
-    def _join_arrivals(self, batch: list[tuple[np.ndarray, float | np.ndarray]]) -> None:
-        """Subscribe a batch of arrivals, each a group of people with one join time or one per person."""
+    def _join_groups(self, batch: list[_Group]) -> None:
+        """Subscribe a batch of groups of people, each in runs that joined at one time, in one join."""
         if len(batch) == 1:
             self._join_batch(*batch[0])
             return
-        idx = np.concatenate([people for people, _ in batch])
-        parts: list[np.ndarray] = []
-        at: list[float] = []  # a run of the groups with one time each: their times, and their sizes
-        sizes: list[int] = []
-        for people, t in batch:
-            if isinstance(t, np.ndarray):
-                if at:
-                    parts.append(np.repeat(np.array(at), sizes))
-                    at, sizes = [], []
-                parts.append(t)
-            else:
-                at.append(t)
-                sizes.append(people.size)
-        if at:
-            parts.append(np.repeat(np.array(at), sizes))
-        self._join_batch(idx, parts[0] if len(parts) == 1 else np.concatenate(parts))
+        idx = np.concatenate([people for people, _, _ in batch])
+        times = [t for _, group_times, _ in batch for t in group_times]
+        self._join_batch(idx, times, [k for _, _, counts in batch for k in counts])
 
     def _acquisition_params(self) -> Acquisition:
         return self.params.acquisition
@@ -222,15 +239,15 @@ class MessengerChannel(Channel):
         """Consumers ``idx`` (market rows who never subscribed, ascending) join at ``t`` from an initial base or a
         bus opt-in: counted now, subscribed at the next read (:meth:`_flush`) with the conversations they started
         since ``t``, as the acquired are."""
-        self._arrivals.append((idx, float(t)))
+        self._arrivals.append((idx, [float(t)], [idx.size]))
         self._arriving += idx.size
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(_JOINED_FROM.get(source, _JOINED_FROM["other"]), idx.size)
 
-    def _join_batch(self, idx: np.ndarray, times: float | np.ndarray) -> None:
-        """Subscribe ``idx`` (distinct, in any order), who joined at ``times`` (one time, or one per person: the days
-        of acquisition drawn since the last hand-over, and arrivals), each with the latest conversation it has
-        started since its own join, if any.
+    def _join_batch(self, idx: np.ndarray, times: list[float], counts: list[int]) -> None:
+        """Subscribe ``idx`` (distinct, in any order), who joined in runs: ``counts[i]`` of them at ``times[i]``,
+        in order (the days of acquisition drawn since the last hand-over, and arrivals), each with the latest
+        conversation it has started since its own join, if any.
 
         A subscriber's conversations are a Poisson process of rate c/365 a day, so the time back from now to the
         latest one is exponential with mean 365/c, and there was one since the join exactly when that time is
@@ -239,36 +256,41 @@ class MessengerChannel(Channel):
         now = self.ctx.env.now
         self._advance(now)  # conversations until now belong to the audience before these joins
         first = self.cols.n
-        self._subscribe(idx, times)
+        self._subscribe(idx, times, counts)
         rate = self.params.inbound_conversations_per_year
         if rate:
             latest = self._rng_inbound.exponential(365.0 / rate, size=idx.size)
             np.subtract(now, latest, out=latest)
             # the new slots follow one another in the order of ``idx``, all at −inf (no action yet)
             new = self.cols.column(LAST_ACTION)[first : first + idx.size]
-            np.copyto(new, latest, where=latest > times)
+            np.copyto(new, latest, where=latest > np.repeat(np.array(times, dtype=np.float64), counts))
 
-    def _subscribe(self, idx: np.ndarray, t: float | np.ndarray) -> None:
-        """Make ``idx`` subscribers from ``t`` (one time, or one per row). Large joins are applied in pieces, so
-        nothing market-sized is allocated."""
+    def _subscribe(self, idx: np.ndarray, times: list[float], counts: list[int]) -> None:
+        """Make ``idx`` subscribers, in runs that joined at one time (see :meth:`_join_batch`). Large joins are
+        applied in pieces, so nothing market-sized is allocated."""
         novelty = self.params.engagement.novelty
         half_life = novelty.half_life_days if novelty else math.inf
-        per_row = np.ndim(t) > 0
-        for a in range(0, idx.size, JOIN_CHUNK):
-            part = idx[a : a + JOIN_CHUNK]
-            when = t[a : a + JOIN_CHUNK] if per_row else t  # type: ignore[index]
-            self.cols.join(part, when, novelty_half_life=half_life, weight=self._weights(part), new=True)
+        for part, part_times, part_counts in _in_pieces(idx, times, counts, JOIN_CHUNK):
+            self.cols.join_runs(part, part_times, part_counts, novelty_half_life=half_life, weight=self._weights(part))
         self.subscribers += idx.size
 
     def _on_optin(self, payload: dict[str, Any]) -> None:
-        idx = np.asarray(payload["idx"], dtype=np.int64).reshape(-1)
-        # one subscription per person; an opt-in names a few people, for whom Python sorts faster than NumPy
-        if 1 < idx.size <= acquisition.NeverJoined.FEW:
+        idx = payload["idx"]
+        if not (isinstance(idx, np.ndarray) and idx.ndim == 1 and idx.dtype == np.int64):
+            idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+        # one subscription per person, ascending; an opt-in names a few people (one or two, usually), for whom
+        # Python sorts faster than NumPy
+        if idx.size == 2:
+            a, b = idx.tolist()
+            if a >= b:
+                idx = idx[:1] if a == b else idx[::-1]
+        elif 2 < idx.size <= acquisition.NeverJoined.FEW:
             idx = np.array(sorted(set(idx.tolist())), dtype=np.int64)
         elif idx.size > acquisition.NeverJoined.FEW:
             idx = np.unique(idx)
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
-        self._subscribe_while_held()
+        if self._later:  # see _subscribe_while_held
+            self._flush()
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:
         """User actions (support chats, say) at their exact times ``t``: one time for all of ``idx``, or one each.
@@ -352,10 +374,14 @@ class MessengerChannel(Channel):
     def _daily(self, t: float) -> None:
         # No conversations are drawn here: the audience changes only at a hand-over, a join or a broadcast, and
         # each draws the conversations until then first (see _advance).
-        self._apply_held(t)  # so that held actions do not pile up in a channel without broadcasts or joins
+        if self._later:  # so that held actions do not pile up in a channel without broadcasts or joins
+            self._apply_held(t)
         self.acquisition.step(t)
-        self._subscribe_while_held()
-        self.ctx.cost("platform_fee", self.params.fixed_cost_per_month / DAYS_PER_MONTH)
+        if self._later:  # see _subscribe_while_held
+            self._flush()
+        fee = self.params.fixed_cost_per_month
+        if fee:
+            self.ctx.cost("platform_fee", fee / DAYS_PER_MONTH)
 
     # -- broadcasts ---------------------------------------------------------------------------------------------
     def _period(self) -> float | None:

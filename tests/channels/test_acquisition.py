@@ -63,11 +63,12 @@ def test_bus_opt_ins_and_daily_sources_share_one_record_of_who_joined(scenario_f
         joins.append((idx.copy(), source))
         real_join(idx, t, source)
 
-    def spy_batch(idx, times):
-        assert idx.size == times.size and np.all(times <= sim.env.now)  # handed over, never early
+    def spy_batch(idx, times, counts):
+        assert len(times) == len(counts) and sum(counts) == idx.size  # runs of people who joined at one time
+        assert all(t <= sim.env.now for t in times)  # handed over, never early
         assert np.unique(idx).size == idx.size  # distinct, in any order
         subscribed.append(idx.copy())
-        real_batch(idx, times)
+        real_batch(idx, times, counts)
 
     # start() hands the component the callbacks, so these ones
     channel._join, channel._join_batch = spy, spy_batch  # type: ignore[method-assign]
@@ -105,9 +106,9 @@ def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_pr
         handed: list[tuple[np.ndarray, np.ndarray]] = []
         real_batch = channel._handed_over  # the component's join_batch
 
-        def spy(idx, times, real_batch=real_batch, handed=handed):
-            handed.append((idx.copy(), times.copy()))
-            real_batch(idx, times)
+        def spy(idx, days, counts, real_batch=real_batch, handed=handed):
+            handed.append((idx.copy(), np.repeat(days, counts)))
+            real_batch(idx, days, counts)
 
         channel._handed_over = spy  # type: ignore[method-assign]
         sim.env.process(_publish_at(sim, 3.5, optin, one_by_one))
@@ -362,3 +363,16 @@ def test_flat_paid_acquisition_costs_its_price_per_member(scenario_factory):
     assert joined.sum() == 1_000  # 20 a day until the market runs out on day 50
     assert np.array_equal(result.series["messenger", "paid_spend"], joined * 1.5)
     assert result.series["messenger", "paid_impressions"].sum() == 0
+
+
+def test_a_large_hand_over_is_subscribed_in_pieces_that_keep_each_person_s_day():
+    from reachsim.channels.messenger import _in_pieces
+
+    idx = np.arange(100, 123)
+    times, counts = [1.0, 2.0, 3.0, 4.0], [5, 0, 11, 7]
+    pieces = list(_in_pieces(idx, times, counts, 4))
+    assert all(part.size <= 4 and sum(n) == part.size for part, _, n in pieces)
+    np.testing.assert_array_equal(np.concatenate([part for part, _, _ in pieces]), idx)
+    np.testing.assert_array_equal(np.concatenate([np.repeat(t, n) for _, t, n in pieces]), np.repeat(times, counts))
+    (whole,) = _in_pieces(idx, times, counts, idx.size)  # small enough: as it is
+    assert whole[0] is idx and whole[1] is times

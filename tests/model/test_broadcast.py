@@ -599,6 +599,30 @@ def test_new_joins_skip_the_membership_checks_but_not_distinctness():
     assert (cols.slot_of[[1, 5, 8]] == cols.slot_of[0]).all()  # never members, as before the refused joins
 
 
+@pytest.mark.parametrize("half_life", [INF, 30.0, 0.5])
+def test_a_join_in_runs_leaves_the_state_of_a_join_with_one_time_per_row(half_life):
+    rng = np.random.default_rng(12)
+    runs, counts = [0.25, 3.0, 3.0, 40.0, 0.0], [4, 0, 7, 2, 5]  # 40: past 64 half-lives of 0.5 (a re-base)
+    rows = rng.permutation(500)[: sum(counts)]
+    weight = rng.uniform(0.5, 2.0, rows.size).astype(np.float32)
+    by_row, in_runs = BroadcastColumns(500), BroadcastColumns(500)
+    for cols in (by_row, in_runs):  # members before, and a broadcast so that novelty is stored as of a later time
+        cols.join(np.arange(400, 420), 0.0, novelty_half_life=half_life)
+        broadcast(cols, 2.0, rng=np.random.default_rng(1), **params(novelty_half_life=half_life))
+    by_row.join(rows, np.repeat(runs, counts), novelty_half_life=half_life, weight=weight, new=True)
+    in_runs.join_runs(rows, runs, counts, novelty_half_life=half_life, weight=weight)
+    for name in ("row", "weight", "novelty", "fatigue", "exposures"):
+        np.testing.assert_array_equal(in_runs.column(name), by_row.column(name))
+    np.testing.assert_array_equal(in_runs.slot_of[np.arange(500)], by_row.slot_of[np.arange(500)])
+    assert (in_runs.n, in_runs.fresh, in_runs.t_novelty) == (by_row.n, by_row.fresh, by_row.t_novelty)
+    with pytest.raises(ValueError, match="runs"):
+        in_runs.join_runs(np.arange(3), [1.0, 2.0], [1, 1], novelty_half_life=half_life)
+    with pytest.raises(ValueError, match="finite"):
+        in_runs.join_runs(np.arange(3), [1.0, math.inf], [1, 2], novelty_half_life=half_life)
+    with pytest.raises(ValueError, match="distinct"):
+        in_runs.join_runs(np.array([1, 2, 1]), [9.0], [3], novelty_half_life=half_life)
+
+
 @pytest.mark.parametrize("block", [7, DEFAULT_BLOCK])
 def test_the_count_above_a_threshold_is_taken_before_the_stamps(block):
     rng = np.random.default_rng(9)
