@@ -137,6 +137,28 @@ class Sightings:
         return int(mean + 4.0 * math.sqrt(mean) + 16)
 
 
+class PoissonCounts:
+    """Poisson(λ) counts drawn ahead in blocks and handed out one at a time (a day's organic fans): a day costs no
+    NumPy call. The counts are independent of everything before they are handed out, so handing out the next is
+    the same as drawing it then; those drawn for another λ are dropped unused."""
+
+    BLOCK = 256
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self._rate = -1.0
+        self._counts: list[int] = []
+        self._next = 0
+
+    def next(self, rate: float) -> int:
+        if rate != self._rate or self._next == len(self._counts):
+            self._rate, self._next = rate, 0
+            self._counts = self.rng.poisson(rate, size=self.BLOCK).tolist()
+        k = self._counts[self._next]
+        self._next += 1
+        return k
+
+
 class Posts(StrictModel):
     """The posting schedule: give either ``every_days`` or ``per_week``."""
 
@@ -333,7 +355,12 @@ class PageChannel(Channel):
         self.ever_fans = 0
         self._credit = NO_CREDIT
         self._rng_fans = ctx.rng("fans")
-        self._organic_rows = UniformRows(self._rng_fans, n)  # a day's organic fans: candidates drawn in blocks
+        # Organic fans are drawn as a count each day and named at the next hand-over (:meth:`_hand_over`): the days
+        # drawn since, their counts (pending in all) and the counts drawn ahead for the current rate
+        self._organic_rows = UniformRows(self._rng_fans, n)  # who: candidates drawn in blocks
+        self._organic_counts = PoissonCounts(ctx.rng("fans/counts"))
+        self._pending_days: list[tuple[float, int]] = []
+        self._pending = 0
         self._sightings = Sightings(ctx.rng("organic"))
         self._rng_boost = ctx.rng("boost")
         self._rng_response = ctx.rng("response")
@@ -391,7 +418,7 @@ class PageChannel(Channel):
 
     # -- audience -------------------------------------------------------------------------------------------
     def audience(self) -> float:
-        return float(self.fans)
+        return float(self.fans + self._pending)  # those drawn as counts are fans from their day on
 
     def exposures(self) -> np.ndarray:
         return self._column(3, np.uint32)
@@ -404,6 +431,7 @@ class PageChannel(Channel):
 
     def _column(self, field: int, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
         """One field of every consumer's record, by population row (a copy: fans' records are in the fan store)."""
+        self._hand_over()
         column = self._store.view(dtype)[:, field].copy()
         column[self.fan_list[: self.fans]] = self._fan_store.view(dtype)[: self.fans, field]
         return column
@@ -414,11 +442,16 @@ class PageChannel(Channel):
         return store.view(np.complex128).reshape(store.shape[0])
 
     def _follow(self, idx: np.ndarray, t: float, source: str, *, since: float | None = None) -> None:
-        """Make fans of those in ``idx`` (distinct) who are not fans and never unfollowed."""
+        """Make fans of those in ``idx`` (distinct) who are not fans and never unfollowed, from ``source``."""
         idx = idx[self.never_fan[idx]]
         if idx.size == 0:
             return
-        source = source if source in SOURCES else "other"
+        self._join(idx, t if since is None else since)
+        self.ctx.flow("joined", idx.size)
+        self.ctx.flow(f"joined_{source if source in SOURCES else 'other'}", idx.size)
+
+    def _join(self, idx: np.ndarray, since: float | np.ndarray) -> None:
+        """Make fans of ``idx`` (distinct, none a fan or a leaver), fans since ``since`` (a time or one each)."""
         self.fan[idx] = True
         self.never_fan[idx] = False
         start, end = self.fans, self.fans + idx.size
@@ -426,7 +459,7 @@ class PageChannel(Channel):
             self._grow(end)
         self.fan_list[start:end] = idx
         self._fan_records[start:end] = self._pop_records[idx]
-        self._fan_store[start:end, 2] = t if since is None else since
+        self._fan_store[start:end, 2] = since
         self._unseen_fans += idx.size - int(np.count_nonzero(self._fan_seen[start:end]))
         positions = np.arange(start, end, dtype=np.int32)
         self.fan_position[idx] = positions
@@ -436,8 +469,6 @@ class PageChannel(Channel):
         self.ever_fans += idx.size
         if self._ads_on:
             self._never_by_class -= np.bincount(self._klass[idx], minlength=self._never_by_class.size)
-        self.ctx.flow("joined", idx.size)
-        self.ctx.flow(f"joined_{source}", idx.size)
 
     def _grow(self, end: int) -> None:
         """Room for ``end`` fans in the fan list and store: grown by half, never beyond the market."""
@@ -506,6 +537,7 @@ class PageChannel(Channel):
         self.ctx.flow("left", idx.size)
 
     def _on_follow(self, payload: dict[str, Any]) -> None:
+        self._hand_over()  # the days drawn so far chose among who was never a fan before these follows
         idx = np.unique(np.asarray(payload["idx"], dtype=np.int64))
         self._follow(idx, payload["t"], payload.get("source", "other"))
 
@@ -519,19 +551,44 @@ class PageChannel(Channel):
         self.ctx.every(self._daily, first=first, interval=lambda: 1.0, slot=0)
 
     def set_param(self, path: str, value: float) -> None:
+        self._hand_over()  # the days drawn so far under the parameters they were drawn with
         super().set_param(path, value)
         if not self._daily_on and self._needs_daily():  # organic fans from today on (timeline entries come first)
             self._start_daily(self.ctx.env.now)
 
     def _daily(self, t: float) -> None:
+        """A day's organic fans, as a count: who they are is drawn at the next hand-over (:meth:`_hand_over`),
+        the day's flows are recorded now. Then the day's follow ads."""
         rate = self.params.organic_fans_per_day
-        k = int(self._rng_fans.poisson(rate)) if rate else 0
-        if k:
-            eligible = self.ctx.population.size - self.ever_fans
-            self._follow(self._organic_rows.sample(self.never_fan, eligible, k), t, "organic")
+        if rate:
+            k = min(self._organic_counts.next(rate), self.ctx.population.size - self.ever_fans - self._pending)
+            if k > 0:
+                self._pending += k
+                self._pending_days.append((t, k))
+                self.ctx.flow("joined", k)
+                self.ctx.flow("joined_organic", k)
         ads = self.params.follow_ads
         if self._ads_on and ads is not None and not self.ctx.paid_stopped:  # no follow ads in the run-out
+            self._hand_over()
             self._follow_ads(t, ads)
+
+    def _hand_over(self) -> None:
+        """Name the organic fans of the days drawn as counts since the last hand-over, all in one draw, each a fan
+        since their own day.
+
+        Given the days' counts, the consumers who were never fans are exchangeable, and nothing changed who they
+        are since those days (everything that does, or that reads the fans, hands the days over first): so ``k``
+        of them drawn uniformly at once, in random order, and dealt out in order to the days, have the law of a
+        uniform draw per day among those each day left."""
+        if not self._pending:
+            return
+        days, k = self._pending_days, self._pending
+        self._pending_days, self._pending = [], 0
+        people = self._organic_rows.sample(self.never_fan, self.ctx.population.size - self.ever_fans, k)
+        if len(days) == 1:
+            self._join(people, days[0][0])
+        else:
+            self._join(people, np.repeat([t for t, _ in days], [n for _, n in days]))
 
     # -- daily: follow ads -----------------------------------------------------------------------------------
     def _follow_ads(self, t: float, ads: ImpressionAcquisition) -> None:
@@ -665,6 +722,7 @@ class PageChannel(Channel):
         (:func:`respond`), from the stock the first left. Consumer rows are looked up only for those who engage,
         unfollow or see the Page for the first time."""
         p, ctx = self.params, self.ctx
+        self._hand_over()
         ctx.cost("content", p.content_cost_per_post)
         eng = p.engagement
         # both before any record is read (the boost reads the non-fans'): they may rewrite the stores

@@ -356,6 +356,22 @@ def test_organic_fan_growth_is_poisson() -> None:
     assert sim.channels[0].fans == joined == result.series["page", "audience"][-1]
 
 
+def test_organic_fans_named_at_the_next_post_are_fans_since_their_own_day() -> None:
+    """A day's organic fans are drawn as a count and named at the next post in one draw with the other days since:
+    each is a fan since their own day (their novelty runs from it), the day-end audience counts them from their
+    day on, and none of them was a fan before (those named are distinct never-fans)."""
+    rate, days = 30.0, 40
+    sc = scenario(page(organic_fans_per_day=rate, posts={"every_days": 3.5}), size=5_000, horizon=days)
+    result, sim = run(sc)
+    channel = sim.channels[0]
+    joined = result.series["page", "joined_organic"]
+    assert joined.sum() > 0 and np.unique(channel.fan_list[: channel.fans]).size == channel.fans == joined.sum()
+    since = channel._fan_store[: channel.fans, 2]
+    assert np.all(since == np.floor(since))
+    np.testing.assert_array_equal(np.bincount(since.astype(np.int64), minlength=days), joined)
+    np.testing.assert_array_equal(result.series["page", "audience"], np.cumsum(joined))
+
+
 def test_organic_fans_switched_on_by_the_timeline_arrive_from_that_day() -> None:
     rate, days, on = 40.0, 50, 20  # a page without organic fans keeps no daily activity until the timeline asks
     sc = scenario(page(organic_fans_per_day=0), size=20_000, horizon=days,
