@@ -505,10 +505,27 @@ def test_uniform_impressions_and_merge() -> None:
         assert counts.sum() == impressions and np.all(np.diff(positions) > 0) and positions.max() < target
     for target, impressions in ((1_000, 120), (200_000, 2_098), (7, 1)):  # the sorting path is np.unique's count
         positions, counts = uniform_impressions(np.random.default_rng(2), target, impressions)
-        hits = np.random.default_rng(2).integers(0, target, size=impressions, dtype=np.int64)
+        hits = (np.random.default_rng(2).random(impressions) * target).astype(np.int64)  # ⌊U·T⌋
         expected, expected_counts = np.unique(hits, return_counts=True)
         np.testing.assert_array_equal(positions, expected)
         np.testing.assert_array_equal(counts, expected_counts)
+
+
+@pytest.mark.parametrize("target", [7, 1_000, 200_000])
+def test_uniform_impressions_land_uniformly_within_the_target(target: int) -> None:
+    """Each impression lands on each position with probability 1/T: the impressions on the first, a middle and the
+    last position, and on the lower half, are Binomial(N, share) within 4 standard errors; the largest uniform
+    below 1 still gives a position below T."""
+    n = 2_000_000
+    positions, counts = uniform_impressions(np.random.default_rng(5), target, n)
+    per_position = np.zeros(target, dtype=np.int64)
+    per_position[positions] = counts
+    half = per_position[: target // 2].sum()
+    for observed, share in ((per_position[0], 1 / target), (per_position[target // 2], 1 / target),
+                            (per_position[-1], 1 / target), (half, (target // 2) / target)):
+        assert abs(observed - n * share) <= Z * math.sqrt(n * share * (1 - share)) + 1e-9
+    for size in (target, 2**31 - 1, 2**40 + 1, 2**52 + 3):
+        assert int(np.nextafter(1.0, 0.0) * size) == size - 1
 
 
 def test_boost_impressions_carry_is_exact() -> None:
