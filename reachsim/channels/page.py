@@ -45,7 +45,6 @@ from reachsim.model.exposure import (
     buy_impressions,
     geometric_gaps,
     organic_positions,
-    respond,
     respond_once,
     uniform_impressions,
 )
@@ -71,11 +70,16 @@ _NONE = np.empty(0, dtype=np.int64)
 
 
 def _union(rows: np.ndarray, more: np.ndarray) -> np.ndarray:
-    """``rows`` (distinct) and those of ``more`` that are not among them, in no particular order."""
+    """``rows`` (distinct) and those of ``more`` (repeats allowed) that are not among them, in no particular
+    order."""
     if rows.size + more.size > 4096:
         return np.union1d(rows, more)
     have = set(rows.tolist())
-    new = [row for row in more.tolist() if row not in have]
+    new = []
+    for row in more.tolist():
+        if row not in have:
+            have.add(row)
+            new.append(row)
     return np.concatenate((rows, np.array(new, dtype=rows.dtype))) if new else rows
 
 
@@ -716,10 +720,10 @@ class PageChannel(Channel):
         """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
 
         The people exposed are the fans at some positions of the fan list and some non-fans; their records are read
-        with one gather from each store and written back with one scatter each. Everyone exposed takes a first
-        delivery together, one uniform each deciding engagement and unfollow (:func:`respond_once`); the few who
-        received more (a boost's repeats, a fan both sighted and boosted) then take the rest in rounds
-        (:func:`respond`), from the stock the first left. Consumer rows are looked up only for those who engage,
+        with one gather from each store and written back with one scatter each. Every delivery is decided in one
+        call, one uniform each deciding engagement and unfollow (:func:`respond_once`): the first to everyone
+        exposed, and the further ones of the few who received more (a boost's repeats, a fan both sighted and
+        boosted), the j-th of them at the stock F + j. Consumer rows are looked up only for those who engage,
         unfollow or see the Page for the first time."""
         p, ctx = self.params, self.ctx
         self._hand_over()
@@ -800,32 +804,49 @@ class PageChannel(Channel):
         self._roundings += 3 if extra is None else 4
         bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
         self._scaled_bound += most / scale
-        # The first delivery to everyone, on the stocks as stored, scaled by 1/scale: exp(−s·F) = exp(−(s·scale)·
-        # F/scale) and likewise the unfollow hazard, so the strengths take the scale rather than every stock (one
-        # pass over the records less).
+        # Every delivery at once, on the stocks as stored, scaled by 1/scale: exp(−s·F) = exp(−(s·scale)·F/scale)
+        # and likewise the unfollow hazard, so the strengths take the scale rather than every stock (one pass over
+        # the records less). The first delivery to each row sees its stock F; the further ones of a row with more
+        # (its j-th, j ≥ 1) see F + j whatever the earlier ones did, so each is one more independent delivery, of
+        # the stock F + j, in the same call: rows ``size …`` of the call are those deliveries, of rows ``again``.
+        stock, can_opt_out = state[:, 0], was_fan
+        if extra is None:
+            again = _NONE
+        else:
+            again = np.repeat(multi, extra) if most > 2 else multi
+            if most > 2:  # j = 1 … extra_i for each row: a running count restarted at each row's first
+                steps = np.ones(again.size, dtype=np.float32)
+                starts = np.cumsum(extra)[:-1]
+                steps[starts] = np.subtract(1, extra[:-1], dtype=np.float32)
+                more_stock = np.cumsum(steps, dtype=np.float32)
+                more_stock *= np.float32(1.0 / scale)
+                more_stock += stock[again]
+            else:  # one more delivery each (the usual case): F + 1
+                more_stock = stock[again] + np.float32(1.0 / scale)
+            stock = np.concatenate((stock, more_stock))
+            probability = np.concatenate((probability, probability[again]))
+            if was_fan is not None:
+                can_opt_out = np.concatenate((was_fan, was_fan[again]))
+            bound = (bound + most - 1) * (1.0 + 2.0**-22)  # F + j, and the rounding of adding j/scale
         engaged_rows, out_rows = respond_once(
-            self._rng_response, state[:, 0], probability, strength=strength * scale,
+            self._rng_response, stock, probability, strength=strength * scale,
             optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
-            can_opt_out=was_fan, stock_bound=bound / scale,
+            can_opt_out=can_opt_out, stock_bound=bound / scale,
         )
         state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
         seen += np.uint32(1)
         each = engaged_rows  # one entry per engagement: a person who engaged twice is in it twice
-        if extra is not None:  # the further deliveries, from F + 1 (their stocks decayed to now)
-            response = respond(
-                self._rng_response, extra, state[multi, 0] * np.float32(scale), probability[multi],
-                strength=strength, optout=p.unfollow.probability,
-                optout_fatigue_strength=p.unfollow.fatigue_strength,
-                can_opt_out=None if was_fan is None else was_fan[multi],
-            )
-            state[multi, 0] = response.stock * np.float32(1.0 / scale)
+        if extra is not None:  # the further deliveries: F + 1 + extra, and the rows they engaged or unfollowed
+            state[multi, 0] += extra.astype(np.float32) * np.float32(1.0 / scale)
             seen[multi] += extra.astype(np.uint32)
-            again = response.engagements.nonzero()[0]
-            if again.size:
-                each = np.concatenate((engaged_rows, np.repeat(multi[again], response.engagements[again])))
-                engaged_rows = _union(engaged_rows, multi[again])
-            if response.opted_out.any():
-                out_rows = _union(out_rows, multi[response.opted_out])
+            if engaged_rows.size and engaged_rows[-1] >= size:
+                split = int(engaged_rows.searchsorted(size))
+                each = engaged_rows.copy()
+                each[split:] = again[engaged_rows[split:] - size]
+                engaged_rows = _union(engaged_rows[:split], each[split:])
+            if out_rows.size and out_rows[-1] >= size:
+                split = int(out_rows.searchsorted(size))
+                out_rows = _union(out_rows[:split], again[out_rows[split:] - size])
         fan_records[at] = record[:k_fans]
         if others.size:
             records[others] = record[k_fans:]

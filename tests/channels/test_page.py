@@ -284,6 +284,25 @@ def test_fatigue_within_one_boost() -> None:
     np.testing.assert_allclose(sim.channels[0].fatigue, counts)  # F ← F + 1 per impression
 
 
+def test_unfollows_within_one_boost() -> None:
+    """A fan's impressions of one post see the stocks 0, 1, 2, … and each carries the unfollow hazard
+    u·(1 + fs·j) independently: a fan with c impressions unfollows with 1 − Π_(j < c) (1 − u·(1 + fs·j))."""
+    size, u, fs = 20_000, 0.01, 1.5
+    sc = scenario(
+        page(initial_fans=size, posts={"every_days": 1}, boost={"budget_per_post": 600, "cpm": 10, "target": "fans"},
+             engagement={"probability": 0.2, "fatigue": {"half_life_days": 3, "strength": 0.4}},
+             unfollow={"probability": u, "fatigue_strength": fs}),
+        size=size,
+        horizon=1,
+    )
+    result, sim = run(sc)
+    counts = sim.channels[0].exposures().astype(int)
+    assert counts.sum() == 60_000 and counts.max() > 4
+    stay = np.cumprod([1 - u * (1 + fs * j) for j in range(counts.max())])
+    probability = 1 - stay[counts[counts > 0] - 1]
+    assert_bernoulli_sum(result.series["page", "left"][0], probability, what="unfollows within a boost")
+
+
 @pytest.mark.parametrize("target", ["fans", "market"])
 def test_fatigue_of_fans_both_sighted_and_boosted(target: str) -> None:
     """A fan sighted organically and boosted by the same post has one row with all its deliveries: the stocks
