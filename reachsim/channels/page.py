@@ -322,7 +322,6 @@ class PageChannel(Channel):
     def start(self) -> None:
         ctx, n = self.ctx, self.ctx.population.size
         p = self.params
-        self.fan = np.zeros(n, dtype=bool)
         self.left = np.zeros(n, dtype=bool)  # unfollowed: not re-acquired
         self.never_fan = np.ones(n, dtype=bool)  # may still become a fan (neither fan nor left)
         # One 16-byte record per person, so that a post reads and writes each person's state with one gather and
@@ -351,10 +350,9 @@ class PageChannel(Channel):
         # since they were 0, at most three a post or rebase, which the bound's margin covers.
         self._scaled_bound = 0.0
         self._roundings = 0
-        # The fans as a dense list (positions 0 … fans − 1, any order) and each consumer's position in it (−1: not
-        # a fan); unfollows swap the last fan into the hole.
+        # The fans as a dense list (positions 0 … fans − 1, any order; each one's position + 1 is in its record by
+        # row, _listed); unfollows swap the last fan into the hole.
         self.fan_list = np.empty(self._fan_store.shape[0], dtype=np.int32)
-        self.fan_position = np.full(n, -1, dtype=np.int32)
         self.fans = 0
         self.ever_fans = 0
         self._credit = NO_CREDIT
@@ -445,6 +443,16 @@ class PageChannel(Channel):
         """A store's records as one complex128 each (for gathers and scatters of whole records)."""
         return store.view(np.complex128).reshape(store.shape[0])
 
+    @property
+    def fan(self) -> np.ndarray:
+        """Whether each consumer is a fan now (a new array)."""
+        return self._listed != 0
+
+    @property
+    def fan_position(self) -> np.ndarray:
+        """Each consumer's position in the fan list, −1 for non-fans (a new array)."""
+        return self._listed - 1
+
     def _follow(self, idx: np.ndarray, t: float, source: str, *, since: float | None = None) -> None:
         """Make fans of those in ``idx`` (distinct) who are not fans and never unfollowed, from ``source``."""
         idx = idx[self.never_fan[idx]]
@@ -456,7 +464,6 @@ class PageChannel(Channel):
 
     def _join(self, idx: np.ndarray, since: float | np.ndarray) -> None:
         """Make fans of ``idx`` (distinct, none a fan or a leaver), fans since ``since`` (a time or one each)."""
-        self.fan[idx] = True
         self.never_fan[idx] = False
         start, end = self.fans, self.fans + idx.size
         if end > self.fan_list.size:
@@ -465,10 +472,7 @@ class PageChannel(Channel):
         self._fan_records[start:end] = self._pop_records[idx]
         self._fan_store[start:end, 2] = since
         self._unseen_fans += idx.size - int(np.count_nonzero(self._fan_seen[start:end]))
-        positions = np.arange(start, end, dtype=np.int32)
-        self.fan_position[idx] = positions
-        positions += 1
-        self._listed[idx] = positions
+        self._listed[idx] = np.arange(start + 1, end + 1, dtype=np.int32)  # position + 1
         self.fans = end
         self.ever_fans += idx.size
         if self._ads_on:
@@ -477,7 +481,7 @@ class PageChannel(Channel):
     def _grow(self, end: int) -> None:
         """Room for ``end`` fans in the fan list and store: grown by half, never beyond the market."""
         start = self.fans
-        size = min(self.fan.size, max(end, self.fan_list.size * 3 // 2))
+        size = min(self.never_fan.size, max(end, self.fan_list.size * 3 // 2))
         grown = np.empty(size, dtype=np.int32)
         grown[:start] = self.fan_list[:start]
         self.fan_list = grown
@@ -491,18 +495,16 @@ class PageChannel(Channel):
         store by row, and the last fans of the list (with their records) fill their places."""
         fan_records = self._fan_records
         if idx.size <= FEW_UNFOLLOWS:  # the usual case: a swap or a few, in scalars (the same moves as below)
-            fan, position, fan_list, listed = self.fan, self.fan_position, self.fan_list, self._listed
-            rows = [row for row in idx.tolist() if fan[row]]
+            fan_list, listed = self.fan_list, self._listed
+            rows = [row for row in idx.tolist() if listed[row]]
             if not rows:
                 return
             holes = []
             for row in rows:
-                hole = int(position[row])
+                hole = int(listed[row]) - 1
                 self._pop_records[row] = fan_records[hole]
                 listed[row] = 0
-                fan[row] = False
                 self.left[row] = True
-                position[row] = -1
                 holes.append(hole)
             holes.sort()
             end = self.fans - len(rows)
@@ -512,21 +514,22 @@ class PageChannel(Channel):
                 moved = int(fan_list[source])
                 fan_list[hole] = moved
                 fan_records[hole] = fan_records[source]
-                position[moved] = hole
                 listed[moved] = hole + 1
             self.fans = end
             self.ctx.flow("left", len(rows))
             return
-        idx = idx[self.fan[idx]]
-        if idx.size == 0:
+        positions = self._listed[idx]  # + 1; 0 for those who are not fans
+        fans = positions.nonzero()[0]
+        if fans.size == 0:
             return
-        self.fan[idx] = False
+        if fans.size < idx.size:
+            idx, positions = idx[fans], positions[fans]
+        positions -= 1
         self.left[idx] = True
         end = self.fans - idx.size
-        self._pop_records[idx] = fan_records[self.fan_position[idx]]
+        self._pop_records[idx] = fan_records[positions]
         self._listed[idx] = 0
-        holes = np.sort(self.fan_position[idx])
-        self.fan_position[idx] = -1
+        holes = np.sort(positions)
         tail = np.ones(idx.size, dtype=bool)
         tail[holes[holes >= end] - end] = False
         low = holes[holes < end]
@@ -535,7 +538,6 @@ class PageChannel(Channel):
             moved = self.fan_list[sources]
             self.fan_list[low] = moved
             fan_records[low] = fan_records[sources]
-            self.fan_position[moved] = low
             self._listed[moved] = low + 1
         self.fans = end
         self.ctx.flow("left", idx.size)
@@ -799,7 +801,7 @@ class PageChannel(Channel):
         # Reached by the Page for the first time (everyone else was marked reached before).
         first = (seen == 0).nonzero()[0] if self._unseen_fans or others.size else _NONE
         if first.size:
-            self._unseen_fans -= int(np.count_nonzero(first < k_fans))
+            self._unseen_fans -= int(np.count_nonzero(first < k_fans)) if others.size else first.size
         # the float32 operations on a stock this post: three, and one more for those with further deliveries
         self._roundings += 3 if extra is None else 4
         bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)

@@ -74,6 +74,15 @@ def assert_bernoulli_sum(observed: float, probabilities: np.ndarray | float, n: 
     assert abs(observed - mean) <= Z * sd + 1e-9, f"{what}: observed {observed}, expected {mean:.6g} ± {Z * sd:.3g}"
 
 
+def assert_positions_kept(channel: PageChannel) -> None:
+    """Every record by row says where its fan is in the fan list (position + 1; 0 for non-fans and leavers)."""
+    listed = channel._store.view(np.int32)[:, 2]
+    expected = np.zeros_like(listed)
+    expected[channel.fan_list[: channel.fans]] = np.arange(1, channel.fans + 1)
+    np.testing.assert_array_equal(listed, expected)
+    assert not np.any(channel.fan & (channel.left | channel.never_fan))
+
+
 # -- registration and parameters --------------------------------------------------------------------------------
 
 
@@ -324,7 +333,7 @@ def test_fatigue_of_fans_both_sighted_and_boosted(target: str) -> None:
                                   for j in range(counts.max())])
     assert_bernoulli_sum(result.series["page", "engagements"][0], probability, what="engagements of one post")
     np.testing.assert_allclose(channel.fatigue, counts)  # F ← F + 1 per delivery
-    np.testing.assert_array_equal(channel._store.view(np.int32)[:, 2], channel.fan_position + 1)
+    assert_positions_kept(channel)
 
 
 # -- audience: follows, unfollows, organic growth, other channels -----------------------------------------------
@@ -613,7 +622,7 @@ def test_a_few_unfollows_make_the_moves_of_many(monkeypatch: pytest.MonkeyPatch)
         states.append((result.series["page", "left"].sum(), channel.fan_list[: channel.fans].copy(),
                        channel.fan_position.copy(), channel.exposures(), channel.fatigue))
         # every record by row says where its fan is (position + 1; 0 for non-fans and leavers)
-        np.testing.assert_array_equal(channel._store.view(np.int32)[:, 2], channel.fan_position + 1)
+        assert_positions_kept(channel)
     (left, *state), (left_again, *state_again) = states
     assert left == left_again > 20
     for a, b in zip(state, state_again, strict=True):

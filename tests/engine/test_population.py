@@ -133,3 +133,20 @@ def test_uniform_rows_list_the_eligible_when_they_are_few() -> None:
     rows = UniformRows(np.random.default_rng(1), mask.size).sample(mask, 3, 3)
     np.testing.assert_array_equal(np.sort(rows), [3, 500, 999])
     assert UniformRows(np.random.default_rng(1), mask.size).sample(mask, 3, 0).size == 0
+
+
+def test_mark_reached_counts_the_first_reach_of_each_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether applied whole or in pieces, marking counts the rows not reached before, and marks them."""
+    import reachsim.engine.population as population
+
+    rng = np.random.default_rng(4)
+    batches = [rng.choice(1_000, size=k, replace=False) for k in (10, 300, 600, 900)]
+    for piece in (population.MARK_PIECE, 7):
+        monkeypatch.setattr(population, "MARK_PIECE", piece)
+        people = Population(1_000, [1.0], [0.5])
+        reached = np.zeros(1_000, dtype=bool)
+        for idx in batches:
+            assert people.mark_reached(idx) == np.count_nonzero(~reached[idx])
+            reached[idx] = True
+            np.testing.assert_array_equal(people.reached, reached)
+        assert people.unique_reach() == np.count_nonzero(reached)
