@@ -45,7 +45,6 @@ from reachsim.model.exposure import (
     buy_impressions,
     geometric_gaps,
     organic_positions,
-    respond,
     respond_once,
     uniform_impressions,
 )
@@ -71,11 +70,16 @@ _NONE = np.empty(0, dtype=np.int64)
 
 
 def _union(rows: np.ndarray, more: np.ndarray) -> np.ndarray:
-    """``rows`` (distinct) and those of ``more`` that are not among them, in no particular order."""
+    """``rows`` (distinct) and those of ``more`` (repeats allowed) that are not among them, in no particular
+    order."""
     if rows.size + more.size > 4096:
         return np.union1d(rows, more)
     have = set(rows.tolist())
-    new = [row for row in more.tolist() if row not in have]
+    new = []
+    for row in more.tolist():
+        if row not in have:
+            have.add(row)
+            new.append(row)
     return np.concatenate((rows, np.array(new, dtype=rows.dtype))) if new else rows
 
 
@@ -135,6 +139,28 @@ class Sightings:
         """Gaps to sum for ``trials`` trials: enough to pass them but in about one post in 30,000."""
         mean = trials * r
         return int(mean + 4.0 * math.sqrt(mean) + 16)
+
+
+class PoissonCounts:
+    """Poisson(λ) counts drawn ahead in blocks and handed out one at a time (a day's organic fans): a day costs no
+    NumPy call. The counts are independent of everything before they are handed out, so handing out the next is
+    the same as drawing it then; those drawn for another λ are dropped unused."""
+
+    BLOCK = 256
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self._rate = -1.0
+        self._counts: list[int] = []
+        self._next = 0
+
+    def next(self, rate: float) -> int:
+        if rate != self._rate or self._next == len(self._counts):
+            self._rate, self._next = rate, 0
+            self._counts = self.rng.poisson(rate, size=self.BLOCK).tolist()
+        k = self._counts[self._next]
+        self._next += 1
+        return k
 
 
 class Posts(StrictModel):
@@ -296,7 +322,6 @@ class PageChannel(Channel):
     def start(self) -> None:
         ctx, n = self.ctx, self.ctx.population.size
         p = self.params
-        self.fan = np.zeros(n, dtype=bool)
         self.left = np.zeros(n, dtype=bool)  # unfollowed: not re-acquired
         self.never_fan = np.ones(n, dtype=bool)  # may still become a fan (neither fan nor left)
         # One 16-byte record per person, so that a post reads and writes each person's state with one gather and
@@ -325,15 +350,19 @@ class PageChannel(Channel):
         # since they were 0, at most three a post or rebase, which the bound's margin covers.
         self._scaled_bound = 0.0
         self._roundings = 0
-        # The fans as a dense list (positions 0 … fans − 1, any order) and each consumer's position in it (−1: not
-        # a fan); unfollows swap the last fan into the hole.
+        # The fans as a dense list (positions 0 … fans − 1, any order; each one's position + 1 is in its record by
+        # row, _listed); unfollows swap the last fan into the hole.
         self.fan_list = np.empty(self._fan_store.shape[0], dtype=np.int32)
-        self.fan_position = np.full(n, -1, dtype=np.int32)
         self.fans = 0
         self.ever_fans = 0
         self._credit = NO_CREDIT
         self._rng_fans = ctx.rng("fans")
-        self._organic_rows = UniformRows(self._rng_fans, n)  # a day's organic fans: candidates drawn in blocks
+        # Organic fans are drawn as a count each day and named at the next hand-over (:meth:`_hand_over`): the days
+        # drawn since, their counts (pending in all) and the counts drawn ahead for the current rate
+        self._organic_rows = UniformRows(self._rng_fans, n)  # who: candidates drawn in blocks
+        self._organic_counts = PoissonCounts(ctx.rng("fans/counts"))
+        self._pending_days: list[tuple[float, int]] = []
+        self._pending = 0
         self._sightings = Sightings(ctx.rng("organic"))
         self._rng_boost = ctx.rng("boost")
         self._rng_response = ctx.rng("response")
@@ -391,7 +420,7 @@ class PageChannel(Channel):
 
     # -- audience -------------------------------------------------------------------------------------------
     def audience(self) -> float:
-        return float(self.fans)
+        return float(self.fans + self._pending)  # those drawn as counts are fans from their day on
 
     def exposures(self) -> np.ndarray:
         return self._column(3, np.uint32)
@@ -404,6 +433,7 @@ class PageChannel(Channel):
 
     def _column(self, field: int, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
         """One field of every consumer's record, by population row (a copy: fans' records are in the fan store)."""
+        self._hand_over()
         column = self._store.view(dtype)[:, field].copy()
         column[self.fan_list[: self.fans]] = self._fan_store.view(dtype)[: self.fans, field]
         return column
@@ -413,36 +443,45 @@ class PageChannel(Channel):
         """A store's records as one complex128 each (for gathers and scatters of whole records)."""
         return store.view(np.complex128).reshape(store.shape[0])
 
+    @property
+    def fan(self) -> np.ndarray:
+        """Whether each consumer is a fan now (a new array)."""
+        return self._listed != 0
+
+    @property
+    def fan_position(self) -> np.ndarray:
+        """Each consumer's position in the fan list, −1 for non-fans (a new array)."""
+        return self._listed - 1
+
     def _follow(self, idx: np.ndarray, t: float, source: str, *, since: float | None = None) -> None:
-        """Make fans of those in ``idx`` (distinct) who are not fans and never unfollowed."""
+        """Make fans of those in ``idx`` (distinct) who are not fans and never unfollowed, from ``source``."""
         idx = idx[self.never_fan[idx]]
         if idx.size == 0:
             return
-        source = source if source in SOURCES else "other"
-        self.fan[idx] = True
+        self._join(idx, t if since is None else since)
+        self.ctx.flow("joined", idx.size)
+        self.ctx.flow(f"joined_{source if source in SOURCES else 'other'}", idx.size)
+
+    def _join(self, idx: np.ndarray, since: float | np.ndarray) -> None:
+        """Make fans of ``idx`` (distinct, none a fan or a leaver), fans since ``since`` (a time or one each)."""
         self.never_fan[idx] = False
         start, end = self.fans, self.fans + idx.size
         if end > self.fan_list.size:
             self._grow(end)
         self.fan_list[start:end] = idx
         self._fan_records[start:end] = self._pop_records[idx]
-        self._fan_store[start:end, 2] = t if since is None else since
+        self._fan_store[start:end, 2] = since
         self._unseen_fans += idx.size - int(np.count_nonzero(self._fan_seen[start:end]))
-        positions = np.arange(start, end, dtype=np.int32)
-        self.fan_position[idx] = positions
-        positions += 1
-        self._listed[idx] = positions
+        self._listed[idx] = np.arange(start + 1, end + 1, dtype=np.int32)  # position + 1
         self.fans = end
         self.ever_fans += idx.size
         if self._ads_on:
             self._never_by_class -= np.bincount(self._klass[idx], minlength=self._never_by_class.size)
-        self.ctx.flow("joined", idx.size)
-        self.ctx.flow(f"joined_{source}", idx.size)
 
     def _grow(self, end: int) -> None:
         """Room for ``end`` fans in the fan list and store: grown by half, never beyond the market."""
         start = self.fans
-        size = min(self.fan.size, max(end, self.fan_list.size * 3 // 2))
+        size = min(self.never_fan.size, max(end, self.fan_list.size * 3 // 2))
         grown = np.empty(size, dtype=np.int32)
         grown[:start] = self.fan_list[:start]
         self.fan_list = grown
@@ -456,18 +495,16 @@ class PageChannel(Channel):
         store by row, and the last fans of the list (with their records) fill their places."""
         fan_records = self._fan_records
         if idx.size <= FEW_UNFOLLOWS:  # the usual case: a swap or a few, in scalars (the same moves as below)
-            fan, position, fan_list, listed = self.fan, self.fan_position, self.fan_list, self._listed
-            rows = [row for row in idx.tolist() if fan[row]]
+            fan_list, listed = self.fan_list, self._listed
+            rows = [row for row in idx.tolist() if listed[row]]
             if not rows:
                 return
             holes = []
             for row in rows:
-                hole = int(position[row])
+                hole = int(listed[row]) - 1
                 self._pop_records[row] = fan_records[hole]
                 listed[row] = 0
-                fan[row] = False
                 self.left[row] = True
-                position[row] = -1
                 holes.append(hole)
             holes.sort()
             end = self.fans - len(rows)
@@ -477,21 +514,22 @@ class PageChannel(Channel):
                 moved = int(fan_list[source])
                 fan_list[hole] = moved
                 fan_records[hole] = fan_records[source]
-                position[moved] = hole
                 listed[moved] = hole + 1
             self.fans = end
             self.ctx.flow("left", len(rows))
             return
-        idx = idx[self.fan[idx]]
-        if idx.size == 0:
+        positions = self._listed[idx]  # + 1; 0 for those who are not fans
+        fans = positions.nonzero()[0]
+        if fans.size == 0:
             return
-        self.fan[idx] = False
+        if fans.size < idx.size:
+            idx, positions = idx[fans], positions[fans]
+        positions -= 1
         self.left[idx] = True
         end = self.fans - idx.size
-        self._pop_records[idx] = fan_records[self.fan_position[idx]]
+        self._pop_records[idx] = fan_records[positions]
         self._listed[idx] = 0
-        holes = np.sort(self.fan_position[idx])
-        self.fan_position[idx] = -1
+        holes = np.sort(positions)
         tail = np.ones(idx.size, dtype=bool)
         tail[holes[holes >= end] - end] = False
         low = holes[holes < end]
@@ -500,12 +538,12 @@ class PageChannel(Channel):
             moved = self.fan_list[sources]
             self.fan_list[low] = moved
             fan_records[low] = fan_records[sources]
-            self.fan_position[moved] = low
             self._listed[moved] = low + 1
         self.fans = end
         self.ctx.flow("left", idx.size)
 
     def _on_follow(self, payload: dict[str, Any]) -> None:
+        self._hand_over()  # the days drawn so far chose among who was never a fan before these follows
         idx = np.unique(np.asarray(payload["idx"], dtype=np.int64))
         self._follow(idx, payload["t"], payload.get("source", "other"))
 
@@ -519,19 +557,44 @@ class PageChannel(Channel):
         self.ctx.every(self._daily, first=first, interval=lambda: 1.0, slot=0)
 
     def set_param(self, path: str, value: float) -> None:
+        self._hand_over()  # the days drawn so far under the parameters they were drawn with
         super().set_param(path, value)
         if not self._daily_on and self._needs_daily():  # organic fans from today on (timeline entries come first)
             self._start_daily(self.ctx.env.now)
 
     def _daily(self, t: float) -> None:
+        """A day's organic fans, as a count: who they are is drawn at the next hand-over (:meth:`_hand_over`),
+        the day's flows are recorded now. Then the day's follow ads."""
         rate = self.params.organic_fans_per_day
-        k = int(self._rng_fans.poisson(rate)) if rate else 0
-        if k:
-            eligible = self.ctx.population.size - self.ever_fans
-            self._follow(self._organic_rows.sample(self.never_fan, eligible, k), t, "organic")
+        if rate:
+            k = min(self._organic_counts.next(rate), self.ctx.population.size - self.ever_fans - self._pending)
+            if k > 0:
+                self._pending += k
+                self._pending_days.append((t, k))
+                self.ctx.flow("joined", k)
+                self.ctx.flow("joined_organic", k)
         ads = self.params.follow_ads
         if self._ads_on and ads is not None and not self.ctx.paid_stopped:  # no follow ads in the run-out
+            self._hand_over()
             self._follow_ads(t, ads)
+
+    def _hand_over(self) -> None:
+        """Name the organic fans of the days drawn as counts since the last hand-over, all in one draw, each a fan
+        since their own day.
+
+        Given the days' counts, the consumers who were never fans are exchangeable, and nothing changed who they
+        are since those days (everything that does, or that reads the fans, hands the days over first): so ``k``
+        of them drawn uniformly at once, in random order, and dealt out in order to the days, have the law of a
+        uniform draw per day among those each day left."""
+        if not self._pending:
+            return
+        days, k = self._pending_days, self._pending
+        self._pending_days, self._pending = [], 0
+        people = self._organic_rows.sample(self.never_fan, self.ctx.population.size - self.ever_fans, k)
+        if len(days) == 1:
+            self._join(people, days[0][0])
+        else:
+            self._join(people, np.repeat([t for t, _ in days], [n for _, n in days]))
 
     # -- daily: follow ads -----------------------------------------------------------------------------------
     def _follow_ads(self, t: float, ads: ImpressionAcquisition) -> None:
@@ -659,12 +722,13 @@ class PageChannel(Channel):
         """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
 
         The people exposed are the fans at some positions of the fan list and some non-fans; their records are read
-        with one gather from each store and written back with one scatter each. Everyone exposed takes a first
-        delivery together, one uniform each deciding engagement and unfollow (:func:`respond_once`); the few who
-        received more (a boost's repeats, a fan both sighted and boosted) then take the rest in rounds
-        (:func:`respond`), from the stock the first left. Consumer rows are looked up only for those who engage,
+        with one gather from each store and written back with one scatter each. Every delivery is decided in one
+        call, one uniform each deciding engagement and unfollow (:func:`respond_once`): the first to everyone
+        exposed, and the further ones of the few who received more (a boost's repeats, a fan both sighted and
+        boosted), the j-th of them at the stock F + j. Consumer rows are looked up only for those who engage,
         unfollow or see the Page for the first time."""
         p, ctx = self.params, self.ctx
+        self._hand_over()
         ctx.cost("content", p.content_cost_per_post)
         eng = p.engagement
         # both before any record is read (the boost reads the non-fans'): they may rewrite the stores
@@ -737,37 +801,54 @@ class PageChannel(Channel):
         # Reached by the Page for the first time (everyone else was marked reached before).
         first = (seen == 0).nonzero()[0] if self._unseen_fans or others.size else _NONE
         if first.size:
-            self._unseen_fans -= int(np.count_nonzero(first < k_fans))
+            self._unseen_fans -= int(np.count_nonzero(first < k_fans)) if others.size else first.size
         # the float32 operations on a stock this post: three, and one more for those with further deliveries
         self._roundings += 3 if extra is None else 4
         bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
         self._scaled_bound += most / scale
-        # The first delivery to everyone, on the stocks as stored, scaled by 1/scale: exp(−s·F) = exp(−(s·scale)·
-        # F/scale) and likewise the unfollow hazard, so the strengths take the scale rather than every stock (one
-        # pass over the records less).
+        # Every delivery at once, on the stocks as stored, scaled by 1/scale: exp(−s·F) = exp(−(s·scale)·F/scale)
+        # and likewise the unfollow hazard, so the strengths take the scale rather than every stock (one pass over
+        # the records less). The first delivery to each row sees its stock F; the further ones of a row with more
+        # (its j-th, j ≥ 1) see F + j whatever the earlier ones did, so each is one more independent delivery, of
+        # the stock F + j, in the same call: rows ``size …`` of the call are those deliveries, of rows ``again``.
+        stock, can_opt_out = state[:, 0], was_fan
+        if extra is None:
+            again = _NONE
+        else:
+            again = np.repeat(multi, extra) if most > 2 else multi
+            if most > 2:  # j = 1 … extra_i for each row: a running count restarted at each row's first
+                steps = np.ones(again.size, dtype=np.float32)
+                starts = np.cumsum(extra)[:-1]
+                steps[starts] = np.subtract(1, extra[:-1], dtype=np.float32)
+                more_stock = np.cumsum(steps, dtype=np.float32)
+                more_stock *= np.float32(1.0 / scale)
+                more_stock += stock[again]
+            else:  # one more delivery each (the usual case): F + 1
+                more_stock = stock[again] + np.float32(1.0 / scale)
+            stock = np.concatenate((stock, more_stock))
+            probability = np.concatenate((probability, probability[again]))
+            if was_fan is not None:
+                can_opt_out = np.concatenate((was_fan, was_fan[again]))
+            bound = (bound + most - 1) * (1.0 + 2.0**-22)  # F + j, and the rounding of adding j/scale
         engaged_rows, out_rows = respond_once(
-            self._rng_response, state[:, 0], probability, strength=strength * scale,
+            self._rng_response, stock, probability, strength=strength * scale,
             optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
-            can_opt_out=was_fan, stock_bound=bound / scale,
+            can_opt_out=can_opt_out, stock_bound=bound / scale,
         )
         state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
         seen += np.uint32(1)
         each = engaged_rows  # one entry per engagement: a person who engaged twice is in it twice
-        if extra is not None:  # the further deliveries, from F + 1 (their stocks decayed to now)
-            response = respond(
-                self._rng_response, extra, state[multi, 0] * np.float32(scale), probability[multi],
-                strength=strength, optout=p.unfollow.probability,
-                optout_fatigue_strength=p.unfollow.fatigue_strength,
-                can_opt_out=None if was_fan is None else was_fan[multi],
-            )
-            state[multi, 0] = response.stock * np.float32(1.0 / scale)
+        if extra is not None:  # the further deliveries: F + 1 + extra, and the rows they engaged or unfollowed
+            state[multi, 0] += extra.astype(np.float32) * np.float32(1.0 / scale)
             seen[multi] += extra.astype(np.uint32)
-            again = response.engagements.nonzero()[0]
-            if again.size:
-                each = np.concatenate((engaged_rows, np.repeat(multi[again], response.engagements[again])))
-                engaged_rows = _union(engaged_rows, multi[again])
-            if response.opted_out.any():
-                out_rows = _union(out_rows, multi[response.opted_out])
+            if engaged_rows.size and engaged_rows[-1] >= size:
+                split = int(engaged_rows.searchsorted(size))
+                each = engaged_rows.copy()
+                each[split:] = again[engaged_rows[split:] - size]
+                engaged_rows = _union(engaged_rows[:split], each[split:])
+            if out_rows.size and out_rows[-1] >= size:
+                split = int(out_rows.searchsorted(size))
+                out_rows = _union(out_rows[:split], again[out_rows[split:] - size])
         fan_records[at] = record[:k_fans]
         if others.size:
             records[others] = record[k_fans:]

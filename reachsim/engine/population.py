@@ -60,7 +60,13 @@ class Population:
     def mark_reached(self, idx: np.ndarray) -> int:
         """Record an exposure to any channel; return how many were reached for the first time.
 
-        Applied in pieces, so that a whole-market first broadcast allocates no market-sized temporaries."""
+        Applied in pieces, so that a whole-market first broadcast allocates no market-sized temporaries; a piece's
+        count is its size less those reached before (three NumPy calls: a post's few thousand cost no more)."""
+        if idx.size <= MARK_PIECE:
+            count = idx.size - int(np.count_nonzero(self.reached[idx]))
+            if count:
+                self.reached[idx] = True
+            return count
         count = 0
         for a in range(0, idx.size, MARK_PIECE):
             part = idx[a : a + MARK_PIECE]
@@ -108,7 +114,7 @@ FEW_ROWS = 256
 
 class UniformRows:
     """Uniform random rows of ``0 … size − 1`` drawn from ``rng`` a block at a time and handed out in order, for a
-    caller that samples a few rows every day (a Page's organic fans): a day's draws cost no NumPy call.
+    caller that samples a few rows at a time (a Page's organic fans): a sample costs no NumPy call.
 
     The rows of a block are independent of everything that happened before they are handed out, so handing out
     the next ones is the same as drawing them then."""
@@ -119,17 +125,18 @@ class UniformRows:
         self._next = 0
 
     def sample(self, mask: np.ndarray, count: int, k: int) -> np.ndarray:
-        """``k`` distinct rows drawn uniformly from the rows where ``mask`` is True (``count`` of them), sorted.
+        """``k`` distinct rows drawn uniformly from the rows where ``mask`` is True (``count`` of them), in random
+        order (a uniform ordered tuple: dealing them out in turn is a uniform deal).
 
         While those rows are a fair share of the population, uniform rows are taken in turn and the first ``k``
-        distinct ones that qualify are kept (a uniform k-subset, as in :func:`sample_rows`); otherwise
-        :func:`sample_rows` lists the qualifying rows and chooses from them."""
+        distinct ones that qualify are kept, in the order they came: each is uniform among the qualifying rows
+        not kept yet. Otherwise the qualifying rows are listed and ``k`` chosen from them without replacement."""
         k = min(int(k), int(count))
         if k <= 0:
             return np.empty(0, dtype=np.int64)
         if count < 0.05 * mask.size or k > min(0.25 * count, FEW_ROWS):
-            return sample_rows(mask, count, k, self.rng)
-        kept: set[int] = set()
+            return self.rng.choice(np.flatnonzero(mask), size=k, replace=False)
+        kept: dict[int, None] = {}  # insertion-ordered
         rows, taken = self._rows, self._next
         while len(kept) < k:
             if taken == len(rows):
@@ -138,9 +145,9 @@ class UniformRows:
             row = rows[taken]
             taken += 1
             if mask[row]:
-                kept.add(row)
+                kept[row] = None
         self._next = taken
-        return np.array(sorted(kept), dtype=np.int64)
+        return np.fromiter(kept, dtype=np.int64, count=k)
 
 
 #: Rows per piece of :func:`sorted_subset` (2 MiB of int64 indices).

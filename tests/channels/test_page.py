@@ -74,6 +74,15 @@ def assert_bernoulli_sum(observed: float, probabilities: np.ndarray | float, n: 
     assert abs(observed - mean) <= Z * sd + 1e-9, f"{what}: observed {observed}, expected {mean:.6g} ± {Z * sd:.3g}"
 
 
+def assert_positions_kept(channel: PageChannel) -> None:
+    """Every record by row says where its fan is in the fan list (position + 1; 0 for non-fans and leavers)."""
+    listed = channel._store.view(np.int32)[:, 2]
+    expected = np.zeros_like(listed)
+    expected[channel.fan_list[: channel.fans]] = np.arange(1, channel.fans + 1)
+    np.testing.assert_array_equal(listed, expected)
+    assert not np.any(channel.fan & (channel.left | channel.never_fan))
+
+
 # -- registration and parameters --------------------------------------------------------------------------------
 
 
@@ -284,6 +293,25 @@ def test_fatigue_within_one_boost() -> None:
     np.testing.assert_allclose(sim.channels[0].fatigue, counts)  # F ← F + 1 per impression
 
 
+def test_unfollows_within_one_boost() -> None:
+    """A fan's impressions of one post see the stocks 0, 1, 2, … and each carries the unfollow hazard
+    u·(1 + fs·j) independently: a fan with c impressions unfollows with 1 − Π_(j < c) (1 − u·(1 + fs·j))."""
+    size, u, fs = 20_000, 0.01, 1.5
+    sc = scenario(
+        page(initial_fans=size, posts={"every_days": 1}, boost={"budget_per_post": 600, "cpm": 10, "target": "fans"},
+             engagement={"probability": 0.2, "fatigue": {"half_life_days": 3, "strength": 0.4}},
+             unfollow={"probability": u, "fatigue_strength": fs}),
+        size=size,
+        horizon=1,
+    )
+    result, sim = run(sc)
+    counts = sim.channels[0].exposures().astype(int)
+    assert counts.sum() == 60_000 and counts.max() > 4
+    stay = np.cumprod([1 - u * (1 + fs * j) for j in range(counts.max())])
+    probability = 1 - stay[counts[counts > 0] - 1]
+    assert_bernoulli_sum(result.series["page", "left"][0], probability, what="unfollows within a boost")
+
+
 @pytest.mark.parametrize("target", ["fans", "market"])
 def test_fatigue_of_fans_both_sighted_and_boosted(target: str) -> None:
     """A fan sighted organically and boosted by the same post has one row with all its deliveries: the stocks
@@ -305,7 +333,7 @@ def test_fatigue_of_fans_both_sighted_and_boosted(target: str) -> None:
                                   for j in range(counts.max())])
     assert_bernoulli_sum(result.series["page", "engagements"][0], probability, what="engagements of one post")
     np.testing.assert_allclose(channel.fatigue, counts)  # F ← F + 1 per delivery
-    np.testing.assert_array_equal(channel._store.view(np.int32)[:, 2], channel.fan_position + 1)
+    assert_positions_kept(channel)
 
 
 # -- audience: follows, unfollows, organic growth, other channels -----------------------------------------------
@@ -354,6 +382,22 @@ def test_organic_fan_growth_is_poisson() -> None:
     joined = result.series["page", "joined_organic"].sum()
     assert abs(joined - rate * days) <= Z * math.sqrt(rate * days)
     assert sim.channels[0].fans == joined == result.series["page", "audience"][-1]
+
+
+def test_organic_fans_named_at_the_next_post_are_fans_since_their_own_day() -> None:
+    """A day's organic fans are drawn as a count and named at the next post in one draw with the other days since:
+    each is a fan since their own day (their novelty runs from it), the day-end audience counts them from their
+    day on, and none of them was a fan before (those named are distinct never-fans)."""
+    rate, days = 30.0, 40
+    sc = scenario(page(organic_fans_per_day=rate, posts={"every_days": 3.5}), size=5_000, horizon=days)
+    result, sim = run(sc)
+    channel = sim.channels[0]
+    joined = result.series["page", "joined_organic"]
+    assert joined.sum() > 0 and np.unique(channel.fan_list[: channel.fans]).size == channel.fans == joined.sum()
+    since = channel._fan_store[: channel.fans, 2]
+    assert np.all(since == np.floor(since))
+    np.testing.assert_array_equal(np.bincount(since.astype(np.int64), minlength=days), joined)
+    np.testing.assert_array_equal(result.series["page", "audience"], np.cumsum(joined))
 
 
 def test_organic_fans_switched_on_by_the_timeline_arrive_from_that_day() -> None:
@@ -489,10 +533,27 @@ def test_uniform_impressions_and_merge() -> None:
         assert counts.sum() == impressions and np.all(np.diff(positions) > 0) and positions.max() < target
     for target, impressions in ((1_000, 120), (200_000, 2_098), (7, 1)):  # the sorting path is np.unique's count
         positions, counts = uniform_impressions(np.random.default_rng(2), target, impressions)
-        hits = np.random.default_rng(2).integers(0, target, size=impressions, dtype=np.int64)
+        hits = (np.random.default_rng(2).random(impressions) * target).astype(np.int64)  # ⌊U·T⌋
         expected, expected_counts = np.unique(hits, return_counts=True)
         np.testing.assert_array_equal(positions, expected)
         np.testing.assert_array_equal(counts, expected_counts)
+
+
+@pytest.mark.parametrize("target", [7, 1_000, 200_000])
+def test_uniform_impressions_land_uniformly_within_the_target(target: int) -> None:
+    """Each impression lands on each position with probability 1/T: the impressions on the first, a middle and the
+    last position, and on the lower half, are Binomial(N, share) within 4 standard errors; the largest uniform
+    below 1 still gives a position below T."""
+    n = 2_000_000
+    positions, counts = uniform_impressions(np.random.default_rng(5), target, n)
+    per_position = np.zeros(target, dtype=np.int64)
+    per_position[positions] = counts
+    half = per_position[: target // 2].sum()
+    for observed, share in ((per_position[0], 1 / target), (per_position[target // 2], 1 / target),
+                            (per_position[-1], 1 / target), (half, (target // 2) / target)):
+        assert abs(observed - n * share) <= Z * math.sqrt(n * share * (1 - share)) + 1e-9
+    for size in (target, 2**31 - 1, 2**40 + 1, 2**52 + 3):
+        assert int(np.nextafter(1.0, 0.0) * size) == size - 1
 
 
 def test_boost_impressions_carry_is_exact() -> None:
@@ -561,7 +622,7 @@ def test_a_few_unfollows_make_the_moves_of_many(monkeypatch: pytest.MonkeyPatch)
         states.append((result.series["page", "left"].sum(), channel.fan_list[: channel.fans].copy(),
                        channel.fan_position.copy(), channel.exposures(), channel.fatigue))
         # every record by row says where its fan is (position + 1; 0 for non-fans and leavers)
-        np.testing.assert_array_equal(channel._store.view(np.int32)[:, 2], channel.fan_position + 1)
+        assert_positions_kept(channel)
     (left, *state), (left_again, *state_again) = states
     assert left == left_again > 20
     for a, b in zip(state, state_again, strict=True):

@@ -93,27 +93,35 @@ def test_sample_rows_keeps_the_same_rows_on_either_path(monkeypatch: pytest.Monk
 def test_uniform_rows_sample_a_uniform_subset_of_the_eligible(n: int, k: int, share: float) -> None:
     """UniformRows.sample, day after day from one stream of blocks while the eligible rows change: each watched
     eligible row (the first, a middle and the last) is chosen with probability k/count that day and the first and
-    last together with k(k − 1)/(count(count − 1)); the totals are within 4 standard errors of the sums of those
-    probabilities. Chosen rows are distinct, eligible and sorted."""
+    last together with k(k − 1)/(count(count − 1)); the rows come in random order, so the first row is first with
+    probability 1/count and the first then the last lead with 1/(count(count − 1)); the totals are within 4
+    standard errors of the sums of those probabilities. Chosen rows are distinct and eligible."""
     rng = np.random.default_rng(8)
     rows_of = UniformRows(np.random.default_rng(9), n, block=64)  # small blocks: many refills
     watched = [0, n // 2, n - 1]
     hits = np.zeros(3, dtype=np.int64)
-    pair = 0
+    pair = lead = lead_two = 0
     p_one: list[float] = []
     p_two: list[float] = []
+    p_lead: list[float] = []
+    p_lead_two: list[float] = []
     for _ in range(4000):
         mask = rng.random(n) < share
         mask[watched] = True
         count = int(mask.sum())
         rows = rows_of.sample(mask, count, k)
-        assert rows.size == k and np.all(np.diff(rows) > 0) and mask[rows].all()
+        assert rows.size == k and np.unique(rows).size == k and mask[rows].all()
         seen = np.isin(watched, rows)
         hits += seen
         pair += int(seen[0] and seen[2])
+        lead += int(rows[0] == watched[0])
+        lead_two += int(rows[0] == watched[0] and rows[1] == watched[2])
         p_one.append(k / count)
         p_two.append(k * (k - 1) / (count * (count - 1)))
-    for observed, probabilities in [*((int(h), p_one) for h in hits), (pair, p_two)]:
+        p_lead.append(1 / count)
+        p_lead_two.append(1 / (count * (count - 1)))
+    cases = [*((int(h), p_one) for h in hits), (pair, p_two), (lead, p_lead), (lead_two, p_lead_two)]
+    for observed, probabilities in cases:
         p = np.asarray(probabilities)
         assert abs(observed - p.sum()) <= 4 * math.sqrt(float((p * (1 - p)).sum())) + 1e-9
 
@@ -123,5 +131,22 @@ def test_uniform_rows_list_the_eligible_when_they_are_few() -> None:
     mask = np.zeros(1_000, dtype=bool)
     mask[[3, 500, 999]] = True
     rows = UniformRows(np.random.default_rng(1), mask.size).sample(mask, 3, 3)
-    np.testing.assert_array_equal(rows, [3, 500, 999])
+    np.testing.assert_array_equal(np.sort(rows), [3, 500, 999])
     assert UniformRows(np.random.default_rng(1), mask.size).sample(mask, 3, 0).size == 0
+
+
+def test_mark_reached_counts_the_first_reach_of_each_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether applied whole or in pieces, marking counts the rows not reached before, and marks them."""
+    import reachsim.engine.population as population
+
+    rng = np.random.default_rng(4)
+    batches = [rng.choice(1_000, size=k, replace=False) for k in (10, 300, 600, 900)]
+    for piece in (population.MARK_PIECE, 7):
+        monkeypatch.setattr(population, "MARK_PIECE", piece)
+        people = Population(1_000, [1.0], [0.5])
+        reached = np.zeros(1_000, dtype=bool)
+        for idx in batches:
+            assert people.mark_reached(idx) == np.count_nonzero(~reached[idx])
+            reached[idx] = True
+            np.testing.assert_array_equal(people.reached, reached)
+        assert people.unique_reach() == np.count_nonzero(reached)
