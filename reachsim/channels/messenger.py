@@ -289,7 +289,7 @@ class MessengerChannel(Channel):
         elif idx.size > acquisition.NeverJoined.FEW:
             idx = np.unique(idx)
         self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
-        if self._later:  # see _subscribe_while_held
+        if self._later:  # subscribed at once while actions are held (see _on_user_action)
             self._flush()
 
     def _on_user_action(self, payload: dict[str, Any]) -> None:
@@ -300,8 +300,8 @@ class MessengerChannel(Channel):
         A held action must open the window of those subscribed at its own time. Those who leave do so at a
         broadcast, which first applies the actions due; those who join are counted at one moment and subscribed at
         the next read (:meth:`_flush`), which first applies the actions due. So while actions are held, whoever
-        is counted is subscribed at once (:meth:`_subscribe_while_held`): a join then comes between the actions
-        before it and those after it."""
+        is counted is subscribed at once (an opt-in or a day of acquisition flushes while any action is held): a
+        join then comes between the actions before it and those after it."""
         self._flush()  # the subscribers who joined until now can act
         rows = np.asarray(payload["idx"], dtype=np.int64).reshape(-1)
         times = np.broadcast_to(np.asarray(payload["t"], dtype=np.float64), rows.shape)
@@ -314,11 +314,6 @@ class MessengerChannel(Channel):
             rows, times = rows[later], times[later]
         order = np.argsort(times, kind="stable")
         self._later.append((times[order], rows[order]))
-
-    def _subscribe_while_held(self) -> None:
-        """Subscribe the people just counted at once when actions are held (see :meth:`_on_user_action`)."""
-        if self._later:
-            self._flush()
 
     def _open_window(self, rows: np.ndarray, t: float | np.ndarray) -> None:
         """Subscribers among ``rows`` (population rows, a row may repeat) acted at ``t`` (one time, or one each):
@@ -377,7 +372,7 @@ class MessengerChannel(Channel):
         if self._later:  # so that held actions do not pile up in a channel without broadcasts or joins
             self._apply_held(t)
         self.acquisition.step(t)
-        if self._later:  # see _subscribe_while_held
+        if self._later:  # subscribed at once while actions are held (see _on_user_action)
             self._flush()
         fee = self.params.fixed_cost_per_month
         if fee:
