@@ -445,12 +445,15 @@ class PageChannel(Channel):
 
     @property
     def fan(self) -> np.ndarray:
-        """Whether each consumer is a fan now (a new array)."""
+        """Whether each consumer is a fan now (a new array; the organic fans drawn as counts named first)."""
+        self._hand_over()
         return self._listed != 0
 
     @property
     def fan_position(self) -> np.ndarray:
-        """Each consumer's position in the fan list, −1 for non-fans (a new array)."""
+        """Each consumer's position in the fan list, −1 for non-fans (a new array; pending organic fans named
+        first)."""
+        self._hand_over()
         return self._listed - 1
 
     def _follow(self, idx: np.ndarray, t: float, source: str, *, since: float | None = None) -> None:
