@@ -582,18 +582,21 @@ class PageChannel(Channel):
             self._follow_ads(t, ads)
 
     def _hand_over(self) -> None:
-        """Name the organic fans of the days drawn as counts since the last hand-over, all in one draw, each a fan
+        """Name the organic fans of the days drawn as counts since the last hand-over, in one call, each a fan
         since their own day.
 
-        Given the days' counts, the consumers who were never fans are exchangeable, and nothing changed who they
-        are since those days (everything that does, or that reads the fans, hands the days over first): so ``k``
-        of them drawn uniformly at once, in random order, and dealt out in order to the days, have the law of a
-        uniform draw per day among those each day left."""
+        Nothing changed who was never a fan since those days (everything that does, or that reads the fans, hands
+        the days over first), so the days' people are drawn in turn, each day's among those the days before it
+        left (:meth:`UniformRows.sample_in_turn`): the draw a day made on its own day, with the same random
+        numbers, whenever the hand-over comes. Strategies whose posts (or other reads) fall on different days
+        therefore still name the same organic fans (common random numbers)."""
         if not self._pending:
             return
-        days, k = self._pending_days, self._pending
+        days = self._pending_days
         self._pending_days, self._pending = [], 0
-        people = self._organic_rows.sample(self.never_fan, self.ctx.population.size - self.ever_fans, k)
+        people = self._organic_rows.sample_in_turn(
+            self.never_fan, self.ctx.population.size - self.ever_fans, [n for _, n in days]
+        )
         if len(days) == 1:
             self._join(people, days[0][0])
         else:

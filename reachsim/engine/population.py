@@ -126,28 +126,43 @@ class UniformRows:
 
     def sample(self, mask: np.ndarray, count: int, k: int) -> np.ndarray:
         """``k`` distinct rows drawn uniformly from the rows where ``mask`` is True (``count`` of them), in random
-        order (a uniform ordered tuple: dealing them out in turn is a uniform deal).
+        order (a uniform ordered tuple: dealing them out in turn is a uniform deal)."""
+        return self.sample_in_turn(mask, count, [k])
 
-        While those rows are a fair share of the population, uniform rows are taken in turn and the first ``k``
-        distinct ones that qualify are kept, in the order they came: each is uniform among the qualifying rows
-        not kept yet. Otherwise the qualifying rows are listed and ``k`` chosen from them without replacement."""
-        k = min(int(k), int(count))
-        if k <= 0:
-            return np.empty(0, dtype=np.int64)
-        if count < 0.05 * mask.size or k > min(0.25 * count, FEW_ROWS):
-            return self.rng.choice(np.flatnonzero(mask), size=k, replace=False)
-        kept: dict[int, None] = {}  # insertion-ordered
+    def sample_in_turn(self, mask: np.ndarray, count: int, ks: Sequence[int]) -> np.ndarray:
+        """Several samples in turn (a run of days), ``ks[i]`` rows each, concatenated: each as :meth:`sample` would
+        draw it right after those before it had left ``mask``. So the rows do not depend on how samples are
+        grouped into calls: a caller that names a run of days' people at once gets the rows it would have got day
+        by day, the same random numbers going to the same rows.
+
+        While the qualifying rows are a fair share of the population, uniform rows are taken in turn and the first
+        distinct ones that qualify are kept, in the order they came: each is uniform among the qualifying rows not
+        kept yet. Otherwise the qualifying rows not kept yet are listed and the sample chosen from them without
+        replacement."""
+        kept: dict[int, None] = {}  # insertion-ordered: every sample's rows, in turn
         rows, taken = self._rows, self._next
-        while len(kept) < k:
-            if taken == len(rows):
-                rows = self._rows = self.rng.integers(0, self.size, size=self.block).tolist()
-                taken = 0
-            row = rows[taken]
-            taken += 1
-            if mask[row]:
-                kept[row] = None
+        for k in ks:
+            left = int(count) - len(kept)
+            k = min(int(k), left)
+            if k <= 0:
+                continue
+            if left < 0.05 * mask.size or k > min(0.25 * left, FEW_ROWS):
+                listed = np.flatnonzero(mask)
+                if kept:
+                    listed = listed[~np.isin(listed, np.fromiter(kept, dtype=np.int64, count=len(kept)))]
+                kept.update(dict.fromkeys(self.rng.choice(listed, size=k, replace=False).tolist()))
+                continue
+            want = len(kept) + k
+            while len(kept) < want:
+                if taken == len(rows):
+                    rows = self._rows = self.rng.integers(0, self.size, size=self.block).tolist()
+                    taken = 0
+                row = rows[taken]
+                taken += 1
+                if mask[row]:
+                    kept[row] = None
         self._next = taken
-        return np.fromiter(kept, dtype=np.int64, count=k)
+        return np.fromiter(kept, dtype=np.int64, count=len(kept))
 
 
 #: Rows per piece of :func:`sorted_subset` (2 MiB of int64 indices).

@@ -355,8 +355,9 @@ class BroadcastColumns:
             raise ValueError(f"runs of {list(counts)} people for {rows.size} rows")
         if rows.size == 0:
             return
-        t = max(times)
-        if not (math.isfinite(t) and math.isfinite(min(times))):
+        held = [tj for tj, n in zip(times, counts, strict=True) if n]  # a run of nobody joins nobody
+        t = max(held)
+        if not (math.isfinite(t) and math.isfinite(min(held))):
             raise ValueError("join times must be finite")
         w = _checked_weight(weight, rows.size)
         self._rebase_novelty(t, h)

@@ -243,8 +243,9 @@ def uniform_impressions(
     (counts sum to ``impressions``). Map positions to consumers with the target's index array.
 
     An impression's position is ``⌊U·T⌋`` for a uniform double ``U`` (``k/2^53``, ``k`` uniform), at a third of
-    the cost of ``Generator.integers``: each position gets ``⌊2^53/T⌋`` or ``⌈2^53/T⌉`` of the ``2^53`` values of
-    ``U``, so its probability is ``1/T`` within ``T/2^53`` relatively (2·10⁻¹¹ for a market of 200,000), which no
+    the cost of ``Generator.integers``: each position gets about ``2^53/T`` of the ``2^53`` values of ``U`` (the
+    product is rounded, so a few values at a boundary may go to the next position), so its probability is ``1/T``
+    within a few ``T/2^53`` relatively (10⁻¹⁰ for a market of 200,000), which no
     test of fewer than ~10²⁶ impressions could tell from exact; ``U·T`` rounds below ``T`` for every ``U < 1``.
     The ``i``-th impression depends on the ``i``-th uniform only, so a larger budget keeps where the first
     impressions land.

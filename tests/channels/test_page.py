@@ -400,6 +400,21 @@ def test_organic_fans_named_at_the_next_post_are_fans_since_their_own_day() -> N
     np.testing.assert_array_equal(result.series["page", "audience"], np.cumsum(joined))
 
 
+def test_organic_fans_do_not_depend_on_when_they_are_named() -> None:
+    """Common random numbers: two strategies whose Pages differ only in how often they post (so in when the days'
+    organic fans are named, a week's worth at once in one, over FEW_ROWS) name the same organic fans on the same
+    days."""
+    days = 60
+    fans = []
+    for every in (1.0, 7.0):
+        sc = scenario(page(organic_fans_per_day=60.0, organic_reach=0.0, posts={"every_days": every}),
+                      size=50_000, horizon=days)
+        channel = run(sc)[1].channels[0]
+        listed = channel.fan_list[: channel.fans]
+        fans.append(dict(zip(listed.tolist(), channel._fan_store[: channel.fans, 2].tolist(), strict=True)))
+    assert len(fans[0]) > 60 * (days - 7) and fans[0] == fans[1]
+
+
 def test_organic_fans_switched_on_by_the_timeline_arrive_from_that_day() -> None:
     rate, days, on = 40.0, 50, 20  # a page without organic fans keeps no daily activity until the timeline asks
     sc = scenario(page(organic_fans_per_day=0), size=20_000, horizon=days,

@@ -135,6 +135,26 @@ def test_uniform_rows_list_the_eligible_when_they_are_few() -> None:
     assert UniformRows(np.random.default_rng(1), mask.size).sample(mask, 3, 0).size == 0
 
 
+@pytest.mark.parametrize("share", [0.9, 0.03])  # rows taken in turn, and listed (below 5 % eligible)
+def test_uniform_rows_in_turn_are_the_samples_one_by_one(share: float) -> None:
+    """Samples drawn in turn in one call are the rows of the same samples drawn one call each, every sample's rows
+    leaving the mask before the next (as a day's fans stop being never-fans): with the same stream, the same rows in
+    the same order, whichever path each sample takes (a large one is listed)."""
+    n = 20_000
+    mask = np.random.default_rng(3).random(n) < share
+    ks = [5, 300, 0, 12, 80, 3]  # 300 is over FEW_ROWS: listed
+    together = UniformRows(np.random.default_rng(4), n, block=64).sample_in_turn(mask, int(mask.sum()), ks)
+    one_by_one = UniformRows(np.random.default_rng(4), n, block=64)
+    left = mask.copy()
+    parts = []
+    for k in ks:
+        rows = one_by_one.sample(left, int(left.sum()), k)
+        left[rows] = False
+        parts.append(rows)
+    np.testing.assert_array_equal(together, np.concatenate(parts))
+    assert np.unique(together).size == sum(ks) and mask[together].all()
+
+
 def test_mark_reached_counts_the_first_reach_of_each_row(monkeypatch: pytest.MonkeyPatch) -> None:
     """Whether applied whole or in pieces, marking counts the rows not reached before, and marks them."""
     import reachsim.engine.population as population

@@ -602,7 +602,8 @@ def test_new_joins_skip_the_membership_checks_but_not_distinctness():
 @pytest.mark.parametrize("half_life", [INF, 30.0, 0.5])
 def test_a_join_in_runs_leaves_the_state_of_a_join_with_one_time_per_row(half_life):
     rng = np.random.default_rng(12)
-    runs, counts = [0.25, 3.0, 3.0, 40.0, 0.0], [4, 0, 7, 2, 5]  # 40: past 64 half-lives of 0.5 (a re-base)
+    # 40: past 64 half-lives of 0.5 (a re-base); 90: a later run of nobody, which moves nothing
+    runs, counts = [0.25, 3.0, 3.0, 40.0, 0.0, 90.0], [4, 0, 7, 2, 5, 0]
     rows = rng.permutation(500)[: sum(counts)]
     weight = rng.uniform(0.5, 2.0, rows.size).astype(np.float32)
     by_row, in_runs = BroadcastColumns(500), BroadcastColumns(500)
