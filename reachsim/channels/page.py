@@ -351,7 +351,9 @@ class PageChannel(Channel):
         self._scaled_bound = 0.0
         self._roundings = 0
         # The fans as a dense list (positions 0 … fans − 1, any order; each one's position + 1 is in its record by
-        # row, _listed); unfollows swap the last fan into the hole.
+        # row, _listed); unfollows swap the last fan into the hole. ``fans`` and ``ever_fans`` count the fans named
+        # so far: organic fans drawn as counts are named at the next read (fan, exposures(), a post ...), and
+        # audience() counts them from their day on.
         self.fan_list = np.empty(self._fan_store.shape[0], dtype=np.int32)
         self.fans = 0
         self.ever_fans = 0
