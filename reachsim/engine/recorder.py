@@ -65,7 +65,7 @@ class Series:
         if self.after is None:
             self.late[self.key] = self
             self.after = 0.0
-        self.after = self.after + amount
+        self.after = self.after + float(amount)  # float64, as the days' sums
 
 
 class Recorder:

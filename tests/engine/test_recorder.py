@@ -36,10 +36,10 @@ def test_flows_are_the_float64_sums_a_numpy_series_gives_bit_for_bit() -> None:
             days[day] += amount
             hours[min(int((t - day) * 24), 23)] += amount
         elif day >= HORIZON:
-            after = (0.0 if after is None else after) + amount
+            after = (0.0 if after is None else after) + float(amount)  # the run-out total in float64 too
     assert rec.raw("c", "n").tobytes() == days.tobytes()
     assert rec.hours()["c", "n"].tobytes() == hours.tobytes()
-    assert rec.after_horizon() == {("c", "n"): after}
+    assert rec.after_horizon() == {("c", "n"): after} and type(after) is float
 
 
 def test_totals_after_the_horizon_come_in_the_order_they_first_came() -> None:
