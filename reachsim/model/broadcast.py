@@ -251,7 +251,7 @@ class BroadcastColumns:
         return sum(getattr(self, c).itemsize for c in self._kernel_columns())
 
     def scratch_nbytes(self) -> int:
-        """Bytes of the per-block scratch buffers held (15 bytes × block slots once a broadcast has run)."""
+        """Bytes of the per-block scratch buffers held (11 bytes × block slots once a broadcast has run)."""
         return 0 if self._scratch is None else self._scratch.nbytes
 
     def exposure_counts(self) -> npt.NDArray[np.uint32]:
@@ -530,20 +530,19 @@ class BroadcastColumns:
 class _Scratch:
     """Preallocated per-block buffers, so a broadcast allocates nothing audience-sized."""
 
-    __slots__ = ("_full", "eng", "flag", "flag2", "prob", "rows", "uniform", "work")
+    __slots__ = ("_full", "eng", "flag", "flag2", "prob", "rows", "uniform")
 
     def __init__(self, rows: int) -> None:
         self.rows = rows
         self.uniform = np.empty(rows, dtype=_F32)
         self.prob = np.empty(rows, dtype=_F32)
-        self.work = np.empty(rows, dtype=_F32)
         self.eng = np.empty(rows, dtype=bool)
         self.flag = np.empty(rows, dtype=bool)
         self.flag2 = np.empty(rows, dtype=bool)
-        self._full = (self.uniform, self.prob, self.work, self.eng, self.flag, self.flag2)
+        self._full = (self.uniform, self.prob, self.eng, self.flag, self.flag2)
 
     def views(self, n: int) -> tuple[np.ndarray, ...]:
-        """The buffers cut to ``n`` rows: uniform, prob, work (float32), eng, flag, flag2 (bool)."""
+        """The buffers cut to ``n`` rows: uniform, prob (float32), eng, flag, flag2 (bool)."""
         return self._full if n == self.rows else tuple(x[:n] for x in self._full)
 
     @property
@@ -615,6 +614,7 @@ def broadcast(
     f_bound = cols.fatigue_bound * r_f  # bound on the decayed stock this broadcast sees
     # p = weight·(novelty·base·(1 − floor) + base·floor)·exp(−s·F)
     c_nov, c_floor, neg_s = _F32(base * (1.0 - floor)), _F32(base * floor), _F32(-strength)
+    fatigued = strength != 0.0
     r_f32, r_n32, one = _F32(r_f), _F32(r_n), _F32(1.0)
     # Opt-out candidates: U < q_pre or U ≥ 1 − q_pre, with q_pre ≥ every row's q (widened a little so that
     # float32 rounding of the stock can never hide a candidate).
@@ -631,7 +631,7 @@ def broadcast(
     for a in range(0, n, step):
         b = min(a + step, n)
         nov, fat, wt, expo = cols.novelty[a:b], cols.fatigue[a:b], cols.weight[a:b], cols.exposures[a:b]
-        uni, prob, work, eng, flag, flag2 = buf.views(b - a)
+        uni, prob, eng, flag, flag2 = buf.views(b - a)
         if counted is not None:  # before this block's stamps change the column
             above += int(np.count_nonzero(np.greater(counted[a:b], threshold, out=flag)))
 
@@ -642,13 +642,11 @@ def broadcast(
             np.multiply(fat, r_f32, out=fat)
         np.multiply(nov, c_nov, out=prob)
         np.add(prob, c_floor, out=prob)
-        np.multiply(prob, wt, out=prob)
-        if strength != 0.0:
-            np.multiply(fat, neg_s, out=work)
-            np.exp(work, out=work)
-            np.multiply(prob, work, out=prob)
+        np.multiply(prob, wt, out=prob)  # p before fatigue: exp(−s·F) ≤ 1 only lowers it
         np.less(uni, prob, out=eng)
         slots = eng.nonzero()[0]
+        if fatigued and slots.size:  # only those below p before fatigue can be below p: exp for them alone
+            slots = slots[uni[slots] < _fatigued(prob, fat, slots, neg_s)]
         if slots.size:
             if a:
                 slots += a
@@ -663,7 +661,8 @@ def broadcast(
             cand = flag.nonzero()[0]
             if cand.size:
                 # What the exact test needs: U, p and the decayed F (before this delivery's + 1).
-                cand_data.append((uni[cand], prob[cand], fat[cand]))
+                p_cand = _fatigued(prob, fat, cand, neg_s) if fatigued else prob[cand]
+                cand_data.append((uni[cand], p_cand, fat[cand]))
                 if a:
                     cand += a
                 cand_slots.append(cand)
@@ -711,6 +710,17 @@ def broadcast(
     return BroadcastOutcome(
         deliveries=int(n), reached=reached, engaged=engaged_rows, opted_out=opted_rows, above=above
     )
+
+
+def _fatigued(prob: np.ndarray, fat: np.ndarray, slots: np.ndarray, neg_s: np.float32) -> np.ndarray:
+    """``p = p_before·exp(−s·F)`` for the rows ``slots`` of a block (``prob`` before fatigue, ``fat`` the decayed
+    stock), with the float32 operations of a whole-block pass, hence the same values."""
+    factor = fat[slots]
+    np.multiply(factor, neg_s, out=factor)
+    np.exp(factor, out=factor)
+    p = prob[slots]
+    np.multiply(p, factor, out=p)
+    return p
 
 
 def _uniform_drawer(rng: np.random.Generator):
