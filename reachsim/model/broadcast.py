@@ -64,6 +64,10 @@ __all__ = ["DEFAULT_BLOCK", "BroadcastColumns", "BroadcastOutcome", "broadcast",
 DEFAULT_BLOCK = 65536
 """Slots per block: 64k float32 scratch columns stay in the 2 MB L2 cache of the reference machine."""
 
+DENSE_SHARE = 1 / 3
+"""Above this share of a block's rows below their probability before fatigue, picking them out for the fatigue
+factor costs more than the factor for every row (measured on the reference machine)."""
+
 JOIN_CHUNK = 1 << 18
 """Joins are applied in pieces of this many rows, so that a whole-market join has no market-sized temporaries."""
 
@@ -158,6 +162,7 @@ class BroadcastColumns:
     """
 
     __slots__ = (
+        "_dense",
         "_extra",
         "_gone_exposures",
         "_gone_rows",
@@ -198,6 +203,8 @@ class BroadcastColumns:
         # Upper bound on fatigue over members: F_max·r_f + 1 after each broadcast (joiners have 0).
         self.fatigue_bound = 0.0
         self._scratch: _Scratch | None = None
+        # whether the last broadcast found many rows below their probability before fatigue (see broadcast())
+        self._dense = False
         self._gone_rows: list[np.ndarray] = []  # members who left, and their lifetime exposures
         self._gone_exposures: list[np.ndarray] = []
 
@@ -251,7 +258,7 @@ class BroadcastColumns:
         return sum(getattr(self, c).itemsize for c in self._kernel_columns())
 
     def scratch_nbytes(self) -> int:
-        """Bytes of the per-block scratch buffers held (11 bytes × block slots once a broadcast has run)."""
+        """Bytes of the per-block scratch buffers held (15 bytes × block slots once a broadcast has run)."""
         return 0 if self._scratch is None else self._scratch.nbytes
 
     def exposure_counts(self) -> npt.NDArray[np.uint32]:
@@ -530,19 +537,20 @@ class BroadcastColumns:
 class _Scratch:
     """Preallocated per-block buffers, so a broadcast allocates nothing audience-sized."""
 
-    __slots__ = ("_full", "eng", "flag", "flag2", "prob", "rows", "uniform")
+    __slots__ = ("_full", "eng", "flag", "flag2", "prob", "rows", "uniform", "work")
 
     def __init__(self, rows: int) -> None:
         self.rows = rows
         self.uniform = np.empty(rows, dtype=_F32)
         self.prob = np.empty(rows, dtype=_F32)
+        self.work = np.empty(rows, dtype=_F32)
         self.eng = np.empty(rows, dtype=bool)
         self.flag = np.empty(rows, dtype=bool)
         self.flag2 = np.empty(rows, dtype=bool)
-        self._full = (self.uniform, self.prob, self.eng, self.flag, self.flag2)
+        self._full = (self.uniform, self.prob, self.work, self.eng, self.flag, self.flag2)
 
     def views(self, n: int) -> tuple[np.ndarray, ...]:
-        """The buffers cut to ``n`` rows: uniform, prob (float32), eng, flag, flag2 (bool)."""
+        """The buffers cut to ``n`` rows: uniform, prob, work (float32), eng, flag, flag2 (bool)."""
         return self._full if n == self.rows else tuple(x[:n] for x in self._full)
 
     @property
@@ -615,6 +623,10 @@ def broadcast(
     # p = weight·(novelty·base·(1 − floor) + base·floor)·exp(−s·F)
     c_nov, c_floor, neg_s = _F32(base * (1.0 - floor)), _F32(base * floor), _F32(-strength)
     fatigued = strength != 0.0
+    # exp(−s·F) for the rows below p before fatigue only, unless the last broadcast found many of them (either way
+    # the same float32 operations per row, so the same outcomes: the choice only saves time)
+    dense = cols._dense
+    next_dense: bool | None = None
     r_f32, r_n32, one = _F32(r_f), _F32(r_n), _F32(1.0)
     # Opt-out candidates: U < q_pre or U ≥ 1 − q_pre, with q_pre ≥ every row's q (widened a little so that
     # float32 rounding of the stock can never hide a candidate).
@@ -631,7 +643,7 @@ def broadcast(
     for a in range(0, n, step):
         b = min(a + step, n)
         nov, fat, wt, expo = cols.novelty[a:b], cols.fatigue[a:b], cols.weight[a:b], cols.exposures[a:b]
-        uni, prob, eng, flag, flag2 = buf.views(b - a)
+        uni, prob, work, eng, flag, flag2 = buf.views(b - a)
         if counted is not None:  # before this block's stamps change the column
             above += int(np.count_nonzero(np.greater(counted[a:b], threshold, out=flag)))
 
@@ -643,9 +655,17 @@ def broadcast(
         np.multiply(nov, c_nov, out=prob)
         np.add(prob, c_floor, out=prob)
         np.multiply(prob, wt, out=prob)  # p before fatigue: exp(−s·F) ≤ 1 only lowers it
+        subset = fatigued and not dense
+        if fatigued and dense:  # many rows can engage: exp(−s·F) for the whole block is cheaper than picking them
+            np.multiply(fat, neg_s, out=work)
+            np.exp(work, out=work)
+            np.multiply(prob, work, out=prob)
         np.less(uni, prob, out=eng)
         slots = eng.nonzero()[0]
-        if fatigued and slots.size:  # only those below p before fatigue can be below p: exp for them alone
+        if fatigued:  # the share below p before fatigue (a lower bound of it when dense) chooses the next mode
+            many = slots.size > DENSE_SHARE * (b - a)
+            next_dense = many if next_dense is None else next_dense and many
+        if subset and slots.size:  # only those below p before fatigue can be below p: exp for them alone
             slots = slots[uni[slots] < _fatigued(prob, fat, slots, neg_s)]
         if slots.size:
             if a:
@@ -661,7 +681,7 @@ def broadcast(
             cand = flag.nonzero()[0]
             if cand.size:
                 # What the exact test needs: U, p and the decayed F (before this delivery's + 1).
-                p_cand = _fatigued(prob, fat, cand, neg_s) if fatigued else prob[cand]
+                p_cand = _fatigued(prob, fat, cand, neg_s) if subset else prob[cand]
                 cand_data.append((uni[cand], p_cand, fat[cand]))
                 if a:
                     cand += a
@@ -706,6 +726,8 @@ def broadcast(
 
     cols.t_last = t
     cols.t_novelty = t
+    if next_dense is not None:
+        cols._dense = next_dense
     cols.fatigue_bound = f_bound + 1.0 if n else 0.0
     return BroadcastOutcome(
         deliveries=int(n), reached=reached, engaged=engaged_rows, opted_out=opted_rows, above=above

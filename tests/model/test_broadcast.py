@@ -640,10 +640,12 @@ def test_the_count_above_a_threshold_is_taken_before_the_stamps(block):
     assert broadcast(cols, 6.0, **params(), rng=rng).above == 0  # not asked: nothing counted
 
 
+@pytest.mark.parametrize("dense", [False, True])
 @pytest.mark.parametrize("strength", [0.0, 0.3, 4.0])
-def test_engagements_and_opt_outs_are_those_of_the_whole_block_formula(strength):
-    """The kernel takes exp(−s·F) only for the rows that can engage or opt out; every row's outcome must be that
-    of p = min(1, base·w·novelty·exp(−s·F)) computed for all, with the same uniforms."""
+def test_engagements_and_opt_outs_are_those_of_the_whole_block_formula(strength, dense):
+    """The kernel takes exp(−s·F) only for the rows that can engage or opt out, or for the whole block when many
+    can; either way every row's outcome must be that of p = min(1, base·w·novelty·exp(−s·F)) computed for all,
+    with the same uniforms."""
     size, base, floor, h_n, h_f, u, fs = 20_000, 0.3, 0.4, 30.0, 4.0, 0.05, 1.5
     rng = np.random.default_rng(7)
     cols = BroadcastColumns(size)
@@ -660,6 +662,7 @@ def test_engagements_and_opt_outs_are_those_of_the_whole_block_formula(strength)
     nov = cols.novelty[:n] * np.float32(math.exp2(-(t - cols.t_novelty) / h_n))
     fat = cols.fatigue[:n] * np.float32(math.exp2(-(t - cols.t_last) / h_f))
     uniforms = copy.deepcopy(rng).random(n, dtype=np.float32)
+    cols._dense = dense  # the mode the previous broadcasts would have chosen
     o = broadcast(cols, t, rng=rng, block=4096, **kw)
     p = (nov * np.float32(base * (1 - floor)) + np.float32(base * floor)) * w
     if strength:
