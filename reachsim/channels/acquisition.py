@@ -338,11 +338,13 @@ class NeverJoined:
             if not isinstance(offset, int) or offset:  # a one-class pool's block starts at 0
                 positions += offset
             # a repeat is unlikely while the draws are few against their classes (about k²/2L of them expected):
-            # then a set finds there is none in fewer calls than the redrawing loop's first pass
-            unlikely = sum(want[c] * want[c] / live[c] for c in active) < 0.5
-            if unlikely and len(set(positions.tolist())) == total:
+            # then the sorted positions show there is none in fewer calls than the redrawing loop's first pass
+            ordered = None
+            if sum(want[c] * want[c] / live[c] for c in active) < 0.5:
                 ordered = np.sort(positions)
-            else:
+                if (ordered[1:] == ordered[:-1]).any():
+                    ordered = None
+            if ordered is None:
                 ordered = self._redraw_repeats(rng, positions, scale, offset)
         stored = self.rows.stored  # an Identity: the row at position p is stored[p] + p
         rows = stored[positions] + positions

@@ -133,6 +133,9 @@ class MessengerChannel(Channel):
         # float32 would resolve a time near day 1000 only to about 5 seconds.
         self.cols = BroadcastColumns(n, capacity=self.params.initial_subscribers)
         self.cols.add_column(LAST_ACTION, np.float64, fill=-np.inf)
+        # the latest time ever written to that column (−inf: none): while it is outside a broadcast's window,
+        # nobody is inside it and the broadcast need not count them
+        self._latest_action = -math.inf
         self._drawn_until = 0.0  # inbound conversations are drawn for (0, _drawn_until]
         # bus actions dated after the clock, held until it reaches them: (times ascending, rows), one per batch
         self._later: list[tuple[np.ndarray, np.ndarray]] = []
@@ -264,6 +267,7 @@ class MessengerChannel(Channel):
             # the new slots follow one another in the order of ``idx``, all at −inf (no action yet)
             new = self.cols.column(LAST_ACTION)[first : first + idx.size]
             np.copyto(new, latest, where=latest > np.repeat(np.array(times, dtype=np.float64), counts))
+            self._latest_action = max(self._latest_action, now)  # every value written is at most now
 
     def _subscribe(self, idx: np.ndarray, times: list[float], counts: list[int]) -> None:
         """Make ``idx`` subscribers, in runs that joined at one time (see :meth:`_join_batch`). Large joins are
@@ -322,10 +326,15 @@ class MessengerChannel(Channel):
         member = slots >= 0
         last = self.cols.column(LAST_ACTION)
         if np.ndim(t):
-            np.maximum.at(last, slots[member], np.asarray(t)[member])
+            t = np.asarray(t)[member]
+            np.maximum.at(last, slots[member], t)
+            if t.size:
+                self._latest_action = max(self._latest_action, float(t.max()))
         else:
             slots = slots[member]
             last[slots] = np.maximum(last[slots], t)
+            if slots.size:
+                self._latest_action = max(self._latest_action, float(t))
 
     # -- inbound conversations in continuous time -----------------------------------------------------------------
     def _advance(self, t: float) -> None:
@@ -350,6 +359,7 @@ class MessengerChannel(Channel):
                     slots = (rng.random(k) * n).astype(np.int64)  # uniform slots, with replacement
                     times = t - span * rng.random(k)  # uniform on (start, t]
                     np.maximum.at(self.cols.column(LAST_ACTION), slots, times)  # a slot keeps its latest
+                    self._latest_action = max(self._latest_action, t)  # the times are at most t
         self._apply_held(t)
 
     def _apply_held(self, t: float) -> None:
@@ -390,6 +400,7 @@ class MessengerChannel(Channel):
             return
         pricing = p.pricing
         eng = p.engagement
+        window_start = t - pricing.window_hours / 24.0
         outcome = broadcast(
             cols,
             t,
@@ -402,9 +413,12 @@ class MessengerChannel(Channel):
             optout_fatigue_strength=p.unsubscribe.fatigue_strength,
             rng=self._rng_broadcast,
             stamp={LAST_ACTION: t},  # an engagement opens the window from now (nothing later is stored)
-            # in the window: the latest action lies in (t − w, t] (the column holds nothing after t)
-            count_above=(LAST_ACTION, t - pricing.window_hours / 24.0),
+            # in the window: the latest action lies in (t − w, t] (the column holds nothing after t); nobody is
+            # when nothing written to the column is that recent (weekly broadcasts, no conversations): no pass
+            count_above=(LAST_ACTION, window_start) if self._latest_action > window_start else None,
         )
+        if outcome.engaged.size:
+            self._latest_action = max(self._latest_action, t)  # the engaged were stamped t
         deliveries, in_window = outcome.deliveries, outcome.above
         ctx.flow("deliveries", deliveries)
         ctx.flow("in_window", in_window)

@@ -64,6 +64,10 @@ __all__ = ["DEFAULT_BLOCK", "BroadcastColumns", "BroadcastOutcome", "broadcast",
 DEFAULT_BLOCK = 65536
 """Slots per block: 64k float32 scratch columns stay in the 2 MB L2 cache of the reference machine."""
 
+DENSE_SHARE = 1 / 3
+"""Above this share of a block's rows below their probability before fatigue, picking them out for the fatigue
+factor costs more than the factor for every row (measured on the reference machine)."""
+
 JOIN_CHUNK = 1 << 18
 """Joins are applied in pieces of this many rows, so that a whole-market join has no market-sized temporaries."""
 
@@ -158,6 +162,7 @@ class BroadcastColumns:
     """
 
     __slots__ = (
+        "_dense",
         "_extra",
         "_gone_exposures",
         "_gone_rows",
@@ -198,6 +203,8 @@ class BroadcastColumns:
         # Upper bound on fatigue over members: F_max·r_f + 1 after each broadcast (joiners have 0).
         self.fatigue_bound = 0.0
         self._scratch: _Scratch | None = None
+        # whether the last broadcast found many rows below their probability before fatigue (see broadcast())
+        self._dense = False
         self._gone_rows: list[np.ndarray] = []  # members who left, and their lifetime exposures
         self._gone_exposures: list[np.ndarray] = []
 
@@ -616,6 +623,11 @@ def broadcast(
     f_bound = cols.fatigue_bound * r_f  # bound on the decayed stock this broadcast sees
     # p = weight·(novelty·base·(1 − floor) + base·floor)·exp(−s·F)
     c_nov, c_floor, neg_s = _F32(base * (1.0 - floor)), _F32(base * floor), _F32(-strength)
+    fatigued = strength != 0.0
+    # exp(−s·F) for the rows below p before fatigue only, unless the last broadcast found many of them (either way
+    # the same float32 operations per row, so the same outcomes: the choice only saves time)
+    dense = cols._dense
+    next_dense: bool | None = None
     r_f32, r_n32, one = _F32(r_f), _F32(r_n), _F32(1.0)
     # Opt-out candidates: U < q_pre or U ≥ 1 − q_pre, with q_pre ≥ every row's q (widened a little so that
     # float32 rounding of the stock can never hide a candidate).
@@ -643,13 +655,19 @@ def broadcast(
             np.multiply(fat, r_f32, out=fat)
         np.multiply(nov, c_nov, out=prob)
         np.add(prob, c_floor, out=prob)
-        np.multiply(prob, wt, out=prob)
-        if strength != 0.0:
+        np.multiply(prob, wt, out=prob)  # p before fatigue: exp(−s·F) ≤ 1 only lowers it
+        subset = fatigued and not dense
+        if fatigued and dense:  # many rows can engage: exp(−s·F) for the whole block is cheaper than picking them
             np.multiply(fat, neg_s, out=work)
             np.exp(work, out=work)
             np.multiply(prob, work, out=prob)
         np.less(uni, prob, out=eng)
         slots = eng.nonzero()[0]
+        if fatigued:  # the share below p before fatigue (a lower bound of it when dense) chooses the next mode
+            many = slots.size > DENSE_SHARE * (b - a)
+            next_dense = many if next_dense is None else next_dense and many
+        if subset and slots.size:  # only those below p before fatigue can be below p: exp for them alone
+            slots = slots[uni[slots] < _fatigued(prob, fat, slots, neg_s)]
         if slots.size:
             if a:
                 slots += a
@@ -664,7 +682,8 @@ def broadcast(
             cand = flag.nonzero()[0]
             if cand.size:
                 # What the exact test needs: U, p and the decayed F (before this delivery's + 1).
-                cand_data.append((uni[cand], prob[cand], fat[cand]))
+                p_cand = _fatigued(prob, fat, cand, neg_s) if subset else prob[cand]
+                cand_data.append((uni[cand], p_cand, fat[cand]))
                 if a:
                     cand += a
                 cand_slots.append(cand)
@@ -708,10 +727,23 @@ def broadcast(
 
     cols.t_last = t
     cols.t_novelty = t
+    if next_dense is not None:
+        cols._dense = next_dense
     cols.fatigue_bound = f_bound + 1.0 if n else 0.0
     return BroadcastOutcome(
         deliveries=int(n), reached=reached, engaged=engaged_rows, opted_out=opted_rows, above=above
     )
+
+
+def _fatigued(prob: np.ndarray, fat: np.ndarray, slots: np.ndarray, neg_s: np.float32) -> np.ndarray:
+    """``p = p_before·exp(−s·F)`` for the rows ``slots`` of a block (``prob`` before fatigue, ``fat`` the decayed
+    stock), with the float32 operations of a whole-block pass, hence the same values."""
+    factor = fat[slots]
+    np.multiply(factor, neg_s, out=factor)
+    np.exp(factor, out=factor)
+    p = prob[slots]
+    np.multiply(p, factor, out=p)
+    return p
 
 
 def _uniform_drawer(rng: np.random.Generator):

@@ -5,6 +5,7 @@ binomial (or multinomial) law of the counts involved, so a correct kernel fails 
 per check and a biased one is caught once its bias exceeds four SE.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -638,3 +639,40 @@ def test_the_count_above_a_threshold_is_taken_before_the_stamps(block):
     assert outcome.above == expected
     assert outcome.engaged.size > 0 and np.count_nonzero(cols.column("last") > 4.0) > expected  # stamps came after
     assert broadcast(cols, 6.0, **params(), rng=rng).above == 0  # not asked: nothing counted
+
+
+@pytest.mark.parametrize("dense", [False, True])
+@pytest.mark.parametrize("strength", [0.0, 0.3, 4.0])
+def test_engagements_and_opt_outs_are_those_of_the_whole_block_formula(strength, dense):
+    """The kernel takes exp(−s·F) only for the rows that can engage or opt out, or for the whole block when many
+    can; either way every row's outcome must be that of p = min(1, base·w·novelty·exp(−s·F)) computed for all,
+    with the same uniforms."""
+    size, base, floor, h_n, h_f, u, fs = 20_000, 0.3, 0.4, 30.0, 4.0, 0.05, 1.5
+    rng = np.random.default_rng(7)
+    cols = BroadcastColumns(size)
+    kw = dict(base=base, floor=floor, novelty_half_life=h_n, fatigue_half_life=h_f, strength=strength, optout=u,
+              optout_fatigue_strength=fs)
+    for k, t in enumerate([0.0, 3.0, 5.0, 9.0, 10.0, 17.0]):
+        who = np.arange(k * 3000, (k + 1) * 3000)
+        cols.join(who, t, novelty_half_life=h_n, weight=rng.uniform(0.2, 3.0, who.size).astype(np.float32))
+        if k < 5:
+            broadcast(cols, t + 0.5, rng=rng, block=4096, **kw)
+    t = 18.0
+    n = cols.n
+    rows, w = cols.row[:n].copy(), cols.weight[:n].copy()
+    nov = cols.novelty[:n] * np.float32(math.exp2(-(t - cols.t_novelty) / h_n))
+    fat = cols.fatigue[:n] * np.float32(math.exp2(-(t - cols.t_last) / h_f))
+    uniforms = copy.deepcopy(rng).random(n, dtype=np.float32)
+    cols._dense = dense  # the mode the previous broadcasts would have chosen
+    o = broadcast(cols, t, rng=rng, block=4096, **kw)
+    p = (nov * np.float32(base * (1 - floor)) + np.float32(base * floor)) * w
+    if strength:
+        p = p * np.exp(fat * np.float32(-strength))
+    engaged = uniforms < p
+    assert 0 < engaged.sum() < n
+    assert np.array_equal(o.engaged, rows[engaged])
+    pc = np.minimum(p, 1.0, dtype=np.float64)
+    q = np.minimum(u * (1.0 + fs * fat.astype(np.float64)), 1.0)
+    out = (uniforms < pc * q) | (uniforms >= 1.0 - (1.0 - pc) * q)
+    assert out.sum() > 0
+    assert np.array_equal(np.sort(o.opted_out), np.sort(rows[out]))

@@ -284,3 +284,33 @@ def test_held_actions_are_applied_day_by_day_without_broadcasts_or_joins():
     sim.env.process(publish())
     sim.run()
     assert len(channel._later) == 1  # the last day's, after the last daily step
+
+
+@pytest.mark.parametrize(
+    ("every", "hours", "inside"), [(7, 24, False), (7, 8 * 24, True), (1, 48, True), (1, 12, False)]
+)
+def test_an_engagement_opens_the_window_for_the_next_broadcast_within_it(every, hours, inside):
+    """Without conversations, only engagements stamp the window: everyone engages, so every broadcast after the
+    first is all in the window when the window is longer than the gap between broadcasts, and none of it when
+    shorter (a broadcast that skips counting because nothing is recent enough must not miss the stamps)."""
+    S, k = 500, 6
+    sc = build_scenario(
+        [
+            {
+                "type": "messenger",
+                "initial_subscribers": S,
+                "engagement": {"probability": 1.0},
+                "unsubscribe": {"probability": 0.0},
+                "broadcasts": {"every_days": every, "first_day": every},
+                "pricing": {"window_hours": hours},
+            }
+        ],
+        size=S,
+        horizon=every * (k + 1),
+    )
+    series = Simulation(sc, "s", 0).run().series
+    days = np.flatnonzero(series["messenger", "deliveries"])
+    assert days.size == k and (series["messenger", "deliveries"][days] == S).all()
+    in_window = series["messenger", "in_window"][days]
+    assert in_window[0] == 0
+    assert (in_window[1:] == (S if inside else 0)).all(), in_window
