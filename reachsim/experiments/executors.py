@@ -40,8 +40,9 @@ class SequentialExecutor:
         return None
 
 
-#: What a worker imports to run a task (reachsim.experiments.runner.run_task), loaded once by the fork server.
-WORKER_MODULES = ("reachsim.experiments.runner",)
+#: What a worker needs to run a task (reachsim.experiments.runner.run_task, and the scenario schema's classes that
+#: validate it), loaded once by the fork server.
+WORKER_MODULES = ("reachsim.experiments.preload",)
 
 
 def default_start_method() -> str:
