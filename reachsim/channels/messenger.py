@@ -275,7 +275,10 @@ class MessengerChannel(Channel):
         novelty = self.params.engagement.novelty
         half_life = novelty.half_life_days if novelty else math.inf
         for part, part_times, part_counts in _in_pieces(idx, times, counts, JOIN_CHUNK):
-            self.cols.join_runs(part, part_times, part_counts, novelty_half_life=half_life, weight=self._weights(part))
+            # vouched: people out of the acquisition's pool of those who never joined (distinct, never members),
+            # weighted by multipliers the scenario bounds to finite values >= 0
+            self.cols.join_runs(part, part_times, part_counts, novelty_half_life=half_life, weight=self._weights(part),
+                                vouched=True)
         self.subscribers += idx.size
 
     def _on_optin(self, payload: dict[str, Any]) -> None:

@@ -351,22 +351,32 @@ class BroadcastColumns:
         *,
         novelty_half_life: float,
         weight: npt.ArrayLike = 1.0,
+        vouched: bool = False,
     ) -> None:
         """:meth:`join` with ``new=True`` for rows ``idx`` who joined in runs: the first ``counts[0]`` at
         ``times[0]``, the next ``counts[1]`` at ``times[1]``, and so on (members acquired over several days and
         handed over together). The same state as one time per row, in fewer array operations: each run's novelty
-        is computed once (with :func:`math.exp2`, which gives NumPy's values)."""
+        is computed once (with :func:`math.exp2`, which gives NumPy's values).
+
+        ``vouched=True`` is the caller's guarantee, by construction, that ``idx`` is an int array of distinct rows
+        that never were members, every run holds somebody at a finite time, and ``weight`` holds float32 values,
+        one per row, finite and ``>= 0`` (people drawn out of a pool of those who never joined, weighted by
+        validated multipliers): the checks that read the rows and the weights again are skipped (a weekly
+        hand-over is a few hundred rows, where each check costs about as much as the work)."""
         h = _check_half_life("novelty_half_life", novelty_half_life)
-        rows = _rows(idx)
+        rows = idx if vouched else _rows(idx)
         if len(times) != len(counts) or sum(counts) != rows.size or min(counts, default=0) < 0:
             raise ValueError(f"runs of {list(counts)} people for {rows.size} rows")
         if rows.size == 0:
             return
-        held = [tj for tj, n in zip(times, counts, strict=True) if n]  # a run of nobody joins nobody
-        t = max(held)
-        if not (math.isfinite(t) and math.isfinite(min(held))):
-            raise ValueError("join times must be finite")
-        w = _checked_weight(weight, rows.size)
+        if vouched:  # (runs of somebody, at finite times)
+            t = max(times)
+        else:
+            held = [tj for tj, n in zip(times, counts, strict=True) if n]  # a run of nobody joins nobody
+            t = max(held)
+            if not (math.isfinite(t) and math.isfinite(min(held))):
+                raise ValueError("join times must be finite")
+        w = weight if vouched else _checked_weight(weight, rows.size)
         self._rebase_novelty(t, h)
         novelty: np.ndarray | np.float32
         if math.isinf(h):
@@ -374,7 +384,7 @@ class BroadcastColumns:
         else:
             ref = self.t_novelty
             novelty = np.array([math.exp2((tj - ref) / h) for tj in times], dtype=_F32).repeat(counts)
-        self._append(rows, w, novelty)
+        self._append(rows, w, novelty, check=not vouched)  # type: ignore[arg-type]
 
     def _rebase_novelty(self, t: float, h: float) -> None:
         """Re-base the novelty column to ``t`` if a joiner at ``t`` would store more than 2^64 (see :meth:`join`)."""
@@ -417,14 +427,17 @@ class BroadcastColumns:
         if slot.min() == LEFT:
             self._restore_exposures(rows, slot == LEFT, n)
 
-    def _append(self, rows: np.ndarray, w: np.ndarray, novelty: np.ndarray | np.float32) -> None:
-        """Append rows known to be distinct and never members, in any order. Checked by reading ``slot_of`` back:
-        a row given twice holds only one of its two new slots (cheaper than sorting the rows)."""
+    def _append(
+        self, rows: np.ndarray, w: np.ndarray, novelty: np.ndarray | np.float32, check: bool = True
+    ) -> None:
+        """Append rows known to be distinct and never members, in any order. Checked (unless ``check`` is False:
+        distinct by construction) by reading ``slot_of`` back: a row given twice holds only one of its two new
+        slots (cheaper than sorting the rows)."""
         self._reserve(rows.size)
         n = self.n
         stored = self.slot_of.stored  # slot − NEVER_MEMBER, read and written directly: fewer NumPy calls
         new = np.arange(n - NEVER_MEMBER, n - NEVER_MEMBER + rows.size, dtype=stored.dtype)
-        before = stored[rows] if rows.size > 1 else None
+        before = stored[rows] if check and rows.size > 1 else None
         stored[rows] = new
         if before is not None and not (stored[rows] == new).all():
             stored[rows] = before  # as they were (a repeated row gets its own value back either way)

@@ -625,6 +625,24 @@ def test_a_join_in_runs_leaves_the_state_of_a_join_with_one_time_per_row(half_li
         in_runs.join_runs(np.array([1, 2, 1]), [9.0], [3], novelty_half_life=half_life)
 
 
+@pytest.mark.parametrize("half_life", [INF, 30.0, 0.5])
+def test_a_vouched_join_in_runs_leaves_the_state_of_a_checked_one(half_life):
+    rng = np.random.default_rng(13)
+    runs, counts = [0.25, 3.0, 3.0, 40.0, 41.0], [4, 1, 7, 2, 5]  # 40: past 64 half-lives of 0.5 (a re-base)
+    rows = rng.permutation(500)[: sum(counts)]
+    weight = rng.uniform(0.5, 2.0, rows.size).astype(np.float32)
+    checked, vouched = BroadcastColumns(500), BroadcastColumns(500)
+    for cols in (checked, vouched):
+        cols.join(np.arange(400, 420), 0.0, novelty_half_life=half_life)
+        broadcast(cols, 2.0, rng=np.random.default_rng(1), **params(novelty_half_life=half_life))
+    checked.join_runs(rows, runs, counts, novelty_half_life=half_life, weight=weight)
+    vouched.join_runs(rows, runs, counts, novelty_half_life=half_life, weight=weight, vouched=True)
+    for name in ("row", "weight", "novelty", "fatigue", "exposures"):
+        np.testing.assert_array_equal(vouched.column(name), checked.column(name))
+    np.testing.assert_array_equal(vouched.slot_of[np.arange(500)], checked.slot_of[np.arange(500)])
+    assert (vouched.n, vouched.fresh, vouched.t_novelty) == (checked.n, checked.fresh, checked.t_novelty)
+
+
 @pytest.mark.parametrize("block", [7, DEFAULT_BLOCK])
 def test_the_count_above_a_threshold_is_taken_before_the_stamps(block):
     rng = np.random.default_rng(9)
