@@ -34,7 +34,7 @@ from reachsim.engine.weak import weak_callable
 from reachsim.model.bass import daily_adoption_probability
 from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import NO_CREDIT, buy_impressions
-from reachsim.model.occupancy import draw_unique_reach
+from reachsim.model.occupancy import unique_reach_given
 from reachsim.model.zeroed import Identity
 
 __all__ = [
@@ -54,6 +54,10 @@ __all__ = [
 
 #: Consumers per piece of an initial base: each piece's joining makes temporaries of a few dozen bytes a person.
 INITIAL_PIECE = 1 << 16
+
+#: Scalars drawn at once by a stream whose draws depend on no state (:class:`_Ahead`): one NumPy call per this many
+#: days instead of one a day.
+AHEAD = 64
 
 #: The sources this component draws every day, in drawing order.
 SOURCES = ("organic", "bass", "paid")
@@ -327,25 +331,22 @@ class NeverJoined:
             positions = np.concatenate([starts[c] + distinct_integers(rng, live[c], want[c]) for c in active])
             ordered = np.sort(positions)
         else:
-            scale: int | np.ndarray
-            offset: int | np.ndarray
-            if len(active) == 1:
-                scale, offset = live[active[0]], starts[active[0]]
-            else:  # each person's class's live count and start, in one call
-                scale, offset = np.repeat(np.array([[live[c] for c in active], [starts[c] for c in active]]),
-                                          [want[c] for c in active], axis=1)
-            positions = (rng.random(total) * scale).astype(np.int64)
-            if not isinstance(offset, int) or offset:  # a one-class pool's block starts at 0
-                positions += offset
-            # a repeat is unlikely while the draws are few against their classes (about k²/2L of them expected):
-            # then the sorted positions show there is none in fewer calls than the redrawing loop's first pass
-            ordered = None
-            if sum(want[c] * want[c] / live[c] for c in active) < 0.5:
-                ordered = np.sort(positions)
-                if (ordered[1:] == ordered[:-1]).any():
-                    ordered = None
-            if ordered is None:
-                ordered = self._redraw_repeats(rng, positions, scale, offset)
+            # a position uniform in its class's live block: the uniforms scaled and shifted class by class, in place
+            # (slices of one array: fewer calls than arrays of each person's scale and start)
+            uniform = rng.random(total)
+            a = 0
+            for c in active:
+                b = a + want[c]
+                uniform[a:b] *= live[c]
+                a = b
+            positions = uniform.astype(np.int64)
+            a = 0
+            for c in active:
+                b = a + want[c]
+                if starts[c]:
+                    positions[a:b] += starts[c]
+                a = b
+            ordered = self._redraw_repeats(rng, positions, live, starts)
         stored = self.rows.stored  # an Identity: the row at position p is stored[p] + p
         rows = stored[positions] + positions
         self._take_out(ordered, rows, want)
@@ -353,28 +354,25 @@ class NeverJoined:
 
     @staticmethod
     def _redraw_repeats(
-        rng: np.random.Generator, positions: np.ndarray, scale: int | np.ndarray, offset: int | np.ndarray
+        rng: np.random.Generator, positions: np.ndarray, live: list[int], starts: list[int]
     ) -> np.ndarray:
-        """Draw again, in place, every draw of a position after its first, until all differ; the positions in
-        ascending order. Sorted by position then by draw: a draw's index in the low bits (a stable argsort costs
-        far more)."""
-        total = positions.size
-        shift = int(total).bit_length()
-        index = np.arange(total, dtype=np.int64)
+        """Draw again, in place, every draw of a position after its first, until all differ (each from the class of
+        its position: ``live[c]`` members from ``starts[c]``); the positions in ascending order. A repeat is rare
+        (about k²/2L of k draws from L), so the draws of each repeated position are found one position at a time
+        (its first draw is the lowest index) and drawn again with scalars: a few calls, where a pass that sorts the
+        draws with their indices takes a dozen."""
         while True:
-            key = np.left_shift(positions, shift)
-            key |= index
-            key.sort()
-            ordered = np.right_shift(key, shift)
+            ordered = np.sort(positions)
             repeated = ordered[1:] == ordered[:-1]
             if not repeated.any():
                 return ordered
-            later = key[1:][repeated] & ((1 << shift) - 1)  # every draw of a position after its first
-            again = rng.random(later.size)
-            if isinstance(scale, np.ndarray):
-                positions[later] = (again * scale[later]).astype(np.int64) + offset[later]  # type: ignore[index]
-            else:
-                positions[later] = (again * scale).astype(np.int64) + offset
+            later: list[tuple[int, int]] = []
+            for position in sorted(set(ordered[1:][repeated].tolist())):  # each repeated position once
+                c = bisect.bisect_right(starts, position) - 1  # an empty class starts where the next one does
+                later.extend((j, c) for j in np.flatnonzero(positions == position)[1:].tolist())  # after the first
+            later.sort()
+            for (j, c), u in zip(later, rng.random(len(later)).tolist(), strict=True):
+                positions[j] = int(u * live[c]) + starts[c]
 
     def _draw_one_by_one(self, rng: np.random.Generator, want: list[int], total: int) -> np.ndarray:
         """:meth:`draw_by_class` for a few people, with scalar operations (cheaper than the NumPy calls of a pass):
@@ -494,37 +492,64 @@ class NeverJoined:
         self.size -= total
         if total == 0:
             return
-        end_of: int | np.ndarray
-        shift: int | np.ndarray
         if len(ends) == 1:
-            end_of, shift = ends[0], shifts[0]
-            usual = int(positions[-1]) < end_of
-        else:  # each class's last (highest) position against its class's end
-            last = list(itertools.accumulate(sizes))
-            usual = all(p < e for p, e in zip(positions[[i - 1 for i in last]].tolist(), ends, strict=True))
-            end_of = shift = np.empty(0, dtype=np.int64)  # made below if needed
-        if usual:  # no removed position in a vacated tail, all of which fills the holes
-            holes = positions
-            if len(ends) == 1:
-                fill = np.arange(end_of, end_of + total, dtype=np.int64)
+            end = ends[0]
+            cut = total if int(positions[-1]) < end else int(positions.searchsorted(end))
+            if cut == total:  # the usual case: no removed position in the vacated tail, all of which fills the holes
+                holes, fill = positions, np.arange(end, end + total, dtype=np.int64)
             else:
+                if cut == 0:
+                    return
+                holes = positions[:cut]
+                keep = np.ones(total, dtype=bool)
+                keep[positions[cut:] - end] = False
+                fill = np.flatnonzero(keep)
+                fill += end
+        else:
+            # where each class's positions reach its vacated tail: the positions ascend class by class, and each
+            # class's end lies within its own positions' range, so one search finds them all
+            cuts = positions.searchsorted(ends).tolist()
+            bounds = [0, *itertools.accumulate(sizes)]  # class i's positions are positions[bounds[i]:bounds[i + 1]]
+            crossing = [i for i, cut in enumerate(cuts) if cut < bounds[i + 1]]
+            if not crossing:  # the usual case, as above
+                holes = positions
                 fill = np.arange(total, dtype=np.int64)
                 fill += np.repeat(shifts, sizes)
-        else:
-            if len(ends) > 1:
-                end_of, shift = np.repeat(np.array([ends, shifts]), sizes, axis=1)
-            low = positions < end_of
-            holes = positions[low]
-            if not holes.size:
-                return
-            keep = np.ones(total, dtype=bool)
-            high = ~low
-            keep[positions[high] - (shift[high] if isinstance(shift, np.ndarray) else shift)] = False
-            fill = np.flatnonzero(keep)
-            fill += shift[keep] if isinstance(shift, np.ndarray) else shift
+            else:
+                holes = np.concatenate([positions[bounds[i] : cut] for i, cut in enumerate(cuts)])
+                if not holes.size:
+                    return
+                keep = np.ones(total, dtype=bool)
+                for i in crossing:  # crossed out of the tails laid end to end
+                    keep[positions[cuts[i] : bounds[i + 1]] - shifts[i]] = False
+                fill = np.flatnonzero(keep)
+                fill += np.repeat(shifts, sizes)[keep]
         moved = rows[fill] + fill
         rows[holes] = moved - holes
         where[moved] = holes - moved
+
+
+class _Ahead:
+    """Scalars of one law drawn ahead, :data:`AHEAD` at a time, from a stream of their own, and handed out one by
+    one. Only for draws that depend on no state (a day's organic sign-ups, the normal and the uniform of a day's
+    paid reach): drawn ahead or on the day, each is the same independent draw of its law. ``draw(size)`` draws a
+    block; a change of the law's parameter discards what is left (:meth:`next` with ``key``)."""
+
+    __slots__ = ("_draw", "_key", "_left")
+
+    def __init__(self, draw: Callable[..., np.ndarray]) -> None:
+        self._draw = draw
+        self._left: list[Any] = []
+        self._key: Any = None
+
+    def next(self, *args: Any) -> Any:
+        """The next scalar; ``args`` are the law's parameters (a block drawn for others is discarded)."""
+        left = self._left
+        if not left or args != self._key:
+            self._key = args
+            left = self._left = self._draw(*args, AHEAD).tolist()
+            left.reverse()
+        return left.pop()
 
 
 class _Day(NamedTuple):
@@ -606,6 +631,9 @@ class AudienceAcquisition:
         self._who = ctx.rng(f"{prefix}/who")
         self._classes = ctx.rng(f"{prefix}/classes")
         self._claims = ctx.rng(f"{prefix}/claims")
+        self._organic: _Ahead | None = None  # the days' organic sign-ups, drawn ahead (made at the first)
+        self._reach: tuple[_Ahead, _Ahead] | None = None  # the normal and uniform of the days' paid reach
+        self._chances: dict[tuple[float, float, int], list[float]] = {}  # see _impressions
         # consumers drawn by pending days but named early, and the index in _days of each one's day
         self._claimed: list[tuple[np.ndarray, np.ndarray]] = []
 
@@ -700,8 +728,10 @@ class AudienceAcquisition:
         then the impressions of paid acquisition in the impression form, on whoever is left."""
         acq, ctx = self.params(), self.ctx
         organic = bass = flat = 0  # wanted by each of SOURCES
-        if acq.organic_per_day:
-            organic = int(self._stream("organic").poisson(acq.organic_per_day))
+        if acq.organic_per_day:  # Poisson, independent of everything: drawn ahead in blocks
+            if self._organic is None:
+                self._organic = _Ahead(self._stream("organic").poisson)
+            organic = self._organic.next(acq.organic_per_day)
         diffusion = acq.bass
         if diffusion is not None:
             potential = math.floor(diffusion.potential * self._market)
@@ -835,6 +865,19 @@ class AudienceAcquisition:
             self.ctx.cost("acquisition", amount)
             self.ctx.flow("paid_spend", amount)
 
+    def _conversion_chances(self, probability: float, uplift: float, impressions: int) -> list[float]:
+        """Each class's chance that a day's ``impressions`` convert one of its people (0 outside the target)."""
+        return [
+            conversion_probability_scalar(
+                min(1.0, probability * self._multiplier[c] * (1.0 + uplift if self._usable[c] else 1.0)),
+                self._target_size,
+                impressions,
+            )
+            if self._in_target[c]
+            else 0.0
+            for c in range(self.pool.classes)
+        ]
+
     def _impressions(self, paid: ImpressionAcquisition, nonmembers: list[int]) -> list[int]:
         """A day of ads on the target, ``nonmembers`` by class not yet in the audience: how many each class's
         people convert, each with ``1 − (1 − c_k/T)^I``; how many impressions land on members (wasted); and how many
@@ -847,21 +890,36 @@ class AudienceAcquisition:
         if impressions == 0:
             return converted
         target_size, rng = self._target_size, self._stream("paid")
-        uplift = 1.0 + self._uplift()
+        # each class's chance, the same day after day while the parameters and the impressions bought are
+        key = (paid.conversion_probability, self._uplift(), impressions)
+        chances = self._chances.get(key)
+        if chances is None:
+            if len(self._chances) >= 16:  # a timeline that keeps changing the parameters: keep the latest only
+                self._chances.clear()
+            chances = self._chances[key] = self._conversion_chances(paid.conversion_probability, key[1], impressions)
         in_target = 0
         for c, n in enumerate(nonmembers):
-            if not self._in_target[c] or n == 0:
-                continue
-            in_target += n
-            rate = min(1.0, paid.conversion_probability * self._multiplier[c] * (uplift if self._usable[c] else 1.0))
-            p = conversion_probability_scalar(rate, target_size, impressions)
-            converted[c] = int(rng.binomial(n, p)) if p > 0 else 0
+            if n and self._in_target[c]:
+                in_target += n
+                p = chances[c]
+                if p > 0:
+                    converted[c] = int(rng.binomial(n, p))
         members = target_size - in_target
         wasted = int(rng.binomial(impressions, members / target_size)) if target_size else impressions
         self.ctx.flow("paid_impressions", impressions)
         self.ctx.flow("wasted_impressions", wasted)
-        # a stream of its own: the reach is reported, never fed back, so it leaves every other draw as it was
-        reach = draw_unique_reach(self._stream("reach"), impressions, target_size)
+        # a stream of its own: the reach is reported, never fed back, so it leaves every other draw as it was; its
+        # normal and uniform depend on nothing, so they are drawn ahead in blocks
+        if impressions == 1 or target_size == 1:
+            reach = 1
+        elif target_size:
+            if self._reach is None:
+                rng = self._stream("reach")
+                self._reach = (_Ahead(rng.standard_normal), _Ahead(rng.random))
+            normal, uniform = self._reach
+            reach = unique_reach_given(impressions, target_size, normal.next(), uniform.next())
+        else:
+            reach = 0
         if reach:
             self.ctx.flow("paid_reach", reach)
         return converted

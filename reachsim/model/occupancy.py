@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-__all__ = ["draw_unique_reach", "unique_reach_moments"]
+__all__ = ["draw_unique_reach", "unique_reach_given", "unique_reach_moments"]
 
 
 @functools.lru_cache(maxsize=256)
@@ -46,8 +46,15 @@ def draw_unique_reach(rng: np.random.Generator, impressions: int, target: int) -
         return 0
     if impressions == 1 or target == 1:
         return 1
+    normal = float(rng.standard_normal())
+    return unique_reach_given(impressions, target, normal, float(rng.random()))
+
+
+def unique_reach_given(impressions: int, target: int, normal: float, uniform: float) -> int:
+    """:func:`draw_unique_reach` for ``impressions, target ≥ 2`` from a standard normal and a uniform on [0, 1)
+    drawn beforehand (e.g. in blocks: the count depends on no state, so its draws may come ahead of their day)."""
     mean, sd = unique_reach_moments(int(impressions), int(target))
-    x = mean + sd * float(rng.standard_normal())
+    x = mean + sd * normal
     low = math.floor(x)
-    k = low + (1 if rng.random() < x - low else 0)
+    k = low + (1 if uniform < x - low else 0)
     return int(min(max(k, 1), min(impressions, target)))

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from reachsim.channels import topics
-from reachsim.channels.acquisition import NeverJoined, distinct_integers
+from reachsim.channels.acquisition import AHEAD, NeverJoined, distinct_integers
 from reachsim.channels.messenger import MessengerChannel
 from reachsim.engine.simulation import Simulation
 from reachsim.model.bass import bass_daily_adoption_probability, daily_adoption_probability
@@ -376,3 +376,24 @@ def test_a_large_hand_over_is_subscribed_in_pieces_that_keep_each_person_s_day()
     np.testing.assert_array_equal(np.concatenate([np.repeat(t, n) for _, t, n in pieces]), np.repeat(times, counts))
     (whole,) = _in_pieces(idx, times, counts, idx.size)  # small enough: as it is
     assert whole[0] is idx and whole[1] is times
+
+
+def test_organic_sign_ups_drawn_ahead_are_poisson_each_day_and_follow_a_timeline_change(scenario_factory):
+    # The days' organic counts are drawn ahead in blocks (reachsim.channels.acquisition.AHEAD); a change of the
+    # rate on day 300 must apply from that day, not from the end of a block drawn at the old rate.
+    days, change, low, high = 600, 300, 6.0, 25.0
+    sc = scenario_factory(
+        [messenger(acquisition={"organic_per_day": low})],
+        size=200_000,
+        horizon=days,
+        timeline=[{"day": change, "channel": "messenger", "set": {"acquisition.organic_per_day": high}}],
+    )
+    joined = Simulation(sc, "s", 0).run().series["messenger", "joined_organic"]
+    z = stats.norm.isf(ALPHA / 2)
+    for counts, rate in ((joined[:change], low), (joined[change:], high)):
+        n = counts.size
+        assert abs(counts.mean() - rate) < z * math.sqrt(rate / n)
+        # the sample variance of a Poisson count: Var(s²) ≈ (λ + 2λ²)/n
+        assert abs(counts.var(ddof=1) - rate) < z * math.sqrt((rate + 2 * rate**2) / n)
+    first = joined[change : change + AHEAD]  # the new rate from its day on, not once a block at the old one is used
+    assert abs(first.mean() - high) < z * math.sqrt(high / AHEAD)
