@@ -61,6 +61,7 @@ class ChannelContext:
     def __post_init__(self) -> None:
         self._flows = self.recorder.sink(self.name)  # this channel's declared flows, by metric
         self._all_flows = self.recorder.sink("all")
+        self._money: dict[str, int] = {}  # this channel's ledger keys, by category
 
     def rng(self, purpose: str) -> np.random.Generator:
         """The random stream ``"<channel name>/<purpose>"`` (same in every strategy that has this channel)."""
@@ -99,11 +100,19 @@ class ChannelContext:
 
     def cost(self, category: str, amount: float) -> None:
         """Book a cost now (the daily ``cost`` series is derived from the ledger)."""
-        self.ledger.cost(self.env.now, self.name, category, amount)
+        if amount:
+            key = self._money.get(category)
+            if key is None:
+                key = self._money[category] = self.ledger.key(self.name, category)
+            self.ledger.book(self.env.now, key, -float(amount))
 
     def value(self, category: str, amount: float) -> None:
         """Book a value now (the daily ``value`` series is derived from the ledger)."""
-        self.ledger.value(self.env.now, self.name, category, amount)
+        if amount:
+            key = self._money.get(category)
+            if key is None:
+                key = self._money[category] = self.ledger.key(self.name, category)
+            self.ledger.book(self.env.now, key, float(amount))
 
     def reached(self, idx: np.ndarray) -> None:
         """Consumers exposed by this channel now: counts towards de-duplicated reach across channels."""
