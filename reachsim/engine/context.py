@@ -90,8 +90,13 @@ class ChannelContext:
         series = self._flows.get(metric)
         if series is None:  # undeclared, or money: the recorder says which
             self.recorder.flow(self.name, metric, self.env.now, amount)
+            return
+        t = self.env.now
+        day = int(t)
+        if series.hours is None and 0 <= day < series.horizon_days:  # most flows: Series.add's first case, inline
+            series.days[day] += float(amount)
         else:
-            series.add(self.env.now, amount)
+            series.add(t, amount)
 
     def flow_at(self, metric: str, times: np.ndarray, amounts: np.ndarray | None = None) -> None:
         """Count events at their own times (days; one each, or ``amounts``), e.g. a day's contacts at their
