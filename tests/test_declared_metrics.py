@@ -233,6 +233,54 @@ def test_a_run_with_a_mean_undefined_where_it_has_weight_fails_loudly() -> None:
     assert _not_finite(broken) == "c m on day 0 is nan"
 
 
+def _one_by_one(run) -> str | None:
+    """What the run check says, looking at every series in turn (what its screening of all at once must agree with)."""
+    from reachsim.core.metrics import unweighted
+
+    declared = {channel: {m.name: m for m in metrics} for channel, metrics in run.metrics.items()}
+    for unit, values in (("day", run.series), ("hour", run.hours)):
+        for (channel, metric), series in values.items():
+            mine = {m: s for (c, m), s in values.items() if c == channel}
+            with np.errstate(over="ignore", invalid="ignore"):
+                bad = ~np.isfinite(series)
+                if metric in declared.get(channel, {}):
+                    bad &= ~(np.isnan(series) & unweighted(declared[channel][metric], mine))
+                if bad.any():
+                    return f"{channel} {metric} on {unit} {int(np.flatnonzero(bad)[0])} is {series[bad][0]}"
+                if not np.isfinite(np.nansum(series)):
+                    return f"{channel} {metric} adds up to more than a number can hold"
+    return None
+
+
+def test_the_run_check_screens_all_series_at_once_as_it_would_one_by_one() -> None:
+    """Broken numbers (inf, NaN where there is weight, totals that overflow) anywhere in a run are found, and the
+    first of them named, whether the series are screened together or looked at one by one."""
+    from reachsim.engine.simulation import RunResult
+    from reachsim.experiments.runner import _not_finite
+
+    rng = np.random.default_rng(3)
+    metrics = (flow("n", "contacts", "n", by_hour=True), mean("m", "seconds", "m", weight="n", by_hour=True),
+               flow("k", "contacts", "k"))
+    seen = set()
+    for _ in range(300):
+        series, hours = {}, {}
+        for channel in ("a", "b"):
+            n = rng.integers(0, 3, HORIZON).astype(float)
+            series[channel, "n"], series[channel, "k"] = n, rng.random(HORIZON)
+            series[channel, "m"] = np.where(n == 0, np.nan, rng.random(HORIZON))
+            hours[channel, "n"] = rng.integers(0, 3, 24).astype(float)
+            hours[channel, "m"] = np.where(hours[channel, "n"] == 0, np.nan, 1.0)
+        for _ in range(rng.integers(0, 3)):  # a few broken numbers, anywhere
+            where = (series, hours)[int(rng.integers(0, 2))]
+            key = list(where)[int(rng.integers(0, len(where)))]
+            where[key][rng.integers(0, where[key].size)] = rng.choice([np.inf, -np.inf, np.nan, 1e308, 0.0])
+        run = RunResult("s", 0, series, metrics={"a": metrics, "b": metrics}, hours=hours)
+        expected = _one_by_one(run)
+        assert _not_finite(run) == expected
+        seen.add(None if expected is None else expected.split(" on ")[0].split(" adds")[0] != "")
+    assert seen == {None, True}  # both fine runs and broken ones were checked
+
+
 def test_the_probe_profiles_by_hour_reach_the_summary(probe_run) -> None:
     result, folder = probe_run
     summary = json.loads((folder / "summary.json").read_text())

@@ -13,7 +13,6 @@ So at one instant: boundary, then channel 0's activities by slot, then channel 1
 """
 
 from collections.abc import Callable
-from types import MethodType
 
 import simpy
 from simpy.events import URGENT, Event
@@ -95,26 +94,26 @@ class Recurring(Event):
     def _occur(self, _: Event) -> None:
         env = self.env
         now = env.now
-        owner = self._owner
-        if owner is None:
-            action, interval = self._action, self._interval
-        else:
-            obj = owner()
+        obj = None
+        if self._owner is not None:
+            obj = self._owner()
             if obj is None:
                 raise ReferenceError(f"{self._name} was called after its object was discarded")
-            action = MethodType(self._action, obj) if self._action_bound else self._action
-            interval = MethodType(self._interval, obj) if self._interval_bound else self._interval
+        # a method is called as its function with the object first: no bound method made per occurrence
         if self._step is None:
-            self._step = interval()
-        action(now)
-        step = interval()
+            self._step = self._interval(obj) if self._interval_bound else self._interval()
+        if self._action_bound:
+            self._action(obj, now)
+        else:
+            self._action(now)
+        step = self._interval(obj) if self._interval_bound else self._interval()
         if step is None:
             self._again = None
             return
         if step != self._step:
             self._anchor, self._step, self._n = now, step, 0
         self._n += 1
-        at = snap(self._anchor + self._n * step)
+        at = round((self._anchor + self._n * step) / GRID) * GRID  # snap(), inline: once per occurrence
         if at >= self._until:
             self._again = None
             return

@@ -61,6 +61,7 @@ class ChannelContext:
     def __post_init__(self) -> None:
         self._flows = self.recorder.sink(self.name)  # this channel's declared flows, by metric
         self._all_flows = self.recorder.sink("all")
+        self._money: dict[str, int] = {}  # this channel's ledger keys, by category
 
     def rng(self, purpose: str) -> np.random.Generator:
         """The random stream ``"<channel name>/<purpose>"`` (same in every strategy that has this channel)."""
@@ -89,8 +90,13 @@ class ChannelContext:
         series = self._flows.get(metric)
         if series is None:  # undeclared, or money: the recorder says which
             self.recorder.flow(self.name, metric, self.env.now, amount)
+            return
+        t = self.env.now
+        day = int(t)
+        if series.hours is None and 0 <= day < series.horizon_days:  # most flows: Series.add's first case, inline
+            series.days[day] += float(amount)
         else:
-            series.add(self.env.now, amount)
+            series.add(t, amount)
 
     def flow_at(self, metric: str, times: np.ndarray, amounts: np.ndarray | None = None) -> None:
         """Count events at their own times (days; one each, or ``amounts``), e.g. a day's contacts at their
@@ -99,11 +105,19 @@ class ChannelContext:
 
     def cost(self, category: str, amount: float) -> None:
         """Book a cost now (the daily ``cost`` series is derived from the ledger)."""
-        self.ledger.cost(self.env.now, self.name, category, amount)
+        if amount:
+            key = self._money.get(category)
+            if key is None:
+                key = self._money[category] = self.ledger.key(self.name, category)
+            self.ledger.book(self.env.now, key, -float(amount))
 
     def value(self, category: str, amount: float) -> None:
         """Book a value now (the daily ``value`` series is derived from the ledger)."""
-        self.ledger.value(self.env.now, self.name, category, amount)
+        if amount:
+            key = self._money.get(category)
+            if key is None:
+                key = self._money[category] = self.ledger.key(self.name, category)
+            self.ledger.book(self.env.now, key, float(amount))
 
     def reached(self, idx: np.ndarray) -> None:
         """Consumers exposed by this channel now: counts towards de-duplicated reach across channels."""

@@ -176,7 +176,10 @@ class Recorder:
         """The published daily series of every declared metric, by (channel, metric), in declaration order."""
         out: dict[tuple[str, str], np.ndarray] = {}
         for channel, metrics in self._declared.items():
-            raw = {name: np.array(self._raw[channel, name].days) for name in metrics if (channel, name) in self._raw}
+            names = [name for name in metrics if (channel, name) in self._raw]
+            # one array per channel, a row per series: one conversion of Python floats rather than one per series
+            rows = np.array([self._raw[channel, name].days for name in names], dtype=np.float64)
+            raw = dict(zip(names, rows, strict=True))
             published = daily_values(tuple(metrics.values()), raw)
             for name, metric in metrics.items():
                 if metric.daily:

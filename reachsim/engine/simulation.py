@@ -88,18 +88,21 @@ def reach_at_frequency(exposures: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _per_consumer(rows: list[np.ndarray], counts: list[np.ndarray]) -> np.ndarray:
+def _per_consumer(rows: list[np.ndarray], counts: list[np.ndarray], market: int | None = None) -> np.ndarray:
     """Deliveries per consumer exposed by any channel: the channels' counts added up by consumer, in no
-    particular order (reach at frequency only counts them).
+    particular order, with zeros for consumers nobody exposed allowed (reach at frequency only counts them).
 
-    The channel that exposed the most people is the base; the others' consumers are merged among themselves
-    (a few, usually) and then looked up in the base's sorted rows, so that a Page that reached most of the market
-    costs a look-up per other consumer rather than a sort of everyone."""
+    The channel that exposed the most people is the base. If it exposed a fair share of the ``market`` (its
+    size, when given), every channel's counts are added into one column of the whole market (a scatter per
+    channel: less than looking anyone up). Otherwise the others' consumers are merged among themselves (a few,
+    usually) and then looked up in the base's sorted rows."""
     if not rows:
         return np.zeros(0, dtype=np.uint32)
     if len(rows) == 1:
         return counts[0]
     big = max(range(len(rows)), key=lambda i: rows[i].size)
+    if market is not None and rows[big].size >= DENSE_SHARE * market:
+        return _per_consumer_dense(rows, counts, market, big)
     base_rows = np.asarray(rows[big])
     base_counts = np.array(counts[big], dtype=np.uint64)  # a copy: the channel's counts stay as they are
     if base_rows.size > 1 and not bool((base_rows[1:] > base_rows[:-1]).all()):
@@ -117,6 +120,23 @@ def _per_consumer(rows: list[np.ndarray], counts: list[np.ndarray]) -> np.ndarra
     shared = base_rows[at] == other_rows
     base_counts[at[shared]] += other_counts[shared]  # distinct positions: the other rows are distinct
     return np.concatenate((base_counts, other_counts[~shared]))
+
+
+#: From this share of the market exposed by one channel on, deliveries per consumer are added up in a column of
+#: the whole market.
+DENSE_SHARE = 0.25
+
+
+def _per_consumer_dense(rows: list[np.ndarray], counts: list[np.ndarray], market: int, big: int) -> np.ndarray:
+    """:func:`_per_consumer` as a column of the whole market (each channel's rows are distinct: one scatter each),
+    uint32 unless the sum of the channels' largest counts could overflow it."""
+    peak = sum(int(c.max()) for c in counts if c.size)
+    out = np.zeros(market, dtype=np.uint32 if peak <= np.iinfo(np.uint32).max else np.uint64)
+    out[rows[big]] = counts[big]
+    for i, (r, c) in enumerate(zip(rows, counts, strict=True)):
+        if i != big:
+            out[r] += c
+    return out
 
 
 class Simulation:
@@ -210,7 +230,7 @@ class Simulation:
                 counts.append(np.asarray(exposed[1]))
                 metrics.update(reach_at_frequency(counts[-1]))
             final[ch.name] = metrics
-        final["all"] = reach_at_frequency(_per_consumer(rows, counts))
+        final["all"] = reach_at_frequency(_per_consumer(rows, counts, self.population.size))
         return final
 
     def _finish(self, final: dict[str, dict[str, float]]) -> RunResult:

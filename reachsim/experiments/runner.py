@@ -243,14 +243,32 @@ def run_task(scenario: Any, strategy: str, replication: int) -> RunResult:
 def _not_finite(result: RunResult) -> str | None:
     """Where a run's numbers stop being finite (a series, or its total over the horizon), if they do: inf or NaN
     would otherwise pass silently into every summary. A declared mean or ratio has no value (NaN) where its
-    weight or denominator is 0, and only there."""
+    weight or denominator is 0, and only there.
+
+    All the series of a run are screened at once: only those that hold something not finite, or every one when
+    some value is so large that a total could overflow, are looked at one by one."""
     declared = {channel: {m.name: m for m in metrics} for channel, metrics in result.metrics.items()}
     for unit, values in (("day", result.series), ("hour", result.hours)):
+        if not values:
+            continue
+        keys, arrays = list(values), [np.asarray(v, dtype=float) for v in values.values()]
+        suspects = range(len(keys))
+        sizes = [a.size for a in arrays]
+        if min(sizes) > 0:
+            flat = np.concatenate(arrays)
+            bad = ~np.isfinite(flat)
+            largest = float(np.abs(np.where(bad, 0.0, flat)).max()) * max(sizes)
+            if largest < SAFE_TOTAL:  # no total can overflow: only series with something not finite can fail
+                starts = np.cumsum([0, *sizes[:-1]])
+                suspects = np.flatnonzero(np.add.reduceat(bad, starts)).tolist()
+        if not suspects:
+            continue
         by_channel: dict[str, dict[str, np.ndarray]] = {}
         for (channel, metric), series in values.items():
             by_channel.setdefault(channel, {})[metric] = series
         with np.errstate(over="ignore", invalid="ignore"):
-            for (channel, metric), series in values.items():
+            for k in suspects:
+                (channel, metric), series = keys[k], values[keys[k]]
                 bad = ~np.isfinite(series)
                 found = declared.get(channel, {}).get(metric)
                 if found is not None and bad.any():
@@ -261,6 +279,10 @@ def _not_finite(result: RunResult) -> str | None:
                 if not np.isfinite(np.nansum(series)):
                     return f"{channel} {metric} adds up to more than a number can hold"
     return None
+
+
+#: Below this, a sum of a series' values cannot overflow (whatever their order and rounding).
+SAFE_TOTAL = 1e300
 
 
 def _validated(data: dict[str, Any]) -> Any:

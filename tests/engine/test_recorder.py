@@ -98,6 +98,16 @@ def test_the_ledgers_daily_money_of_all_channels_in_one_pass_is_each_channels_ow
         assert dailies[channel][0].tobytes() == cost.tobytes() and dailies[channel][1].tobytes() == value.tobytes()
         assert ledger.daily(channel)[0].tobytes() == cost.tobytes()
     assert ledger.daily("nobody")[0].tolist() == [0.0] * HORIZON
+    totals: dict[tuple[str, str], float] = {}
+    net = np.zeros(2)
+    for t, ch, signed in rows:  # the totals and the run-out's net, one entry at a time, in booking order
+        if t < HORIZON:
+            totals[ch, "x"] = totals.get((ch, "x"), 0.0) + signed
+        elif ch != "c":
+            net[int(t) - HORIZON] += signed
+    assert list(ledger.totals().items()) == list(totals.items())  # same sums, keys in the order first booked
+    assert ledger.run_out_net(exclude=frozenset({"c"})).tobytes() == net.tobytes()
+    assert ledger.entries() == [(t, ch, "x", signed) for t, ch, signed in rows if t < HORIZON]
     with pytest.raises(ValueError, match="outside the run"):
         ledger.cost(HORIZON + 2, "a", "x", 1.0)
     ledger.value(3.0, "a", "x", 0.0)  # nothing booked: no entry
