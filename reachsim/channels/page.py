@@ -90,8 +90,9 @@ class Sightings:
 
     A post takes gaps in turn until one passes ``n``; that gap is spent, and the next post takes up after it. The
     gaps are independent and identically distributed, so those after the one that stopped a post are independent
-    of it, as fresh draws would be (gaps drawn for another ``r`` are dropped unused). A post then costs a running
-    sum and a search, not the dozen calls of a draw."""
+    of it, as fresh draws would be (gaps drawn for another ``r`` are dropped unused). A block's running sums are
+    formed once, when it is drawn, so a post costs a search and a subtraction (its gaps' sums, less the trials of
+    those taken before), not the dozen calls of a draw."""
 
     #: Gaps drawn at a time (128 KiB of int64: a dozen posts to 20,000 fans at 5 % reach).
     BLOCK = 1 << 14
@@ -102,43 +103,32 @@ class Sightings:
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
         self._r = -1.0
-        self._gaps = _NONE
-        self._next = 0
+        self._ends = _NONE  # the running sums of the block's gaps: the trial (from the block's start) each ends at
+        self._next = 0  # the block's first gap not taken
+        self._base = 0  # the trials of the block's gaps taken (the running sum before its gap _next)
 
     def positions(self, n: int, r: float) -> np.ndarray:
         """Ascending positions among ``n`` fans of those who see a post at reach ``r``."""
         if n <= 0 or not self.LOWEST_R <= r < 1.0:
             return organic_positions(self.rng, n, r)
         if r != self._r:
-            self._r, self._gaps, self._next = r, _NONE, 0
-        parts: list[np.ndarray] = []
-        done = 0  # trials passed by the gaps taken so far
+            self._r, self._ends, self._next, self._base = r, _NONE, 0, 0
+        ends, base = self._ends, self._base
+        stop = int(ends.searchsorted(base + n, side="right"))  # the gaps ending within the post's n trials
+        if stop < ends.size:  # the usual case: the gap ``stop`` passes n and is spent
+            part = ends[self._next : stop] - (base + 1)  # the trial of a success: its sum within the post − 1
+            self._next, self._base = stop + 1, int(ends[stop])
+            return part
+        parts = [ends[self._next :] - (base + 1)]  # the block runs out: the rest of it, then fresh blocks
+        done = int(ends[-1]) - base if ends.size else 0  # trials passed by the gaps taken so far
         while True:
-            need = self._need(n - done, r)
-            if self._next + need > self._gaps.size:
-                fresh = geometric_gaps(self.rng, r, max(self.BLOCK, need))
-                self._gaps = np.concatenate((self._gaps[self._next :], fresh))
-                self._next = 0
-            sums = np.add.accumulate(self._gaps[self._next : self._next + need])  # np.cumsum without its wrapper
-            if done:
-                sums += done
-            seen = int(sums.searchsorted(n, side="right"))  # the successes within the n trials: sums ≤ n
-            if seen < need:
-                self._next += seen + 1  # the gap that passed n is spent
-                part = sums[:seen]
-                part -= 1  # the trial of a success: its sum − 1
-                parts.append(part)
-                return part if len(parts) == 1 else np.concatenate(parts)
-            self._next += need
-            done = int(sums[-1])
-            sums -= 1
-            parts.append(sums)
-
-    @staticmethod
-    def _need(trials: int, r: float) -> int:
-        """Gaps to sum for ``trials`` trials: enough to pass them but in about one post in 30,000."""
-        mean = trials * r
-        return int(mean + 4.0 * math.sqrt(mean) + 16)
+            ends = np.add.accumulate(geometric_gaps(self.rng, r, self.BLOCK))  # np.cumsum without its wrapper
+            stop = int(ends.searchsorted(n - done, side="right"))
+            parts.append(ends[:stop] + (done - 1))
+            if stop < ends.size:
+                self._ends, self._next, self._base = ends, stop + 1, int(ends[stop])
+                return np.concatenate(parts)
+            done += int(ends[-1])
 
 
 class PoissonCounts:

@@ -502,13 +502,9 @@ def test_organic_sightings_subset() -> None:
 
 
 class _FewGapsAtATime(Sightings):
-    """Sightings that sum eight gaps at a time from blocks of 64: a post takes several parts and refills."""
+    """Sightings drawn eight gaps at a time: a post spans several blocks, and most posts start a fresh one."""
 
-    BLOCK = 64
-
-    @staticmethod
-    def _need(trials: int, r: float) -> int:
-        return 8
+    BLOCK = 8
 
 
 @pytest.mark.parametrize("kind", [Sightings, _FewGapsAtATime])
