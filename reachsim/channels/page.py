@@ -716,6 +716,64 @@ class PageChannel(Channel):
         at -= 1
         return at, counts[fan], people[other], counts[other], record[other], impressions
 
+    def _post_to_fans(self, t: float, at: np.ndarray, scale: float) -> None:
+        """The rest of a post whose only exposures are organic sightings (fans at the positions ``at``, one delivery
+        each): :meth:`_post` without what paid impressions add (non-fans, repeats, follows), in fewer calls."""
+        p, ctx = self.params, self.ctx
+        eng = p.engagement
+        size = at.size
+        ctx.flow("deliveries", size)
+        if size == 0:
+            return
+        fan_records = self._fan_records
+        record = fan_records[at]
+        state = record.view(np.float32).reshape(size, 4)
+        probability = state[:, 1]  # as stored (base × multiplier), read in place
+        if eng.novelty is not None:  # every one of them a fan: by days since they became fans
+            novelty = np.subtract(state[:, 2], np.float32(t))  # minus the age
+            np.multiply(novelty, np.float32(LN2 / eng.novelty.half_life_days), out=novelty)
+            np.exp(novelty, out=novelty)
+            novelty *= np.float32(1.0 - eng.novelty.floor)
+            novelty += np.float32(eng.novelty.floor)
+            novelty *= probability
+            probability = novelty
+        seen = state.view(np.uint32)[:, 3]
+        first = (seen == 0).nonzero()[0] if self._unseen_fans else _NONE
+        self._unseen_fans -= first.size
+        self._roundings += 3
+        bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
+        self._scaled_bound += 1.0 / scale
+        strength = eng.fatigue.strength if eng.fatigue else 0.0
+        engaged_rows, out_rows = respond_once(
+            self._rng_response, state[:, 0], probability, strength=strength * scale,
+            optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
+            stock_bound=bound / scale,
+        )
+        state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
+        seen += np.uint32(1)
+        fan_records[at] = record
+        ctx.flow("post_reach", size)
+        rows = self.fan_list[at] if first.size or engaged_rows.size or out_rows.size else _NONE
+        if first.size:
+            ctx.flow("reached", first.size)
+            ctx.reached(rows[first])
+        if engaged_rows.size == 0:
+            if out_rows.size:
+                self._unfollow(rows[out_rows])
+            return
+        engaged = rows[engaged_rows]
+        ctx.flow("engagements", engaged.size)
+        ctx.value("engagement", ctx.engagement_value(engaged))
+        if ctx.bus.has_subscribers(topics.ENGAGEMENT):
+            ctx.bus.publish(topics.ENGAGEMENT, idx=engaged.astype(np.int64), t=t, channel=self.name)
+        if out_rows.size:
+            self._unfollow(rows[out_rows])
+        if p.messenger_optin_probability > 0:
+            optins = engaged[self._rng_follow.random(engaged.size) < p.messenger_optin_probability]
+            if optins.size:
+                ctx.flow("messenger_optins", optins.size)
+                ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins.astype(np.int64), t=t, source="page")
+
     def _post(self, t: float) -> None:
         """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
 
@@ -736,6 +794,9 @@ class PageChannel(Channel):
         at = self._sightings.positions(self.fans, p.organic_reach)
         k_organic = at.size
         ctx.flow("impressions_organic", k_organic)
+        if p.boost is None or p.boost.budget_per_post == 0 or ctx.paid_stopped:  # no paid impressions
+            self._post_to_fans(t, at, scale)
+            return
         impressions = 0
         others = _NONE
         more: list[tuple[np.ndarray, np.ndarray]] = []  # (rows of the records, deliveries beyond the first)
