@@ -829,12 +829,10 @@ class PageChannel(Channel):
             return
         fan_records, records = self._fan_records, self._pop_records
         if others.size:
-            record = np.concatenate((fan_records[at], other_records))
-            was_fan: np.ndarray | None = np.arange(size) < k_fans
+            record = np.concatenate((fan_records[at], other_records))  # fans first: rows below k_fans
             idx = np.concatenate((self.fan_list[at], others))
         else:
             record = fan_records[at]
-            was_fan = None  # all fans
             idx = None  # consumer rows, looked up for the rows that need them
         extra: np.ndarray | None = None  # the rows with more than one delivery, and how many more
         if more:
@@ -849,12 +847,12 @@ class PageChannel(Channel):
         probability = state[:, 1]  # as stored (base × multiplier), read in place
         if eng.novelty is not None:  # for fans by days since they became fans, 1 for everyone else
             probability = probability.copy()
-            novelty = np.subtract(state[:, 2], np.float32(t))  # minus the age
+            novelty = np.subtract(state[:k_fans, 2], np.float32(t))  # minus the age
             np.multiply(novelty, np.float32(LN2 / eng.novelty.half_life_days), out=novelty)
             np.exp(novelty, out=novelty)  # 2^(−age/h) as e^(−age·ln 2/h): numpy's float32 exp is the vectorised one
             novelty *= np.float32(1.0 - eng.novelty.floor)
             novelty += np.float32(eng.novelty.floor)
-            np.multiply(probability, novelty, out=probability, where=True if was_fan is None else was_fan)
+            probability[:k_fans] *= novelty
         strength = eng.fatigue.strength if eng.fatigue else 0.0
         seen = record.view(np.uint32).reshape(size, 4)[:, 3]
         # Reached by the Page for the first time (everyone else was marked reached before).
@@ -863,14 +861,13 @@ class PageChannel(Channel):
             self._unseen_fans -= int(np.count_nonzero(first < k_fans)) if others.size else first.size
         # the float32 operations on a stock this post: three, and one more for those with further deliveries
         self._roundings += 3 if extra is None else 4
-        bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
         self._scaled_bound += most / scale
         # Every delivery at once, on the stocks as stored, scaled by 1/scale: exp(−s·F) = exp(−(s·scale)·F/scale)
         # and likewise the unfollow hazard, so the strengths take the scale rather than every stock (one pass over
         # the records less). The first delivery to each row sees its stock F; the further ones of a row with more
         # (its j-th, j ≥ 1) see F + j whatever the earlier ones did, so each is one more independent delivery, of
         # the stock F + j, in the same call: rows ``size …`` of the call are those deliveries, of rows ``again``.
-        stock, can_opt_out = state[:, 0], was_fan
+        stock = state[:, 0]
         if extra is None:
             again = _NONE
         else:
@@ -886,13 +883,12 @@ class PageChannel(Channel):
                 more_stock = stock[again] + np.float32(1.0 / scale)
             stock = np.concatenate((stock, more_stock))
             probability = np.concatenate((probability, probability[again]))
-            if was_fan is not None:
-                can_opt_out = np.concatenate((was_fan, was_fan[again]))
-            bound = (bound + most - 1) * (1.0 + 2.0**-22)  # F + j, and the rounding of adding j/scale
+        # Everyone's unfollow is decided (non-fans' are dropped below: the same outcomes as not deciding them,
+        # each row's uniform being its own), with candidates up to the largest stock of the post rather than the
+        # running bound, which repeats of past boosts leave loose.
         engaged_rows, out_rows = respond_once(
             self._rng_response, stock, probability, strength=strength * scale,
             optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
-            can_opt_out=can_opt_out, stock_bound=bound / scale,
         )
         state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
         seen += np.uint32(1)
@@ -923,12 +919,14 @@ class PageChannel(Channel):
             ctx.value("engagement", ctx.engagement_value(each))
             if ctx.bus.has_subscribers(topics.ENGAGEMENT):
                 ctx.bus.publish(topics.ENGAGEMENT, idx=each.astype(np.int64), t=t, channel=self.name)
+        if out_rows.size and others.size:
+            out_rows = out_rows[out_rows < k_fans]  # only fans unfollow
         if out_rows.size:
             self._unfollow(rows_of(out_rows))
         if engaged.size == 0 or (p.follow_probability == 0 and p.messenger_optin_probability == 0):
             return
-        if p.follow_probability > 0 and was_fan is not None:  # only non-fans follow: none in an organic post
-            follows = ~was_fan[engaged_rows] & (self._rng_follow.random(engaged.size) < p.follow_probability)
+        if p.follow_probability > 0 and others.size:  # only non-fans (rows from k_fans on) follow
+            follows = (engaged_rows >= k_fans) & (self._rng_follow.random(engaged.size) < p.follow_probability)
             self._follow(engaged[follows], t, "boost")
         if p.messenger_optin_probability > 0:
             optins = engaged[self._rng_follow.random(engaged.size) < p.messenger_optin_probability]
