@@ -131,6 +131,29 @@ class Sightings:
             done += int(ends[-1])
 
 
+class Uniforms:
+    """Uniform doubles of one stream drawn ahead in blocks and handed out in turn: :meth:`take` gives the next ``n``,
+    the very numbers ``rng.random(n)`` would give then (each double is one 64-bit draw of the generator, so drawing
+    a block and handing it out in pieces changes none of them, provided nothing else draws from ``rng``), for a
+    slice of a block rather than a call to the generator (several per post, most of a few dozen numbers)."""
+
+    def __init__(self, rng: np.random.Generator, block: int) -> None:
+        self.rng, self.block = rng, int(block)
+        self._u = np.empty(0, dtype=np.float64)
+        self._next = 0
+
+    def take(self, n: int) -> np.ndarray:
+        """The next ``n`` uniforms (a read-only view: they are the caller's)."""
+        start = self._next
+        end = start + n
+        if end > self._u.size:  # the rest of the block, then a fresh one
+            rest = self._u[start:]
+            self._u = np.concatenate((rest, self.rng.random(max(self.block, n - rest.size))))
+            start, end = 0, n
+        self._next = end
+        return self._u[start:end]
+
+
 class PoissonCounts:
     """Poisson(λ) counts drawn ahead in blocks and handed out one at a time (a day's organic fans): a day costs no
     NumPy call. The counts are independent of everything before they are handed out, so handing out the next is
@@ -357,8 +380,9 @@ class PageChannel(Channel):
         self._pending = 0
         self._sightings = Sightings(ctx.rng("organic"))
         self._rng_boost = ctx.rng("boost")
-        self._rng_response = ctx.rng("response")
-        self._rng_follow = ctx.rng("follow")
+        self._boost_u = Uniforms(self._rng_boost, 1 << 14)  # the streams' only draws: handed out in turn
+        self._response_u = Uniforms(ctx.rng("response"), 1 << 14)
+        self._follow_u = Uniforms(ctx.rng("follow"), 1 << 12)
         self._segment_target = self._resolve_segments()
         self._ads_credit = NO_CREDIT
         self._ads_on = p.follow_ads is not None  # whether the class counts below are kept
@@ -700,7 +724,9 @@ class PageChannel(Channel):
         impressions, self._credit = buy_impressions(self._credit, boost.budget_per_post, boost.cpm)
         ctx.cost("boost", boost.budget_per_post)
         ctx.flow("boost_spend", boost.budget_per_post)
-        positions, counts = uniform_impressions(self._rng_boost, size, impressions)
+        positions, counts = uniform_impressions(
+            self._rng_boost, size, impressions, uniforms=self._boost_u.take(impressions)
+        )
         if boost.target == "fans":
             return positions, counts, empty, empty, none, impressions
         people = positions if target is None else target[positions]
@@ -745,7 +771,8 @@ class PageChannel(Channel):
         self._scaled_bound += 1.0 / scale
         strength = eng.fatigue.strength if eng.fatigue else 0.0
         engaged_rows, out_rows = respond_once(
-            self._rng_response, state[:, 0], probability, strength=strength * scale,
+            self._response_u.rng, state[:, 0], probability, uniforms=self._response_u.take(size),
+            strength=strength * scale,
             optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
             stock_bound=bound / scale,
         )
@@ -769,7 +796,7 @@ class PageChannel(Channel):
         if out_rows.size:
             self._unfollow(rows[out_rows])
         if p.messenger_optin_probability > 0:
-            optins = engaged[self._rng_follow.random(engaged.size) < p.messenger_optin_probability]
+            optins = engaged[self._follow_u.take(engaged.size) < p.messenger_optin_probability]
             if optins.size:
                 ctx.flow("messenger_optins", optins.size)
                 ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins.astype(np.int64), t=t, source="page")
@@ -887,7 +914,8 @@ class PageChannel(Channel):
         # each row's uniform being its own), with candidates up to the largest stock of the post rather than the
         # running bound, which repeats of past boosts leave loose.
         engaged_rows, out_rows = respond_once(
-            self._rng_response, stock, probability, strength=strength * scale,
+            self._response_u.rng, stock, probability, uniforms=self._response_u.take(stock.size),
+            strength=strength * scale,
             optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
         )
         state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
@@ -926,10 +954,10 @@ class PageChannel(Channel):
         if engaged.size == 0 or (p.follow_probability == 0 and p.messenger_optin_probability == 0):
             return
         if p.follow_probability > 0 and others.size:  # only non-fans (rows from k_fans on) follow
-            follows = (engaged_rows >= k_fans) & (self._rng_follow.random(engaged.size) < p.follow_probability)
+            follows = (engaged_rows >= k_fans) & (self._follow_u.take(engaged.size) < p.follow_probability)
             self._follow(engaged[follows], t, "boost")
         if p.messenger_optin_probability > 0:
-            optins = engaged[self._rng_follow.random(engaged.size) < p.messenger_optin_probability]
+            optins = engaged[self._follow_u.take(engaged.size) < p.messenger_optin_probability]
             if optins.size:
                 ctx.flow("messenger_optins", optins.size)
                 ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins.astype(np.int64), t=t, source="page")

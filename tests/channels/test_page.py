@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from reachsim.channels import registry, topics
-from reachsim.channels.page import PageChannel, PageParams, Sightings
+from reachsim.channels.page import PageChannel, PageParams, Sightings, Uniforms
 from reachsim.engine.simulation import RunResult, Simulation
 from reachsim.model.exposure import (
     boost_impressions,
@@ -499,6 +499,20 @@ def test_organic_sightings_subset() -> None:
     assert abs(seen.size - 3_000) <= Z * math.sqrt(10_000 * 0.21)
     assert organic_sightings(rng, audience, 0.0).size == 0
     np.testing.assert_array_equal(organic_sightings(rng, audience, 1.0), audience)
+
+
+@pytest.mark.parametrize("block", [1, 16, 4096])
+def test_uniforms_handed_out_in_turn_are_the_streams_numbers(block: int) -> None:
+    """Taking pieces of any sizes (0, under, across and over a block) gives the stream's numbers in order, as
+    drawing each piece then would."""
+    uniforms = Uniforms(np.random.default_rng(12), block)
+    sizes = [0, 3, 1, 40, 16, 0, 100, 7, 2_000, 5]
+    pieces = [uniforms.take(n) for n in sizes]
+    assert [piece.size for piece in pieces] == sizes
+    np.testing.assert_array_equal(np.concatenate(pieces), np.random.default_rng(12).random(sum(sizes)))
+    fresh = np.random.default_rng(12)
+    for n, piece in zip(sizes, pieces, strict=True):
+        np.testing.assert_array_equal(piece, fresh.random(n))
 
 
 class _FewGapsAtATime(Sightings):
