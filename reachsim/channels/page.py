@@ -481,14 +481,14 @@ class PageChannel(Channel):
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(f"joined_{source if source in SOURCES else 'other'}", idx.size)
 
-    def _join(self, idx: np.ndarray, since: float | np.ndarray) -> None:
+    def _join(self, idx: np.ndarray, since: float | np.ndarray | list[float]) -> None:
         """Make fans of ``idx`` (distinct, none a fan or a leaver), fans since ``since`` (a time or one each)."""
         self.never_fan[idx] = False
         start, end = self.fans, self.fans + idx.size
         if end > self.fan_list.size:
             self._grow(end)
         self.fan_list[start:end] = idx
-        self._fan_records[start:end] = self._pop_records[idx]
+        self._pop_records.take(idx, out=self._fan_records[start:end], mode="clip")  # rows are in range: no checks
         self._fan_store[start:end, 2] = since
         self._unseen_fans += idx.size - int(np.count_nonzero(self._fan_seen[start:end]))
         self._listed[idx] = np.arange(start + 1, end + 1, dtype=np.int32)  # position + 1
@@ -610,13 +610,12 @@ class PageChannel(Channel):
             return
         days = self._pending_days
         self._pending_days, self._pending = [], 0
-        people = self._organic_rows.sample_in_turn(
-            self.never_fan, self.ctx.population.size - self.ever_fans, [n for _, n in days]
-        )
+        counts = [n for _, n in days]
+        people = self._organic_rows.sample_in_turn(self.never_fan, self.ctx.population.size - self.ever_fans, counts)
         if len(days) == 1:
             self._join(people, days[0][0])
-        else:
-            self._join(people, np.repeat([t for t, _ in days], [n for _, n in days]))
+        else:  # each a fan since their own day (a list: a few dozen, converted once by the assignment)
+            self._join(people, [t for t, n in days for _ in range(n)])
 
     # -- daily: follow ads -----------------------------------------------------------------------------------
     def _follow_ads(self, t: float, ads: ImpressionAcquisition) -> None:
