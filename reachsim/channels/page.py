@@ -122,7 +122,8 @@ class Sightings:
         parts = [ends[self._next :] - (base + 1)]  # the block runs out: the rest of it, then fresh blocks
         done = int(ends[-1]) - base if ends.size else 0  # trials passed by the gaps taken so far
         while True:
-            ends = np.add.accumulate(geometric_gaps(self.rng, r, self.BLOCK))  # np.cumsum without its wrapper
+            ends = geometric_gaps(self.rng, r, self.BLOCK)
+            np.add.accumulate(ends, out=ends)  # np.cumsum without its wrapper, in place
             stop = int(ends.searchsorted(n - done, side="right"))
             parts.append(ends[:stop] + (done - 1))
             if stop < ends.size:
@@ -921,8 +922,12 @@ class PageChannel(Channel):
         seen += np.uint32(1)
         each = engaged_rows  # one entry per engagement: a person who engaged twice is in it twice
         if extra is not None:  # the further deliveries: F + 1 + extra, and the rows they engaged or unfollowed
-            state[multi, 0] += extra.astype(np.float32) * np.float32(1.0 / scale)
-            seen[multi] += extra.astype(np.uint32)
+            if most > 2:
+                state[multi, 0] += extra.astype(np.float32) * np.float32(1.0 / scale)
+                seen[multi] += extra.astype(np.uint32)
+            else:  # one more each (the usual case): the same sums without the products
+                state[multi, 0] += np.float32(1.0 / scale)
+                seen[multi] += np.uint32(1)
             if engaged_rows.size and engaged_rows[-1] >= size:
                 split = int(engaged_rows.searchsorted(size))
                 each = engaged_rows.copy()
