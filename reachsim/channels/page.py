@@ -512,7 +512,9 @@ class PageChannel(Channel):
 
     def _unfollow(self, idx: np.ndarray) -> None:
         """Those in ``idx`` (distinct, just exposed) who are fans stop being fans: their records go back to the
-        store by row, and the last fans of the list (with their records) fill their places."""
+        store by row, and the last fans of the list (with their records) fill their places (the pending organic
+        fans named first, so that the list is the one every post's hand-over would have made)."""
+        self._hand_over()
         fan_records = self._fan_records
         if idx.size <= FEW_UNFOLLOWS:  # the usual case: a swap or a few, in scalars (the same moves as below)
             fan_list, listed = self.fan_list, self._listed
@@ -603,7 +605,8 @@ class PageChannel(Channel):
         since their own day.
 
         Nothing changed who was never a fan since those days (everything that does, or that reads the fans, hands
-        the days over first), so the days' people are drawn in turn, each day's among those the days before it
+        the days over first; a post without paid impressions only when it reaches one of them or a fan unfollows,
+        as it reads the named fans alone and changes nobody's never-fan state), so the days' people are drawn in turn, each day's among those the days before it
         left (:meth:`UniformRows.sample_in_turn`): the draw a day made on its own day, with the same random
         numbers, whenever the hand-over comes. Strategies whose posts (or other reads) fall on different days
         therefore still name the same organic fans (common random numbers)."""
@@ -811,19 +814,25 @@ class PageChannel(Channel):
         boosted), the j-th of them at the stock F + j. Consumer rows are looked up only for those who engage,
         unfollow or see the Page for the first time."""
         p, ctx = self.params, self.ctx
-        self._hand_over()
+        organic = p.boost is None or p.boost.budget_per_post == 0 or ctx.paid_stopped  # no paid impressions
+        if not organic:
+            self._hand_over()
         ctx.cost("content", p.content_cost_per_post)
         eng = p.engagement
         # both before any record is read (the boost reads the non-fans'): they may rewrite the stores
         self._weights(p.relevance_uplift, eng.probability)
         scale = self._stock_scale(t, eng.fatigue.half_life_days if eng.fatigue is not None else None)
         self._t_post = t
+        if organic:  # the pending organic fans are named only if the post reaches one of them (or a fan unfollows)
+            at = self._sightings.positions(self.fans + self._pending, p.organic_reach)
+            if at.size and at[-1] >= self.fans:  # they take the next positions of the list, in the order named
+                self._hand_over()
+            ctx.flow("impressions_organic", at.size)
+            self._post_to_fans(t, at, scale)
+            return
         at = self._sightings.positions(self.fans, p.organic_reach)
         k_organic = at.size
         ctx.flow("impressions_organic", k_organic)
-        if p.boost is None or p.boost.budget_per_post == 0 or ctx.paid_stopped:  # no paid impressions
-            self._post_to_fans(t, at, scale)
-            return
         impressions = 0
         others = _NONE
         more: list[tuple[np.ndarray, np.ndarray]] = []  # (rows of the records, deliveries beyond the first)
