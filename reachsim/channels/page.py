@@ -604,12 +604,12 @@ class PageChannel(Channel):
         """Name the organic fans of the days drawn as counts since the last hand-over, in one call, each a fan
         since their own day.
 
-        Nothing changed who was never a fan since those days (everything that does, or that reads the fans, hands
-        the days over first; a post without paid impressions only when it reaches one of them or a fan unfollows,
-        as it reads the named fans alone and changes nobody's never-fan state), so the days' people are drawn in turn, each day's among those the days before it
-        left (:meth:`UniformRows.sample_in_turn`): the draw a day made on its own day, with the same random
-        numbers, whenever the hand-over comes. Strategies whose posts (or other reads) fall on different days
-        therefore still name the same organic fans (common random numbers)."""
+        Nothing changed who was never a fan since those days (everything that does, or that reads the fans, hands the
+        days over first; a post without paid impressions only when it reaches one of them or a fan unfollows, as it
+        reads the named fans alone and changes nobody's never-fan state), so the days' people are drawn in turn, each
+        day's among those the days before it left (:meth:`UniformRows.sample_in_turn`): the draw a day made on its own
+        day, with the same random numbers, whenever the hand-over comes. Strategies whose posts (or other reads) fall on
+        different days therefore still name the same organic fans (common random numbers)."""
         if not self._pending:
             return
         days = self._pending_days
