@@ -465,12 +465,14 @@ def respond_once(
     if cand.size == 0:
         return engaged, _EMPTY
     if cand.size <= _FEW:  # the usual case: a handful of candidates, tested in Python floats (the same float64
-        # operations in the same order as below, so the same outcomes)
-        rows = cand.tolist()
-        outs = [
-            row for row, uc, pc, fc in zip(rows, u[cand].tolist(), p[cand].tolist(), f[cand].tolist(), strict=True)
-            if _opts_out(uc, pc, fc, optout, optout_fatigue_strength)
-        ]
+        # operations in the same order as below, so the same outcomes), read one by one (a scalar read costs less
+        # than a gather and a conversion when they are this few)
+        outs = []
+        for row in cand.tolist():
+            uc, pc = float(u[row]), min(float(p[row]), 1.0)
+            qc = min(1.0, optout * (1.0 + optout_fatigue_strength * float(f[row])))
+            if (uc < pc * qc) if uc < pc else (uc >= 1.0 - (1.0 - pc) * qc):
+                outs.append(row)
         return engaged, _rows(outs)
     uc = u[cand]
     pc = np.asarray(p[cand], dtype=np.float64)
