@@ -147,10 +147,12 @@ class Uniforms:
         """The next ``n`` uniforms (a read-only view: they are the caller's)."""
         start = self._next
         end = start + n
-        if end > self._u.size:  # the rest of the block, then a fresh one
-            rest = self._u[start:]
-            self._u = np.concatenate((rest, self.rng.random(max(self.block, n - rest.size))))
-            start, end = 0, n
+        if end > self._u.size:  # the rest of the block, then a fresh one drawn in place after it
+            rest = self._u.size - start
+            fresh = np.empty(rest + max(self.block, n - rest), dtype=np.float64)
+            fresh[:rest] = self._u[start:]
+            self.rng.random(out=fresh[rest:])
+            self._u, start, end = fresh, 0, n
         self._next = end
         return self._u[start:end]
 
@@ -783,21 +785,21 @@ class PageChannel(Channel):
         seen += np.uint32(1)
         fan_records[at] = record
         ctx.flow("post_reach", size)
-        rows = self.fan_list[at] if first.size or engaged_rows.size or out_rows.size else _NONE
+        fan_list = self.fan_list  # consumer rows of the few who need them (not of everyone the post reached)
         if first.size:
             ctx.flow("reached", first.size)
-            ctx.reached(rows[first])
+            ctx.reached(fan_list[at[first]])
         if engaged_rows.size == 0:
             if out_rows.size:
-                self._unfollow(rows[out_rows])
+                self._unfollow(fan_list[at[out_rows]])
             return
-        engaged = rows[engaged_rows]
+        engaged = fan_list[at[engaged_rows]]
         ctx.flow("engagements", engaged.size)
         ctx.value("engagement", ctx.engagement_value(engaged))
         if ctx.bus.has_subscribers(topics.ENGAGEMENT):
             ctx.bus.publish(topics.ENGAGEMENT, idx=engaged.astype(np.int64), t=t, channel=self.name)
         if out_rows.size:
-            self._unfollow(rows[out_rows])
+            self._unfollow(fan_list[at[out_rows]])
         if p.messenger_optin_probability > 0:
             optins = engaged[self._follow_u.take(engaged.size) < p.messenger_optin_probability]
             if optins.size:
