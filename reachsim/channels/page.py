@@ -90,8 +90,9 @@ class Sightings:
 
     A post takes gaps in turn until one passes ``n``; that gap is spent, and the next post takes up after it. The
     gaps are independent and identically distributed, so those after the one that stopped a post are independent
-    of it, as fresh draws would be (gaps drawn for another ``r`` are dropped unused). A post then costs a running
-    sum and a search, not the dozen calls of a draw."""
+    of it, as fresh draws would be (gaps drawn for another ``r`` are dropped unused). A block's running sums are
+    formed once, when it is drawn, so a post costs a search and a subtraction (its gaps' sums, less the trials of
+    those taken before), not the dozen calls of a draw."""
 
     #: Gaps drawn at a time (128 KiB of int64: a dozen posts to 20,000 fans at 5 % reach).
     BLOCK = 1 << 14
@@ -102,43 +103,58 @@ class Sightings:
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
         self._r = -1.0
-        self._gaps = _NONE
-        self._next = 0
+        self._ends = _NONE  # the running sums of the block's gaps: the trial (from the block's start) each ends at
+        self._next = 0  # the block's first gap not taken
+        self._base = 0  # the trials of the block's gaps taken (the running sum before its gap _next)
 
     def positions(self, n: int, r: float) -> np.ndarray:
         """Ascending positions among ``n`` fans of those who see a post at reach ``r``."""
         if n <= 0 or not self.LOWEST_R <= r < 1.0:
             return organic_positions(self.rng, n, r)
         if r != self._r:
-            self._r, self._gaps, self._next = r, _NONE, 0
-        parts: list[np.ndarray] = []
-        done = 0  # trials passed by the gaps taken so far
+            self._r, self._ends, self._next, self._base = r, _NONE, 0, 0
+        ends, base = self._ends, self._base
+        stop = int(ends.searchsorted(base + n, side="right"))  # the gaps ending within the post's n trials
+        if stop < ends.size:  # the usual case: the gap ``stop`` passes n and is spent
+            part = ends[self._next : stop] - (base + 1)  # the trial of a success: its sum within the post − 1
+            self._next, self._base = stop + 1, int(ends[stop])
+            return part
+        parts = [ends[self._next :] - (base + 1)]  # the block runs out: the rest of it, then fresh blocks
+        done = int(ends[-1]) - base if ends.size else 0  # trials passed by the gaps taken so far
         while True:
-            need = self._need(n - done, r)
-            if self._next + need > self._gaps.size:
-                fresh = geometric_gaps(self.rng, r, max(self.BLOCK, need))
-                self._gaps = np.concatenate((self._gaps[self._next :], fresh))
-                self._next = 0
-            sums = np.add.accumulate(self._gaps[self._next : self._next + need])  # np.cumsum without its wrapper
-            if done:
-                sums += done
-            seen = int(sums.searchsorted(n, side="right"))  # the successes within the n trials: sums ≤ n
-            if seen < need:
-                self._next += seen + 1  # the gap that passed n is spent
-                part = sums[:seen]
-                part -= 1  # the trial of a success: its sum − 1
-                parts.append(part)
-                return part if len(parts) == 1 else np.concatenate(parts)
-            self._next += need
-            done = int(sums[-1])
-            sums -= 1
-            parts.append(sums)
+            ends = geometric_gaps(self.rng, r, self.BLOCK)
+            np.add.accumulate(ends, out=ends)  # np.cumsum without its wrapper, in place
+            stop = int(ends.searchsorted(n - done, side="right"))
+            parts.append(ends[:stop] + (done - 1))
+            if stop < ends.size:
+                self._ends, self._next, self._base = ends, stop + 1, int(ends[stop])
+                return np.concatenate(parts)
+            done += int(ends[-1])
 
-    @staticmethod
-    def _need(trials: int, r: float) -> int:
-        """Gaps to sum for ``trials`` trials: enough to pass them but in about one post in 30,000."""
-        mean = trials * r
-        return int(mean + 4.0 * math.sqrt(mean) + 16)
+
+class Uniforms:
+    """Uniform doubles of one stream drawn ahead in blocks and handed out in turn: :meth:`take` gives the next ``n``,
+    the very numbers ``rng.random(n)`` would give then (each double is one 64-bit draw of the generator, so drawing
+    a block and handing it out in pieces changes none of them, provided nothing else draws from ``rng``), for a
+    slice of a block rather than a call to the generator (several per post, most of a few dozen numbers)."""
+
+    def __init__(self, rng: np.random.Generator, block: int) -> None:
+        self.rng, self.block = rng, int(block)
+        self._u = np.empty(0, dtype=np.float64)
+        self._next = 0
+
+    def take(self, n: int) -> np.ndarray:
+        """The next ``n`` uniforms (a read-only view: they are the caller's)."""
+        start = self._next
+        end = start + n
+        if end > self._u.size:  # the rest of the block, then a fresh one drawn in place after it
+            rest = self._u.size - start
+            fresh = np.empty(rest + max(self.block, n - rest), dtype=np.float64)
+            fresh[:rest] = self._u[start:]
+            self.rng.random(out=fresh[rest:])
+            self._u, start, end = fresh, 0, n
+        self._next = end
+        return self._u[start:end]
 
 
 class PoissonCounts:
@@ -367,8 +383,9 @@ class PageChannel(Channel):
         self._pending = 0
         self._sightings = Sightings(ctx.rng("organic"))
         self._rng_boost = ctx.rng("boost")
-        self._rng_response = ctx.rng("response")
-        self._rng_follow = ctx.rng("follow")
+        self._boost_u = Uniforms(self._rng_boost, 1 << 14)  # the streams' only draws: handed out in turn
+        self._response_u = Uniforms(ctx.rng("response"), 1 << 14)
+        self._follow_u = Uniforms(ctx.rng("follow"), 1 << 12)
         self._segment_target = self._resolve_segments()
         self._ads_credit = NO_CREDIT
         self._ads_on = p.follow_ads is not None  # whether the class counts below are kept
@@ -467,14 +484,14 @@ class PageChannel(Channel):
         self.ctx.flow("joined", idx.size)
         self.ctx.flow(f"joined_{source if source in SOURCES else 'other'}", idx.size)
 
-    def _join(self, idx: np.ndarray, since: float | np.ndarray) -> None:
+    def _join(self, idx: np.ndarray, since: float | np.ndarray | list[float]) -> None:
         """Make fans of ``idx`` (distinct, none a fan or a leaver), fans since ``since`` (a time or one each)."""
         self.never_fan[idx] = False
         start, end = self.fans, self.fans + idx.size
         if end > self.fan_list.size:
             self._grow(end)
         self.fan_list[start:end] = idx
-        self._fan_records[start:end] = self._pop_records[idx]
+        self._pop_records.take(idx, out=self._fan_records[start:end], mode="clip")  # rows are in range: no checks
         self._fan_store[start:end, 2] = since
         self._unseen_fans += idx.size - int(np.count_nonzero(self._fan_seen[start:end]))
         self._listed[idx] = np.arange(start + 1, end + 1, dtype=np.int32)  # position + 1
@@ -497,7 +514,9 @@ class PageChannel(Channel):
 
     def _unfollow(self, idx: np.ndarray) -> None:
         """Those in ``idx`` (distinct, just exposed) who are fans stop being fans: their records go back to the
-        store by row, and the last fans of the list (with their records) fill their places."""
+        store by row, and the last fans of the list (with their records) fill their places (the pending organic
+        fans named first, so that the list is the one every post's hand-over would have made)."""
+        self._hand_over()
         fan_records = self._fan_records
         if idx.size <= FEW_UNFOLLOWS:  # the usual case: a swap or a few, in scalars (the same moves as below)
             fan_list, listed = self.fan_list, self._listed
@@ -587,22 +606,22 @@ class PageChannel(Channel):
         """Name the organic fans of the days drawn as counts since the last hand-over, in one call, each a fan
         since their own day.
 
-        Nothing changed who was never a fan since those days (everything that does, or that reads the fans, hands
-        the days over first), so the days' people are drawn in turn, each day's among those the days before it
-        left (:meth:`UniformRows.sample_in_turn`): the draw a day made on its own day, with the same random
-        numbers, whenever the hand-over comes. Strategies whose posts (or other reads) fall on different days
-        therefore still name the same organic fans (common random numbers)."""
+        Nothing changed who was never a fan since those days (everything that does, or that reads the fans, hands the
+        days over first; a post without paid impressions only when it reaches one of them or a fan unfollows, as it
+        reads the named fans alone and changes nobody's never-fan state), so the days' people are drawn in turn, each
+        day's among those the days before it left (:meth:`UniformRows.sample_in_turn`): the draw a day made on its own
+        day, with the same random numbers, whenever the hand-over comes. Strategies whose posts (or other reads) fall on
+        different days therefore still name the same organic fans (common random numbers)."""
         if not self._pending:
             return
         days = self._pending_days
         self._pending_days, self._pending = [], 0
-        people = self._organic_rows.sample_in_turn(
-            self.never_fan, self.ctx.population.size - self.ever_fans, [n for _, n in days]
-        )
+        counts = [n for _, n in days]
+        people = self._organic_rows.sample_in_turn(self.never_fan, self.ctx.population.size - self.ever_fans, counts)
         if len(days) == 1:
             self._join(people, days[0][0])
-        else:
-            self._join(people, np.repeat([t for t, _ in days], [n for _, n in days]))
+        else:  # each a fan since their own day (a list: a few dozen, converted once by the assignment)
+            self._join(people, [t for t, n in days for _ in range(n)])
 
     # -- daily: follow ads -----------------------------------------------------------------------------------
     def _follow_ads(self, t: float, ads: ImpressionAcquisition) -> None:
@@ -710,7 +729,9 @@ class PageChannel(Channel):
         impressions, self._credit = buy_impressions(self._credit, boost.budget_per_post, boost.cpm)
         ctx.cost("boost", boost.budget_per_post)
         ctx.flow("boost_spend", boost.budget_per_post)
-        positions, counts = uniform_impressions(self._rng_boost, size, impressions)
+        positions, counts = uniform_impressions(
+            self._rng_boost, size, impressions, uniforms=self._boost_u.take(impressions)
+        )
         if boost.target == "fans":
             return positions, counts, empty, empty, none, impressions
         people = positions if target is None else target[positions]
@@ -726,6 +747,65 @@ class PageChannel(Channel):
         at -= 1
         return at, counts[fan], people[other], counts[other], record[other], impressions
 
+    def _post_to_fans(self, t: float, at: np.ndarray, scale: float) -> None:
+        """The rest of a post whose only exposures are organic sightings (fans at the positions ``at``, one delivery
+        each): :meth:`_post` without what paid impressions add (non-fans, repeats, follows), in fewer calls."""
+        p, ctx = self.params, self.ctx
+        eng = p.engagement
+        size = at.size
+        ctx.flow("deliveries", size)
+        if size == 0:
+            return
+        fan_records = self._fan_records
+        record = fan_records[at]
+        state = record.view(np.float32).reshape(size, 4)
+        probability = state[:, 1]  # as stored (base × multiplier), read in place
+        if eng.novelty is not None:  # every one of them a fan: by days since they became fans
+            novelty = np.subtract(state[:, 2], np.float32(t))  # minus the age
+            np.multiply(novelty, np.float32(LN2 / eng.novelty.half_life_days), out=novelty)
+            np.exp(novelty, out=novelty)
+            novelty *= np.float32(1.0 - eng.novelty.floor)
+            novelty += np.float32(eng.novelty.floor)
+            novelty *= probability
+            probability = novelty
+        seen = state.view(np.uint32)[:, 3]
+        first = (seen == 0).nonzero()[0] if self._unseen_fans else _NONE
+        self._unseen_fans -= first.size
+        self._roundings += 3
+        bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
+        self._scaled_bound += 1.0 / scale
+        strength = eng.fatigue.strength if eng.fatigue else 0.0
+        engaged_rows, out_rows = respond_once(
+            self._response_u.rng, state[:, 0], probability, uniforms=self._response_u.take(size),
+            strength=strength * scale,
+            optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
+            stock_bound=bound / scale,
+        )
+        state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
+        seen += np.uint32(1)
+        fan_records[at] = record
+        ctx.flow("post_reach", size)
+        fan_list = self.fan_list  # consumer rows of the few who need them (not of everyone the post reached)
+        if first.size:
+            ctx.flow("reached", first.size)
+            ctx.reached(fan_list[at[first]])
+        if engaged_rows.size == 0:
+            if out_rows.size:
+                self._unfollow(fan_list[at[out_rows]])
+            return
+        engaged = fan_list[at[engaged_rows]]
+        ctx.flow("engagements", engaged.size)
+        ctx.value("engagement", ctx.engagement_value(engaged))
+        if ctx.bus.has_subscribers(topics.ENGAGEMENT):
+            ctx.bus.publish(topics.ENGAGEMENT, idx=engaged.astype(np.int64), t=t, channel=self.name)
+        if out_rows.size:
+            self._unfollow(fan_list[at[out_rows]])
+        if p.messenger_optin_probability > 0:
+            optins = engaged[self._follow_u.take(engaged.size) < p.messenger_optin_probability]
+            if optins.size:
+                ctx.flow("messenger_optins", optins.size)
+                ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins.astype(np.int64), t=t, source="page")
+
     def _post(self, t: float) -> None:
         """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
 
@@ -736,13 +816,22 @@ class PageChannel(Channel):
         boosted), the j-th of them at the stock F + j. Consumer rows are looked up only for those who engage,
         unfollow or see the Page for the first time."""
         p, ctx = self.params, self.ctx
-        self._hand_over()
+        organic = p.boost is None or p.boost.budget_per_post == 0 or ctx.paid_stopped  # no paid impressions
+        if not organic:
+            self._hand_over()
         ctx.cost("content", p.content_cost_per_post)
         eng = p.engagement
         # both before any record is read (the boost reads the non-fans'): they may rewrite the stores
         self._weights(p.relevance_uplift, eng.probability)
         scale = self._stock_scale(t, eng.fatigue.half_life_days if eng.fatigue is not None else None)
         self._t_post = t
+        if organic:  # the pending organic fans are named only if the post reaches one of them (or a fan unfollows)
+            at = self._sightings.positions(self.fans + self._pending, p.organic_reach)
+            if at.size and at[-1] >= self.fans:  # they take the next positions of the list, in the order named
+                self._hand_over()
+            ctx.flow("impressions_organic", at.size)
+            self._post_to_fans(t, at, scale)
+            return
         at = self._sightings.positions(self.fans, p.organic_reach)
         k_organic = at.size
         ctx.flow("impressions_organic", k_organic)
@@ -778,12 +867,10 @@ class PageChannel(Channel):
             return
         fan_records, records = self._fan_records, self._pop_records
         if others.size:
-            record = np.concatenate((fan_records[at], other_records))
-            was_fan: np.ndarray | None = np.arange(size) < k_fans
+            record = np.concatenate((fan_records[at], other_records))  # fans first: rows below k_fans
             idx = np.concatenate((self.fan_list[at], others))
         else:
             record = fan_records[at]
-            was_fan = None  # all fans
             idx = None  # consumer rows, looked up for the rows that need them
         extra: np.ndarray | None = None  # the rows with more than one delivery, and how many more
         if more:
@@ -798,12 +885,12 @@ class PageChannel(Channel):
         probability = state[:, 1]  # as stored (base × multiplier), read in place
         if eng.novelty is not None:  # for fans by days since they became fans, 1 for everyone else
             probability = probability.copy()
-            novelty = np.subtract(state[:, 2], np.float32(t))  # minus the age
+            novelty = np.subtract(state[:k_fans, 2], np.float32(t))  # minus the age
             np.multiply(novelty, np.float32(LN2 / eng.novelty.half_life_days), out=novelty)
             np.exp(novelty, out=novelty)  # 2^(−age/h) as e^(−age·ln 2/h): numpy's float32 exp is the vectorised one
             novelty *= np.float32(1.0 - eng.novelty.floor)
             novelty += np.float32(eng.novelty.floor)
-            np.multiply(probability, novelty, out=probability, where=True if was_fan is None else was_fan)
+            probability[:k_fans] *= novelty
         strength = eng.fatigue.strength if eng.fatigue else 0.0
         seen = record.view(np.uint32).reshape(size, 4)[:, 3]
         # Reached by the Page for the first time (everyone else was marked reached before).
@@ -812,14 +899,13 @@ class PageChannel(Channel):
             self._unseen_fans -= int(np.count_nonzero(first < k_fans)) if others.size else first.size
         # the float32 operations on a stock this post: three, and one more for those with further deliveries
         self._roundings += 3 if extra is None else 4
-        bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
         self._scaled_bound += most / scale
         # Every delivery at once, on the stocks as stored, scaled by 1/scale: exp(−s·F) = exp(−(s·scale)·F/scale)
         # and likewise the unfollow hazard, so the strengths take the scale rather than every stock (one pass over
         # the records less). The first delivery to each row sees its stock F; the further ones of a row with more
         # (its j-th, j ≥ 1) see F + j whatever the earlier ones did, so each is one more independent delivery, of
         # the stock F + j, in the same call: rows ``size …`` of the call are those deliveries, of rows ``again``.
-        stock, can_opt_out = state[:, 0], was_fan
+        stock = state[:, 0]
         if extra is None:
             again = _NONE
         else:
@@ -835,20 +921,24 @@ class PageChannel(Channel):
                 more_stock = stock[again] + np.float32(1.0 / scale)
             stock = np.concatenate((stock, more_stock))
             probability = np.concatenate((probability, probability[again]))
-            if was_fan is not None:
-                can_opt_out = np.concatenate((was_fan, was_fan[again]))
-            bound = (bound + most - 1) * (1.0 + 2.0**-22)  # F + j, and the rounding of adding j/scale
+        # Everyone's unfollow is decided (non-fans' are dropped below: the same outcomes as not deciding them,
+        # each row's uniform being its own), with candidates up to the largest stock of the post rather than the
+        # running bound, which repeats of past boosts leave loose.
         engaged_rows, out_rows = respond_once(
-            self._rng_response, stock, probability, strength=strength * scale,
+            self._response_u.rng, stock, probability, uniforms=self._response_u.take(stock.size),
+            strength=strength * scale,
             optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
-            can_opt_out=can_opt_out, stock_bound=bound / scale,
         )
         state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
         seen += np.uint32(1)
         each = engaged_rows  # one entry per engagement: a person who engaged twice is in it twice
         if extra is not None:  # the further deliveries: F + 1 + extra, and the rows they engaged or unfollowed
-            state[multi, 0] += extra.astype(np.float32) * np.float32(1.0 / scale)
-            seen[multi] += extra.astype(np.uint32)
+            if most > 2:
+                state[multi, 0] += extra.astype(np.float32) * np.float32(1.0 / scale)
+                seen[multi] += extra.astype(np.uint32)
+            else:  # one more each (the usual case): the same sums without the products
+                state[multi, 0] += np.float32(1.0 / scale)
+                seen[multi] += np.uint32(1)
             if engaged_rows.size and engaged_rows[-1] >= size:
                 split = int(engaged_rows.searchsorted(size))
                 each = engaged_rows.copy()
@@ -872,15 +962,17 @@ class PageChannel(Channel):
             ctx.value("engagement", ctx.engagement_value(each))
             if ctx.bus.has_subscribers(topics.ENGAGEMENT):
                 ctx.bus.publish(topics.ENGAGEMENT, idx=each.astype(np.int64), t=t, channel=self.name)
+        if out_rows.size and others.size:
+            out_rows = out_rows[out_rows < k_fans]  # only fans unfollow
         if out_rows.size:
             self._unfollow(rows_of(out_rows))
         if engaged.size == 0 or (p.follow_probability == 0 and p.messenger_optin_probability == 0):
             return
-        if p.follow_probability > 0 and was_fan is not None:  # only non-fans follow: none in an organic post
-            follows = ~was_fan[engaged_rows] & (self._rng_follow.random(engaged.size) < p.follow_probability)
+        if p.follow_probability > 0 and others.size:  # only non-fans (rows from k_fans on) follow
+            follows = (engaged_rows >= k_fans) & (self._follow_u.take(engaged.size) < p.follow_probability)
             self._follow(engaged[follows], t, "boost")
         if p.messenger_optin_probability > 0:
-            optins = engaged[self._rng_follow.random(engaged.size) < p.messenger_optin_probability]
+            optins = engaged[self._follow_u.take(engaged.size) < p.messenger_optin_probability]
             if optins.size:
                 ctx.flow("messenger_optins", optins.size)
                 ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins.astype(np.int64), t=t, source="page")

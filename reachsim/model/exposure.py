@@ -235,7 +235,7 @@ def _impressions_bought(budget: float, cpm: float) -> Fraction:
 
 
 def uniform_impressions(
-    rng: np.random.Generator, target_size: int, impressions: int
+    rng: np.random.Generator, target_size: int, impressions: int, *, uniforms: npt.NDArray[np.float64] | None = None
 ) -> tuple[IntArray, IntArray]:
     """``impressions`` uniform draws with replacement over positions ``0 … target_size − 1``.
 
@@ -248,7 +248,8 @@ def uniform_impressions(
     within a few ``T/2^53`` relatively (10⁻¹⁰ for a market of 200,000), which no
     test of fewer than ~10²⁶ impressions could tell from exact; ``U·T`` rounds below ``T`` for every ``U < 1``.
     The ``i``-th impression depends on the ``i``-th uniform only, so a larger budget keeps where the first
-    impressions land.
+    impressions land. ``uniforms``, if given, are those ``impressions`` uniforms (drawn ahead by the caller, the
+    same numbers as ``rng.random(impressions)``); they are not changed.
     """
     target_size, impressions = int(target_size), int(impressions)
     if impressions < 0:
@@ -257,8 +258,13 @@ def uniform_impressions(
         return _EMPTY, _EMPTY
     if target_size <= 0:
         raise ValueError("impressions need a non-empty target")
-    u = rng.random(impressions)
-    u *= target_size
+    if uniforms is None:
+        u = rng.random(impressions)
+        u *= target_size
+    else:
+        if uniforms.shape != (impressions,):
+            raise ValueError("uniforms must be one per impression")
+        u = np.multiply(uniforms, target_size)
     hits = u.astype(np.int64)
     if impressions > _BINCOUNT_RATIO * target_size:
         per_position = np.bincount(hits, minlength=target_size)
@@ -410,6 +416,7 @@ def respond_once(
     optout_fatigue_strength: float = 0.0,
     can_opt_out: npt.ArrayLike | None = None,
     stock_bound: float | None = None,
+    uniforms: npt.NDArray[np.float64] | None = None,
 ) -> tuple[IntArray, IntArray]:
     """:func:`respond` for one delivery to each row: ``(engaged rows, opted-out rows)``, both ascending.
 
@@ -421,6 +428,7 @@ def respond_once(
     least every stock, or else the largest stock, by the same float operations), so only rows with ``U < q_max``
     or ``U ≥ 1 − q_max`` are tested exactly: the work is a few whole-array operations, not one draw per candidate
     (and each ``np.flatnonzero`` is ``.nonzero()[0]``: at a few thousand rows a call costs as much as its work).
+    ``uniforms``, if given, are the rows' ``U`` (drawn ahead by the caller, as ``rng.random(n)`` would give them).
     """
     f = _float_stock(stock)
     n = f.size
@@ -428,7 +436,12 @@ def respond_once(
         raise ValueError("strength and optout_fatigue_strength must be >= 0 and optout within [0, 1]")
     if n == 0:
         return _EMPTY, _EMPTY
-    u = rng.random(n)
+    if uniforms is None:
+        u = rng.random(n)
+    elif uniforms.shape == f.shape:
+        u = uniforms
+    else:
+        raise ValueError("uniforms must be one per row")
     if strength:
         p = np.multiply(f, np.asarray(-strength, dtype=f.dtype))
         np.exp(p, out=p)
@@ -452,12 +465,14 @@ def respond_once(
     if cand.size == 0:
         return engaged, _EMPTY
     if cand.size <= _FEW:  # the usual case: a handful of candidates, tested in Python floats (the same float64
-        # operations in the same order as below, so the same outcomes)
-        rows = cand.tolist()
-        outs = [
-            row for row, uc, pc, fc in zip(rows, u[cand].tolist(), p[cand].tolist(), f[cand].tolist(), strict=True)
-            if _opts_out(uc, pc, fc, optout, optout_fatigue_strength)
-        ]
+        # operations in the same order as below, so the same outcomes), read one by one (a scalar read costs less
+        # than a gather and a conversion when they are this few)
+        outs = []
+        for row in cand.tolist():
+            uc, pc = float(u[row]), min(float(p[row]), 1.0)
+            qc = min(1.0, optout * (1.0 + optout_fatigue_strength * float(f[row])))
+            if (uc < pc * qc) if uc < pc else (uc >= 1.0 - (1.0 - pc) * qc):
+                outs.append(row)
         return engaged, _rows(outs)
     uc = u[cand]
     pc = np.asarray(p[cand], dtype=np.float64)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from reachsim.channels import registry, topics
-from reachsim.channels.page import PageChannel, PageParams, Sightings
+from reachsim.channels.page import PageChannel, PageParams, Sightings, Uniforms
 from reachsim.engine.simulation import RunResult, Simulation
 from reachsim.model.exposure import (
     boost_impressions,
@@ -415,6 +415,37 @@ def test_organic_fans_do_not_depend_on_when_they_are_named() -> None:
     assert len(fans[0]) > 60 * (days - 7) and fans[0] == fans[1]
 
 
+def test_an_organic_post_names_the_pending_fans_only_when_it_must(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A post without paid impressions names the pending organic fans only if it reaches one of them or a fan
+    unfollows; the run is the one of a Page that names them at every post: the same series, fan list, positions,
+    exposures and stocks. Both ways happen: posts that name them and posts that leave them pending."""
+    sc = scenario(page(initial_fans=2_000, organic_fans_per_day=4.0, organic_reach=0.05, posts={"every_days": 1},
+                       engagement={"probability": 0.05, "fatigue": {"half_life_days": 2, "strength": 0.1}},
+                       unfollow={"probability": 0.0005, "fatigue_strength": 1.0}), size=20_000, horizon=120)
+    post, pending_after = PageChannel._post, []
+
+    def post_and_watch(self: PageChannel, t: float) -> None:
+        post(self, t)
+        pending_after.append(self._pending)
+
+    def post_after_naming(self: PageChannel, t: float) -> None:
+        self._hand_over()
+        post(self, t)
+
+    states = []
+    for variant in (post_and_watch, post_after_naming):
+        monkeypatch.setattr(PageChannel, "_post", variant)
+        result, sim = run(sc)
+        channel = sim.channels[0]
+        series = np.array([values for (name, _), values in sorted(result.series.items()) if name == "page"])
+        states.append((series, channel.fan_list[: channel.fans].copy(),
+                       channel.fan_position.copy(), channel.exposures(), channel.fatigue))
+        assert_positions_kept(channel)
+    assert 0 < sum(1 for n in pending_after if n) < len(pending_after)
+    for a, b in zip(*states, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_organic_fans_switched_on_by_the_timeline_arrive_from_that_day() -> None:
     rate, days, on = 40.0, 50, 20  # a page without organic fans keeps no daily activity until the timeline asks
     sc = scenario(page(organic_fans_per_day=0), size=20_000, horizon=days,
@@ -501,14 +532,24 @@ def test_organic_sightings_subset() -> None:
     np.testing.assert_array_equal(organic_sightings(rng, audience, 1.0), audience)
 
 
+@pytest.mark.parametrize("block", [1, 16, 4096])
+def test_uniforms_handed_out_in_turn_are_the_streams_numbers(block: int) -> None:
+    """Taking pieces of any sizes (0, under, across and over a block) gives the stream's numbers in order, as
+    drawing each piece then would."""
+    uniforms = Uniforms(np.random.default_rng(12), block)
+    sizes = [0, 3, 1, 40, 16, 0, 100, 7, 2_000, 5]
+    pieces = [uniforms.take(n) for n in sizes]
+    assert [piece.size for piece in pieces] == sizes
+    np.testing.assert_array_equal(np.concatenate(pieces), np.random.default_rng(12).random(sum(sizes)))
+    fresh = np.random.default_rng(12)
+    for n, piece in zip(sizes, pieces, strict=True):
+        np.testing.assert_array_equal(piece, fresh.random(n))
+
+
 class _FewGapsAtATime(Sightings):
-    """Sightings that sum eight gaps at a time from blocks of 64: a post takes several parts and refills."""
+    """Sightings drawn eight gaps at a time: a post spans several blocks, and most posts start a fresh one."""
 
-    BLOCK = 64
-
-    @staticmethod
-    def _need(trials: int, r: float) -> int:
-        return 8
+    BLOCK = 8
 
 
 @pytest.mark.parametrize("kind", [Sightings, _FewGapsAtATime])

@@ -16,6 +16,7 @@ from reachsim.model.exposure import (
     organic_positions,
     respond,
     respond_once,
+    uniform_impressions,
 )
 from reachsim.model.rawbits import words16
 
@@ -335,3 +336,33 @@ def test_respond_decides_a_delivery_alike_on_a_few_rows_and_on_many():
     alone = respond(Fixed(u), [1], f, p0, strength=s).engagements[0]
     among = respond(Fixed(u), np.ones(40, dtype=np.int64), np.repeat(f, 40), np.repeat(p0, 40), strength=s)
     assert alone == among.engagements[0] == int(u < p32)
+
+
+@pytest.mark.parametrize("rows", [5, 3_000])  # the few-rows path and the whole-array one
+def test_respond_once_with_uniforms_drawn_ahead_is_the_same_as_drawing_them(rows: int) -> None:
+    """Uniforms handed in (drawn ahead by the caller) give the outcomes of those drawn inside from the same stream;
+    a wrong number of them is refused."""
+    setup = np.random.default_rng(3)
+    stock = (setup.random(rows) * 4).astype(np.float32)
+    probability = (setup.random(rows) * 0.5).astype(np.float32)
+    kwargs = dict(strength=0.3, optout=0.2, optout_fatigue_strength=1.0, can_opt_out=setup.random(rows) < 0.5)
+    drawn = respond_once(np.random.default_rng(9), stock, probability, **kwargs)
+    ahead = np.random.default_rng(9).random(rows + 7)[:rows]
+    given = respond_once(np.random.default_rng(0), stock, probability, uniforms=ahead, **kwargs)
+    for a, b in zip(drawn, given, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert rows < 32 or (drawn[0].size and drawn[1].size)  # the comparison covers both outcomes
+    with pytest.raises(ValueError, match="one per row"):
+        respond_once(np.random.default_rng(0), stock, probability, uniforms=ahead[:-1], **kwargs)
+
+
+def test_uniform_impressions_with_uniforms_drawn_ahead_is_the_same_as_drawing_them() -> None:
+    drawn = uniform_impressions(np.random.default_rng(4), 200_000, 2_100)
+    ahead = np.random.default_rng(4).random(2_100)
+    kept = ahead.copy()
+    given = uniform_impressions(np.random.default_rng(0), 200_000, 2_100, uniforms=ahead)
+    for a, b in zip(drawn, given, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ahead, kept)  # the caller's uniforms are not changed
+    with pytest.raises(ValueError, match="one per impression"):
+        uniform_impressions(np.random.default_rng(0), 200_000, 2_100, uniforms=ahead[:5])
