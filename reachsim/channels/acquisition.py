@@ -910,16 +910,16 @@ class AudienceAcquisition:
         self.ctx.flow("wasted_impressions", wasted)
         # a stream of its own: the reach is reported, never fed back, so it leaves every other draw as it was; its
         # normal and uniform depend on nothing, so they are drawn ahead in blocks
-        if impressions == 1 or target_size == 1:
+        if target_size == 0:
+            reach = 0
+        elif impressions == 1 or target_size == 1:
             reach = 1
-        elif target_size:
+        else:
             if self._reach is None:
                 rng = self._stream("reach")
                 self._reach = (_Ahead(rng.standard_normal), _Ahead(rng.random))
             normal, uniform = self._reach
             reach = unique_reach_given(impressions, target_size, normal.next(), uniform.next())
-        else:
-            reach = 0
         if reach:
             self.ctx.flow("paid_reach", reach)
         return converted

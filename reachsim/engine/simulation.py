@@ -129,13 +129,14 @@ DENSE_SHARE = 0.25
 
 def _per_consumer_dense(rows: list[np.ndarray], counts: list[np.ndarray], market: int, big: int) -> np.ndarray:
     """:func:`_per_consumer` as a column of the whole market (each channel's rows are distinct: one scatter each),
-    uint32 unless the sum of the channels' largest counts could overflow it."""
+    uint32 unless the sum of the channels' largest counts could overflow it. A channel may keep its counts in any
+    numeric type (the contract asks only for non-negative counts): each is cast to the column's."""
     peak = sum(int(c.max()) for c in counts if c.size)
     out = np.zeros(market, dtype=np.uint32 if peak <= np.iinfo(np.uint32).max else np.uint64)
     out[rows[big]] = counts[big]
     for i, (r, c) in enumerate(zip(rows, counts, strict=True)):
         if i != big:
-            out[r] += c
+            out[r] += c.astype(out.dtype, copy=False)
     return out
 
 

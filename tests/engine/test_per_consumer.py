@@ -56,3 +56,14 @@ def test_no_channel_exposed_anyone() -> None:
     empty = np.empty(0, dtype=np.int64)
     assert _per_consumer([empty, empty], [empty.astype(np.uint32)] * 2).size == 0
     assert _per_consumer([], []).size == 0
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64, np.uint16])
+def test_a_channels_counts_in_any_numeric_type_are_summed(dtype: type) -> None:
+    """A plugin may keep its counts in NumPy's default integer or in floats (the contract asks only that they are
+    not negative): the column of the whole market takes them as they are."""
+    rows = [np.arange(0, 80), np.array([1, 3, 90])]
+    counts = [np.ones(80, dtype=np.uint32), np.array([2, 2, 7], dtype=dtype)]
+    got = _per_consumer(rows, counts, 100)  # 80 % of the market: the column path
+    assert got[[1, 3, 90]].tolist() == [3, 3, 7]
+    assert int(got.sum()) == 80 + 11

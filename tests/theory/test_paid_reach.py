@@ -112,3 +112,14 @@ def test_channel_conversions_match_impressions_simulated_one_by_one(scenario_fac
     # the comparison can tell: converting every non-member hit at least once would be far off
     hit_once = (T - S) * (1 - (1 - 1 / T) ** n_imp)
     assert abs(hit_once - brute.mean()) > 10 * se
+
+
+def test_impressions_on_an_empty_target_reach_nobody(scenario_factory):
+    # a target segment of no members (its share rounds to 0) with a budget buying one impression a day: the
+    # impression is paid and wasted, and nobody is reached
+    segments = [{"name": "most", "share": 0.99}, {"name": "rare", "share": 0.01}]
+    sc = scenario_factory([messenger_with_impressions(0.0084, 8.4, 0.5, target=["rare"])], size=50, horizon=5,
+                          segments=segments)
+    result = Simulation(sc, "s", 0).run()
+    assert result.series["messenger", "paid_impressions"][1:].tolist() == [1.0] * 4
+    assert result.series["messenger", "paid_reach"].sum() == 0
