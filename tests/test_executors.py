@@ -63,3 +63,83 @@ def test_a_local_dask_cluster_gives_its_workers_the_quiet_settings() -> None:
     }
     assert set(LOCAL_CLUSTER_CONFIG) == {*settings, "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"} - {
         "MALLOC_TRIM_THRESHOLD_"}
+
+
+def _pid_of(task: int, seconds: float) -> tuple[int, int]:
+    """A task that takes a while and says which process ran it."""
+    import os
+    import time
+
+    time.sleep(seconds)
+    return task, os.getpid()
+
+
+def _slow_start(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Every pool takes ``seconds`` more to start (a fork server's first start, a Dask cluster's)."""
+    import time
+
+    from reachsim.experiments import executors
+
+    real = executors._Start.__init__
+
+    def slow(self, start, name):  # type: ignore[no-untyped-def]
+        def later() -> None:
+            time.sleep(seconds)
+            start()
+
+        real(self, later, name)
+
+    monkeypatch.setattr(executors._Start, "__init__", slow)
+
+
+def _who_ran(results: list[tuple[int, int]], tasks: int) -> list[bool]:
+    """Whether each task ran in this process; the results must be in task order."""
+    import os
+
+    assert [task for task, _ in results] == list(range(tasks))
+    return [pid == os.getpid() for _, pid in results]
+
+
+@pytest.mark.parametrize("help_while_starting", [True, False])
+def test_a_pool_gets_the_tasks_left_once_it_is_up(monkeypatch, help_while_starting) -> None:
+    """While the pool starts, this process runs the first tasks itself (unless told not to); every task runs once
+    and the results come in task order whoever ran them."""
+    _slow_start(monkeypatch, 0.5)
+    with ProcessExecutor(2, help_while_starting=help_while_starting) as pool:
+        here = _who_ran(list(pool.map(_pid_of, [(i, 0.05) for i in range(24)])), 24)
+    if help_while_starting:
+        ran = here.index(False)
+        assert 0 < ran < 24 and not any(here[ran:])  # a head here, the rest in the workers
+    else:
+        assert not any(here)
+
+
+def test_an_interrupted_pool_start_keeps_the_runs_done_meanwhile(monkeypatch, scenario_factory) -> None:
+    """Ctrl-C during a run this process took while the pool started: the complete replications are kept."""
+    from reachsim.experiments import runner
+    from tests.test_reproducibility import MESSENGER
+
+    sc = scenario_factory([MESSENGER], size=3_000, horizon=30, replications=4, seed=5)
+    real, done = runner.run_once, []
+
+    def run_once(*args):  # type: ignore[no-untyped-def]
+        if len(done) == 2 * len(sc.strategies):  # Ctrl-C as the third replication starts
+            raise KeyboardInterrupt
+        done.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(runner, "run_once", run_once)
+    _slow_start(monkeypatch, 1.5)  # the pool is not up before the interrupt
+    result = runner.run_experiment(sc, executor=ProcessExecutor(2))
+    assert result.interrupted and result.replications == 2
+
+
+def test_a_pool_that_failed_to_start_says_why(monkeypatch) -> None:
+    from reachsim.experiments import executors
+
+    def fails(pool, workers) -> None:  # type: ignore[no-untyped-def]
+        raise OSError("no process to start")
+
+    monkeypatch.setattr(executors, "_start_workers", fails)
+    with pytest.raises(OSError, match="no process to start"), ProcessExecutor(2) as pool:
+        list(pool.map(_pid_of, [(i, 0.01) for i in range(1000)]))

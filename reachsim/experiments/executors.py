@@ -40,6 +40,56 @@ class SequentialExecutor:
         return None
 
 
+class _Start:
+    """A pool's start, in a background thread, so that this process runs the first tasks itself meanwhile.
+
+    A pool takes a while to start (a first fork server imports what a worker needs) and this process has nothing to
+    do until then: it runs tasks from the head of the list instead, in order, and the moment the
+    pool is up the start's thread hands it every task not yet taken. Which process ran a task changes nothing in
+    its result (seeds come from names)."""
+
+    def __init__(self, start: Callable[[], None], name: str) -> None:
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._up = False
+        self._then: Callable[[], None] | None = None
+        self._thread = threading.Thread(target=self._run, args=(start,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, start: Callable[[], None]) -> None:
+        try:
+            start()
+        except BaseException as exc:  # raised again in the thread that waits for the pool
+            self._error = exc
+        with self._lock:
+            self._up, then = True, self._then
+        if then is not None:
+            then()
+
+    def then(self, fn: Callable[[], None]) -> bool:
+        """Call ``fn`` in the start's thread as soon as it has ended, well or not; False if it already has."""
+        with self._lock:
+            if self._up:
+                return False
+            self._then = fn
+            return True
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the start failed, once it has."""
+        return self._error
+
+    def join(self) -> None:
+        """Until the start has ended, well or not."""
+        self._thread.join()
+
+    def wait(self) -> None:
+        """Until the pool is up; its start's error, if it failed, raised here."""
+        self.join()
+        if self._error is not None:
+            raise self._error
+
+
 #: What a worker needs to run a task (reachsim.experiments.runner.run_task, and the scenario schema's classes that
 #: validate it), loaded once by the fork server.
 WORKER_MODULES = ("reachsim.experiments.preload",)
@@ -69,12 +119,14 @@ def start_context(method: str | None, preload: Iterable[str]) -> multiprocessing
 class ProcessExecutor:
     """A local process pool with an explicit start method (:func:`default_start_method` unless told)."""
 
-    def __init__(self, workers: int, start_method: str | None = None) -> None:
+    def __init__(self, workers: int, start_method: str | None = None, help_while_starting: bool = True) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.workers = workers
+        self.help_while_starting = help_while_starting
         self._context = start_context(start_method, WORKER_MODULES)
         self._pool: ProcessPoolExecutor | None = None
+        self._start: _Start | None = None
 
     def __enter__(self) -> ProcessExecutor:
         # Workers ignore SIGINT (a terminal sends it to the whole process group): only the main process handles
@@ -85,12 +137,16 @@ class ProcessExecutor:
             initializer=_worker_start,
             initargs=(os.getpid(),),
         )
+        pool, workers = self._pool, self.workers
+        self._start = _Start(lambda: _start_workers(pool, workers), "reachsim-pool-start")
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         pool, self._pool = self._pool, None
         if pool is None:
             return
+        if self._start is not None:
+            self._start.join()  # its error, if any, was raised by map (or the pool was not used)
         if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
             # Interrupted: cancel what is pending and stop the busy workers instead of waiting for them; the
             # runs already collected are kept by the caller.
@@ -107,9 +163,59 @@ class ProcessExecutor:
     def map(self, fn: Callable[..., Any], tasks: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
         if self._pool is None:
             raise RuntimeError("use ProcessExecutor as a context manager")
-        futures = [self._pool.submit(fn, *task) for task in tasks]
-        for future in futures:
-            yield future.result()
+        pool = self._pool
+        yield from _map_with(self._start, self.help_while_starting, lambda: pool, fn, list(tasks))
+
+
+def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start every worker of ``pool`` now rather than at the first tasks (it starts one for each task submitted
+    while none is idle) and wait until they run: a fork server's first start is most of a pool's."""
+    for started in [pool.submit(os.getpid) for _ in range(workers)]:
+        started.result()
+
+
+def _map_with(start: _Start | None, help_while_starting: bool, pool: Callable[[], Any],
+              fn: Callable[..., Any], tasks: list[tuple[Any, ...]]) -> Iterator[Any]:
+    """Results in task order. While the pool starts (if this process may help), this process runs the first tasks,
+    each yielded as it is done, and the start's thread submits the others to the pool (``pool()``, whose
+    ``submit`` returns futures) as soon as it is up; once it is, the pool gets every task."""
+    assert start is not None
+    taken, lock, handed = [0], threading.Lock(), threading.Event()
+    futures: list[Any] = []
+    failed: list[BaseException] = []
+
+    def hand_over() -> None:  # in the start's thread, once the pool is up (or failed to start)
+        with lock:
+            first, taken[0] = taken[0], len(tasks)
+        try:
+            if start.error is None:
+                submit = pool().submit
+                futures.extend(submit(fn, *task) for task in tasks[first:])
+        except BaseException as exc:
+            failed.append(exc)
+        finally:
+            handed.set()
+
+    if help_while_starting and start.then(hand_over):
+        ran = 0  # tasks run here, the first ones
+        while True:
+            with lock:
+                if taken[0] >= len(tasks):
+                    break
+                taken[0] = ran + 1
+            yield fn(*tasks[ran])
+            ran += 1
+        if ran < len(tasks):  # the pool has the rest
+            handed.wait()
+            start.wait()
+            if failed:
+                raise failed[0]
+    else:
+        start.wait()
+        submit = pool().submit
+        futures = [submit(fn, *task) for task in tasks]
+    for future in futures:
+        yield future.result()
 
 
 def _worker_start(main: int) -> None:
