@@ -135,3 +135,42 @@ def test_weak_callbacks_call_through_and_keep_nothing_alive() -> None:
     assert watch() is None
     with pytest.raises(ReferenceError, match=r"_Owner\.twice was called after its object was discarded"):
         call(1)
+
+
+def _context(rec: Recorder, env: object) -> object:
+    from reachsim.engine.context import ChannelContext
+
+    return ChannelContext(
+        name="c", index=0, env=env, population=None, segments=None, streams=None, bus=None, ledger=None,
+        recorder=rec, horizon_days=HORIZON,
+    )
+
+
+def test_several_flows_at_once_are_each_recorded_as_one_flow() -> None:
+    """ctx.flows records each metric as ctx.flow would, bit for bit (by day, by hour, after the horizon), and
+    still refuses a metric not declared, or money."""
+    import simpy
+
+    declared = (flow("a", "people", "a"), flow("b", "people", "b", by_hour=True), flow("q", "people", "q"))
+    recs, contexts = [], []
+    env = simpy.Environment()
+    for _ in range(2):
+        rec = Recorder(HORIZON)
+        rec.declare("c", declared)
+        recs.append(rec)
+        contexts.append(_context(rec, env))
+    rng = np.random.default_rng(9)
+    times = np.sort(rng.uniform(0, HORIZON + 2, 60)).tolist()
+    for t, amount in zip(times, _amounts(rng, len(times)), strict=True):
+        env.run(until=t)
+        contexts[0].flows(("a", "b"), amount)
+        contexts[1].flow("a", amount)
+        contexts[1].flow("b", amount)
+    for name in ("a", "b", "q"):
+        assert recs[0].raw("c", name).tobytes() == recs[1].raw("c", name).tobytes()
+    assert recs[0].hours()["c", "b"].tobytes() == recs[1].hours()["c", "b"].tobytes()
+    assert recs[0].after_horizon() == recs[1].after_horizon()
+    with pytest.raises(UndeclaredMetricError):
+        contexts[0].flows(("a", "other"), 1)
+    with pytest.raises(MoneyFlowError):
+        contexts[0].flows(("cost",), 1)
