@@ -67,8 +67,6 @@ FEW_UNFOLLOWS = 16
 TINY = np.float32(2.0**-100)
 LN2 = math.log(2.0)
 _NONE = np.empty(0, dtype=np.int64)
-_JOINED_ORGANIC = ("joined", "joined_organic")
-_DELIVERED = ("deliveries", "post_reach")
 
 
 def _union(rows: np.ndarray, more: np.ndarray) -> np.ndarray:
@@ -483,7 +481,8 @@ class PageChannel(Channel):
         if idx.size == 0:
             return
         self._join(idx, t if since is None else since)
-        self.ctx.flows(("joined", f"joined_{source if source in SOURCES else 'other'}"), idx.size)
+        self.ctx.flow("joined", idx.size)
+        self.ctx.flow(f"joined_{source if source in SOURCES else 'other'}", idx.size)
 
     def _join(self, idx: np.ndarray, since: float | np.ndarray | list[float]) -> None:
         """Make fans of ``idx`` (distinct, none a fan or a leaver), fans since ``since`` (a time or one each)."""
@@ -596,7 +595,8 @@ class PageChannel(Channel):
             if k > 0:
                 self._pending += k
                 self._pending_days.append((t, k))
-                self.ctx.flows(_JOINED_ORGANIC, k)
+                self.ctx.flow("joined", k)
+                self.ctx.flow("joined_organic", k)
         ads = self.params.follow_ads
         if self._ads_on and ads is not None and not self.ctx.paid_stopped:  # no follow ads in the run-out
             self._hand_over()
@@ -753,10 +753,9 @@ class PageChannel(Channel):
         p, ctx = self.params, self.ctx
         eng = p.engagement
         size = at.size
+        ctx.flow("deliveries", size)
         if size == 0:
-            ctx.flow("deliveries", 0)
             return
-        ctx.flows(_DELIVERED, size)  # one delivery each: as many reached
         fan_records = self._fan_records
         record = fan_records[at]
         state = record.view(np.float32).reshape(size, 4)
@@ -785,6 +784,7 @@ class PageChannel(Channel):
         state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
         seen += np.uint32(1)
         fan_records[at] = record
+        ctx.flow("post_reach", size)
         fan_list = self.fan_list  # consumer rows of the few who need them (not of everyone the post reached)
         if first.size:
             ctx.flow("reached", first.size)

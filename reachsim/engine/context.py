@@ -98,20 +98,6 @@ class ChannelContext:
         else:
             series.add(t, amount)
 
-    def flows(self, metrics: tuple[str, ...], amount: float) -> None:
-        """Count the same ``amount`` of several declared flows now (e.g. those joined, and those joined from one
-        source): one call rather than one per metric, each recorded as :meth:`flow` would."""
-        t = self.env.now
-        day = int(t)
-        amount = float(amount)
-        sink = self._flows
-        for metric in metrics:
-            series = sink.get(metric)
-            if series is not None and series.hours is None and 0 <= day < series.horizon_days:
-                series.days[day] += amount
-            else:  # by hour, after the horizon, undeclared or money: as one flow
-                self.flow(metric, amount)
-
     def flow_at(self, metric: str, times: np.ndarray, amounts: np.ndarray | None = None) -> None:
         """Count events at their own times (days; one each, or ``amounts``), e.g. a day's contacts at their
         arrival times: each lands in its own day and, for a metric declared by hour, its own hour of the day."""
