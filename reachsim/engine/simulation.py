@@ -240,7 +240,9 @@ class Simulation:
                     metrics.update(reach_at_frequency(counts[-1]))
             final[ch.name] = metrics
         size = self.population.size
-        if columns:  # a column of the whole market already: the others added into it
+        if len(columns) == 1 and not rows:  # the only channel that exposed anyone: its column as it is
+            per_consumer = columns[0]
+        elif columns:  # a column of the whole market already: the others added into it
             every: list[np.ndarray | slice] = [slice(None)] * len(columns)
             per_consumer = _per_consumer_dense([*every, *rows], [*columns, *counts], size, 0)
         else:
