@@ -138,16 +138,6 @@ class Channel(ABC):
         rows = np.flatnonzero(counts)
         return rows, counts[rows]
 
-    def exposure_column(self) -> np.ndarray | None:
-        """Deliveries per consumer as the market-sized column this channel keeps, when its :meth:`exposed` is the
-        default one (the rows listed from that column): the engine then adds the column up as it is rather than
-        have its rows listed. None otherwise (not tracked, or :meth:`exposed` overridden), and then the engine reads
-        :meth:`exposed`."""
-        if type(self).exposed is not Channel.exposed:
-            return None
-        counts = self.exposures()
-        return None if counts is None else np.asarray(counts)
-
     def finish(self) -> dict[str, float]:
         """End-of-run metrics for the summary (totals come from the daily series; add others here)."""
         return {}

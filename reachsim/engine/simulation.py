@@ -127,12 +127,9 @@ def _per_consumer(rows: list[np.ndarray], counts: list[np.ndarray], market: int 
 DENSE_SHARE = 0.25
 
 
-def _per_consumer_dense(
-    rows: list[np.ndarray] | list[np.ndarray | slice], counts: list[np.ndarray], market: int, big: int
-) -> np.ndarray:
-    """:func:`_per_consumer` as a column of the whole market (each channel's rows are distinct, or ``slice(None)``
-    for a channel's own column of the market: one scatter or addition each), uint32 unless the sum of the
-    channels' largest counts could overflow it."""
+def _per_consumer_dense(rows: list[np.ndarray], counts: list[np.ndarray], market: int, big: int) -> np.ndarray:
+    """:func:`_per_consumer` as a column of the whole market (each channel's rows are distinct: one scatter each),
+    uint32 unless the sum of the channels' largest counts could overflow it."""
     peak = sum(int(c.max()) for c in counts if c.size)
     out = np.zeros(market, dtype=np.uint32 if peak <= np.iinfo(np.uint32).max else np.uint64)
     out[rows[big]] = counts[big]
@@ -224,30 +221,16 @@ class Simulation:
         """End-of-run figures (each channel's, reach at frequency) as they stand at the horizon."""
         rows: list[np.ndarray] = []
         counts: list[np.ndarray] = []
-        columns: list[np.ndarray] = []  # market-sized counts, zeros included, of the channels that keep them so
         final: dict[str, dict[str, float]] = {}
         for ch in self.channels:
             metrics = ch.finish()
-            column = ch.exposure_column() if hasattr(ch, "exposure_column") else None
-            if column is not None:  # zeros are not counted: the same figures as from the rows exposed
-                columns.append(column)
-                metrics.update(reach_at_frequency(column))
-            else:
-                exposed = ch.exposed()
-                if exposed is not None:
-                    rows.append(np.asarray(exposed[0]))
-                    counts.append(np.asarray(exposed[1]))
-                    metrics.update(reach_at_frequency(counts[-1]))
+            exposed = ch.exposed()
+            if exposed is not None:
+                rows.append(np.asarray(exposed[0]))
+                counts.append(np.asarray(exposed[1]))
+                metrics.update(reach_at_frequency(counts[-1]))
             final[ch.name] = metrics
-        size = self.population.size
-        if len(columns) == 1 and not rows:  # the only channel that exposed anyone: its column as it is
-            per_consumer = columns[0]
-        elif columns:  # a column of the whole market already: the others added into it
-            every: list[np.ndarray | slice] = [slice(None)] * len(columns)
-            per_consumer = _per_consumer_dense([*every, *rows], [*columns, *counts], size, 0)
-        else:
-            per_consumer = _per_consumer(rows, counts, size)
-        final["all"] = reach_at_frequency(per_consumer)
+        final["all"] = reach_at_frequency(_per_consumer(rows, counts, self.population.size))
         return final
 
     def _finish(self, final: dict[str, dict[str, float]]) -> RunResult:

@@ -56,28 +56,3 @@ def test_no_channel_exposed_anyone() -> None:
     empty = np.empty(0, dtype=np.int64)
     assert _per_consumer([empty, empty], [empty.astype(np.uint32)] * 2).size == 0
     assert _per_consumer([], []).size == 0
-
-
-@pytest.mark.parametrize(
-    ("name", "strategy"), [("paid_to_owned", "no_paid_media"), ("page_reach_decline", "organic_decline")]
-)  # a column and another channel's rows; a column alone
-def test_a_channels_column_of_the_market_gives_the_figures_its_rows_do(
-    monkeypatch: pytest.MonkeyPatch, name: str, strategy: str
-) -> None:
-    """A channel that keeps its exposures as a column of the market hands the column over at the end of a run; the
-    figures of reach at frequency are those of the rows it exposed (zeros are not counted), its own and all's."""
-    from pathlib import Path
-
-    import reachsim
-    from reachsim.channels.base import Channel
-    from reachsim.engine.simulation import Simulation
-
-    scenario = reachsim.load_scenario(Path(__file__).parents[2] / "scenarios" / f"{name}.yaml")
-    figures = []
-    for column in (True, False):
-        if not column:
-            monkeypatch.setattr(Channel, "exposure_column", lambda self: None)
-        sim = Simulation(scenario, strategy, 0)
-        figures.append(sim.run().final)
-        assert column == any(ch.exposure_column() is not None for ch in sim.channels)
-    assert figures[0] == figures[1]
