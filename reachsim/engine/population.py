@@ -10,6 +10,8 @@ import numpy as np
 
 #: Rows per piece of :meth:`Population.mark_reached`.
 MARK_PIECE = 1 << 18
+#: Up to this many rows :meth:`Population.mark_reached` marks them one by one.
+FEW_MARKED = 16
 
 
 def exact_counts(shares: Sequence[float], total: int) -> np.ndarray:
@@ -62,6 +64,12 @@ class Population:
 
         Applied in pieces, so that a whole-market first broadcast allocates no market-sized temporaries; a piece's
         count is its size less those reached before (three NumPy calls: a post's few thousand cost no more)."""
+        if idx.size <= FEW_MARKED:  # row by row in Python: fewer than the three NumPy calls cost
+            reached = memoryview(self.reached)  # Python bools: cheaper to index than the array
+            fresh = [row for row in idx.tolist() if not reached[row]]  # all read before any is set, as below
+            for row in fresh:
+                reached[row] = True
+            return len(fresh)
         if idx.size <= MARK_PIECE:
             count = idx.size - int(np.count_nonzero(self.reached[idx]))
             if count:
@@ -121,8 +129,7 @@ class UniformRows:
 
     def __init__(self, rng: np.random.Generator, size: int, block: int = 1 << 12) -> None:
         self.rng, self.size, self.block = rng, int(size), int(block)
-        self._rows: list[int] = []
-        self._next = 0
+        self._rows: Iterator[int] = iter(())  # the rest of the current block, in order
 
     def sample(self, mask: np.ndarray, count: int, k: int) -> np.ndarray:
         """``k`` distinct rows drawn uniformly from the rows where ``mask`` is True (``count`` of them), in random
@@ -140,7 +147,8 @@ class UniformRows:
         kept yet. Otherwise the qualifying rows not kept yet are listed and the sample chosen from them without
         replacement."""
         kept: dict[int, None] = {}  # insertion-ordered: every sample's rows, in turn
-        rows, taken = self._rows, self._next
+        rows = self._rows
+        qualifies = memoryview(mask)  # a Python bool per row: cheaper to index than the array
         for k in ks:
             left = int(count) - len(kept)
             k = min(int(k), left)
@@ -153,15 +161,16 @@ class UniformRows:
                 kept.update(dict.fromkeys(self.rng.choice(listed, size=k, replace=False).tolist()))
                 continue
             want = len(kept) + k
-            while len(kept) < want:
-                if taken == len(rows):
-                    rows = self._rows = self.rng.integers(0, self.size, size=self.block).tolist()
-                    taken = 0
-                row = rows[taken]
-                taken += 1
-                if mask[row]:
-                    kept[row] = None
-        self._next = taken
+            while True:  # the block's rows in turn until the sample is complete, a new block when one runs out
+                for row in rows:
+                    if qualifies[row]:
+                        kept[row] = None
+                        if len(kept) == want:
+                            break
+                else:
+                    rows = self._rows = iter(self.rng.integers(0, self.size, size=self.block).tolist())
+                    continue
+                break
         return np.fromiter(kept, dtype=np.int64, count=len(kept))
 
 

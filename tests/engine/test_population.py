@@ -170,3 +170,47 @@ def test_mark_reached_counts_the_first_reach_of_each_row(monkeypatch: pytest.Mon
             reached[idx] = True
             np.testing.assert_array_equal(people.reached, reached)
         assert people.unique_reach() == np.count_nonzero(reached)
+
+
+def test_a_few_rows_marked_one_by_one_count_as_the_whole_array_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row-by-row path for a few rows gives the count and the marks of the array path, repeated rows and rows
+    reached before included (every row is read before any is marked, so a repeated new row counts each time)."""
+    import reachsim.engine.population as population
+
+    rng = np.random.default_rng(8)
+    batches = [rng.integers(0, 50, size=k) for k in (1, 3, 16, 2, 9, 16, 5)]  # repeats and re-reaches likely
+    results = []
+    for few in (population.FEW_MARKED, 0):
+        monkeypatch.setattr(population, "FEW_MARKED", few)
+        people = Population(50, [1.0], [0.5])
+        dtypes = [np.int32, np.int64] * 4
+        counts = [people.mark_reached(idx.astype(dtype)) for idx, dtype in zip(batches, dtypes, strict=False)]
+        results.append((counts, people.reached.copy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    assert any(np.unique(idx).size < idx.size for idx in batches)  # the case of repeats was met
+
+
+@pytest.mark.parametrize("block", [7, 4096])
+def test_uniform_rows_are_the_first_distinct_eligible_rows_of_the_stream(block: int) -> None:
+    """Rows taken in turn are the first distinct eligible ones of the stream's blocks of uniform rows, in the order
+    drawn, a block's rest carried over to the next call: the same rows however the blocks are walked."""
+    n = 1_000
+    mask = np.random.default_rng(5).random(n) < 0.7
+    ks = [3, 1, 12, 7, 20, 2]
+    sampler = UniformRows(np.random.default_rng(6), n, block=block)
+    got = [sampler.sample(mask, int(mask.sum()), k).tolist() for k in ks]
+    rng = np.random.default_rng(6)
+    stream = iter(())
+    expected = []
+    for k in ks:
+        kept: list[int] = []
+        while len(kept) < k:
+            row = next(stream, None)
+            if row is None:
+                stream = iter(rng.integers(0, n, size=block).tolist())
+                continue
+            if mask[row] and row not in kept:
+                kept.append(row)
+        expected.append(kept)
+    assert got == expected
