@@ -631,9 +631,6 @@ class AudienceAcquisition:
         self._who = ctx.rng(f"{prefix}/who")
         self._classes = ctx.rng(f"{prefix}/classes")
         self._claims = ctx.rng(f"{prefix}/claims")
-        self._diffusion: Any = None  # the Bass parameters last seen, their market potential, and its draw
-        self._potential = 0
-        self._bass_binomial: Any = None
         self._organic: _Ahead | None = None  # the days' organic sign-ups, drawn ahead (made at the first)
         self._reach: tuple[_Ahead, _Ahead] | None = None  # the normal and uniform of the days' paid reach
         self._chances: dict[tuple[float, float, int], list[float]] = {}  # see _impressions
@@ -654,30 +651,20 @@ class AudienceAcquisition:
         the people those days already hold is decided here (:meth:`_claim_drawn`), so that a bus opt-in costs the
         people it names, not a hand-over."""
         if idx.size <= self.pool.FEW:  # a bus opt-in of a few people: scalar operations throughout
-            self.join_few(idx.tolist(), t, source)
-            return
-        idx, klass = self.pool.take(idx)
-        if not klass:
-            return
+            kept, klass = self.pool.take_few(idx.tolist())
+            if not kept:
+                return
+            if len(kept) < idx.size:
+                idx = np.array(kept, dtype=np.int64)
+        else:
+            idx, klass = self.pool.take(idx)
+            if not klass:
+                return
         if self.pending:
             idx = self._claim_drawn(idx, klass)
         if idx.size:
             self.ever_joined += idx.size
             self._join(idx, t, source)
-
-    def join_few(self, people: list[int], t: float, source: str) -> None:
-        """:meth:`join` for a few people given as Python ints (distinct, ascending; at most ``NeverJoined.FEW``):
-        a bus opt-in, whose people go through the pool and the claims as scalars and become an array once."""
-        kept, klass = self.pool.take_few(people)
-        if not kept:
-            return
-        idx = np.array(kept, dtype=np.int64)
-        if self.pending:
-            idx = self._claim_drawn(idx, klass)
-            if not idx.size:
-                return
-        self.ever_joined += idx.size
-        self._join(idx, t, source)
 
     def _claim_drawn(self, idx: np.ndarray, klass: list[int]) -> np.ndarray:
         """Of ``idx`` (just taken out of the pool, of classes ``klass``), those the pending days already drew; the
@@ -694,32 +681,6 @@ class AudienceAcquisition:
                 return idx
             self._claim(idx, [0], c, k, 1)
             return idx[:0]
-        live, pending = self.pool.live, self._pending_by_class
-        distinct = len(set(klass))
-        if distinct == 1:  # all of one class (always, in a pool of one class): the same draw as below, without
-            # its lists
-            c, n = klass[0], len(klass)
-            k = pending[c]
-            if k == 0:
-                return idx
-            x = int(rng.hypergeometric(k, live[c] + n - k, n))
-            if x == 0:
-                return idx
-            fresh = np.ones(n, dtype=bool)
-            fresh[self._claim(idx, list(range(n)), c, k, x)] = False
-            return idx[fresh]
-        if distinct == len(klass) <= 3:  # a few people of distinct classes: the same draws as below (class by class,
-            # one uniform each), without its lists
-            kept = None
-            for i in sorted(range(len(klass)), key=klass.__getitem__):
-                c = klass[i]
-                k = pending[c]
-                if k and rng.random() * (live[c] + 1) < k:
-                    self._claim(idx, [i], c, k, 1)
-                    if kept is None:
-                        kept = list(range(len(klass)))
-                    kept.remove(i)
-            return idx if kept is None else idx[kept]
         by_class: dict[int, list[int]] = {}
         for i, c in enumerate(klass):
             by_class.setdefault(c, []).append(i)
@@ -773,15 +734,11 @@ class AudienceAcquisition:
             organic = self._organic.next(acq.organic_per_day)
         diffusion = acq.bass
         if diffusion is not None:
-            if diffusion is not self._diffusion:  # the market potential changes with a timeline entry only
-                self._diffusion = diffusion
-                self._potential = math.floor(diffusion.potential * self._market)
-                self._bass_binomial = self._stream("bass").binomial
-            potential = self._potential
+            potential = math.floor(diffusion.potential * self._market)
             remaining = potential - self.ever_joined
             prob = daily_adoption_probability(diffusion.p, diffusion.q, self.ever_joined, potential)
             if remaining > 0 and prob > 0:
-                bass = int(self._bass_binomial(remaining, prob))
+                bass = int(self._stream("bass").binomial(remaining, prob))
         paid = None if ctx.paid_stopped else acq.paid  # stopped for the run-out after the horizon
         flat_paid = isinstance(paid, PaidAcquisition)
         if flat_paid:

@@ -286,18 +286,16 @@ class MessengerChannel(Channel):
         if not (isinstance(idx, np.ndarray) and idx.ndim == 1 and idx.dtype == np.int64):
             idx = np.asarray(idx, dtype=np.int64).reshape(-1)
         # one subscription per person, ascending; an opt-in names a few people (one or two, usually), for whom
-        # Python sorts faster than NumPy, and whom the acquisition takes as Python ints throughout
-        if idx.size <= acquisition.NeverJoined.FEW:
-            people = idx.tolist()
-            if len(people) == 2:
-                a, b = people
-                if a >= b:
-                    people = [a] if a == b else [b, a]
-            elif len(people) > 2:
-                people = sorted(set(people))
-            self.acquisition.join_few(people, payload["t"], payload.get("source", "other"))
-        else:
-            self.acquisition.join(np.unique(idx), payload["t"], payload.get("source", "other"))
+        # Python sorts faster than NumPy
+        if idx.size == 2:
+            a, b = idx.tolist()
+            if a >= b:
+                idx = idx[:1] if a == b else idx[::-1]
+        elif 2 < idx.size <= acquisition.NeverJoined.FEW:
+            idx = np.array(sorted(set(idx.tolist())), dtype=np.int64)
+        elif idx.size > acquisition.NeverJoined.FEW:
+            idx = np.unique(idx)
+        self.acquisition.join(idx, payload["t"], payload.get("source", "other"))
         if self._later:  # subscribed at once while actions are held (see _on_user_action)
             self._flush()
 
