@@ -83,16 +83,18 @@ def test_bus_opt_ins_and_daily_sources_share_one_record_of_who_joined(scenario_f
     assert result.series["messenger", "joined_organic"][11:].sum() == 0
 
 
-@pytest.mark.parametrize("one_by_one", [False, True])
+@pytest.mark.parametrize("per_optin", [500, 1, 2, 3])
 @pytest.mark.parametrize("paid", [False, True])
 def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_proportion(
-    scenario_factory, paid, one_by_one
+    scenario_factory, paid, per_optin
 ):
     """Days 0–3 draw K people as counts; an opt-in of a fixed set O at t = 3.5 comes before they are handed over.
     As if they had been named day by day, |O ∩ drawn| ~ Hypergeometric(K, N − K, |O|) (classes or not); the opt-in
     adds the rest of O; each of the K still joins with its own day; nobody joins twice. Named one person per
-    opt-in (each claimed with probability k/L as it comes), the count has the same law."""
-    size, optin = 2_000, np.arange(0, 2_000, 4)  # 500 people
+    opt-in (each claimed with probability k/L as it comes), or two or three (the scalar path: one uniform per class
+    when their classes differ, a hypergeometric when they share one), the count has the same law."""
+    # 500 people, in an order that mixes the segments when they are named a few at a time
+    size, optin = 2_000, np.random.default_rng(7).permutation(np.arange(0, 2_000, 4))
     acquisition: dict = {"organic_per_day": 150}
     if paid:  # impressions: the pool is kept by segment × usable data, so the claim is drawn class by class
         acquisition["paid"] = {"budget_per_day": 10, "cpm": 10, "conversion_probability": 0.05, "target": "market"}
@@ -111,7 +113,7 @@ def test_a_bus_join_between_hand_overs_finds_the_pending_days_people_in_exact_pr
             real_batch(idx, days, counts)
 
         channel._handed_over = spy  # type: ignore[method-assign]
-        sim.env.process(_publish_at(sim, 3.5, optin, one_by_one))
+        sim.env.process(_publish_at(sim, 3.5, optin, per_optin))
         series = sim.run().series
         acquired = series["messenger", "joined"] - series["messenger", "joined_page"]
         drawn = int(acquired[:4].sum())
@@ -136,9 +138,10 @@ def draw_path(request, monkeypatch):
     return request.param
 
 
-def _publish_at(sim, t, idx, one_by_one=False):
+def _publish_at(sim, t, idx, per_optin=None):
+    """Publish opt-ins of ``idx`` at ``t``: all in one, or about ``per_optin`` people each."""
     yield sim.env.timeout(t)
-    for part in np.split(idx, idx.size) if one_by_one else [idx]:
+    for part in np.array_split(idx, -(-idx.size // per_optin)) if per_optin else [idx]:
         sim.bus.publish(topics.MESSENGER_OPTIN, idx=part, t=t, source="page")
 
 
