@@ -28,6 +28,7 @@ from reachsim.channels.common import segment_target
 from reachsim.core.metrics import Metric, flow, ratio
 from reachsim.core.problems import did_you_mean
 from reachsim.core.strict import StrictModel
+from reachsim.engine.ahead import DrawnAhead
 from reachsim.engine.context import ChannelContext
 from reachsim.engine.population import sorted_subset
 from reachsim.engine.weak import weak_callable
@@ -55,8 +56,8 @@ __all__ = [
 #: Consumers per piece of an initial base: each piece's joining makes temporaries of a few dozen bytes a person.
 INITIAL_PIECE = 1 << 16
 
-#: Scalars drawn at once by a stream whose draws depend on no state (:class:`_Ahead`): one NumPy call per this many
-#: days instead of one a day.
+#: Scalars drawn at once by a stream whose draws depend on no state (:class:`DrawnAhead`): one NumPy call per this
+#: many days instead of one a day.
 AHEAD = 64
 
 #: The sources this component draws every day, in drawing order.
@@ -529,29 +530,6 @@ class NeverJoined:
         where[moved] = holes - moved
 
 
-class _Ahead:
-    """Scalars of one law drawn ahead, :data:`AHEAD` at a time, from a stream of their own, and handed out one by
-    one. Only for draws that depend on no state (a day's organic sign-ups, the normal and the uniform of a day's
-    paid reach): drawn ahead or on the day, each is the same independent draw of its law. ``draw(size)`` draws a
-    block; a change of the law's parameter discards what is left (:meth:`next` with ``key``)."""
-
-    __slots__ = ("_draw", "_key", "_left")
-
-    def __init__(self, draw: Callable[..., np.ndarray]) -> None:
-        self._draw = draw
-        self._left: list[Any] = []
-        self._key: Any = None
-
-    def next(self, *args: Any) -> Any:
-        """The next scalar; ``args`` are the law's parameters (a block drawn for others is discarded)."""
-        left = self._left
-        if not left or args != self._key:
-            self._key = args
-            left = self._left = self._draw(*args, AHEAD).tolist()
-            left.reverse()
-        return left.pop()
-
-
 class _Day(NamedTuple):
     """One day's acquisition, drawn as counts: who joins is drawn when the day is handed over."""
 
@@ -631,8 +609,8 @@ class AudienceAcquisition:
         self._who = ctx.rng(f"{prefix}/who")
         self._classes = ctx.rng(f"{prefix}/classes")
         self._claims = ctx.rng(f"{prefix}/claims")
-        self._organic: _Ahead | None = None  # the days' organic sign-ups, drawn ahead (made at the first)
-        self._reach: tuple[_Ahead, _Ahead] | None = None  # the normal and uniform of the days' paid reach
+        self._organic: DrawnAhead | None = None  # the days' organic sign-ups, drawn ahead (made at the first)
+        self._reach: tuple[DrawnAhead, DrawnAhead] | None = None  # the normal and uniform of the days' paid reach
         self._chances: dict[tuple[float, float, int], list[float]] = {}  # see _impressions
         # consumers drawn by pending days but named early, and the index in _days of each one's day
         self._claimed: list[tuple[np.ndarray, np.ndarray]] = []
@@ -730,7 +708,7 @@ class AudienceAcquisition:
         organic = bass = flat = 0  # wanted by each of SOURCES
         if acq.organic_per_day:  # Poisson, independent of everything: drawn ahead in blocks
             if self._organic is None:
-                self._organic = _Ahead(self._stream("organic").poisson)
+                self._organic = DrawnAhead(self._stream("organic").poisson, AHEAD)
             organic = self._organic.next(acq.organic_per_day)
         diffusion = acq.bass
         if diffusion is not None:
@@ -917,7 +895,7 @@ class AudienceAcquisition:
         else:
             if self._reach is None:
                 rng = self._stream("reach")
-                self._reach = (_Ahead(rng.standard_normal), _Ahead(rng.random))
+                self._reach = (DrawnAhead(rng.standard_normal, AHEAD), DrawnAhead(rng.random, AHEAD))
             normal, uniform = self._reach
             reach = unique_reach_given(impressions, target_size, normal.next(), uniform.next())
         if reach:

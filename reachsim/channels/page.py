@@ -33,11 +33,12 @@ from pydantic import Field, field_validator, model_validator
 from reachsim.channels import acquisition, topics
 from reachsim.channels.acquisition import ImpressionAcquisition
 from reachsim.channels.base import Channel, ChannelParams
-from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue, segment_target
+from reachsim.channels.common import Engagement, Novelty, Unsubscribe, optout_needs_fatigue, segment_target
 from reachsim.channels.registry import consumers_of
 from reachsim.core.metrics import JOINED_BY_SOURCE, Metric, flow
 from reachsim.core.problems import did_you_mean
 from reachsim.core.strict import StrictModel
+from reachsim.engine.ahead import DrawnAhead
 from reachsim.engine.population import UniformRows, sorted_subset
 from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import (
@@ -63,6 +64,8 @@ PIECE = 1 << 16
 REBASE = 96.0
 #: Up to this many unfollows at once are done one by one in Python (a NumPy call costs more than a swap).
 FEW_UNFOLLOWS = 16
+#: A day's organic fan counts are drawn this many days ahead (one NumPy call per block, none per day).
+ORGANIC_COUNTS_AHEAD = 256
 #: Stocks below this are 0 (every probability is the same at float32 precision).
 TINY = np.float32(2.0**-100)
 LN2 = math.log(2.0)
@@ -157,26 +160,15 @@ class Uniforms:
         return self._u[start:end]
 
 
-class PoissonCounts:
-    """Poisson(λ) counts drawn ahead in blocks and handed out one at a time (a day's organic fans): a day costs no
-    NumPy call. The counts are independent of everything before they are handed out, so handing out the next is
-    the same as drawing it then; those drawn for another λ are dropped unused."""
-
-    BLOCK = 256
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-        self._rate = -1.0
-        self._counts: list[int] = []
-        self._next = 0
-
-    def next(self, rate: float) -> int:
-        if rate != self._rate or self._next == len(self._counts):
-            self._rate, self._next = rate, 0
-            self._counts = self.rng.poisson(rate, size=self.BLOCK).tolist()
-        k = self._counts[self._next]
-        self._next += 1
-        return k
+def _novelty(since: np.ndarray, t: float, novelty: Novelty) -> np.ndarray:
+    """The novelty factor at ``t`` of fans since ``since`` (float32, a new array): floor + (1 − floor)·2^(−age/h),
+    as e^(−age·ln 2/h) (NumPy's float32 exp is the vectorised one)."""
+    factor = np.subtract(since, np.float32(t))  # minus the age
+    np.multiply(factor, np.float32(LN2 / novelty.half_life_days), out=factor)
+    np.exp(factor, out=factor)
+    factor *= np.float32(1.0 - novelty.floor)
+    factor += np.float32(novelty.floor)
+    return factor
 
 
 class Posts(StrictModel):
@@ -378,7 +370,7 @@ class PageChannel(Channel):
         # Organic fans are drawn as a count each day and named at the next hand-over (:meth:`_hand_over`): the days
         # drawn since, their counts (pending in all) and the counts drawn ahead for the current rate
         self._organic_rows = UniformRows(self._rng_fans, n)  # who: candidates drawn in blocks
-        self._organic_counts = PoissonCounts(ctx.rng("fans/counts"))
+        self._organic_counts = DrawnAhead(ctx.rng("fans/counts").poisson, ORGANIC_COUNTS_AHEAD)
         self._pending_days: list[tuple[float, int]] = []
         self._pending = 0
         self._sightings = Sightings(ctx.rng("organic"))
@@ -761,11 +753,7 @@ class PageChannel(Channel):
         state = record.view(np.float32).reshape(size, 4)
         probability = state[:, 1]  # as stored (base × multiplier), read in place
         if eng.novelty is not None:  # every one of them a fan: by days since they became fans
-            novelty = np.subtract(state[:, 2], np.float32(t))  # minus the age
-            np.multiply(novelty, np.float32(LN2 / eng.novelty.half_life_days), out=novelty)
-            np.exp(novelty, out=novelty)
-            novelty *= np.float32(1.0 - eng.novelty.floor)
-            novelty += np.float32(eng.novelty.floor)
+            novelty = _novelty(state[:, 2], t, eng.novelty)
             novelty *= probability
             probability = novelty
         seen = state.view(np.uint32)[:, 3]
@@ -794,17 +782,11 @@ class PageChannel(Channel):
                 self._unfollow(fan_list[at[out_rows]])
             return
         engaged = fan_list[at[engaged_rows]]
-        ctx.flow("engagements", engaged.size)
-        ctx.value("engagement", ctx.engagement_value(engaged))
-        if ctx.bus.has_subscribers(topics.ENGAGEMENT):
-            ctx.bus.publish(topics.ENGAGEMENT, idx=engaged.astype(np.int64), t=t, channel=self.name)
+        self._book_engagements(engaged, t)
         if out_rows.size:
             self._unfollow(fan_list[at[out_rows]])
         if p.messenger_optin_probability > 0:
-            optins = engaged[self._follow_u.take(engaged.size) < p.messenger_optin_probability]
-            if optins.size:
-                ctx.flow("messenger_optins", optins.size)
-                ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins.astype(np.int64), t=t, source="page")
+            self._opt_in(engaged, t)
 
     def _post(self, t: float) -> None:
         """One post: organic sightings of fans and paid impressions, each a delivery with the shared engagement rule.
@@ -885,12 +867,7 @@ class PageChannel(Channel):
         probability = state[:, 1]  # as stored (base × multiplier), read in place
         if eng.novelty is not None:  # for fans by days since they became fans, 1 for everyone else
             probability = probability.copy()
-            novelty = np.subtract(state[:k_fans, 2], np.float32(t))  # minus the age
-            np.multiply(novelty, np.float32(LN2 / eng.novelty.half_life_days), out=novelty)
-            np.exp(novelty, out=novelty)  # 2^(−age/h) as e^(−age·ln 2/h): numpy's float32 exp is the vectorised one
-            novelty *= np.float32(1.0 - eng.novelty.floor)
-            novelty += np.float32(eng.novelty.floor)
-            probability[:k_fans] *= novelty
+            probability[:k_fans] *= _novelty(state[:k_fans, 2], t, eng.novelty)
         strength = eng.fatigue.strength if eng.fatigue else 0.0
         seen = record.view(np.uint32).reshape(size, 4)[:, 3]
         # Reached by the Page for the first time (everyone else was marked reached before).
@@ -958,10 +935,7 @@ class PageChannel(Channel):
         engaged = rows_of(engaged_rows)
         if engaged.size:
             each = engaged if each is engaged_rows else rows_of(each)
-            ctx.flow("engagements", each.size)
-            ctx.value("engagement", ctx.engagement_value(each))
-            if ctx.bus.has_subscribers(topics.ENGAGEMENT):
-                ctx.bus.publish(topics.ENGAGEMENT, idx=each.astype(np.int64), t=t, channel=self.name)
+            self._book_engagements(each, t)
         if out_rows.size and others.size:
             out_rows = out_rows[out_rows < k_fans]  # only fans unfollow
         if out_rows.size:
@@ -972,7 +946,19 @@ class PageChannel(Channel):
             follows = (engaged_rows >= k_fans) & (self._follow_u.take(engaged.size) < p.follow_probability)
             self._follow(engaged[follows], t, "boost")
         if p.messenger_optin_probability > 0:
-            optins = engaged[self._follow_u.take(engaged.size) < p.messenger_optin_probability]
-            if optins.size:
-                ctx.flow("messenger_optins", optins.size)
-                ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins.astype(np.int64), t=t, source="page")
+            self._opt_in(engaged, t)
+
+    def _book_engagements(self, each: np.ndarray, t: float) -> None:
+        """A post's engagements (consumer rows, one entry each): counted, valued and published on the bus."""
+        ctx = self.ctx
+        ctx.flow("engagements", each.size)
+        ctx.value("engagement", ctx.engagement_value(each))
+        if ctx.bus.has_subscribers(topics.ENGAGEMENT):
+            ctx.bus.publish(topics.ENGAGEMENT, idx=each.astype(np.int64), t=t, channel=self.name)
+
+    def _opt_in(self, engaged: np.ndarray, t: float) -> None:
+        """Each engaged person opts in to Messenger with ``messenger_optin_probability``, published on the bus."""
+        optins = engaged[self._follow_u.take(engaged.size) < self.params.messenger_optin_probability]
+        if optins.size:
+            self.ctx.flow("messenger_optins", optins.size)
+            self.ctx.bus.publish(topics.MESSENGER_OPTIN, idx=optins.astype(np.int64), t=t, source="page")
