@@ -21,9 +21,10 @@ scale      — a Messenger-only market of 1 M, 4 M and 10 M consumers with 1 % o
              in a fresh process: peak memory per consumer above the interpreter's baseline (peak resident set
              after the run minus the resident set before it) and CPU seconds;
 executors  — the same replications sequentially, on 2 local processes and on a Dask ``LocalCluster`` with 2
-             workers, each executor in its own fresh process running several experiments in a row (speed-ups of
-             the first, as a command-line run, and of the later ones, as in a notebook or a sweep; pool start and
-             close included), and the CPU time of one run inside a Dask worker against the same run in process.
+             workers, each executor in its own fresh process running two experiments in a row (speed-ups of the
+             first, as a command-line run, and of the second, as in a notebook or a sweep; pool start and close
+             included), the executors taking turns over ``--repeats`` rounds, and the CPU time of one run inside a
+             Dask worker against the same run in process.
 
 CPU seconds (``time.process_time``) are reported beside wall seconds: on a shared machine the wall clock also
 counts the time other processes held the cores; the scenarios part reports every rate per CPU second. The
@@ -339,9 +340,9 @@ def timed_task(payload: Any, strategy: str, replication: int) -> tuple[float, fl
     return time.process_time() - cpu, float(result.series[("messenger", "deliveries")].sum())
 
 
-def executor_child(kind: str, tasks: int, repeats: int) -> None:
-    """In a fresh process, as a command-line run starts: ``repeats`` experiments of the executors' scenario, each
-    with a new executor of ``kind``; prints their wall seconds as JSON. The first pays what a command-line run
+def executor_child(kind: str, tasks: int, experiments: int) -> None:
+    """In a fresh process, as a command-line run starts: ``experiments`` experiments of the executors' scenario,
+    each with a new executor of ``kind``; prints their wall seconds as JSON. The first pays what a command-line run
     pays (a pool's first start, a fork server's imports, the summaries' first imports); the later ones what a
     notebook or a sweep pays for each further experiment."""
     from reachsim.experiments.executors import DaskExecutor, ProcessExecutor, SequentialExecutor
@@ -350,7 +351,7 @@ def executor_child(kind: str, tasks: int, repeats: int) -> None:
             "dask": lambda: DaskExecutor(workers=2)}[kind]
     scenario = executor_scenario(argparse.Namespace(executor_tasks=tasks))
     walls = []
-    for _ in range(repeats):
+    for _ in range(experiments):
         wall = time.perf_counter()
         reachsim.run_experiment(scenario, executor=make())
         walls.append(time.perf_counter() - wall)
@@ -358,23 +359,28 @@ def executor_child(kind: str, tasks: int, repeats: int) -> None:
 
 
 def part_executors(args: argparse.Namespace) -> dict[str, Any]:
-    from reachsim.experiments.executors import DaskExecutor, default_start_method
+    from reachsim.experiments.executors import EXECUTORS, DaskExecutor, default_start_method
     from reachsim.experiments.runner import tasks_for
 
     scenario = executor_scenario(args)
     out: dict[str, Any] = {}
     # Each executor in its own fresh process, so that none inherits another's fork server (which would decide what
-    # its workers have loaded) or heap: the first experiment of each is a command-line run's, the rest later ones'.
-    walls = {kind: child({"kind": "executor", "executor": kind, "tasks": args.executor_tasks,
-                          "repeats": args.repeats + 1}, ROOT)["walls"]
-             for kind in ("sequential", "processes", "dask")}
-    first = {kind: v[0] for kind, v in walls.items()}
-    later = {kind: statistics.median(v[1:]) for kind, v in walls.items()}
-    out["first_wall_s"], out["wall_s"] = first, later
-    out["processes_speedup"] = later["sequential"] / later["processes"]
-    out["dask_speedup"] = later["sequential"] / later["dask"]
-    out["processes_speedup_first"] = first["sequential"] / first["processes"]
-    out["dask_speedup_first"] = first["sequential"] / first["dask"]
+    # its workers have loaded) or heap: its first experiment is a command-line run's, its second a later one's. The
+    # executors take turns within each of ``--repeats`` rounds, in the reverse order every other round, and each
+    # speed-up is taken within a round before the median over rounds, so that the machine's drift over minutes
+    # moves the ratios less.
+    rounds = []
+    for r in range(args.repeats):
+        order = EXECUTORS if r % 2 == 0 else EXECUTORS[::-1]
+        rounds.append({kind: child({"kind": "executor", "executor": kind, "tasks": args.executor_tasks,
+                                    "experiments": 2}, ROOT)["walls"] for kind in order})
+    for label, at in (("first", 0), ("later", 1)):
+        walls = {kind: [r[kind][at] for r in rounds] for kind in EXECUTORS}
+        out[f"{label}_wall_s"] = {kind: statistics.median(v) for kind, v in walls.items()}
+        for kind in ("processes", "dask"):
+            out[f"{kind}_speedup_{label}"] = statistics.median(
+                seq / wall for seq, wall in zip(walls["sequential"], walls[kind]))
+            out[f"{kind}_speedups_{label}"] = [seq / wall for seq, wall in zip(walls["sequential"], walls[kind])]
     # One run's CPU time in a Dask worker against in process: the same tasks, in the same order, one worker (so
     # that the worker runs alone, as the in-process runs do), its first task (imports, schema) left out.
     tasks = tasks_for(scenario, portable=True)
@@ -386,13 +392,16 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
     out["task_cpu_in_dask_s"] = statistics.median(worker)
     out["dask_over_in_process"] = out["task_cpu_in_dask_s"] / out["task_cpu_in_process_s"]
     print(f"\nexecutors: {len(tasks)} runs of 100 k subscribers (market 200 k) × 365 days; each executor in a fresh "
-          f"process, {args.repeats + 1} experiments in a row (wall seconds, pool start and close included; start "
-          f"method {default_start_method()})")
-    for label, walls_of in (("first experiment (a command-line run)", first),
-                            (f"later experiments (median of {args.repeats})", later)):
-        print(f"  {label}: sequential {walls_of['sequential']:.2f} s; 2 processes {walls_of['processes']:.2f} s "
-              f"({walls_of['sequential'] / walls_of['processes']:.2f}×, target ≥ 1.8); Dask LocalCluster 2 workers "
-              f"{walls_of['dask']:.2f} s ({walls_of['sequential'] / walls_of['dask']:.2f}×, target ≥ 1.6)")
+          f"process for its first experiment (a command-line run) and a second (a notebook's or a sweep's later "
+          f"one), the executors in turn, {len(rounds)} rounds; wall seconds, pool start and close included; "
+          f"speed-ups over sequential paired within a round, median; start method {default_start_method()}")
+    for label in ("first", "later"):
+        walls_of = out[f"{label}_wall_s"]
+        print(f"  {label} experiment: sequential {walls_of['sequential']:.2f} s; 2 processes "
+              f"{walls_of['processes']:.2f} s ({out[f'processes_speedup_{label}']:.2f}×, target ≥ 1.8; rounds "
+              f"{', '.join(f'{x:.2f}' for x in out[f'processes_speedups_{label}'])}); Dask LocalCluster 2 workers "
+              f"{walls_of['dask']:.2f} s ({out[f'dask_speedup_{label}']:.2f}×, target ≥ 1.6; rounds "
+              f"{', '.join(f'{x:.2f}' for x in out[f'dask_speedups_{label}'])})")
     print(f"  one run's CPU time: in process {out['task_cpu_in_process_s']:.3f} s, in a Dask worker "
           f"{out['task_cpu_in_dask_s']:.3f} s ({out['dask_over_in_process']:.2f}×, target ≤ 1.2); workers' "
           f"MALLOC_TRIM_THRESHOLD_: {sorted(set(worker_env.values()))}")
@@ -423,12 +432,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--scale-child", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     if args.child:
         spec = json.loads(args.child)
         if spec["kind"] == "scenario":
             scenario_child(spec["path"], spec["replications"], spec.get("run_out", True))
         elif spec["kind"] == "executor":
-            executor_child(spec["executor"], spec["tasks"], spec["repeats"])
+            executor_child(spec["executor"], spec["tasks"], spec["experiments"])
         else:
             naive_child(spec["subscribers"], spec["broadcasts"], spec["seed"])
         return {}
