@@ -347,6 +347,10 @@ class PageChannel(Channel):
         self._pop_records, self._fan_records = self._records(self._store), self._records(self._fan_store)
         self._fan_seen = self._fan_store.view(np.uint32)[:, 3]  # exposures by fan position
         self._unseen_fans = 0  # fans never exposed to the Page
+        # by fan position, the last boosted post whose organic sightings included the position (numbered from 1):
+        # which of a boost's fans were also sighted is a look-up, not a binary search of the sightings per fan
+        self._sighted_in = np.zeros(self._fan_store.shape[0], dtype=np.int32)
+        self._boosted_posts = 0
         self._weight_key: tuple[float, float] | None = None  # the uplift and base probability they were made with
         self._weights(p.relevance_uplift, p.engagement.probability)
         # The stock of a person at time t is scaled_fatigue · 2^(−(t − t_ref)/h): one scalar per post decays
@@ -503,6 +507,7 @@ class PageChannel(Channel):
         store[:start] = self._fan_store[:start]
         self._fan_store = store
         self._fan_records, self._fan_seen = self._records(store), store.view(np.uint32)[:, 3]
+        self._sighted_in = np.zeros(size, dtype=np.int32)  # a stamp is read only by the post that wrote it
 
     def _unfollow(self, idx: np.ndarray) -> None:
         """Those in ``idx`` (distinct, just exposed) who are fans stop being fans: their records go back to the
@@ -825,13 +830,13 @@ class PageChannel(Channel):
             if impressions:
                 ctx.flow("impressions_paid", impressions)
             if paid_at.size and k_organic:  # fans both sighted and boosted: one row, more deliveries
-                where = at.searchsorted(paid_at)
-                np.minimum(where, k_organic - 1, out=where)
-                both = (at[where] == paid_at).nonzero()[0]
+                self._boosted_posts += 1
+                self._sighted_in[at] = self._boosted_posts
+                sighted = self._sighted_in[paid_at] == self._boosted_posts
+                both = sighted.nonzero()[0]
                 if both.size:
-                    more.append((where[both], paid_counts[both]))
-                    alone = np.ones(paid_at.size, dtype=bool)
-                    alone[both] = False
+                    more.append((at.searchsorted(paid_at[both]), paid_counts[both]))
+                    alone = ~sighted
                     paid_at, paid_counts = paid_at[alone], paid_counts[alone]
             if paid_at.size:
                 at = np.concatenate((at, paid_at))
