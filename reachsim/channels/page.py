@@ -64,6 +64,8 @@ PIECE = 1 << 16
 REBASE = 96.0
 #: Up to this many unfollows at once are done one by one in Python (a NumPy call costs more than a swap).
 FEW_UNFOLLOWS = 16
+#: Up to this many rows added to others (a post's further deliveries that engaged) are looked up in them, not hashed.
+FEW_MORE = 16
 #: A day's organic fan counts are drawn this many days ahead (one NumPy call per block, none per day).
 ORGANIC_COUNTS_AHEAD = 256
 #: Stocks below this are 0 (every probability is the same at float32 precision).
@@ -73,16 +75,23 @@ _NONE = np.empty(0, dtype=np.int64)
 
 
 def _union(rows: np.ndarray, more: np.ndarray) -> np.ndarray:
-    """``rows`` (distinct) and those of ``more`` (repeats allowed) that are not among them, in no particular
-    order."""
+    """``rows`` (distinct, ascending) and those of ``more`` (repeats allowed) that are not among them, in no
+    particular order."""
     if rows.size + more.size > 4096:
         return np.union1d(rows, more)
-    have = set(rows.tolist())
-    new = []
-    for row in more.tolist():
-        if row not in have:
-            have.add(row)
-            new.append(row)
+    if more.size <= FEW_MORE and rows.size:  # the usual case: a few, looked up in the sorted rows
+        have = (rows.take(rows.searchsorted(more), mode="clip") == more).tolist()
+        new = []
+        for row, known in zip(more.tolist(), have, strict=True):
+            if not known and row not in new:
+                new.append(row)
+    else:
+        seen = set(rows.tolist())
+        new = []
+        for row in more.tolist():
+            if row not in seen:
+                seen.add(row)
+                new.append(row)
     return np.concatenate((rows, np.array(new, dtype=rows.dtype))) if new else rows
 
 
