@@ -889,7 +889,7 @@ class PageChannel(Channel):
         # Reached by the Page for the first time (everyone else was marked reached before).
         first = (seen == 0).nonzero()[0] if self._unseen_fans or others.size else _NONE
         if first.size:
-            self._unseen_fans -= int(np.count_nonzero(first < k_fans)) if others.size else first.size
+            self._unseen_fans -= int(first.searchsorted(k_fans)) if others.size else first.size  # first ascends
         # the float32 operations on a stock this post: three, and one more for those with further deliveries
         self._roundings += 3 if extra is None else 4
         self._scaled_bound += most / scale
