@@ -356,8 +356,9 @@ class PageChannel(Channel):
         self._pop_records, self._fan_records = self._records(self._store), self._records(self._fan_store)
         self._fan_seen = self._fan_store.view(np.uint32)[:, 3]  # exposures by fan position
         self._unseen_fans = 0  # fans never exposed to the Page
-        # by fan position, the last boosted post whose organic sightings included the position (numbered from 1):
-        # which of a boost's fans were also sighted is a look-up, not a binary search of the sightings per fan
+        # by fan position, a stamp of the last post (numbered from 1 among the posts whose boost reached a fan and
+        # whose sightings found some) that sighted the position: which of a boost's fans were also sighted is a
+        # look-up, not a binary search of the sightings per fan
         self._sighted_in = np.zeros(self._fan_store.shape[0], dtype=np.int32)
         self._boosted_posts = 0
         self._weight_key: tuple[float, float] | None = None  # the uplift and base probability they were made with
