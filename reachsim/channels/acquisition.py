@@ -362,10 +362,11 @@ class NeverJoined:
         (about k²/2L of k draws from L), so the draws of each repeated position are found one position at a time
         (its first draw is the lowest index) and drawn again with scalars: a few calls, where a pass that sorts the
         draws with their indices takes a dozen."""
-        while True:
-            ordered = np.sort(positions)
+        while True:  # a copy sorted in place and a count: np.sort's and ndarray.any's Python wrappers cost more
+            ordered = positions.copy()
+            ordered.sort()
             repeated = ordered[1:] == ordered[:-1]
-            if not repeated.any():
+            if not np.count_nonzero(repeated):
                 return ordered
             later: list[tuple[int, int]] = []
             for position in sorted(set(ordered[1:][repeated].tolist())):  # each repeated position once
@@ -515,7 +516,7 @@ class NeverJoined:
             if not crossing:  # the usual case, as above
                 holes = positions
                 fill = np.arange(total, dtype=np.int64)
-                fill += np.repeat(shifts, sizes)
+                fill += np.array(shifts).repeat(sizes)
             else:
                 holes = np.concatenate([positions[bounds[i] : cut] for i, cut in enumerate(cuts)])
                 if not holes.size:
@@ -524,7 +525,7 @@ class NeverJoined:
                 for i in crossing:  # crossed out of the tails laid end to end
                     keep[positions[cuts[i] : bounds[i + 1]] - shifts[i]] = False
                 fill = np.flatnonzero(keep)
-                fill += np.repeat(shifts, sizes)[keep]
+                fill += np.array(shifts).repeat(sizes)[keep]
         moved = rows[fill] + fill
         rows[holes] = moved - holes
         where[moved] = holes - moved

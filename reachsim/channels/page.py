@@ -64,6 +64,8 @@ PIECE = 1 << 16
 REBASE = 96.0
 #: Up to this many unfollows at once are done one by one in Python (a NumPy call costs more than a swap).
 FEW_UNFOLLOWS = 16
+#: Up to this many rows added to others (a post's further deliveries that engaged) are looked up in them, not hashed.
+FEW_MORE = 16
 #: A day's organic fan counts are drawn this many days ahead (one NumPy call per block, none per day).
 ORGANIC_COUNTS_AHEAD = 256
 #: Stocks below this are 0 (every probability is the same at float32 precision).
@@ -73,16 +75,23 @@ _NONE = np.empty(0, dtype=np.int64)
 
 
 def _union(rows: np.ndarray, more: np.ndarray) -> np.ndarray:
-    """``rows`` (distinct) and those of ``more`` (repeats allowed) that are not among them, in no particular
-    order."""
+    """``rows`` (distinct, ascending) and those of ``more`` (repeats allowed) that are not among them, in no
+    particular order."""
     if rows.size + more.size > 4096:
         return np.union1d(rows, more)
-    have = set(rows.tolist())
-    new = []
-    for row in more.tolist():
-        if row not in have:
-            have.add(row)
-            new.append(row)
+    if more.size <= FEW_MORE and rows.size:  # the usual case: a few, looked up in the sorted rows
+        have = (rows.take(rows.searchsorted(more), mode="clip") == more).tolist()
+        new = []
+        for row, known in zip(more.tolist(), have, strict=True):
+            if not known and row not in new:
+                new.append(row)
+    else:
+        seen = set(rows.tolist())
+        new = []
+        for row in more.tolist():
+            if row not in seen:
+                seen.add(row)
+                new.append(row)
     return np.concatenate((rows, np.array(new, dtype=rows.dtype))) if new else rows
 
 
@@ -347,6 +356,11 @@ class PageChannel(Channel):
         self._pop_records, self._fan_records = self._records(self._store), self._records(self._fan_store)
         self._fan_seen = self._fan_store.view(np.uint32)[:, 3]  # exposures by fan position
         self._unseen_fans = 0  # fans never exposed to the Page
+        # by fan position, a stamp of the last post (numbered from 1 among the posts whose boost reached a fan and
+        # whose sightings found some) that sighted the position: which of a boost's fans were also sighted is a
+        # look-up, not a binary search of the sightings per fan
+        self._sighted_in = np.zeros(self._fan_store.shape[0], dtype=np.int32)
+        self._boosted_posts = 0
         self._weight_key: tuple[float, float] | None = None  # the uplift and base probability they were made with
         self._weights(p.relevance_uplift, p.engagement.probability)
         # The stock of a person at time t is scaled_fatigue · 2^(−(t − t_ref)/h): one scalar per post decays
@@ -503,6 +517,7 @@ class PageChannel(Channel):
         store[:start] = self._fan_store[:start]
         self._fan_store = store
         self._fan_records, self._fan_seen = self._records(store), store.view(np.uint32)[:, 3]
+        self._sighted_in = np.zeros(size, dtype=np.int32)  # a stamp is read only by the post that wrote it
 
     def _unfollow(self, idx: np.ndarray) -> None:
         """Those in ``idx`` (distinct, just exposed) who are fans stop being fans: their records go back to the
@@ -697,7 +712,9 @@ class PageChannel(Channel):
                     for a in range(0, size, PIECE):
                         part = store[a : min(a + PIECE, size), 0]
                         part *= factor
-                        part[part < TINY] = 0.0  # no subnormal floats: a stock below 2^−100 is 0 to every probability
+                        # no subnormal floats: a stock below 2^−100 is 0 to every probability (set by a product with
+                        # 0 or 1, which on a column of the records costs less than half a masked store)
+                        part *= part >= TINY
             self._t_ref, self._half_life = t, half_life
         return 1.0 if half_life is None else 2.0 ** (-(t - self._t_ref) / half_life)
 
@@ -825,13 +842,13 @@ class PageChannel(Channel):
             if impressions:
                 ctx.flow("impressions_paid", impressions)
             if paid_at.size and k_organic:  # fans both sighted and boosted: one row, more deliveries
-                where = at.searchsorted(paid_at)
-                np.minimum(where, k_organic - 1, out=where)
-                both = (at[where] == paid_at).nonzero()[0]
+                self._boosted_posts += 1
+                self._sighted_in[at] = self._boosted_posts
+                sighted = self._sighted_in[paid_at] == self._boosted_posts
+                both = sighted.nonzero()[0]
                 if both.size:
-                    more.append((where[both], paid_counts[both]))
-                    alone = np.ones(paid_at.size, dtype=bool)
-                    alone[both] = False
+                    more.append((at.searchsorted(paid_at[both]), paid_counts[both]))
+                    alone = ~sighted
                     paid_at, paid_counts = paid_at[alone], paid_counts[alone]
             if paid_at.size:
                 at = np.concatenate((at, paid_at))
@@ -873,7 +890,7 @@ class PageChannel(Channel):
         # Reached by the Page for the first time (everyone else was marked reached before).
         first = (seen == 0).nonzero()[0] if self._unseen_fans or others.size else _NONE
         if first.size:
-            self._unseen_fans -= int(np.count_nonzero(first < k_fans)) if others.size else first.size
+            self._unseen_fans -= int(first.searchsorted(k_fans)) if others.size else first.size  # first ascends
         # the float32 operations on a stock this post: three, and one more for those with further deliveries
         self._roundings += 3 if extra is None else 4
         self._scaled_bound += most / scale

@@ -63,6 +63,8 @@ _TABLE_SIZE = 1 << _TABLE_BITS
 
 #: Above this many impressions per member of the target, counting with ``bincount`` beats sorting.
 _BINCOUNT_RATIO = 0.125
+#: Targets up to this size have their impressions' positions sorted as int32.
+_INT32_TARGET = np.iinfo(np.int32).max
 
 
 def organic_sighting_count(rng: np.random.Generator, audience_size: int, r: float) -> int:
@@ -265,11 +267,12 @@ def uniform_impressions(
         if uniforms.shape != (impressions,):
             raise ValueError("uniforms must be one per impression")
         u = np.multiply(uniforms, target_size)
-    hits = u.astype(np.int64)
     if impressions > _BINCOUNT_RATIO * target_size:
-        per_position = np.bincount(hits, minlength=target_size)
+        per_position = np.bincount(u.astype(np.int64), minlength=target_size)
         positions = np.flatnonzero(per_position)
         return positions.astype(np.int64, copy=False), per_position[positions].astype(np.int64)
+    # as int32 where the target allows: a sort of 4-byte keys takes about two thirds of the time of 8-byte ones
+    hits = u.astype(np.int32 if target_size <= _INT32_TARGET else np.int64)
     hits.sort()  # what np.unique does, without its overhead (at a few thousand impressions it costs as much)
     first = np.empty(impressions, dtype=bool)  # the first impression of each position
     first[0] = True
@@ -278,7 +281,7 @@ def uniform_impressions(
     counts = np.empty(starts.size, dtype=np.int64)
     np.subtract(starts[1:], starts[:-1], out=counts[:-1])
     counts[-1] = impressions - starts[-1]
-    return hits[starts], counts
+    return hits[starts].astype(np.int64, copy=False), counts
 
 
 @dataclass(frozen=True, slots=True)
