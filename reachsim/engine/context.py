@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from reachsim.engine.streams import Streams
 
 
+#: From this many rows on, :meth:`ChannelContext.engagement_weights` checks whether they ascend (a pass over them,
+#: cheaper than looking many rows up).
+ASCENDING_RUNS = 4096
+
+
 @dataclass
 class SegmentTable:
     """Per-segment constants as arrays indexed by segment code."""
@@ -125,10 +130,20 @@ class ChannelContext:
 
     def engagement_weights(self, idx: np.ndarray, relevance_uplift: float) -> np.ndarray:
         """Engagement multiplier of consumers ``idx`` (float32): their segment's multiplier, times
-        (1 + relevance_uplift) for those whose data the brand may use."""
-        weights = self.segments.multiplier32[self.population.segment[idx]]
+        (1 + relevance_uplift) for those whose data the brand may use.
+
+        Many rows in ascending order (a range of the market, in pieces) are runs of the population's classes: each
+        class's multiplier repeated, the same float32 products without looking each row up."""
+        multiplier, factor = self.segments.multiplier32, np.float32(1.0 + relevance_uplift)
+        if idx.size >= ASCENDING_RUNS and bool((idx[1:] >= idx[:-1]).all()):
+            classes = self.population.classes
+            uplifted = multiplier * factor if relevance_uplift else multiplier
+            each = [(uplifted if data else multiplier)[code] for code, data, _ in classes]
+            ends = np.searchsorted(idx, [end for _, _, end in classes])
+            return np.repeat(np.array(each, dtype=np.float32), np.diff(ends, prepend=0))
+        weights = multiplier[self.population.segment[idx]]
         if relevance_uplift:
-            np.multiply(weights, np.float32(1.0 + relevance_uplift), out=weights, where=self.population.has_data[idx])
+            np.multiply(weights, factor, out=weights, where=self.population.has_data[idx])
         return weights
 
     def engagement_value(self, idx: np.ndarray) -> float:
