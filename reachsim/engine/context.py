@@ -93,15 +93,19 @@ class ChannelContext:
     def flow(self, metric: str, amount: float) -> None:
         """Count ``amount`` of the declared flow (or a mean's sum) now."""
         series = self._flows.get(metric)
-        if series is None:  # undeclared, or money: the recorder says which
-            self.recorder.flow(self.name, metric, self.env.now, amount)
-            return
         t = self.env.now
-        day = int(t)
-        if series.hours is None and 0 <= day < series.horizon_days:  # most flows: Series.add's first case, inline
-            series.days[day] += float(amount)
-        else:
-            series.add(t, amount)
+        if series is None:  # undeclared, or money: the recorder says which
+            self.recorder.flow(self.name, metric, t, amount)
+            return
+        if series.hours is None:  # most flows, by day only: Series.add, inline (now is never before day 0)
+            day = int(t)
+            if day < series.horizon_days:
+                series.days[day] += float(amount)
+                return
+            if series.after is not None:  # the run-out, once something came after the horizon
+                series.after += float(amount)
+                return
+        series.add(t, amount)
 
     def flow_at(self, metric: str, times: np.ndarray, amounts: np.ndarray | None = None) -> None:
         """Count events at their own times (days; one each, or ``amounts``), e.g. a day's contacts at their
