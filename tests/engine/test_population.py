@@ -6,10 +6,15 @@ import math
 
 import numpy as np
 import pytest
+import simpy
 
 from reachsim.channels.acquisition import NeverJoined
+from reachsim.engine.bus import EventBus
 from reachsim.engine.context import ChannelContext, SegmentTable
+from reachsim.engine.ledger import Ledger
 from reachsim.engine.population import Population, UniformRows, sample_rows
+from reachsim.engine.recorder import Recorder
+from reachsim.engine.streams import Streams
 
 
 @pytest.mark.parametrize("size", [1, 7, 1_000, 123_457])
@@ -52,8 +57,8 @@ def test_engagement_weights_of_ascending_rows_are_those_looked_up_row_by_row(sha
         assert np.all(population.segment[start:end] == code) and np.all(population.has_data[start:end] == usable)
     multipliers = np.linspace(0.5, 2.0, len(shares))
     segments = SegmentTable(tuple(map(str, range(len(shares)))), multipliers, np.zeros(len(shares)))
-    ctx = ChannelContext.__new__(ChannelContext)  # only the population and segments are read
-    ctx.population, ctx.segments = population, segments
+    ctx = ChannelContext("c", 0, simpy.Environment(), population, segments, Streams(0, 0), EventBus(), Ledger(1),
+                         Recorder(1), horizon_days=1)
     rng = np.random.default_rng(7)
     rows = rng.integers(0, population.size, 9_000)
     for idx in (np.arange(population.size), np.arange(5_000, 70_000), np.sort(rows), rows, np.arange(10)):
