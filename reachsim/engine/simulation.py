@@ -123,7 +123,7 @@ def _per_consumer(rows: list[np.ndarray], counts: list[np.ndarray], market: int 
 
 
 #: From this share of the market exposed by the channels (their rows added up) on, deliveries per consumer are added
-#: up in a column of the whole market: looking an unordered row up in the base's costs about as much as 16 rows of
+#: up in a column of the whole market: looking a row up in the base's sorted rows costs about as much as 16 rows of
 #: the column (made, filled and counted for reach at frequency).
 DENSE_SHARE = 1 / 16
 
