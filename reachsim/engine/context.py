@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from reachsim.engine.streams import Streams
 
 
+#: From this many rows on, :meth:`ChannelContext.engagement_weights` checks whether they ascend (a pass over them,
+#: cheaper than looking many rows up).
+ASCENDING_RUNS = 4096
+
+
 @dataclass
 class SegmentTable:
     """Per-segment constants as arrays indexed by segment code."""
@@ -88,15 +93,19 @@ class ChannelContext:
     def flow(self, metric: str, amount: float) -> None:
         """Count ``amount`` of the declared flow (or a mean's sum) now."""
         series = self._flows.get(metric)
-        if series is None:  # undeclared, or money: the recorder says which
-            self.recorder.flow(self.name, metric, self.env.now, amount)
-            return
         t = self.env.now
-        day = int(t)
-        if series.hours is None and 0 <= day < series.horizon_days:  # most flows: Series.add's first case, inline
-            series.days[day] += float(amount)
-        else:
-            series.add(t, amount)
+        if series is None:  # undeclared, or money: the recorder says which
+            self.recorder.flow(self.name, metric, t, amount)
+            return
+        if series.hours is None:  # most flows, by day only: Series.add, inline (now is never before day 0)
+            day = int(t)
+            if day < series.horizon_days:
+                series.days[day] += float(amount)
+                return
+            if series.after is not None:  # the run-out, once something came after the horizon
+                series.after += float(amount)
+                return
+        series.add(t, amount)
 
     def flow_at(self, metric: str, times: np.ndarray, amounts: np.ndarray | None = None) -> None:
         """Count events at their own times (days; one each, or ``amounts``), e.g. a day's contacts at their
@@ -125,10 +134,20 @@ class ChannelContext:
 
     def engagement_weights(self, idx: np.ndarray, relevance_uplift: float) -> np.ndarray:
         """Engagement multiplier of consumers ``idx`` (float32): their segment's multiplier, times
-        (1 + relevance_uplift) for those whose data the brand may use."""
-        weights = self.segments.multiplier32[self.population.segment[idx]]
+        (1 + relevance_uplift) for those whose data the brand may use.
+
+        Many rows in ascending order (a range of the market, in pieces) are runs of the population's classes: each
+        class's multiplier repeated, the same float32 products without looking each row up."""
+        multiplier, factor = self.segments.multiplier32, np.float32(1.0 + relevance_uplift)
+        if idx.size >= ASCENDING_RUNS and bool((idx[1:] >= idx[:-1]).all()):
+            classes = self.population.classes
+            uplifted = multiplier * factor if relevance_uplift else multiplier
+            each = [(uplifted if data else multiplier)[code] for code, data, _ in classes]
+            ends = np.searchsorted(idx, [end for _, _, end in classes])
+            return np.repeat(np.array(each, dtype=np.float32), np.diff(ends, prepend=0))
+        weights = multiplier[self.population.segment[idx]]
         if relevance_uplift:
-            np.multiply(weights, np.float32(1.0 + relevance_uplift), out=weights, where=self.population.has_data[idx])
+            np.multiply(weights, factor, out=weights, where=self.population.has_data[idx])
         return weights
 
     def engagement_value(self, idx: np.ndarray) -> float:

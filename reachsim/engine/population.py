@@ -41,8 +41,12 @@ class Population:
         self._segment_ends = np.cumsum(counts).tolist()
         self.has_data = np.zeros(self.size, dtype=bool)
         ends = np.cumsum(counts)
-        for end, count, share in zip(ends.tolist(), counts.tolist(), data_available, strict=True):
-            self.has_data[end - round(share * count) : end] = True
+        #: the classes (segment × usable data) in row order, each a range of rows: (segment, has data, end row)
+        self.classes: list[tuple[int, bool, int]] = []
+        for code, (end, count, share) in enumerate(zip(ends.tolist(), counts.tolist(), data_available, strict=True)):
+            usable = end - round(share * count)
+            self.has_data[usable:end] = True
+            self.classes += [(code, False, usable), (code, True, end)]
         self.reached = np.zeros(self.size, dtype=bool)  # by any channel: zero pages, touched where people are
 
     def segment_counts(self, idx: np.ndarray) -> list[int]:
