@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 #: From this many rows on, :meth:`ChannelContext.engagement_weights` checks whether they ascend (a pass over them,
 #: cheaper than looking many rows up).
-ASCENDING_RUNS = 4096
+ASCENDING_CHECK_ROWS = 4096
 
 
 @dataclass
@@ -99,10 +99,10 @@ class ChannelContext:
             return
         if series.hours is None:  # most flows, by day only: Series.add, inline (now is never before day 0)
             day = int(t)
-            if day < series.horizon_days:
+            if 0 <= day < series.horizon_days:
                 series.days[day] += float(amount)
                 return
-            if series.after is not None:  # the run-out, once something came after the horizon
+            if day >= series.horizon_days and series.after is not None:  # the run-out, once something came after
                 series.after += float(amount)
                 return
         series.add(t, amount)
@@ -138,8 +138,10 @@ class ChannelContext:
 
         Many rows in ascending order (a range of the market, in pieces) are runs of the population's classes: each
         class's multiplier repeated, the same float32 products without looking each row up."""
+        idx = np.asarray(idx)
         multiplier, factor = self.segments.multiplier32, np.float32(1.0 + relevance_uplift)
-        if idx.size >= ASCENDING_RUNS and bool((idx[1:] >= idx[:-1]).all()):
+        if (idx.size >= ASCENDING_CHECK_ROWS and 0 <= idx[0] and idx[-1] < self.population.size
+                and bool((idx[1:] >= idx[:-1]).all())):
             classes = self.population.classes
             uplifted = multiplier * factor if relevance_uplift else multiplier
             each = [(uplifted if data else multiplier)[code] for code, data, _ in classes]

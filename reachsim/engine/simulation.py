@@ -92,16 +92,18 @@ def _per_consumer(rows: list[np.ndarray], counts: list[np.ndarray], market: int 
     """Deliveries per consumer exposed by any channel: the channels' counts added up by consumer, in no
     particular order, with zeros for consumers nobody exposed allowed (reach at frequency only counts them).
 
-    The channel that exposed the most people is the base. If the channels exposed a fair share of the ``market``
-    (its size, when given) between them, every channel's counts are added into one column of the whole market (a
-    scatter per channel: less than looking anyone up). Otherwise the others' consumers are merged among themselves
-    (a few, usually) and then looked up in the base's sorted rows."""
+    The channel that exposed the most people is the base. If it exposed a fair share of the ``market`` (its size,
+    when given), or the others exposed enough people to look up, every channel's counts are added into one column
+    of the whole market (a scatter per channel: less than looking anyone up). Otherwise the others' consumers are
+    merged among themselves (a few, usually) and then looked up in the base's sorted rows."""
     if not rows:
         return np.zeros(0, dtype=np.uint32)
     if len(rows) == 1:
         return counts[0]
     big = max(range(len(rows)), key=lambda i: rows[i].size)
-    if market is not None and sum(r.size for r in rows) >= DENSE_SHARE * market:
+    looked_up = sum(r.size for i, r in enumerate(rows) if i != big)
+    if market is not None and (rows[big].size >= DENSE_BASE_SHARE * market
+                               or looked_up >= DENSE_LOOKUP_SHARE * market):
         return _per_consumer_dense(rows, counts, market, big)
     base_rows = np.asarray(rows[big])
     base_counts = np.array(counts[big], dtype=np.uint64)  # a copy: the channel's counts stay as they are
@@ -122,10 +124,12 @@ def _per_consumer(rows: list[np.ndarray], counts: list[np.ndarray], market: int 
     return np.concatenate((base_counts, other_counts[~shared]))
 
 
-#: From this share of the market exposed by the channels (their rows added up) on, deliveries per consumer are added
-#: up in a column of the whole market: looking a row up in the base's sorted rows costs about as much as 16 rows of
-#: the column (made, filled and counted for reach at frequency).
-DENSE_SHARE = 1 / 16
+#: Deliveries per consumer are added up in a column of the whole market from this share of it exposed by the largest
+#: channel (its rows are copied, not looked up) ...
+DENSE_BASE_SHARE = 0.25
+#: ... or from this share exposed by the other channels, whose rows are looked up in the base's sorted rows: a look-up
+#: costs about as much as 32 rows of the column (made, filled and counted for reach at frequency).
+DENSE_LOOKUP_SHARE = 1 / 32
 
 
 def _per_consumer_dense(rows: list[np.ndarray], counts: list[np.ndarray], market: int, big: int) -> np.ndarray:

@@ -68,6 +68,10 @@ def test_engagement_weights_of_ascending_rows_are_those_looked_up_row_by_row(sha
                 np.multiply(expected, np.float32(1.0 + uplift), out=expected, where=population.has_data[idx])
             weights = ctx.engagement_weights(idx, uplift)
             assert weights.dtype == np.float32 and weights.tobytes() == expected.tobytes()
+    assert ctx.engagement_weights(list(range(5_000)), 0.0).tobytes() == ctx.engagement_weights(
+        np.arange(5_000), 0.0).tobytes()  # a list of rows, as before
+    with pytest.raises(IndexError):  # rows past the market are an error, not dropped
+        ctx.engagement_weights(np.arange(population.size - 4_000, population.size + 100), 0.0)
 
 
 @pytest.mark.parametrize("shares", [(1.0,), (0.2, 0.8), (0.1, 0.0, 0.3, 0.6)])
