@@ -79,19 +79,15 @@ def _union(rows: np.ndarray, more: np.ndarray) -> np.ndarray:
     particular order."""
     if rows.size + more.size > 4096:
         return np.union1d(rows, more)
-    if more.size <= FEW_MORE and rows.size:  # the usual case: a few, looked up in the sorted rows
-        have = (rows.take(rows.searchsorted(more), mode="clip") == more).tolist()
-        new = []
-        for row, known in zip(more.tolist(), have, strict=True):
-            if not known and row not in new:
-                new.append(row)
+    if more.size <= FEW_MORE and rows.size:  # the usual case: a few, looked up in the sorted rows, not hashed all
+        have = set(more[rows.take(rows.searchsorted(more), mode="clip") == more].tolist())
     else:
-        seen = set(rows.tolist())
-        new = []
-        for row in more.tolist():
-            if row not in seen:
-                seen.add(row)
-                new.append(row)
+        have = set(rows.tolist())
+    new = []
+    for row in more.tolist():
+        if row not in have:
+            have.add(row)
+            new.append(row)
     return np.concatenate((rows, np.array(new, dtype=rows.dtype))) if new else rows
 
 

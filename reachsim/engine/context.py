@@ -97,7 +97,7 @@ class ChannelContext:
         if series is None:  # undeclared, or money: the recorder says which
             self.recorder.flow(self.name, metric, t, amount)
             return
-        if series.hours is None:  # most flows, by day only: Series.add, inline (now is never before day 0)
+        if series.hours is None:  # most flows, by day only: Series.add's two usual cases, inline
             day = int(t)
             if 0 <= day < series.horizon_days:
                 series.days[day] += float(amount)
