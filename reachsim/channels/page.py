@@ -62,6 +62,8 @@ PIECE = 1 << 16
 #: Scaled fatigue stocks are brought to the present at least every this many half-lives: they grow as 2^this, which
 #: leaves float32 room for stocks up to 2^32.
 REBASE = 96.0
+#: The lists of rows that hold a stock by population row (PageChannel._hold) are joined into one at this many.
+HELD_PARTS = 64
 #: Up to this many unfollows at once are done one by one in Python (a NumPy call costs more than a swap).
 FEW_UNFOLLOWS = 16
 #: Up to this many rows added to others (a post's further deliveries that engaged) are looked up in them, not hashed.
@@ -163,6 +165,20 @@ class Uniforms:
             self._u, start, end = fresh, 0, n
         self._next = end
         return self._u[start:end]
+
+
+def _decay(part: np.ndarray, factor: np.float32) -> None:
+    """Scaled stocks (float32, in place) brought to a new reference time by ``factor``; a stock below 2^−100 becomes
+    0 (no subnormal floats: it is 0 to every probability), set by a product with 0 or 1, which on a column of the
+    records costs less than half a masked store."""
+    part *= factor
+    part *= part >= TINY
+
+
+def _decay_in_pieces(store: np.ndarray, size: int, factor: np.float32) -> None:
+    """:func:`_decay` of the stocks of a store's first ``size`` records, a piece at a time."""
+    for a in range(0, size, PIECE):
+        _decay(store[a : min(a + PIECE, size), 0], factor)
 
 
 def _novelty(since: np.ndarray, t: float, novelty: Novelty) -> np.ndarray:
@@ -350,6 +366,10 @@ class PageChannel(Channel):
         self._listed = self._store.view(np.int32)[:, 2]  # fan position + 1, 0: not a fan
         self._fan_store = np.zeros((min(n, max(p.initial_fans, 1024)), 4), dtype=np.float32)  # by fan position
         self._pop_records, self._fan_records = self._records(self._store), self._records(self._fan_store)
+        # The rows of the store by population row that may hold a stock: those who unfollowed (their records went
+        # back to it), until a boost delivers to non-fans; then None, any row may. A rebase of the stocks
+        # (_stock_scale) passes over these rows, not the market.
+        self._held: list[np.ndarray] | None = []
         self._fan_seen = self._fan_store.view(np.uint32)[:, 3]  # exposures by fan position
         self._unseen_fans = 0  # fans never exposed to the Page
         # by fan position, a stamp of the last post (numbered from 1 among the posts whose boost reached a fan and
@@ -533,6 +553,7 @@ class PageChannel(Channel):
                 listed[row] = 0
                 self.left[row] = True
                 holes.append(hole)
+            self._hold(np.array(rows, dtype=np.int64))
             holes.sort()
             end = self.fans - len(rows)
             emptied = set(holes)
@@ -555,6 +576,7 @@ class PageChannel(Channel):
         self.left[idx] = True
         end = self.fans - idx.size
         self._pop_records[idx] = fan_records[positions]
+        self._hold(idx)
         self._listed[idx] = 0
         holes = np.sort(positions)
         tail = np.ones(idx.size, dtype=bool)
@@ -568,6 +590,16 @@ class PageChannel(Channel):
             self._listed[moved] = low + 1
         self.fans = end
         self.ctx.flow("left", idx.size)
+
+    def _hold(self, rows: np.ndarray) -> None:
+        """Rows of the store by population row that now hold a stock (see ``_held``). Once they are many (an
+        eighth of the market), a rebase passes over the whole store instead, and nothing is listed any more."""
+        if self._held is None:
+            return
+        self._held.append(rows)
+        if len(self._held) >= HELD_PARTS:
+            held = np.concatenate(self._held)
+            self._held = None if 8 * held.size > self._store.shape[0] else [held]
 
     def _on_follow(self, payload: dict[str, Any]) -> None:
         self._hand_over()  # the days drawn so far chose among who was never a fan before these follows
@@ -704,13 +736,15 @@ class PageChannel(Channel):
                 factor = np.float32(2.0 ** (-(t - self._t_ref) / self._half_life))
                 self._scaled_bound *= float(factor)
                 self._roundings += 3
-                for store, size in ((self._store, self._store.shape[0]), (self._fan_store, self.fans)):
-                    for a in range(0, size, PIECE):
-                        part = store[a : min(a + PIECE, size), 0]
-                        part *= factor
-                        # no subnormal floats: a stock below 2^−100 is 0 to every probability (set by a product with
-                        # 0 or 1, which on a column of the records costs less than half a masked store)
-                        part *= part >= TINY
+                if self._held is None:
+                    _decay_in_pieces(self._store, self._store.shape[0], factor)
+                elif self._held:  # the few rows that may hold a stock (every other one is 0, and stays 0)
+                    held = self._held[0] if len(self._held) == 1 else np.concatenate(self._held)
+                    self._held = [held]
+                    part = self._store[held, 0]
+                    _decay(part, factor)
+                    self._store[held, 0] = part
+                _decay_in_pieces(self._fan_store, self.fans, factor)
             self._t_ref, self._half_life = t, half_life
         return 1.0 if half_life is None else 2.0 ** (-(t - self._t_ref) / half_life)
 
@@ -940,6 +974,7 @@ class PageChannel(Channel):
         fan_records[at] = record[:k_fans]
         if others.size:
             records[others] = record[k_fans:]
+            self._held = None  # non-fans hold stocks from now on
         ctx.flow("post_reach", size)
         if first.size:
             ctx.flow("reached", first.size)

@@ -275,6 +275,36 @@ def test_fatigue_across_posts_and_unfollow_hazard() -> None:
     assert audience[-1] == fans - result.series["page", "left"].sum()
 
 
+def test_rebase_of_leavers_stocks_as_of_the_whole_market(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without boosts only those who unfollowed hold a stock by population row, so a rebase passes over their rows
+    alone: every stock, and every series, is what a pass over the whole market gives."""
+    sc = scenario(
+        page(initial_fans=3_000, organic_reach=1.0, posts={"every_days": 1},
+             engagement={"probability": 0.1, "fatigue": {"half_life_days": 0.5, "strength": 0.5}},
+             unfollow={"probability": 0.01, "fatigue_strength": 1.0}),
+        size=6_000,
+        horizon=150,  # 300 half-lives: three rebases, and the first leavers' stocks fall to 0
+    )
+    result, sim = run(sc)
+    page_channel = sim.channels[0]
+    assert page_channel._held is not None  # the rows of those who left, not the market
+    leavers = page_channel.left
+    fatigue = page_channel.fatigue
+    assert np.count_nonzero(fatigue[leavers]) > 100 and np.count_nonzero(fatigue[leavers] == 0) > 0
+
+    start = PageChannel.start
+
+    def start_as_if_boosted(channel: PageChannel) -> None:
+        start(channel)
+        channel._held = None  # every rebase passes over the whole market
+
+    monkeypatch.setattr(PageChannel, "start", start_as_if_boosted)
+    whole, whole_sim = run(sc)
+    np.testing.assert_array_equal(whole_sim.channels[0].fatigue, fatigue)
+    for key, series in result.series.items():
+        np.testing.assert_array_equal(whole.series[key], series, err_msg=str(key))
+
+
 def test_fatigue_within_one_boost() -> None:
     """Impressions of one person at one instant see the stock 0, 1, 2, …: E = Σ_i Σ_(j < c_i) p·e^(−s·j)."""
     size, p, s = 20_000, 0.4, 0.7
