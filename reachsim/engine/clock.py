@@ -93,7 +93,7 @@ class Recurring(Event):
 
     def _occur(self, _: Event) -> None:
         env = self.env
-        now = env.now
+        now = env._now  # SimPy's clock without its property (a Python call): read once per occurrence
         obj = None
         if self._owner is not None:
             obj = self._owner()
@@ -117,8 +117,10 @@ class Recurring(Event):
         if at >= self._until:
             self._again = None
             return
+        if at < now:
+            _delay(at - now)  # raises: no activity is scheduled in the past
         self.callbacks = self._again
-        env.schedule(self, self._priority, _delay(at - now))
+        env.schedule(self, self._priority, at - now)
 
 
 def _delay(delay: float) -> float:

@@ -93,7 +93,7 @@ class ChannelContext:
     def flow(self, metric: str, amount: float) -> None:
         """Count ``amount`` of the declared flow (or a mean's sum) now."""
         series = self._flows.get(metric)
-        t = self.env.now
+        t = self.env._now  # SimPy's clock without its property, which costs a Python call (flows are many)
         if series is None:  # undeclared, or money: the recorder says which
             self.recorder.flow(self.name, metric, t, amount)
             return
@@ -118,7 +118,7 @@ class ChannelContext:
             key = self._money.get(category)
             if key is None:
                 key = self._money[category] = self.ledger.key(self.name, category)
-            self.ledger.book(self.env.now, key, -float(amount))
+            self.ledger.book(self.env._now, key, -float(amount))
 
     def value(self, category: str, amount: float) -> None:
         """Book a value now (the daily ``value`` series is derived from the ledger)."""
@@ -126,11 +126,11 @@ class ChannelContext:
             key = self._money.get(category)
             if key is None:
                 key = self._money[category] = self.ledger.key(self.name, category)
-            self.ledger.book(self.env.now, key, float(amount))
+            self.ledger.book(self.env._now, key, float(amount))
 
     def reached(self, idx: np.ndarray) -> None:
         """Consumers exposed by this channel now: counts towards de-duplicated reach across channels."""
-        self._all_flows["unique_reach"].add(self.env.now, self.population.mark_reached(idx))
+        self._all_flows["unique_reach"].add(self.env._now, self.population.mark_reached(idx))
 
     def engagement_weights(self, idx: np.ndarray, relevance_uplift: float) -> np.ndarray:
         """Engagement multiplier of consumers ``idx`` (float32): their segment's multiplier, times
