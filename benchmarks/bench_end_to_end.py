@@ -161,7 +161,12 @@ def part_scenarios(args: argparse.Namespace) -> dict[str, Any]:
         out["baseline_rev"], out["baseline_commit"] = (None if args.no_baseline else args.baseline_rev), commit
         kernel = KernelState(args.kernel_subscribers, args.kernel_subscribers, args.seed, DEFAULT_BLOCK,
                              clock=time.process_time)
-        counts = {name: args.replications or reachsim.load_scenario(ROOT / "scenarios" / f"{name}.yaml").replications
+        # whose files both versions run: each its own, or with --baseline-files the baseline's (without the run-out,
+        # which the baseline's model did not have): the same model and days on both sides, the code's speed alone
+        files = {"now": tree if args.baseline_files and tree is not None else ROOT, "baseline": tree}
+        run_out = not (args.without_run_out or args.baseline_files)
+        counts = {name: args.replications
+                  or reachsim.load_scenario(files["now"] / "scenarios" / f"{name}.yaml").replications
                   for name in args.scenarios}
         reps: dict[str, list[dict[str, Any]]] = {name: [] for name in args.scenarios}
         for rep in range(args.repeats):
@@ -171,10 +176,10 @@ def part_scenarios(args: argparse.Namespace) -> dict[str, Any]:
                 row: dict[str, Any] = {"kernel": kernel_rate(kernel, args.kernel_broadcasts)}
                 versions = [("now", ROOT)] + ([] if tree is None else [("baseline", tree)])
                 for label, source in versions if rep % 2 == 0 else versions[::-1]:
-                    path = source / "scenarios" / f"{name}.yaml"
+                    path = files[label] / "scenarios" / f"{name}.yaml"
                     if path.exists():
                         row[label] = child({"kind": "scenario", "path": str(path), "replications": counts[name],
-                                            "run_out": not args.without_run_out}, source)
+                                            "run_out": run_out}, source)
                 row["naive"] = child({"kind": "naive", "subscribers": args.naive_subscribers, "broadcasts": 4,
                                       "seed": args.seed + rep}, ROOT)["per_cpu_s"]
                 reps[name].append(row)
@@ -224,7 +229,10 @@ def print_scenarios(args: argparse.Namespace, out: dict[str, Any]) -> None:
           f"({args.repeats} interleaved repetitions, medians; replications: "
           f"{args.replications or 'as in the current file'}, the same for the baseline)")
     print(f"baseline: {base}")
-    if args.without_run_out:
+    if args.baseline_files:
+        print("both versions run the baseline's scenario files, this checkout without the run-out after the horizon "
+              "(--baseline-files): '× base' is the speed of the code alone")
+    elif args.without_run_out:
         print("this checkout without the run-out after the horizon (--without-run-out): the baseline's days")
     print(f"kernel: {args.kernel_subscribers:,} subscribers, median of {args.kernel_broadcasts} broadcasts; naive: "
           f"{args.naive_subscribers:,} SimPy processes × 4 broadcasts, in a fresh process; rates per CPU second")
@@ -424,6 +432,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--without-run-out", action="store_true",
                         help="run this checkout's scenarios without the run-out after the horizon (the baseline's "
                         "model had none): the same simulated days in both versions")
+    parser.add_argument("--baseline-files", action="store_true",
+                        help="run this checkout on the baseline's own scenario files, without the run-out: the same "
+                        "model and simulated days in both versions (the shipped files changed since)")
     parser.add_argument("--scale-max", type=int, default=10_000_000, help="largest market of the scale part")
     parser.add_argument("--scale-days", type=int, default=365)
     parser.add_argument("--scale-replications", type=int, default=4)
