@@ -62,7 +62,7 @@ PIECE = 1 << 16
 #: Scaled fatigue stocks are brought to the present at least every this many half-lives: they grow as 2^this, which
 #: leaves float32 room for stocks up to 2^32.
 REBASE = 96.0
-#: The lists of rows that hold a stock by population row (PageChannel._hold) are joined into one at this many.
+#: The parts of the list of rows that hold a stock by population row (PageChannel._hold) are joined at this many.
 HELD_PARTS = 64
 #: Up to this many unfollows at once are done one by one in Python (a NumPy call costs more than a swap).
 FEW_UNFOLLOWS = 16
@@ -591,14 +591,17 @@ class PageChannel(Channel):
         self.fans = end
         self.ctx.flow("left", idx.size)
 
-    def _hold(self, rows: np.ndarray) -> None:
-        """Rows of the store by population row that now hold a stock (see ``_held``). Once they are many (an
-        eighth of the market), a rebase passes over the whole store instead, and nothing is listed any more."""
+    def _hold(self, rows: np.ndarray | None = None) -> None:
+        """Rows of the store by population row that now hold a stock (see ``_held``), if any; the parts listed are
+        joined into one at a rebase and every :data:`HELD_PARTS`. Once they are many (an eighth of the market), a
+        rebase passes over the whole store instead (it costs less than a gather and a scatter), and nothing is
+        listed any more."""
         if self._held is None:
             return
-        self._held.append(rows)
-        if len(self._held) >= HELD_PARTS:
-            held = np.concatenate(self._held)
+        if rows is not None:
+            self._held.append(rows)
+        if rows is None or len(self._held) >= HELD_PARTS:
+            held = self._held[0] if len(self._held) == 1 else np.concatenate(self._held)
             self._held = None if 8 * held.size > self._store.shape[0] else [held]
 
     def _on_follow(self, payload: dict[str, Any]) -> None:
@@ -736,11 +739,12 @@ class PageChannel(Channel):
                 factor = np.float32(2.0 ** (-(t - self._t_ref) / self._half_life))
                 self._scaled_bound *= float(factor)
                 self._roundings += 3
+                if self._held:
+                    self._hold()  # joined into one part, or given up once they are many
                 if self._held is None:
                     _decay_in_pieces(self._store, self._store.shape[0], factor)
                 elif self._held:  # the few rows that may hold a stock (every other one is 0, and stays 0)
-                    held = self._held[0] if len(self._held) == 1 else np.concatenate(self._held)
-                    self._held = [held]
+                    held = self._held[0]
                     part = self._store[held, 0]
                     _decay(part, factor)
                     self._store[held, 0] = part

@@ -275,22 +275,30 @@ def test_fatigue_across_posts_and_unfollow_hazard() -> None:
     assert audience[-1] == fans - result.series["page", "left"].sum()
 
 
-def test_rebase_of_leavers_stocks_as_of_the_whole_market(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without boosts only those who unfollowed hold a stock by population row, so a rebase passes over their rows
-    alone: every stock, and every series, is what a pass over the whole market gives."""
+@pytest.mark.parametrize(("size", "boost_from", "whole_store"), [(40_000, None, False), (40_000, 60, True),
+                                                                  (6_000, None, True)])
+def test_rebase_of_held_stocks_as_of_the_whole_market(monkeypatch: pytest.MonkeyPatch, size: int,
+                                                      boost_from: int | None, whole_store: bool) -> None:
+    """Until a boost reaches non-fans only those who unfollowed hold a stock by population row, so a rebase passes
+    over their rows alone; over the whole store once a boost (switched on here by the timeline) has reached others,
+    or once they are an eighth of the market. Every stock, and every series, is what passes over the whole market
+    give."""
+    timeline = [] if boost_from is None else [{"day": boost_from, "channel": "page", "set": {"boost.budget_per_post": 5.0}}]
     sc = scenario(
         page(initial_fans=3_000, organic_reach=1.0, posts={"every_days": 1},
              engagement={"probability": 0.1, "fatigue": {"half_life_days": 0.5, "strength": 0.5}},
-             unfollow={"probability": 0.01, "fatigue_strength": 1.0}),
-        size=6_000,
+             unfollow={"probability": 0.01, "fatigue_strength": 1.0},
+             boost={"budget_per_post": 0.0, "cpm": 10.0, "target": "market"}),
+        size=size,
         horizon=150,  # 300 half-lives: three rebases, and the first leavers' stocks fall to 0
+        timeline=timeline,
     )
     result, sim = run(sc)
     page_channel = sim.channels[0]
-    assert page_channel._held is not None  # the rows of those who left, not the market
-    leavers = page_channel.left
+    assert (page_channel._held is None) == whole_store  # the rows of those who left, or the market
     fatigue = page_channel.fatigue
-    assert np.count_nonzero(fatigue[leavers]) > 100 and np.count_nonzero(fatigue[leavers] == 0) > 0
+    held = fatigue[page_channel.left]
+    assert np.count_nonzero(held) > 100 and np.count_nonzero(held == 0) > 0
 
     start = PageChannel.start
 
