@@ -553,7 +553,7 @@ class PageChannel(Channel):
                 listed[row] = 0
                 self.left[row] = True
                 holes.append(hole)
-            self._hold(np.array(rows, dtype=np.int64))
+            self._hold(rows)
             holes.sort()
             end = self.fans - len(rows)
             emptied = set(holes)
@@ -591,7 +591,7 @@ class PageChannel(Channel):
         self.fans = end
         self.ctx.flow("left", idx.size)
 
-    def _hold(self, rows: np.ndarray | None = None) -> None:
+    def _hold(self, rows: np.ndarray | list[int] | None = None) -> None:
         """Rows of the store by population row that now hold a stock (see ``_held``), if any; the parts listed are
         joined into one at a rebase and every :data:`HELD_PARTS`. Once they are many (an eighth of the market), a
         rebase passes over the whole store instead (it costs less than a gather and a scatter), and nothing is
@@ -599,7 +599,7 @@ class PageChannel(Channel):
         if self._held is None:
             return
         if rows is not None:
-            self._held.append(rows)
+            self._held.append(np.asarray(rows, dtype=np.int64))
         if rows is None or len(self._held) >= HELD_PARTS:
             held = self._held[0] if len(self._held) == 1 else np.concatenate(self._held)
             self._held = None if 8 * held.size > self._store.shape[0] else [held]
