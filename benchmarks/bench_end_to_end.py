@@ -386,9 +386,8 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
         walls = {kind: [r[kind][at] for r in rounds] for kind in EXECUTORS}
         out[f"{label}_wall_s"] = {kind: statistics.median(v) for kind, v in walls.items()}
         for kind in ("processes", "dask"):
-            out[f"{kind}_speedup_{label}"] = statistics.median(
-                seq / wall for seq, wall in zip(walls["sequential"], walls[kind]))
-            out[f"{kind}_speedups_{label}"] = [seq / wall for seq, wall in zip(walls["sequential"], walls[kind])]
+            speedups = [seq / wall for seq, wall in zip(walls["sequential"], walls[kind], strict=True)]
+            out[f"{kind}_speedups_{label}"], out[f"{kind}_speedup_{label}"] = speedups, statistics.median(speedups)
     # One run's CPU time in a Dask worker against in process: the same tasks, in the same order, one worker (so
     # that the worker runs alone, as the in-process runs do), its first task (imports, schema) left out.
     tasks = tasks_for(scenario, portable=True)

@@ -62,8 +62,6 @@ PIECE = 1 << 16
 #: Scaled fatigue stocks are brought to the present at least every this many half-lives: they grow as 2^this, which
 #: leaves float32 room for stocks up to 2^32.
 REBASE = 96.0
-#: The parts of the list of rows that hold a stock by population row (PageChannel._hold) are joined at this many.
-HELD_PARTS = 64
 #: Up to this many unfollows at once are done one by one in Python (a NumPy call costs more than a swap).
 FEW_UNFOLLOWS = 16
 #: Up to this many rows added to others (a post's further deliveries that engaged) are looked up in them, not hashed.
@@ -366,10 +364,10 @@ class PageChannel(Channel):
         self._listed = self._store.view(np.int32)[:, 2]  # fan position + 1, 0: not a fan
         self._fan_store = np.zeros((min(n, max(p.initial_fans, 1024)), 4), dtype=np.float32)  # by fan position
         self._pop_records, self._fan_records = self._records(self._store), self._records(self._fan_store)
-        # The rows of the store by population row that may hold a stock: those who unfollowed (their records went
-        # back to it), until a boost delivers to non-fans; then None, any row may. A rebase of the stocks
-        # (_stock_scale) passes over these rows, not the market.
-        self._held: list[np.ndarray] | None = []
+        # Whether a boost has delivered to non-fans. Until then the only rows of the store by population row that
+        # hold a stock are those who unfollowed (``left``: their records went back to it), and a rebase of the
+        # stocks (_stock_scale) passes over their rows, not the market.
+        self._nonfans_exposed = False
         self._fan_seen = self._fan_store.view(np.uint32)[:, 3]  # exposures by fan position
         self._unseen_fans = 0  # fans never exposed to the Page
         # by fan position, a stamp of the last post (numbered from 1 among the posts whose boost reached a fan and
@@ -553,7 +551,6 @@ class PageChannel(Channel):
                 listed[row] = 0
                 self.left[row] = True
                 holes.append(hole)
-            self._hold(rows)
             holes.sort()
             end = self.fans - len(rows)
             emptied = set(holes)
@@ -576,7 +573,6 @@ class PageChannel(Channel):
         self.left[idx] = True
         end = self.fans - idx.size
         self._pop_records[idx] = fan_records[positions]
-        self._hold(idx)
         self._listed[idx] = 0
         holes = np.sort(positions)
         tail = np.ones(idx.size, dtype=bool)
@@ -590,19 +586,6 @@ class PageChannel(Channel):
             self._listed[moved] = low + 1
         self.fans = end
         self.ctx.flow("left", idx.size)
-
-    def _hold(self, rows: np.ndarray | list[int] | None = None) -> None:
-        """Rows of the store by population row that now hold a stock (see ``_held``), if any; the parts listed are
-        joined into one at a rebase and every :data:`HELD_PARTS`. Once they are many (an eighth of the market), a
-        rebase passes over the whole store instead (it costs less than a gather and a scatter), and nothing is
-        listed any more."""
-        if self._held is None:
-            return
-        if rows is not None:
-            self._held.append(np.asarray(rows, dtype=np.int64))
-        if rows is None or len(self._held) >= HELD_PARTS:
-            held = self._held[0] if len(self._held) == 1 else np.concatenate(self._held)
-            self._held = None if 8 * held.size > self._store.shape[0] else [held]
 
     def _on_follow(self, payload: dict[str, Any]) -> None:
         self._hand_over()  # the days drawn so far chose among who was never a fan before these follows
@@ -739,12 +722,11 @@ class PageChannel(Channel):
                 factor = np.float32(2.0 ** (-(t - self._t_ref) / self._half_life))
                 self._scaled_bound *= float(factor)
                 self._roundings += 3
-                if self._held:
-                    self._hold()  # joined into one part, or given up once they are many
-                if self._held is None:
-                    _decay_in_pieces(self._store, self._store.shape[0], factor)
-                elif self._held:  # the few rows that may hold a stock (every other one is 0, and stays 0)
-                    held = self._held[0]
+                n = self._store.shape[0]
+                held = None if self._nonfans_exposed else self.left.nonzero()[0]  # the only stocks besides the fans'
+                if held is None or 8 * held.size > n:  # many: one pass costs less than a gather and a scatter
+                    _decay_in_pieces(self._store, n, factor)
+                elif held.size:  # every other row's stock is 0, and stays 0
                     part = self._store[held, 0]
                     _decay(part, factor)
                     self._store[held, 0] = part
@@ -978,7 +960,7 @@ class PageChannel(Channel):
         fan_records[at] = record[:k_fans]
         if others.size:
             records[others] = record[k_fans:]
-            self._held = None  # non-fans hold stocks from now on
+            self._nonfans_exposed = True  # non-fans hold stocks from now on
         ctx.flow("post_reach", size)
         if first.size:
             ctx.flow("reached", first.size)
