@@ -72,6 +72,7 @@ ORGANIC_COUNTS_AHEAD = 256
 TINY = np.float32(2.0**-100)
 LN2 = math.log(2.0)
 _NONE = np.empty(0, dtype=np.int64)
+_NO_RECORDS = np.empty(0, dtype=np.complex128)
 
 
 def _union(rows: np.ndarray, more: np.ndarray) -> np.ndarray:
@@ -734,14 +735,14 @@ class PageChannel(Channel):
             self._t_ref, self._half_life = t, half_life
         return 1.0 if half_life is None else 2.0 ** (-(t - self._t_ref) / half_life)
 
-    def _boost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    def _boost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, int]:
         """Paid impressions of one post, split by who received them: (fan positions, impressions each, non-fans'
-        rows, impressions each, non-fans' records, total impressions). The spend is booked here."""
+        rows, impressions each, the records gathered, where the non-fans' are among them (None: all of them),
+        total impressions). The spend is booked here."""
         boost, ctx = self.params.boost, self.ctx
-        empty = np.empty(0, dtype=np.int64)
-        none = np.empty(0, dtype=np.complex128)
+        empty, none = _NONE, _NO_RECORDS
         if boost is None or boost.budget_per_post == 0 or ctx.paid_stopped:  # no boosts in the run-out
-            return empty, empty, empty, empty, none, 0
+            return empty, empty, empty, empty, none, empty, 0
         if boost.target == "market":
             target, size = None, ctx.population.size
         elif boost.target == "fans":
@@ -750,7 +751,7 @@ class PageChannel(Channel):
             target = self._segment_target
             size = target.size  # type: ignore[union-attr]
         if size == 0:
-            return empty, empty, empty, empty, none, 0  # nobody to deliver to: the platform spends nothing
+            return empty, empty, empty, empty, none, empty, 0  # nobody to deliver to: the platform spends nothing
         impressions, self._credit = buy_impressions(self._credit, boost.budget_per_post, boost.cpm)
         ctx.cost("boost", boost.budget_per_post)
         ctx.flow("boost_spend", boost.budget_per_post)
@@ -758,7 +759,7 @@ class PageChannel(Channel):
             self._rng_boost, size, impressions, uniforms=self._boost_u.take(impressions)
         )
         if boost.target == "fans":
-            return positions, counts, empty, empty, none, impressions
+            return positions, counts, empty, empty, none, empty, impressions
         people = positions if target is None else target[positions]
         # one gather of everyone's record by row (most are non-fans, whose records the post needs): a fan's says
         # where the fan is in the list
@@ -766,11 +767,11 @@ class PageChannel(Channel):
         listed = record.view(np.int32).reshape(people.size, 4)[:, 2]
         fan = listed.nonzero()[0]
         if fan.size == 0:
-            return empty, empty, people, counts, record, impressions
+            return empty, empty, people, counts, record, None, impressions
         other = (listed == 0).nonzero()[0]
         at = listed[fan].astype(np.int64)
         at -= 1
-        return at, counts[fan], people[other], counts[other], record[other], impressions
+        return at, counts[fan], people[other], counts[other], record, other, impressions
 
     def _post_to_fans(self, t: float, at: np.ndarray, scale: float) -> None:
         """The rest of a post whose only exposures are organic sightings (fans at the positions ``at``, one delivery
@@ -854,7 +855,7 @@ class PageChannel(Channel):
         others = _NONE
         more: list[tuple[np.ndarray, np.ndarray]] = []  # (rows of the records, deliveries beyond the first)
         if p.boost is not None:
-            paid_at, paid_counts, others, other_counts, other_records, impressions = self._boost()
+            paid_at, paid_counts, others, other_counts, gathered, other, impressions = self._boost()
             if impressions:
                 ctx.flow("impressions_paid", impressions)
             if paid_at.size and k_organic:  # fans both sighted and boosted: one row, more deliveries
@@ -881,28 +882,41 @@ class PageChannel(Channel):
         if size == 0:
             return
         fan_records, records = self._fan_records, self._pop_records
-        if others.size:
-            record = np.concatenate((fan_records[at], other_records))  # fans first: rows below k_fans
-            idx = np.concatenate((self.fan_list[at], others))
-        else:
-            record = fan_records[at]
-            idx = None  # consumer rows, looked up for the rows that need them
         extra: np.ndarray | None = None  # the rows with more than one delivery, and how many more
+        again = _NONE  # the row of each further delivery (j-th of its row, j ≥ 1), in the order of ``extra``
         if more:
             multi = more[0][0] if len(more) == 1 else np.concatenate([rows for rows, _ in more])
             extra = more[0][1] if len(more) == 1 else np.concatenate([counts for _, counts in more])
         most = 1 if extra is None else 1 + int(extra.max())  # deliveries to one row
+        if extra is not None:
+            again = np.repeat(multi, extra) if most > 2 else multi
+        # Every delivery's record in one array: the fans' (rows below k_fans), the non-fans', then a copy of the
+        # row's record for each further delivery (rows ``size …``), gathered in place rather than joined.
+        record = np.empty(size + again.size, dtype=np.complex128)
+        fan_records.take(at, out=record[:k_fans], mode="clip")  # positions in the list: no checks (nor copy)
+        if others.size:
+            if other is None:  # every record gathered is a non-fan's
+                record[k_fans:size] = gathered
+            else:
+                gathered.take(other, out=record[k_fans:size], mode="clip")
+            idx = np.concatenate((self.fan_list[at], others))
+        else:
+            idx = None  # consumer rows, looked up for the rows that need them
+        if again.size:
+            record[size:] = record[again]
 
         def rows_of(rows: np.ndarray) -> np.ndarray:
             return self.fan_list[at[rows]] if idx is None else idx[rows]  # int32 or int64
 
-        state = record.view(np.float32).reshape(size, 4)
-        probability = state[:, 1]  # as stored (base × multiplier), read in place
+        every = record.view(np.float32).reshape(record.size, 4)  # every delivery's state
+        state = every[:size]  # each row's own record
+        probability = every[:, 1]  # as stored (base × multiplier), read in place
         if eng.novelty is not None:  # for fans by days since they became fans, 1 for everyone else
             probability = probability.copy()
             probability[:k_fans] *= _novelty(state[:k_fans, 2], t, eng.novelty)
+            probability[size:] = probability[again]
         strength = eng.fatigue.strength if eng.fatigue else 0.0
-        seen = record.view(np.uint32).reshape(size, 4)[:, 3]
+        seen = state.view(np.uint32)[:, 3]
         # Reached by the Page for the first time (everyone else was marked reached before).
         first = (seen == 0).nonzero()[0] if self._unseen_fans or others.size else _NONE
         if first.size:
@@ -915,22 +929,17 @@ class PageChannel(Channel):
         # the records less). The first delivery to each row sees its stock F; the further ones of a row with more
         # (its j-th, j ≥ 1) see F + j whatever the earlier ones did, so each is one more independent delivery, of
         # the stock F + j, in the same call: rows ``size …`` of the call are those deliveries, of rows ``again``.
-        stock = state[:, 0]
-        if extra is None:
-            again = _NONE
-        else:
-            again = np.repeat(multi, extra) if most > 2 else multi
+        stock = every[:, 0]
+        if extra is not None:
             if most > 2:  # j = 1 … extra_i for each row: a running count restarted at each row's first
                 steps = np.ones(again.size, dtype=np.float32)
                 starts = np.cumsum(extra)[:-1]
                 steps[starts] = np.subtract(1, extra[:-1], dtype=np.float32)
                 more_stock = np.cumsum(steps, dtype=np.float32)
                 more_stock *= np.float32(1.0 / scale)
-                more_stock += stock[again]
+                stock[size:] += more_stock
             else:  # one more delivery each (the usual case): F + 1
-                more_stock = stock[again] + np.float32(1.0 / scale)
-            stock = np.concatenate((stock, more_stock))
-            probability = np.concatenate((probability, probability[again]))
+                stock[size:] += np.float32(1.0 / scale)
         # Everyone's unfollow is decided (non-fans' are dropped below: the same outcomes as not deciding them,
         # each row's uniform being its own), with candidates up to the largest stock of the post rather than the
         # running bound, which repeats of past boosts leave loose.
@@ -959,7 +968,7 @@ class PageChannel(Channel):
                 out_rows = _union(out_rows[:split], again[out_rows[split:] - size])
         fan_records[at] = record[:k_fans]
         if others.size:
-            records[others] = record[k_fans:]
+            records[others] = record[k_fans:size]
             self._nonfans_exposed = True  # non-fans hold stocks from now on
         ctx.flow("post_reach", size)
         if first.size:
