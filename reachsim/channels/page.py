@@ -723,10 +723,9 @@ class PageChannel(Channel):
                 factor = np.float32(2.0 ** (-(t - self._t_ref) / self._half_life))
                 self._scaled_bound *= float(factor)
                 self._roundings += 3
-                n = self._store.shape[0]
-                held = None if self._nonfans_exposed else self.left.nonzero()[0]  # the only stocks besides the fans'
-                if held is None or 8 * held.size > n:  # many: one pass costs less than a gather and a scatter
-                    _decay_in_pieces(self._store, n, factor)
+                held = self._held_rows()
+                if held is None:
+                    _decay_in_pieces(self._store, self._store.shape[0], factor)
                 elif held.size:  # every other row's stock is 0, and stays 0
                     part = self._store[held, 0]
                     _decay(part, factor)
@@ -735,12 +734,21 @@ class PageChannel(Channel):
             self._t_ref, self._half_life = t, half_life
         return 1.0 if half_life is None else 2.0 ** (-(t - self._t_ref) / half_life)
 
+    def _held_rows(self) -> np.ndarray | None:
+        """The rows of the store by population row that may hold a stock, for a rebase to pass over: those who
+        unfollowed, until a boost has reached non-fans; None (the whole store) from then on, or once they are an
+        eighth of the market (one pass then costs less than a gather and a scatter)."""
+        if self._nonfans_exposed:
+            return None
+        held = self.left.nonzero()[0]
+        return None if 8 * held.size > self._store.shape[0] else held
+
     def _boost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, int]:
         """Paid impressions of one post, split by who received them: (fan positions, impressions each, non-fans'
         rows, impressions each, the records gathered, where the non-fans' are among them (None: all of them),
         total impressions). The spend is booked here."""
         boost, ctx = self.params.boost, self.ctx
-        empty, none = _NONE, _NO_RECORDS
+        empty, none = _NONE, _NO_RECORDS  # no rows, no records
         if boost is None or boost.budget_per_post == 0 or ctx.paid_stopped:  # no boosts in the run-out
             return empty, empty, empty, empty, none, empty, 0
         if boost.target == "market":
@@ -914,7 +922,7 @@ class PageChannel(Channel):
         if eng.novelty is not None:  # for fans by days since they became fans, 1 for everyone else
             probability = probability.copy()
             probability[:k_fans] *= _novelty(state[:k_fans, 2], t, eng.novelty)
-            probability[size:] = probability[again]
+            probability[size:] = probability[again]  # the copies were made before the factor
         strength = eng.fatigue.strength if eng.fatigue else 0.0
         seen = state.view(np.uint32)[:, 3]
         # Reached by the Page for the first time (everyone else was marked reached before).
