@@ -514,7 +514,10 @@ class PageChannel(Channel):
         self.fan_list[start:end] = idx
         self._pop_records.take(idx, out=self._fan_records[start:end], mode="clip")  # rows are in range: no checks
         self._fan_store[start:end, 2] = since
-        self._unseen_fans += idx.size - int(np.count_nonzero(self._fan_seen[start:end]))
+        # until a boost reaches non-fans, nobody who may become a fan was ever exposed (those who unfollowed never
+        # come back): no count of those already seen
+        seen = int(np.count_nonzero(self._fan_seen[start:end])) if self._nonfans_exposed else 0
+        self._unseen_fans += idx.size - seen
         self._listed[idx] = np.arange(start + 1, end + 1, dtype=np.int32)  # position + 1
         self.fans = end
         self.ever_fans += idx.size
