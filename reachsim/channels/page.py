@@ -22,7 +22,6 @@ gathers by row tell fans from the others.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, cast
 
@@ -33,7 +32,7 @@ from pydantic import Field, field_validator, model_validator
 from reachsim.channels import acquisition, topics
 from reachsim.channels.acquisition import ImpressionAcquisition
 from reachsim.channels.base import Channel, ChannelParams
-from reachsim.channels.common import Engagement, Novelty, Unsubscribe, optout_needs_fatigue, segment_target
+from reachsim.channels.common import Engagement, Unsubscribe, optout_needs_fatigue, segment_target
 from reachsim.channels.registry import consumers_of
 from reachsim.core.metrics import JOINED_BY_SOURCE, Metric, flow
 from reachsim.core.problems import did_you_mean
@@ -49,6 +48,7 @@ from reachsim.model.exposure import (
     respond_once,
     uniform_impressions,
 )
+from reachsim.model.fan_response import novelty_factor, respond_fans
 from reachsim.model.occupancy import draw_unique_reach
 
 #: How someone became a fan (the ``joined_<source>`` daily metrics). ``boost``: followed after engaging with a
@@ -70,7 +70,6 @@ FEW_MORE = 16
 ORGANIC_COUNTS_AHEAD = 256
 #: Stocks below this are 0 (every probability is the same at float32 precision).
 TINY = np.float32(2.0**-100)
-LN2 = math.log(2.0)
 _NONE = np.empty(0, dtype=np.int64)
 _NO_RECORDS = np.empty(0, dtype=np.complex128)
 
@@ -178,17 +177,6 @@ def _decay_in_pieces(store: np.ndarray, size: int, factor: np.float32) -> None:
     """:func:`_decay` of the stocks of a store's first ``size`` records, a piece at a time."""
     for a in range(0, size, PIECE):
         _decay(store[a : min(a + PIECE, size), 0], factor)
-
-
-def _novelty(since: np.ndarray, t: float, novelty: Novelty) -> np.ndarray:
-    """The novelty factor at ``t`` of fans since ``since`` (float32, a new array): floor + (1 − floor)·2^(−age/h),
-    as e^(−age·ln 2/h) (NumPy's float32 exp is the vectorised one)."""
-    factor = np.subtract(since, np.float32(t))  # minus the age
-    np.multiply(factor, np.float32(LN2 / novelty.half_life_days), out=factor)
-    np.exp(factor, out=factor)
-    factor *= np.float32(1.0 - novelty.floor)
-    factor += np.float32(novelty.floor)
-    return factor
 
 
 class Posts(StrictModel):
@@ -786,51 +774,34 @@ class PageChannel(Channel):
 
     def _post_to_fans(self, t: float, at: np.ndarray, scale: float) -> None:
         """The rest of a post whose only exposures are organic sightings (fans at the positions ``at``, one delivery
-        each): :meth:`_post` without what paid impressions add (non-fans, repeats, follows), in fewer calls."""
+        each): :meth:`_post` without what paid impressions add (non-fans, repeats, follows), decided and recorded in
+        the fans' records by :func:`reachsim.model.fan_response.respond_fans` (one compiled pass)."""
         p, ctx = self.params, self.ctx
         eng = p.engagement
         size = at.size
         ctx.flow("deliveries", size)
         if size == 0:
             return
-        fan_records = self._fan_records
-        record = fan_records[at]
-        state = record.view(np.float32).reshape(size, 4)
-        probability = state[:, 1]  # as stored (base × multiplier), read in place
-        if eng.novelty is not None:  # every one of them a fan: by days since they became fans
-            novelty = _novelty(state[:, 2], t, eng.novelty)
-            novelty *= probability
-            probability = novelty
-        seen = state.view(np.uint32)[:, 3]
-        first = (seen == 0).nonzero()[0] if self._unseen_fans else _NONE
-        self._unseen_fans -= first.size
         self._roundings += 3
         bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
         self._scaled_bound += 1.0 / scale
-        strength = eng.fatigue.strength if eng.fatigue else 0.0
-        engaged_rows, out_rows = respond_once(
-            self._response_u.rng, state[:, 0], probability, uniforms=self._response_u.take(size),
-            strength=strength * scale,
+        engaged, out, first = respond_fans(
+            self._fan_store, at, self._response_u.take(size), self.fan_list, t=t,
+            strength=(eng.fatigue.strength if eng.fatigue else 0.0) * scale,
+            novelty=(eng.novelty.half_life_days, eng.novelty.floor) if eng.novelty is not None else None,
             optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
-            stock_bound=bound / scale,
+            stock_bound=bound / scale, increment=np.float32(1.0 / scale), first=self._unseen_fans > 0,
         )
-        state[:, 0] += np.float32(1.0 / scale)  # F + 1, scaled
-        seen += np.uint32(1)
-        fan_records[at] = record
+        self._unseen_fans -= first.size
         ctx.flow("post_reach", size)
-        fan_list = self.fan_list  # consumer rows of the few who need them (not of everyone the post reached)
         if first.size:
             ctx.flow("reached", first.size)
-            ctx.reached(fan_list[at[first]])
-        if engaged_rows.size == 0:
-            if out_rows.size:
-                self._unfollow(fan_list[at[out_rows]])
-            return
-        engaged = fan_list[at[engaged_rows]]
-        self._book_engagements(engaged, t)
-        if out_rows.size:
-            self._unfollow(fan_list[at[out_rows]])
-        if p.messenger_optin_probability > 0:
+            ctx.reached(first)
+        if engaged.size:
+            self._book_engagements(engaged, t)
+        if out.size:
+            self._unfollow(out)
+        if engaged.size and p.messenger_optin_probability > 0:
             self._opt_in(engaged, t)
 
     def _post(self, t: float) -> None:
@@ -924,7 +895,8 @@ class PageChannel(Channel):
         probability = every[:, 1]  # as stored (base × multiplier), read in place
         if eng.novelty is not None:  # for fans by days since they became fans, 1 for everyone else
             probability = probability.copy()
-            probability[:k_fans] *= _novelty(state[:k_fans, 2], t, eng.novelty)
+            probability[:k_fans] *= novelty_factor(state[:k_fans, 2], t, eng.novelty.half_life_days,
+                                                   eng.novelty.floor)
             probability[size:] = probability[again]  # the copies were made before the factor
         strength = eng.fatigue.strength if eng.fatigue else 0.0
         seen = state.view(np.uint32)[:, 3]

@@ -1,0 +1,21 @@
+"""The compiled kernel (reachsim.model._fan_response), built when a C compiler is at hand; everything else is in
+pyproject.toml. Without a compiler the build goes on without it and reachsim uses the NumPy reference, with the
+same results (reachsim.model.fan_response)."""
+
+import sys
+
+from setuptools import Extension, setup
+
+# No fused multiply-add: the kernel must round where NumPy rounds (MSVC's default /fp:precise contracts nothing).
+FLAGS = [] if sys.platform == "win32" else ["-O2", "-ffp-contract=off"]
+
+setup(
+    ext_modules=[
+        Extension(
+            "reachsim.model._fan_response",
+            ["reachsim/model/_fan_response.c"],
+            extra_compile_args=FLAGS,
+            optional=True,
+        )
+    ]
+)

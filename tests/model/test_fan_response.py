@@ -1,0 +1,128 @@
+"""A post's deliveries to fans (reachsim.model.fan_response): the compiled kernel gives the NumPy reference's results
+bit for bit, and the reference follows the engagement rule's closed form."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+from reachsim.model import fan_response
+from reachsim.model.fan_response import novelty_factor, respond_fans
+
+Z = 4.0  # tolerance in standard errors
+
+needs_compiled = pytest.mark.skipif(not fan_response.COMPILED, reason="built without a C compiler")
+
+
+def fan_store(rng: np.random.Generator, size: int, seen_share: float = 0.7) -> np.ndarray:
+    """Records as a Page keeps them: stock, probability (some above 1), fan since (days, ≤ 0), exposures."""
+    store = np.empty((size, 4), dtype=np.float32)
+    store[:, 0] = rng.random(size) * 4
+    store[:, 1] = rng.random(size) * 1.2
+    store[:, 2] = -rng.random(size) * 400
+    store.view(np.uint32)[:, 3] = np.where(rng.random(size) < seen_share, rng.integers(1, 50, size), 0)
+    return store
+
+
+def case(seed: int, size: int, n: int) -> dict:
+    rng = np.random.default_rng(seed)
+    at = np.sort(rng.choice(size, size=n, replace=False)).astype(np.int64)
+    return dict(store=fan_store(rng, size), at=at, uniforms=rng.random(n),
+                people=rng.permutation(10 * size)[:size].astype(np.int32))
+
+
+def both(kwargs: dict, **params: object) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The results and the stores after respond_fans, compiled and in NumPy, on copies of the same inputs."""
+    results = []
+    for compiled in (True, False):
+        store = kwargs["store"].copy()
+        rows = respond_fans(store, kwargs["at"], kwargs["uniforms"], kwargs["people"], compiled=compiled, **params)
+        results.append((list(rows), store))
+    return results[0], results[1]
+
+
+PARAMETERS = [
+    dict(t=400.0, strength=0.6, novelty=(30.0, 0.4), optout=0.01, optout_fatigue_strength=1.0, stock_bound=4.0,
+         increment=np.float32(1.25), first=True),
+    dict(t=12.5, strength=0.0, novelty=None, optout=0.3, optout_fatigue_strength=0.5, stock_bound=4.0,
+         increment=np.float32(1.0), first=False),
+    dict(t=3.0, strength=2.0, novelty=(5.0, 0.0), optout=0.0, optout_fatigue_strength=0.0, stock_bound=0.0,
+         increment=np.float32(2.0**-20), first=True),
+    dict(t=700.0, strength=0.0, novelty=(90.0, 1.0), optout=1.0, optout_fatigue_strength=0.0, stock_bound=4.0,
+         increment=np.float32(3.0), first=True),
+    dict(t=200.0, strength=0.3, novelty=None, optout=0.001, optout_fatigue_strength=3.0, stock_bound=40.0,
+         increment=np.float32(1.0), first=True),
+]
+
+
+@needs_compiled
+@pytest.mark.parametrize("params", PARAMETERS)
+@pytest.mark.parametrize("n", [1, 7, 32, 33, 500, 3000])
+def test_the_compiled_kernel_gives_the_reference_bit_for_bit(params: dict, n: int) -> None:
+    """Every row list, and every byte of the store, the same (a handful of rows tested one by one, many by
+    candidates: both rules of respond_once)."""
+    for seed in range(4):
+        (rows, store), (ref_rows, ref_store) = both(case(seed, 5000, n), **params)
+        for got, want in zip(rows, ref_rows, strict=True):
+            assert got.dtype == want.dtype == np.int64
+            np.testing.assert_array_equal(got, want)
+        assert store.tobytes() == ref_store.tobytes()
+
+
+@needs_compiled
+def test_the_compiled_kernel_refuses_what_it_cannot_read() -> None:
+    kwargs = case(1, 100, 10)
+    params = PARAMETERS[0]
+    with pytest.raises(IndexError):
+        respond_fans(kwargs["store"], kwargs["at"] + 100, kwargs["uniforms"], kwargs["people"], compiled=True,
+                     **params)
+    with pytest.raises(TypeError):
+        respond_fans(kwargs["store"].astype(np.float64), kwargs["at"], kwargs["uniforms"], kwargs["people"],
+                     compiled=True, **params)
+    with pytest.raises(ValueError):
+        respond_fans(kwargs["store"], kwargs["at"], kwargs["uniforms"][:5], kwargs["people"], compiled=True,
+                     **params)
+
+
+def test_ci_builds_the_compiled_kernel() -> None:
+    """Where the build must have a compiler (CI sets REACHSIM_REQUIRE_COMPILED), the kernel is there."""
+    if os.environ.get("REACHSIM_REQUIRE_COMPILED"):
+        assert fan_response.COMPILED
+
+
+@pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=needs_compiled)])
+def test_deliveries_follow_the_engagement_rule(compiled: bool) -> None:
+    """P(engaged) = min(1, novelty·probability·e^(−sF)), P(unfollow) = min(1, u(1 + fs·F)), and their
+    independence; each stock gains the increment and each count one; the first-time are those never exposed."""
+    rng = np.random.default_rng(11)
+    size, t, s, u, fs, (h, floor) = 200_000, 300.0, 0.5, 0.02, 1.5, (60.0, 0.3)
+    store = fan_store(rng, size)
+    before = store.copy()
+    at = np.arange(size, dtype=np.int64)
+    people = np.arange(size, dtype=np.int32)
+    engaged, out, first = respond_fans(store, at, rng.random(size), people, t=t, strength=s, novelty=(h, floor),
+                                       optout=u, optout_fatigue_strength=fs, stock_bound=4.0,
+                                       increment=np.float32(1.0), first=True, compiled=compiled)
+    f = before[:, 0].astype(float)
+    novelty = floor + (1 - floor) * np.exp2(-(t - before[:, 2].astype(float)) / h)
+    p = np.minimum(1.0, novelty * before[:, 1] * np.exp(-s * f))
+    q = np.minimum(1.0, u * (1 + fs * f))
+    for observed, expected, what in ((engaged.size, p, "engaged"), (out.size, q, "unfollowed"),
+                                     (np.intersect1d(engaged, out).size, p * q, "both")):
+        mean, sd = float(expected.sum()), math.sqrt(float((expected * (1 - expected)).sum()))
+        assert abs(observed - mean) <= Z * sd, f"{what}: {observed} against {mean:.1f} ± {Z * sd:.1f}"
+    np.testing.assert_array_equal(store[:, 0], before[:, 0] + np.float32(1.0))
+    np.testing.assert_array_equal(store.view(np.uint32)[:, 3], before.view(np.uint32)[:, 3] + 1)
+    np.testing.assert_array_equal(first, np.flatnonzero(before.view(np.uint32)[:, 3] == 0))
+    np.testing.assert_array_equal(store[:, 1:3], before[:, 1:3])
+
+
+def test_novelty_factor_is_the_closed_form() -> None:
+    since = np.array([0.0, -10.0, -1000.0], dtype=np.float32)
+    got = novelty_factor(since, 30.0, 30.0, 0.25)
+    want = 0.25 + 0.75 * np.exp2(-(30.0 - since.astype(float)) / 30.0)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert got.dtype == np.float32
