@@ -6,7 +6,12 @@
  * multiply-add would round once where NumPy rounds twice. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
 #include <stdint.h>
+
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+#error "float32 arithmetic must round to float32 at each operation (as NumPy's does); the NumPy reference serves"
+#endif
 
 /* A record: the scaled fatigue stock, the engagement probability before fatigue and novelty, fan since (float32),
  * exposures (uint32). */
@@ -14,17 +19,33 @@ enum { STOCK = 0, PROBABILITY = 1, SINCE = 2, EXPOSURES = 3, FIELDS = 4 };
 /* Up to this many rows every row's opt-out is tested exactly, as reachsim.model.exposure.respond_once does. */
 #define FEW 32
 
-/* A C-contiguous buffer of items of one kind: 'f' float32, 'd' float64, 'i' int32, 'q' int64. */
+/* A C-contiguous, aligned buffer of items of one kind: 'f' float32, 'd' float64, 'i' int32, 'q' int64. */
 static int take_buffer(PyObject *obj, Py_buffer *view, int writable, char kind, const char *name) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
     const char *format = view->format ? view->format : "B";
     if (*format == '<' || *format == '=' || *format == '@') format++;
-    char got = format[1] == '\0' ? format[0] : '?';
+    char got = (format[0] != '\0' && format[1] == '\0') ? format[0] : '?';
     if (got == 'l' && view->itemsize == 8) got = 'q';
     if (got == 'l' && view->itemsize == 4) got = 'i';
     if (got != kind) {
-        PyErr_Format(PyExc_TypeError, "%s: expected items of kind '%c', got '%s'", name, kind, view->format);
+        PyErr_Format(PyExc_TypeError, "%s: expected items of kind '%c', got '%s'", name, kind, format);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if ((uintptr_t)view->buf % (uintptr_t)view->itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s: the items are not aligned", name);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* The store: records of FIELDS items, as a 2-D array of FIELDS columns. */
+static int take_store(PyObject *obj, Py_buffer *view, int writable) {
+    if (take_buffer(obj, view, writable, 'f', "store") < 0) return -1;
+    if (view->ndim != 2 || view->shape[1] != FIELDS) {
+        PyErr_Format(PyExc_ValueError, "store: expected %d columns of float32, one row per record", FIELDS);
         PyBuffer_Release(view);
         return -1;
     }
@@ -35,15 +56,27 @@ static void release_all(Py_buffer *views, int count) {
     for (int i = 0; i < count; i++) PyBuffer_Release(&views[i]);
 }
 
-/* Checks that every position lies within the store. */
+/* Checks that every position lies within `size` (the records, or the people, whichever are fewer). */
 static int positions_in_range(const int64_t *at, Py_ssize_t n, Py_ssize_t size) {
     for (Py_ssize_t i = 0; i < n; i++) {
         if (at[i] < 0 || at[i] >= size) {
-            PyErr_Format(PyExc_IndexError, "position %lld outside the store of %zd records", (long long)at[i], size);
+            PyErr_Format(PyExc_IndexError, "position %lld outside the %zd records (and people)", (long long)at[i],
+                         size);
             return -1;
         }
     }
     return 0;
+}
+
+/* A Python float or bool argument, or -1 with the error set (checked before the next argument is read). */
+static int as_double(PyObject *obj, double *out) {
+    *out = PyFloat_AsDouble(obj);
+    return (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+}
+
+static int as_flag(PyObject *obj, int *out) {
+    *out = PyObject_IsTrue(obj);
+    return *out < 0 ? -1 : 0;
 }
 
 /* exponents(store, at, out, minus_strength, fatigue, novelty, t, rate) -> count written
@@ -58,16 +91,18 @@ static PyObject *exponents(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_buffer views[3];
     int held = 0;
     PyObject *result = NULL;
-    if (take_buffer(args[0], &views[held], 0, 'f', "store") < 0) goto done;
+    if (take_store(args[0], &views[held], 0) < 0) goto done;
     held++;
     if (take_buffer(args[1], &views[held], 0, 'q', "at") < 0) goto done;
     held++;
     if (take_buffer(args[2], &views[held], 1, 'f', "out") < 0) goto done;
     held++;
-    float minus_strength = (float)PyFloat_AsDouble(args[3]);
-    int fatigue = PyObject_IsTrue(args[4]), novelty = PyObject_IsTrue(args[5]);
-    float t = (float)PyFloat_AsDouble(args[6]), rate = (float)PyFloat_AsDouble(args[7]);
-    if (PyErr_Occurred() || fatigue < 0 || novelty < 0) goto done;
+    double minus_strength_d, t_d, rate_d;
+    int fatigue, novelty;
+    if (as_double(args[3], &minus_strength_d) < 0 || as_flag(args[4], &fatigue) < 0 || as_flag(args[5], &novelty) < 0
+        || as_double(args[6], &t_d) < 0 || as_double(args[7], &rate_d) < 0)
+        goto done;
+    float minus_strength = (float)minus_strength_d, t = (float)t_d, rate = (float)rate_d;
     const float *store = views[0].buf;
     const int64_t *at = views[1].buf;
     float *out = views[2].buf;
@@ -103,15 +138,16 @@ static int opts_out(double u, double p, double f, double optout, double optout_f
     return u >= 1.0 - (1.0 - capped) * q;
 }
 
-/* respond(store, at, exps, uniforms, people, out, fatigue, novelty, keep, floor, optout, optout_fatigue_strength,
- *         stock_bound, increment, first) -> (engaged, opted out, first seen)
+/* respond(store, at, exps, uniforms, people, out, fatigue, novelty, keep, lowest, optout,
+ *         optout_fatigue_strength, stock_bound, increment, first) -> (engaged, opted out, first seen)
  *
  * Each delivery at positions `at` (distinct) with its uniform: engaged when u < p, p = exp(−s·F)·(novelty·prob),
- * novelty = exp(...)·keep + floor (float32, the exps as `exponents` left them after NumPy's exp); opted out by the
- * rule of respond_once (every row tested exactly up to FEW rows, else the rows with u < q_max or u ≥ 1 − q_max,
- * q_max from `stock_bound`). Then the stock gains `increment` and the exposures 1, in the store. The consumer rows
- * (people[position]) of the engaged, the opted out and, where `first`, those never exposed before go to out[0:],
- * out[n:] and out[2n:], in the order of `at`; their counts are returned. */
+ * novelty = exp(...)·keep + lowest (keep = 1 − floor, lowest = the floor; float32, the exps as `exponents` left
+ * them after NumPy's exp); opted out by the rule of respond_once (every row tested exactly up to FEW rows, else
+ * the rows with u < q_max or u ≥ 1 − q_max, q_max from `stock_bound`). Then the stock gains `increment` and the
+ * exposures 1, in the store. The consumer rows (people[position]) of the engaged, the opted out and, where `first`,
+ * those never exposed before go to out[0:], out[n:] and out[2n:], in the order of `at`; their counts are
+ * returned. */
 static PyObject *respond(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 15) {
         PyErr_SetString(PyExc_TypeError, "respond() takes 15 arguments");
@@ -123,15 +159,19 @@ static PyObject *respond(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     Py_buffer views[6];
     int held = 0;
     PyObject *result = NULL;
-    for (; held < 6; held++)
-        if (take_buffer(args[held], &views[held], writable[held], kinds[held], names[held]) < 0) goto done;
-    int fatigue = PyObject_IsTrue(args[6]), novelty = PyObject_IsTrue(args[7]);
-    float keep = (float)PyFloat_AsDouble(args[8]), floor = (float)PyFloat_AsDouble(args[9]);
-    double optout = PyFloat_AsDouble(args[10]), optout_fatigue_strength = PyFloat_AsDouble(args[11]);
-    double stock_bound = PyFloat_AsDouble(args[12]);
-    float increment = (float)PyFloat_AsDouble(args[13]);
-    int first = PyObject_IsTrue(args[14]);
-    if (PyErr_Occurred() || fatigue < 0 || novelty < 0 || first < 0) goto done;
+    for (; held < 6; held++) {
+        int taken = held == 0 ? take_store(args[0], &views[0], 1)
+                              : take_buffer(args[held], &views[held], writable[held], kinds[held], names[held]);
+        if (taken < 0) goto done;
+    }
+    int fatigue, novelty, first;
+    double keep_d, lowest_d, optout, optout_fatigue_strength, stock_bound, increment_d;
+    if (as_flag(args[6], &fatigue) < 0 || as_flag(args[7], &novelty) < 0 || as_double(args[8], &keep_d) < 0
+        || as_double(args[9], &lowest_d) < 0 || as_double(args[10], &optout) < 0
+        || as_double(args[11], &optout_fatigue_strength) < 0 || as_double(args[12], &stock_bound) < 0
+        || as_double(args[13], &increment_d) < 0 || as_flag(args[14], &first) < 0)
+        goto done;
+    float keep = (float)keep_d, lowest = (float)lowest_d, increment = (float)increment_d;
     float *store = views[0].buf;
     uint32_t *exposures = views[0].buf;
     const int64_t *at = views[1].buf;
@@ -165,7 +205,7 @@ static PyObject *respond(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         float stock = record[STOCK], p = record[PROBABILITY];
         if (novelty) {
             float factor = fresh[i] * keep;
-            factor = factor + floor;
+            factor = factor + lowest;
             p = factor * p;
         }
         if (fatigue) p = decay[i] * p;
@@ -194,7 +234,9 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fan_response",
-                                    "Compiled kernel of reachsim.model.fan_response.", -1, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_fan_response", "Compiled kernel of reachsim.model.fan_response.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
 
 PyMODINIT_FUNC PyInit__fan_response(void) { return PyModule_Create(&module); }

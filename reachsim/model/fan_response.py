@@ -12,8 +12,8 @@ Two implementations give the same results bit for bit. The reference is NumPy's:
 thirty whole-array calls, a scatter; in a run each call costs more before it touches data than the few thousand
 fans cost, so when the package was built with a C compiler :mod:`reachsim.model._fan_response` does the same
 IEEE operations in one pass over the records (the exps stay NumPy's, one call between its two). Results never
-depend on which one ran: the tests hold them to each other on random records, and every shipped scenario's runs
-are the same either way.
+depend on which one ran: the tests hold the two to each other on random records, on uniforms placed on the
+engagement probabilities themselves, and on whole runs of shipped scenarios.
 """
 
 from __future__ import annotations

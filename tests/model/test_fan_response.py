@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from reachsim.model import fan_response
 from reachsim.model.fan_response import novelty_factor, respond_fans
 
 Z = 4.0  # tolerance in standard errors
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 needs_compiled = pytest.mark.skipif(not fan_response.COMPILED, reason="built without a C compiler")
 
@@ -45,8 +47,10 @@ def both(kwargs: dict, **params: object) -> tuple[list[np.ndarray], list[np.ndar
 
 
 PARAMETERS = [
-    dict(t=400.0, strength=0.6, novelty=(30.0, 0.4), optout=0.01, optout_fatigue_strength=1.0, stock_bound=4.0,
+    dict(t=10.0, strength=0.6, novelty=(90.0, 0.4), optout=0.01, optout_fatigue_strength=1.0, stock_bound=4.0,
          increment=np.float32(1.25), first=True),
+    dict(t=2.5, strength=0.2, novelty=(40.0, 0.1), optout=0.05, optout_fatigue_strength=2.0, stock_bound=0.5,
+         increment=np.float32(1.0), first=True),  # a bound below the stocks: the candidate rule decides
     dict(t=12.5, strength=0.0, novelty=None, optout=0.3, optout_fatigue_strength=0.5, stock_bound=4.0,
          increment=np.float32(1.0), first=False),
     dict(t=3.0, strength=2.0, novelty=(5.0, 0.0), optout=0.0, optout_fatigue_strength=0.0, stock_bound=0.0,
@@ -72,6 +76,35 @@ def test_the_compiled_kernel_gives_the_reference_bit_for_bit(params: dict, n: in
         assert store.tobytes() == ref_store.tobytes()
 
 
+def reference_probability(store: np.ndarray, at: np.ndarray, params: dict) -> np.ndarray:
+    """p of each delivery by the reference's float32 operations (the novelty factor times the probability, then the
+    fatigue factor times that)."""
+    p = store[at, 1]
+    if params["novelty"] is not None:
+        p = novelty_factor(store[at, 2], params["t"], *params["novelty"]) * p
+    if params["strength"]:
+        p = np.exp(store[at, 0] * np.float32(-params["strength"])) * p
+    return p
+
+
+@needs_compiled
+@pytest.mark.parametrize("params", PARAMETERS)
+@pytest.mark.parametrize("n", [32, 33, 3000])
+def test_uniforms_on_the_engagement_probability_itself(params: dict, n: int) -> None:
+    """Uniforms exactly at p (not engaged) and one double below it (engaged), and p = 0 with u = 0 (not engaged):
+    any rounding the kernel did differently, or a ≤ for a <, would show."""
+    kwargs = case(9, 5000, n)
+    kwargs["store"][kwargs["at"][::5], 1] = 0.0
+    p = reference_probability(kwargs["store"], kwargs["at"], params).astype(np.float64)
+    kwargs["uniforms"] = np.where(np.arange(n) % 2 == 0, p, np.nextafter(p, -np.inf))
+    kwargs["uniforms"][p == 0.0] = 0.0
+    (rows, store), (ref_rows, ref_store) = both(kwargs, **params)
+    for got, want in zip(rows, ref_rows, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert store.tobytes() == ref_store.tobytes()
+    assert 0 < rows[0].size < n  # both sides of the test were met
+
+
 @needs_compiled
 def test_the_compiled_kernel_refuses_what_it_cannot_read() -> None:
     kwargs = case(1, 100, 10)
@@ -85,6 +118,30 @@ def test_the_compiled_kernel_refuses_what_it_cannot_read() -> None:
     with pytest.raises(ValueError):
         respond_fans(kwargs["store"], kwargs["at"], kwargs["uniforms"][:5], kwargs["people"], compiled=True,
                      **params)
+    with pytest.raises(ValueError):  # records of three fields
+        respond_fans(kwargs["store"][:, :3].copy(), kwargs["at"], kwargs["uniforms"], kwargs["people"],
+                     compiled=True, **params)
+    with pytest.raises((ValueError, BufferError)):  # not contiguous
+        respond_fans(kwargs["store"], kwargs["at"][::2], kwargs["uniforms"][::2], kwargs["people"], compiled=True,
+                     **params)
+
+
+@pytest.mark.parametrize("name", ["page_reach_decline", "paid_to_owned"])
+def test_shipped_scenarios_run_the_same_without_the_kernel(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every series of every run the same with the kernel and with NumPy's reference alone."""
+    from reachsim import load_scenario, run_experiment
+    from reachsim.scenario.load import with_overrides
+
+    scenario = with_overrides(load_scenario(SCENARIOS / f"{name}.yaml"), replications=1)
+    runs = []
+    for compiled in (fan_response.COMPILED, False):
+        monkeypatch.setattr(fan_response, "COMPILED", compiled)
+        runs.append(run_experiment(scenario).runs)
+    for strategy, results in runs[0].items():
+        for got, want in zip(results, runs[1][strategy], strict=True):
+            assert got.series.keys() == want.series.keys()
+            for key, series in got.series.items():
+                np.testing.assert_array_equal(series, want.series[key], err_msg=f"{strategy} {key}")
 
 
 def test_ci_builds_the_compiled_kernel() -> None:
