@@ -78,40 +78,20 @@ def respond_fans(
         compiled = COMPILED
     elif compiled and not COMPILED:
         raise RuntimeError("reachsim was installed without its compiled kernels (no C compiler at install time)")
-    if not compiled:
-        return _respond_fans_numpy(store, at, uniforms, people, t=t, strength=strength, novelty=novelty,
-                                   optout=optout, optout_fatigue_strength=optout_fatigue_strength,
-                                   stock_bound=stock_bound, increment=increment, first=first)
-    n = at.size
-    half_life, floor = novelty if novelty is not None else (1.0, 0.0)
-    exps = np.empty((n if strength else 0) + (n if novelty is not None else 0), dtype=np.float32)
-    if exps.size:
-        _compiled.exponents(store, at, exps, -strength, bool(strength), novelty is not None, t, LN2 / half_life)
-        np.exp(exps, out=exps)
-    out = np.empty(3 * n, dtype=np.int64)
-    engaged, opted, seen = _compiled.respond(
-        store, at, exps, uniforms, people, out, bool(strength), novelty is not None, 1.0 - floor, floor,
-        optout, optout_fatigue_strength, stock_bound, increment, first,
-    )
-    return out[:engaged], out[n : n + opted], out[2 * n : 2 * n + seen]
-
-
-def _respond_fans_numpy(
-    store: np.ndarray,
-    at: npt.NDArray[np.int64],
-    uniforms: npt.NDArray[np.float64],
-    people: npt.NDArray[np.int32],
-    *,
-    t: float,
-    strength: float,
-    novelty: tuple[float, float] | None,
-    optout: float,
-    optout_fatigue_strength: float,
-    stock_bound: float,
-    increment: np.float32,
-    first: bool,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """:func:`respond_fans` in NumPy: the records gathered, decided by respond_once, updated and scattered back."""
+    if compiled:
+        n = at.size
+        half_life, floor = novelty if novelty is not None else (1.0, 0.0)
+        exps = np.empty((n if strength else 0) + (n if novelty is not None else 0), dtype=np.float32)
+        if exps.size:
+            _compiled.exponents(store, at, exps, -strength, bool(strength), novelty is not None, t, LN2 / half_life)
+            np.exp(exps, out=exps)
+        out = np.empty(3 * n, dtype=np.int64)
+        n_engaged, n_opted, n_first = _compiled.respond(
+            store, at, exps, uniforms, people, out, bool(strength), novelty is not None, 1.0 - floor, floor,
+            optout, optout_fatigue_strength, stock_bound, increment, first,
+        )
+        return out[:n_engaged], out[n : n + n_opted], out[2 * n : 2 * n + n_first]
+    # the reference: the records gathered, decided by respond_once, updated and scattered back
     size = at.size
     records = store.view(np.complex128).reshape(store.shape[0])  # one 16-byte record each
     record = records[at]
