@@ -1,4 +1,4 @@
-"""The compiled kernel (reachsim.model._fan_response), built when a C compiler is at hand; everything else is in
+"""The compiled kernel (reachsim.model._page_kernels), built when a C compiler is at hand; everything else is in
 pyproject.toml. Without a compiler the build goes on without it and reachsim uses the NumPy reference, with the
 same results (reachsim.model.fan_response)."""
 
@@ -12,8 +12,8 @@ FLAGS = [] if sys.platform == "win32" else ["-O2", "-ffp-contract=off"]
 setup(
     ext_modules=[
         Extension(
-            "reachsim.model._fan_response",
-            ["reachsim/model/_fan_response.c"],
+            "reachsim.model._page_kernels",
+            ["reachsim/model/_page_kernels.c"],
             extra_compile_args=FLAGS,
             optional=True,
         )

@@ -39,6 +39,8 @@ from reachsim.core.problems import did_you_mean
 from reachsim.core.strict import StrictModel
 from reachsim.engine.ahead import DrawnAhead
 from reachsim.engine.population import UniformRows, sorted_subset
+from reachsim.model import fan_response
+from reachsim.model.boost_response import BoostKernel
 from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import (
     NO_CREDIT,
@@ -364,6 +366,7 @@ class PageChannel(Channel):
         # look-up, not a binary search of the sightings per fan
         self._sighted_in = np.zeros(self._fan_store.shape[0], dtype=np.int32)
         self._boosted_posts = 0
+        self._boost_kernel: BoostKernel | None = None  # made at the first boosted post, when compiled
         self._weight_key: tuple[float, float] | None = None  # the uplift and base probability they were made with
         self._weights(p.relevance_uplift, p.engagement.probability)
         # The stock of a person at time t is scaled_fatigue · 2^(−(t − t_ref)/h): one scalar per post decays
@@ -833,6 +836,9 @@ class PageChannel(Channel):
         at = self._sightings.positions(self.fans, p.organic_reach)
         k_organic = at.size
         ctx.flow("impressions_organic", k_organic)
+        if fan_response.COMPILED:  # the same deliveries in two compiled calls (reachsim.model.boost_response)
+            self._post_boosted(t, at, scale)
+            return
         impressions = 0
         others = _NONE
         more: list[tuple[np.ndarray, np.ndarray]] = []  # (rows of the records, deliveries beyond the first)
@@ -970,6 +976,70 @@ class PageChannel(Channel):
             return
         if p.follow_probability > 0 and others.size:  # only non-fans (rows from k_fans on) follow
             follows = (engaged_rows >= k_fans) & (self._follow_u.take(engaged.size) < p.follow_probability)
+            self._follow(engaged[follows], t, "boost")
+        if p.messenger_optin_probability > 0:
+            self._opt_in(engaged, t)
+
+    def _post_boosted(self, t: float, at: np.ndarray, scale: float) -> None:
+        """The rest of a post with paid impressions (the organic sightings ``at`` drawn), by the compiled kernels of
+        :mod:`reachsim.model.boost_response`: what the NumPy path of :meth:`_post` does, with the same results."""
+        p, ctx = self.params, self.ctx
+        boost, eng = p.boost, p.engagement
+        assert boost is not None
+        if boost.target == "market":
+            mode, target, target_size = 0, None, ctx.population.size
+        elif boost.target == "fans":
+            mode, target, target_size = 1, None, self.fans
+        else:
+            mode, target = 2, self._segment_target
+            target_size = target.size  # type: ignore[union-attr]
+        impressions = 0
+        if target_size:  # as _boost: nothing spent on an empty target
+            impressions, self._credit = buy_impressions(self._credit, boost.budget_per_post, boost.cpm)
+            ctx.cost("boost", boost.budget_per_post)
+            ctx.flow("boost_spend", boost.budget_per_post)
+            if impressions:
+                ctx.flow("impressions_paid", impressions)
+        if self._boost_kernel is None:
+            self._boost_kernel = BoostKernel()
+        strength = (eng.fatigue.strength if eng.fatigue else 0.0) * scale
+        novelty = (eng.novelty.half_life_days, eng.novelty.floor) if eng.novelty is not None else None
+        increment = np.float32(1.0 / scale)
+        layout = self._boost_kernel.prepare(
+            self._boost_u.take(impressions), at, self._store, self._fan_store, self._sighted_in, target, target_size,
+            mode, self._boosted_posts + 1, t=t, strength=strength, novelty=novelty, increment=increment,
+        )
+        if layout.stamped:
+            self._boosted_posts += 1
+        ctx.flow("deliveries", impressions + at.size)
+        if layout.size == 0:
+            return
+        self._roundings += 4 if layout.more else 3
+        self._scaled_bound += layout.most / scale
+        outcome = self._boost_kernel.finish(
+            self._response_u.take(layout.deliveries), self._fan_store, self._store, self.fan_list,
+            strength=strength, novelty=novelty, optout=p.unfollow.probability,
+            optout_fatigue_strength=p.unfollow.fatigue_strength * scale, increment=increment,
+            first=bool(self._unseen_fans or layout.others),
+        )
+        first = outcome.first
+        if first.size:
+            self._unseen_fans -= outcome.first_fans if layout.others else first.size
+        if layout.others:
+            self._nonfans_exposed = True  # non-fans hold stocks from now on
+        ctx.flow("post_reach", layout.size)
+        if first.size:
+            ctx.flow("reached", first.size)
+            ctx.reached(first)
+        engaged = outcome.engaged
+        if engaged.size:
+            self._book_engagements(outcome.each, t)
+        if outcome.unfollowed.size:
+            self._unfollow(outcome.unfollowed)
+        if engaged.size == 0 or (p.follow_probability == 0 and p.messenger_optin_probability == 0):
+            return
+        if p.follow_probability > 0 and layout.others:  # only non-fans follow
+            follows = outcome.engaged_nonfan & (self._follow_u.take(engaged.size) < p.follow_probability)
             self._follow(engaged[follows], t, "boost")
         if p.messenger_optin_probability > 0:
             self._opt_in(engaged, t)

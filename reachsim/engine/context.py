@@ -140,7 +140,7 @@ class ChannelContext:
         class's multiplier repeated, the same float32 products without looking each row up."""
         idx = np.asarray(idx)
         multiplier, factor = self.segments.multiplier32, np.float32(1.0 + relevance_uplift)
-        if (idx.size >= ASCENDING_CHECK_ROWS and 0 <= idx[0] and idx[-1] < self.population.size
+        if (idx.size >= ASCENDING_CHECK_ROWS and idx[0] >= 0 and idx[-1] < self.population.size
                 and bool((idx[1:] >= idx[:-1]).all())):
             classes = self.population.classes
             uplifted = multiplier * factor if relevance_uplift else multiplier

@@ -10,7 +10,7 @@ one delivery and the exposures one.
 
 Two implementations give the same results bit for bit. The reference is NumPy's: a gather of the records, some
 thirty whole-array calls, a scatter; in a run each call costs more before it touches data than the few thousand
-fans cost, so when the package was built with a C compiler :mod:`reachsim.model._fan_response` does the same
+fans cost, so when the package was built with a C compiler :mod:`reachsim.model._page_kernels` does the same
 IEEE operations in one pass over the records (the exps stay NumPy's, one call between its two). Results never
 depend on which one ran: the tests hold the two to each other on random records, on uniforms placed on the
 engagement probabilities themselves, and on whole runs of shipped scenarios.
@@ -25,13 +25,19 @@ import numpy.typing as npt
 
 from reachsim.model.exposure import respond_once
 
-try:  # built from _fan_response.c when the package is installed with a C compiler
-    from reachsim.model import _fan_response as _compiled
+try:  # built from _page_kernels.c when the package is installed with a C compiler
+    from reachsim.model import _page_kernels as _compiled
 except ImportError:  # pragma: no cover - the reference then serves
     _compiled = None
 
-#: Whether the compiled implementation is available (else :func:`respond_fans` uses NumPy's).
+#: Whether the compiled kernels are available (else :func:`respond_fans` and the Page's boosted posts use NumPy's
+#: reference).
 COMPILED = _compiled is not None
+
+
+def kernels():  # type: ignore[no-untyped-def]
+    """The compiled kernels' module (:mod:`reachsim.model._page_kernels`); only when :data:`COMPILED`."""
+    return _compiled
 LN2 = math.log(2.0)
 _NONE = np.empty(0, dtype=np.int64)
 

@@ -126,13 +126,10 @@ def test_the_compiled_kernel_refuses_what_it_cannot_read() -> None:
                      **params)
 
 
-@pytest.mark.parametrize("name", ["page_reach_decline", "paid_to_owned"])
-def test_shipped_scenarios_run_the_same_without_the_kernel(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every series of every run the same with the kernel and with NumPy's reference alone."""
-    from reachsim import load_scenario, run_experiment
-    from reachsim.scenario.load import with_overrides
+def runs_both_ways(scenario: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every series of every run the same with the kernels and with NumPy's reference alone."""
+    from reachsim import run_experiment
 
-    scenario = with_overrides(load_scenario(SCENARIOS / f"{name}.yaml"), replications=1)
     runs = []
     for compiled in (fan_response.COMPILED, False):
         monkeypatch.setattr(fan_response, "COMPILED", compiled)
@@ -142,6 +139,46 @@ def test_shipped_scenarios_run_the_same_without_the_kernel(name: str, monkeypatc
             assert got.series.keys() == want.series.keys()
             for key, series in got.series.items():
                 np.testing.assert_array_equal(series, want.series[key], err_msg=f"{strategy} {key}")
+            assert repr(got.final) == repr(want.final)
+
+
+@pytest.mark.parametrize("name", ["page_reach_decline", "paid_to_owned"])
+def test_shipped_scenarios_run_the_same_without_the_kernels(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reachsim import load_scenario
+    from reachsim.scenario.load import with_overrides
+
+    runs_both_ways(with_overrides(load_scenario(SCENARIOS / f"{name}.yaml"), replications=1), monkeypatch)
+
+
+#: paid_to_owned's boosts changed so that every branch of a boosted post runs: boosts to the fans or to a segment,
+#: ten times the budget (many repeats, fans both sighted and boosted, unions of over 4,096 rows), novelty, a high
+#: engagement and unfollow rate (more than 16 unfollows at once, further deliveries engaged and unfollowed).
+BOOST_VARIANTS = {
+    "fans": [("target: market}", "target: fans}")],
+    "segment": [("target: market}", "target: [loyal]}")],
+    "stressed": [("budget_per_post: 42,", "budget_per_post: 420,"), ("budget_per_post: 21,", "budget_per_post: 420,"),
+                 ("probability: 0.048 ", "probability: 0.6 "),
+                 ("fatigue: {half_life_days: 3, strength: 0.2}",
+                  "fatigue: {half_life_days: 3, strength: 0.2}\n          novelty: {half_life_days: 60, floor: 0.3}"),
+                 ("unfollow: {probability: 0.0005,", "unfollow: {probability: 0.05,")],
+}
+
+
+@needs_compiled
+@pytest.mark.parametrize("variant", sorted(BOOST_VARIANTS))
+def test_boosted_posts_run_the_same_without_the_kernels(variant: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from reachsim import load_scenario
+    from reachsim.scenario.load import with_overrides
+
+    text = (SCENARIOS / "paid_to_owned.yaml").read_text(encoding="utf-8")
+    for old, new in BOOST_VARIANTS[variant]:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / f"paid_to_owned_{variant}.yaml"
+    path.write_text(text, encoding="utf-8")
+    scenario = with_overrides(load_scenario(path), replications=1, horizon_days=240)
+    runs_both_ways(scenario, monkeypatch)
 
 
 def test_ci_builds_the_compiled_kernel() -> None:
