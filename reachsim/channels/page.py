@@ -815,7 +815,9 @@ class PageChannel(Channel):
         call, one uniform each deciding engagement and unfollow (:func:`respond_once`): the first to everyone
         exposed, and the further ones of the few who received more (a boost's repeats, a fan both sighted and
         boosted), the j-th of them at the stock F + j. Consumer rows are looked up only for those who engage,
-        unfollow or see the Page for the first time."""
+        unfollow or see the Page for the first time. That is the NumPy path; when the package was built with its
+        compiled kernels, a post to fans alone is decided by :func:`reachsim.model.fan_response.respond_fans` and a
+        boosted one by :meth:`_post_boosted`, with the same results."""
         p, ctx = self.params, self.ctx
         organic = p.boost is None or p.boost.budget_per_post == 0 or ctx.paid_stopped  # no paid impressions
         if not organic:

@@ -336,14 +336,29 @@ static void radix_sort(uint32_t *a, uint32_t *scratch, Py_ssize_t n, uint64_t li
     if (from != a) memcpy(a, from, (size_t)n * sizeof(uint32_t));
 }
 
+/* Base rows `r`, `r` + 1, … for `where[0:k]`, each impressed `counts` times: the impressions after a row's first
+ * are its further deliveries (appended to `more`). Returns the next base row. */
+static Py_ssize_t append_rows(Boost *b, const int64_t *where, const int64_t *counts, Py_ssize_t k, Py_ssize_t r,
+                              Py_ssize_t *more) {
+    for (Py_ssize_t j = 0; j < k; j++) {
+        if (counts[j] > 1) {
+            b->more_row[*more] = r;
+            b->more_extra[(*more)++] = counts[j] - 1;
+        }
+        b->where[r++] = where[j];
+    }
+    return r;
+}
+
 /* boost_prepare(state, impressions, at, population_store, fan_store, sighted, target, exps, target_size, mode,
  *               stamp, minus_strength, fatigue, novelty, t, rate, increment)
  *   -> (fans, size, n, count of exps, most deliveries to a row, rows with more, stamp used, non-fans)
  *
  * The deliveries of a post whose organic sightings are the fan positions `at` and whose paid impressions land at
  * ⌊U·T⌋ for the uniforms `impressions` (mode 0: rows of the market; 1: fan positions; 2: indices into `target`),
- * as PageChannel._post, _boost and uniform_impressions lay them out: base rows for the fans sighted, then the
- * boosted fans not sighted, then the non-fans (each ascending), and one row for each further delivery (a fan
+ * as PageChannel._post, _boost and uniform_impressions lay them out: base rows for the fans sighted (by position),
+ * then the boosted fans not sighted and the non-fans (each in the order of the impressions' positions), and one row
+ * for each further delivery (a fan
  * both sighted and boosted, a repeated impression), the j-th with the stock F + j·increment. The sighted fans are
  * stamped `stamp` in `sighted` when the boost reached a fan (and the post sighted some). The arguments of the
  * post's exps go to `exps`: −strength·F for every delivery where `fatigue`, then (since − t)·rate for the fans'
@@ -414,7 +429,14 @@ static PyObject *boost_prepare(PyObject *self, PyObject *const *args, Py_ssize_t
     uint32_t *hits = b->hits;
     int64_t *counts = b->counts;
     double size_d = (double)target_size;
-    for (Py_ssize_t i = 0; i < impressions; i++) hits[i] = (uint32_t)(int64_t)(uniforms[i] * size_d);
+    for (Py_ssize_t i = 0; i < impressions; i++) {
+        double x = uniforms[i] * size_d;
+        if (!(x >= 0.0 && x < size_d)) { /* also NaN: a uniform outside [0, 1) */
+            PyErr_SetString(PyExc_ValueError, "impressions' uniforms must lie in [0, 1)");
+            goto done;
+        }
+        hits[i] = (uint32_t)(int64_t)x;
+    }
     radix_sort(hits, b->sorting, impressions, (uint64_t)target_size);
     Py_ssize_t distinct = 0;
     for (Py_ssize_t i = 0; i < impressions; i++) {
@@ -487,22 +509,9 @@ static PyObject *boost_prepare(PyObject *self, PyObject *const *args, Py_ssize_t
             }
         }
     }
-    for (Py_ssize_t j = 0; j < alone; j++) {
-        if (b->fan_counts[j] > 1) {
-            b->more_row[more] = r;
-            b->more_extra[more++] = b->fan_counts[j] - 1;
-        }
-        b->where[r++] = b->fan_at[j];
-    }
+    r = append_rows(b, b->fan_at, b->fan_counts, alone, r, &more);
     Py_ssize_t fans = r;
-    for (Py_ssize_t j = 0; j < others; j++) {
-        if (b->other_counts[j] > 1) {
-            b->more_row[more] = r;
-            b->more_extra[more++] = b->other_counts[j] - 1;
-        }
-        b->where[r++] = b->other_row[j];
-    }
-    Py_ssize_t size = r;
+    Py_ssize_t size = append_rows(b, b->other_row, b->other_counts, others, r, &more);
     float *record = b->record;
     for (Py_ssize_t q = 0; q < fans; q++) {
         if (q + AHEAD < fans) __builtin_prefetch(fan_store + FIELDS * b->where[q + AHEAD]);
@@ -566,7 +575,7 @@ static int compare_rows(const void *x, const void *y) {
 
 static Py_ssize_t unite(Boost *b, const int64_t *a, Py_ssize_t na, const int64_t *f, Py_ssize_t nf, int64_t *out) {
     if (++b->generation == 0) {
-        memset(b->mark, 0, (size_t)b->size * sizeof(uint32_t));
+        memset(b->mark, 0, (size_t)b->capacity * sizeof(uint32_t));
         b->generation = 1;
     }
     uint32_t g = b->generation;

@@ -38,6 +38,8 @@ COMPILED = _compiled is not None
 def kernels():  # type: ignore[no-untyped-def]
     """The compiled kernels' module (:mod:`reachsim.model._page_kernels`); only when :data:`COMPILED`."""
     return _compiled
+
+
 LN2 = math.log(2.0)
 _NONE = np.empty(0, dtype=np.int64)
 

@@ -127,13 +127,29 @@ def test_the_compiled_kernel_refuses_what_it_cannot_read() -> None:
 
 
 def runs_both_ways(scenario: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every series of every run the same with the kernels and with NumPy's reference alone."""
+    """Every series of every run the same with the kernels and with NumPy's path alone, and so are the Page's
+    records (by population row and by fan position) and its bookkeeping at the end of every run."""
     from reachsim import run_experiment
+    from reachsim.channels.page import PageChannel
 
-    runs = []
+    finish = PageChannel.finish
+    pages: list[tuple[object, ...]] = []
+
+    def keep(self: PageChannel) -> object:
+        fans = self.fans
+        pages.append((self._store.tobytes(), self._fan_store[:fans].tobytes(), self.fan_list[:fans].tobytes(),
+                      self._unseen_fans, self._boosted_posts, self._nonfans_exposed, self._scaled_bound,
+                      self._roundings))
+        return finish(self)
+
+    monkeypatch.setattr(PageChannel, "finish", keep)
+    runs, records = [], []
     for compiled in (fan_response.COMPILED, False):
         monkeypatch.setattr(fan_response, "COMPILED", compiled)
         runs.append(run_experiment(scenario).runs)
+        records.append(pages[:])
+        pages.clear()
+    assert records[0] == records[1] and records[0]
     for strategy, results in runs[0].items():
         for got, want in zip(results, runs[1][strategy], strict=True):
             assert got.series.keys() == want.series.keys()
@@ -181,8 +197,8 @@ def test_boosted_posts_run_the_same_without_the_kernels(variant: str, tmp_path: 
     runs_both_ways(scenario, monkeypatch)
 
 
-def test_ci_builds_the_compiled_kernel() -> None:
-    """Where the build must have a compiler (CI sets REACHSIM_REQUIRE_COMPILED), the kernel is there."""
+def test_ci_builds_the_compiled_kernels() -> None:
+    """Where the build must have a compiler (CI sets REACHSIM_REQUIRE_COMPILED), the kernels are there."""
     if os.environ.get("REACHSIM_REQUIRE_COMPILED"):
         assert fan_response.COMPILED
 
@@ -220,3 +236,17 @@ def test_novelty_factor_is_the_closed_form() -> None:
     want = 0.25 + 0.75 * np.exp2(-(30.0 - since.astype(float)) / 30.0)
     np.testing.assert_allclose(got, want, rtol=1e-6)
     assert got.dtype == np.float32
+
+
+@needs_compiled
+@pytest.mark.parametrize("uniform", [-0.5, 1.0, 7.0, math.nan])
+def test_a_boost_refuses_uniforms_outside_the_unit_interval(uniform: float) -> None:
+    """A uniform outside [0, 1) would place an impression outside its target: refused, never read out of bounds."""
+    from reachsim.model.boost_response import BoostKernel
+
+    store, fans = np.zeros((100, 4), dtype=np.float32), np.zeros((10, 4), dtype=np.float32)
+    for mode, target in ((0, None), (1, None), (2, np.arange(10, dtype=np.int32))):
+        with pytest.raises(ValueError):
+            BoostKernel().prepare(np.array([uniform]), np.empty(0, dtype=np.int64), store, fans,
+                                  np.zeros(10, dtype=np.int32), target, 10, mode, 1, t=0.0, strength=0.0,
+                                  novelty=None, increment=np.float32(1.0))
