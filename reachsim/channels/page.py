@@ -778,7 +778,7 @@ class PageChannel(Channel):
     def _post_to_fans(self, t: float, at: np.ndarray, scale: float) -> None:
         """The rest of a post whose only exposures are organic sightings (fans at the positions ``at``, one delivery
         each): :meth:`_post` without what paid impressions add (non-fans, repeats, follows), decided and recorded in
-        the fans' records by :func:`reachsim.model.fan_response.respond_fans` (one compiled pass)."""
+        the fans' records by :func:`reachsim.model.fan_response.respond_fans` (one compiled pass, when built)."""
         p, ctx = self.params, self.ctx
         eng = p.engagement
         size = at.size
