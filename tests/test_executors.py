@@ -53,7 +53,7 @@ def test_a_local_dask_cluster_gives_its_workers_the_quiet_settings() -> None:
     from reachsim.experiments.executors import LOCAL_CLUSTER_CONFIG
 
     with DaskExecutor(workers=1) as dask:
-        (settings,) = dask._client.run(_worker_settings).values()
+        (settings,) = dask.client.run(_worker_settings).values()
     assert settings == {
         "distributed.worker.profile.enabled": False,
         "distributed.admin.tick.interval": "1s",

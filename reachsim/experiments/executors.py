@@ -297,36 +297,56 @@ class DaskExecutor:
         self.start_method = start_method or default_start_method()
         self._client: Any = None
         self._cluster: Any = None
+        self._start: _Start | None = None
 
     def __enter__(self) -> DaskExecutor:
-        import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster  # noqa: F401 - imported here, not first in the start's thread
 
-        if self.address is None:
-            # Scoped to this cluster (nothing global; see docs/design.md, "Running on an existing Dask cluster"):
-            # the explicit start method; workers without distributed's fixed allocator trim threshold, and without
-            # its statistical profiler (LOCAL_CLUSTER_CONFIG); and periodic housekeeping at a pace that suits a
-            # cluster whose every core runs a simulation.
-            with dask.config.set({"distributed.worker.multiprocessing-method": self.start_method,
-                                  **LOCAL_CLUSTER_CONFIG}):
-                if self.start_method == "forkserver":
-                    # distributed names its fork server's modules once per process (its own dependencies); a
-                    # worker also needs reachsim's, so they replace that list before the server starts
-                    from distributed.utils import get_mp_context
-
-                    get_mp_context()
-                    start_context(self.start_method, ("distributed", *WORKER_MODULES))
-                self._cluster = LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-                )
-            self._client = Client(self._cluster)
-            # local workers share the terminal: only this process handles Ctrl-C (as ProcessExecutor's workers)
-            self._client.run(_ignore_interrupts)
+        if self.address is None:  # a local cluster takes a second or two: this process runs tasks meanwhile
+            self._start = _Start(self._start_local_cluster, "reachsim-dask-start")
         else:
             self._client = Client(self.address)
         return self
 
+    @property
+    def client(self) -> Any:
+        """The Dask client, once the cluster is up (a local cluster's start is waited for)."""
+        if self._start is not None:
+            self._start.wait()
+        if self._client is None:
+            raise RuntimeError("use DaskExecutor as a context manager")
+        return self._client
+
+    def _start_local_cluster(self) -> None:
+        """Start the local cluster and its client (in the start's thread)."""
+        import dask
+        from distributed import Client, LocalCluster
+
+        # Scoped to this cluster (nothing global; see docs/design.md, "Running on an existing Dask cluster"): the
+        # explicit start method; workers without distributed's fixed allocator trim threshold, and without its
+        # statistical profiler (LOCAL_CLUSTER_CONFIG); and periodic housekeeping at a pace that suits a cluster
+        # whose every core runs a simulation.
+        with dask.config.set({"distributed.worker.multiprocessing-method": self.start_method,
+                              **LOCAL_CLUSTER_CONFIG}):
+            if self.start_method == "forkserver":
+                # distributed names its fork server's modules once per process (its own dependencies); a worker
+                # also needs reachsim's, so they replace that list before the server starts
+                from distributed.utils import get_mp_context
+
+                get_mp_context()
+                start_context(self.start_method, ("distributed", *WORKER_MODULES))
+            # no dashboard: nobody watches a local run's, and its web server is most of the cluster's imports
+            self._cluster = LocalCluster(
+                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+        self._client = Client(self._cluster)
+        # local workers share the terminal: only this process handles Ctrl-C (as ProcessExecutor's workers)
+        self._client.run(_ignore_interrupts)
+
     def __exit__(self, *exc: object) -> None:
+        if self._start is not None:
+            self._start.join()  # its error, if any, was raised by map (or the cluster was not used)
+            self._start = None
         if self._client is not None:
             self._client.close()
         if self._cluster is not None:
@@ -334,11 +354,25 @@ class DaskExecutor:
         self._client = self._cluster = None
 
     def map(self, fn: Callable[..., Any], tasks: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
-        if self._client is None:
+        if self._client is None and self._start is None:
             raise RuntimeError("use DaskExecutor as a context manager")
-        futures = [self._client.submit(fn, *task, pure=False) for task in tasks]
-        for future in futures:
-            yield future.result()
+        if self._start is None:  # an existing cluster: every task to it
+            futures = [self._client.submit(fn, *task, pure=False) for task in tasks]
+            for future in futures:
+                yield future.result()
+            return
+        yield from _map_with(self._start, True, lambda: _Submit(self._client), fn, list(tasks))
+
+
+class _Submit:
+    """A Dask client's ``submit`` for :func:`_map_with`: every task a new one (``pure=False``: no hashing of the
+    scenario to find an equal task)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def submit(self, fn: Callable[..., Any], *task: Any) -> Any:
+        return self._client.submit(fn, *task, pure=False)
 
 
 def _ignore_interrupts() -> None:
