@@ -335,9 +335,11 @@ class DaskExecutor:
 
                 get_mp_context()
                 start_context(self.start_method, ("distributed", *WORKER_MODULES))
-            # no dashboard: nobody watches a local run's, and its web server is most of the cluster's imports
+            # no dashboard (nobody watches a local run's, and it is most of the cluster's imports); the scheduler's
+            # plain HTTP routes on any free port
             self._cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                scheduler_kwargs={"dashboard": False},
             )
         self._client = Client(self._cluster)
         # local workers share the terminal: only this process handles Ctrl-C (as ProcessExecutor's workers)
