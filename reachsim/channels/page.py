@@ -39,7 +39,7 @@ from reachsim.core.problems import did_you_mean
 from reachsim.core.strict import StrictModel
 from reachsim.engine.ahead import DrawnAhead
 from reachsim.engine.population import UniformRows, sorted_subset
-from reachsim.model import fan_response
+from reachsim.model import boost_response, fan_response
 from reachsim.model.boost_response import BoostKernel
 from reachsim.model.conversion import conversion_probability_scalar
 from reachsim.model.exposure import (
@@ -737,30 +737,52 @@ class PageChannel(Channel):
         held = self.left.nonzero()[0]
         return None if 8 * held.size > self._store.shape[0] else held
 
+    def _boost_target(self) -> tuple[int, np.ndarray | None, int]:
+        """Whom a boost's impressions land on: (the kind of target as the kernels number it, the target's rows when
+        it is segments, its size)."""
+        target = self.params.boost.target  # type: ignore[union-attr]
+        if target == "market":
+            return boost_response.MARKET, None, self.ctx.population.size
+        if target == "fans":
+            return boost_response.FANS, None, self.fans
+        rows = cast(np.ndarray, self._segment_target)
+        return boost_response.SEGMENTS, rows, rows.size
+
+    def _buy_boost(self) -> int:
+        """A post's paid impressions, bought and booked (a target with somebody in it)."""
+        boost, ctx = self.params.boost, self.ctx
+        assert boost is not None
+        impressions, self._credit = buy_impressions(self._credit, boost.budget_per_post, boost.cpm)
+        ctx.cost("boost", boost.budget_per_post)
+        ctx.flow("boost_spend", boost.budget_per_post)
+        return impressions
+
+    def _response_terms(self, scale: float) -> tuple[float, tuple[float, float] | None, float, np.float32]:
+        """What the kernels need of the engagement rule for a post at ``scale``: the fatigue strength and the
+        unfollow's fatigue strength on the stocks as stored, the novelty's (half-life, floor) or None, and the
+        stock's increment per delivery."""
+        p = self.params
+        eng = p.engagement
+        return ((eng.fatigue.strength if eng.fatigue else 0.0) * scale,
+                (eng.novelty.half_life_days, eng.novelty.floor) if eng.novelty is not None else None,
+                p.unfollow.fatigue_strength * scale, np.float32(1.0 / scale))
+
     def _boost(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, int]:
         """Paid impressions of one post, split by who received them: (fan positions, impressions each, non-fans'
         rows, impressions each, the records gathered, where the non-fans' are among them (None: all of them),
         total impressions). The spend is booked here."""
-        boost, ctx = self.params.boost, self.ctx
+        boost = self.params.boost
         empty, none = _NONE, _NO_RECORDS  # no rows, no records
-        if boost is None or boost.budget_per_post == 0 or ctx.paid_stopped:  # no boosts in the run-out
+        if boost is None or boost.budget_per_post == 0 or self.ctx.paid_stopped:  # no boosts in the run-out
             return empty, empty, empty, empty, none, empty, 0
-        if boost.target == "market":
-            target, size = None, ctx.population.size
-        elif boost.target == "fans":
-            target, size = None, self.fans
-        else:
-            target = self._segment_target
-            size = target.size  # type: ignore[union-attr]
+        kind, target, size = self._boost_target()
         if size == 0:
             return empty, empty, empty, empty, none, empty, 0  # nobody to deliver to: the platform spends nothing
-        impressions, self._credit = buy_impressions(self._credit, boost.budget_per_post, boost.cpm)
-        ctx.cost("boost", boost.budget_per_post)
-        ctx.flow("boost_spend", boost.budget_per_post)
+        impressions = self._buy_boost()
         positions, counts = uniform_impressions(
             self._rng_boost, size, impressions, uniforms=self._boost_u.take(impressions)
         )
-        if boost.target == "fans":
+        if kind == boost_response.FANS:
             return positions, counts, empty, empty, none, empty, impressions
         people = positions if target is None else target[positions]
         # one gather of everyone's record by row (most are non-fans, whose records the post needs): a fan's says
@@ -780,7 +802,6 @@ class PageChannel(Channel):
         each): :meth:`_post` without what paid impressions add (non-fans, repeats, follows), decided and recorded in
         the fans' records by :func:`reachsim.model.fan_response.respond_fans` (one compiled pass, when built)."""
         p, ctx = self.params, self.ctx
-        eng = p.engagement
         size = at.size
         ctx.flow("deliveries", size)
         if size == 0:
@@ -788,12 +809,11 @@ class PageChannel(Channel):
         self._roundings += 3
         bound = self._scaled_bound * scale * (1.0 + (self._roundings + 8) * 2.0**-23)
         self._scaled_bound += 1.0 / scale
+        strength, novelty, optout_fatigue_strength, increment = self._response_terms(scale)
         engaged, out, first = respond_fans(
-            self._fan_store, at, self._response_u.take(size), self.fan_list, t=t,
-            strength=(eng.fatigue.strength if eng.fatigue else 0.0) * scale,
-            novelty=(eng.novelty.half_life_days, eng.novelty.floor) if eng.novelty is not None else None,
-            optout=p.unfollow.probability, optout_fatigue_strength=p.unfollow.fatigue_strength * scale,
-            stock_bound=bound / scale, increment=np.float32(1.0 / scale), first=self._unseen_fans > 0,
+            self._fan_store, at, self._response_u.take(size), self.fan_list, t=t, strength=strength,
+            novelty=novelty, optout=p.unfollow.probability, optout_fatigue_strength=optout_fatigue_strength,
+            stock_bound=bound / scale, increment=increment, first=self._unseen_fans > 0,
         )
         self._unseen_fans -= first.size
         ctx.flow("post_reach", size)
@@ -986,30 +1006,16 @@ class PageChannel(Channel):
         """The rest of a post with paid impressions (the organic sightings ``at`` drawn), by the compiled kernels of
         :mod:`reachsim.model.boost_response`: what the NumPy path of :meth:`_post` does, with the same results."""
         p, ctx = self.params, self.ctx
-        boost, eng = p.boost, p.engagement
-        assert boost is not None
-        if boost.target == "market":
-            mode, target, target_size = 0, None, ctx.population.size
-        elif boost.target == "fans":
-            mode, target, target_size = 1, None, self.fans
-        else:
-            mode, target = 2, self._segment_target
-            target_size = target.size  # type: ignore[union-attr]
-        impressions = 0
-        if target_size:  # as _boost: nothing spent on an empty target
-            impressions, self._credit = buy_impressions(self._credit, boost.budget_per_post, boost.cpm)
-            ctx.cost("boost", boost.budget_per_post)
-            ctx.flow("boost_spend", boost.budget_per_post)
-            if impressions:
-                ctx.flow("impressions_paid", impressions)
+        kind, target, target_size = self._boost_target()
+        impressions = self._buy_boost() if target_size else 0  # as _boost: nothing spent on an empty target
+        if impressions:
+            ctx.flow("impressions_paid", impressions)
         if self._boost_kernel is None:
             self._boost_kernel = BoostKernel()
-        strength = (eng.fatigue.strength if eng.fatigue else 0.0) * scale
-        novelty = (eng.novelty.half_life_days, eng.novelty.floor) if eng.novelty is not None else None
-        increment = np.float32(1.0 / scale)
+        strength, novelty, optout_fatigue_strength, increment = self._response_terms(scale)
         layout = self._boost_kernel.prepare(
             self._boost_u.take(impressions), at, self._store, self._fan_store, self._sighted_in, target, target_size,
-            mode, self._boosted_posts + 1, t=t, strength=strength, novelty=novelty, increment=increment,
+            kind, self._boosted_posts + 1, t=t, strength=strength, novelty=novelty, increment=increment,
         )
         if layout.stamped:
             self._boosted_posts += 1
@@ -1021,7 +1027,7 @@ class PageChannel(Channel):
         outcome = self._boost_kernel.finish(
             self._response_u.take(layout.deliveries), self._fan_store, self._store, self.fan_list,
             strength=strength, novelty=novelty, optout=p.unfollow.probability,
-            optout_fatigue_strength=p.unfollow.fatigue_strength * scale, increment=increment,
+            optout_fatigue_strength=optout_fatigue_strength, increment=increment,
             first=bool(self._unseen_fans or layout.others),
         )
         first = outcome.first

@@ -358,8 +358,8 @@ static Py_ssize_t append_rows(Boost *b, const int64_t *where, const int64_t *cou
  * ⌊U·T⌋ for the uniforms `impressions` (mode 0: rows of the market; 1: fan positions; 2: indices into `target`),
  * as PageChannel._post, _boost and uniform_impressions lay them out: base rows for the fans sighted (by position),
  * then the boosted fans not sighted and the non-fans (each in the order of the impressions' positions), and one row
- * for each further delivery (a fan
- * both sighted and boosted, a repeated impression), the j-th with the stock F + j·increment. The sighted fans are
+ * for each further delivery (a fan both sighted and boosted, a repeated impression), the j-th with the stock
+ * F + j·increment. The sighted fans are
  * stamped `stamp` in `sighted` when the boost reached a fan (and the post sighted some). The arguments of the
  * post's exps go to `exps`: −strength·F for every delivery where `fatigue`, then (since − t)·rate for the fans'
  * base rows where `novelty`. */

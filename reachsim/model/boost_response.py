@@ -21,6 +21,10 @@ import numpy.typing as npt
 
 from reachsim.model import fan_response
 
+#: The kinds of target of a boost, as the kernel numbers them: the market's rows, fan positions, or indices into an
+#: array of the target's rows (segments).
+MARKET, FANS, SEGMENTS = 0, 1, 2
+
 
 class Layout(NamedTuple):
     """How :meth:`BoostKernel.prepare` laid a post's deliveries out."""
@@ -65,7 +69,7 @@ class BoostKernel:
         sighted: npt.NDArray[np.int32],
         target: npt.NDArray[np.int32] | None,
         target_size: int,
-        mode: int,
+        kind: int,
         stamp: int,
         *,
         t: float,
@@ -74,14 +78,15 @@ class BoostKernel:
         increment: np.float32,
     ) -> Layout:
         """Lay out the deliveries of the organic sightings ``at`` (fan positions) and of the impressions whose
-        uniforms are ``impressions`` on a target of ``target_size`` (``mode`` 0: the market's rows; 1: fan
-        positions; 2: indices into ``target``), reading the records; then the exps' arguments, and the exps."""
+        uniforms are ``impressions`` on a target of ``target_size`` (``kind``: :data:`MARKET` rows, :data:`FANS`
+        positions, or :data:`SEGMENTS`, indices into ``target``), reading the records; then the exps' arguments,
+        and the exps."""
         total = at.size + impressions.size
         self._exps = np.empty((total if strength else 0) + (total if novelty is not None else 0), dtype=np.float32)
         half_life = novelty[0] if novelty is not None else 1.0
         fans, size, deliveries, count, most, more, stamped, others = self._kernels.boost_prepare(
             self._state, impressions, at, population_store, fan_store, sighted, target, self._exps, target_size,
-            mode, stamp, -strength, bool(strength), novelty is not None, t, fan_response.LN2 / half_life, increment,
+            kind, stamp, -strength, bool(strength), novelty is not None, t, fan_response.LN2 / half_life, increment,
         )
         if count:
             exps = self._exps[:count]

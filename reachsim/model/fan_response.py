@@ -19,6 +19,7 @@ engagement probabilities themselves, and on whole runs of shipped scenarios.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +36,7 @@ except ImportError:  # pragma: no cover - the reference then serves
 COMPILED = _compiled is not None
 
 
-def kernels():  # type: ignore[no-untyped-def]
+def kernels() -> Any:
     """The compiled kernels' module (:mod:`reachsim.model._page_kernels`); only when :data:`COMPILED`."""
     return _compiled
 
