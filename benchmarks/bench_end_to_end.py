@@ -23,7 +23,9 @@ scale      — a Messenger-only market of 1 M, 4 M and 10 M consumers with 1 % o
 executors  — the same replications sequentially, on 2 local processes and on a Dask ``LocalCluster`` with 2
              workers, each executor in its own fresh process running two experiments in a row (speed-ups of the
              first, as a command-line run, and of the second, as in a notebook or a sweep; pool start and close
-             included), the executors taking turns over ``--repeats`` rounds, and the CPU time of one run inside a
+             included), the executors taking turns over ``--repeats`` rounds with "two halves" (the experiment
+             split between two fresh processes that run at once without an executor: the most two workers can
+             give on this machine, whose two cores share caches and memory), and the CPU time of one run inside a
              Dask worker against the same run in process.
 
 CPU seconds (``time.process_time``) are reported beside wall seconds: on a shared machine the wall clock also
@@ -108,11 +110,18 @@ def naive_child(subscribers: int, broadcasts: int, seed: int) -> None:
     print(json.dumps({"deliveries": count, "cpu_s": cpu, "per_cpu_s": count / cpu}))
 
 
+def _child_command(spec: dict[str, Any], source: Path) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a fresh interpreter running ``spec``, importing reachsim from
+    ``source``."""
+    paths = [str(source), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return ([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
+            {**os.environ, "PYTHONPATH": os.pathsep.join(paths)})
+
+
 def child(spec: dict[str, Any], source: Path) -> dict[str, Any]:
     """Run ``spec`` (see :func:`main`'s ``--child``) in a fresh interpreter importing ``reachsim`` from ``source``."""
-    paths = [str(source), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)})
+    command, env = _child_command(spec, source)
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode:
         raise RuntimeError(f"{spec['kind']} child failed ({done.returncode}):\n{done.stderr}")
     row = json.loads(done.stdout.strip().splitlines()[-1])
@@ -366,8 +375,58 @@ def executor_child(kind: str, tasks: int, experiments: int) -> None:
     print(json.dumps({"walls": walls}))
 
 
+def half_child(half: int, tasks: int, experiments: int) -> None:
+    """In a fresh process: every other task of the executors' experiment, from ``half``, run in process each time
+    the parent writes a line (``experiments`` times), once the scenario is loaded; prints each wall as JSON."""
+    from reachsim.experiments.runner import run_task, tasks_for
+
+    mine = tasks_for(executor_scenario(argparse.Namespace(executor_tasks=tasks)))[half::2]
+    print("ready", flush=True)
+    for _ in range(experiments):
+        sys.stdin.readline()
+        wall = time.perf_counter()
+        for task in mine:
+            run_task(*task)
+        print(json.dumps({"wall": time.perf_counter() - wall}), flush=True)
+
+
+def two_halves(tasks: int, experiments: int) -> list[float]:
+    """Wall seconds of ``experiments`` experiments split between two processes that run their halves at once and
+    no executor: no pool to start, nothing sent between processes, each half's imports done before the clock
+    starts. It is what a perfect executor of two workers would take on this machine at this moment: the ceiling
+    of the executors' speed-ups, which two cores that share caches and memory keep below 2."""
+    processes = []
+    for half in (0, 1):
+        command, env = _child_command({"kind": "half", "half": half, "tasks": tasks, "experiments": experiments},
+                                      ROOT)
+        processes.append(subprocess.Popen(command, env=env, text=True, stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+    try:
+        for process in processes:
+            if process.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
+                raise RuntimeError("a half of the executors' experiment failed to start")
+        walls = []
+        for _ in range(experiments):
+            wall = time.perf_counter()
+            for process in processes:
+                process.stdin.write("go\n")  # type: ignore[union-attr]
+                process.stdin.flush()  # type: ignore[union-attr]
+            for process in processes:
+                json.loads(process.stdout.readline())  # type: ignore[union-attr]
+            walls.append(time.perf_counter() - wall)
+        return walls
+    finally:
+        for process in processes:
+            process.stdin.close()  # type: ignore[union-attr]
+            process.wait()
+
+
+#: What the executors part times: each executor, and two halves at once (the machine's ceiling for two workers).
+EXECUTOR_READINGS = ("sequential", "processes", "dask", "two halves")
+
+
 def part_executors(args: argparse.Namespace) -> dict[str, Any]:
-    from reachsim.experiments.executors import EXECUTORS, DaskExecutor, default_start_method
+    from reachsim.experiments.executors import DaskExecutor, default_start_method
     from reachsim.experiments.runner import tasks_for
 
     scenario = executor_scenario(args)
@@ -377,42 +436,56 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
     # executors take turns within each of ``--repeats`` rounds, in the reverse order every other round, and each
     # speed-up is taken within a round before the median over rounds, so that the machine's drift over minutes
     # moves the ratios less.
+    def walls_of(kind: str) -> list[float]:
+        if kind == "two halves":
+            return two_halves(args.executor_tasks, 2)
+        return child({"kind": "executor", "executor": kind, "tasks": args.executor_tasks, "experiments": 2},
+                     ROOT)["walls"]
+
     rounds = []
     for r in range(args.repeats):
-        order = EXECUTORS if r % 2 == 0 else EXECUTORS[::-1]
-        rounds.append({kind: child({"kind": "executor", "executor": kind, "tasks": args.executor_tasks,
-                                    "experiments": 2}, ROOT)["walls"] for kind in order})
+        order = EXECUTOR_READINGS if r % 2 == 0 else EXECUTOR_READINGS[::-1]
+        rounds.append({kind: walls_of(kind) for kind in order})
     for label, at in (("first", 0), ("later", 1)):
-        walls = {kind: [r[kind][at] for r in rounds] for kind in EXECUTORS}
+        walls = {kind: [r[kind][at] for r in rounds] for kind in EXECUTOR_READINGS}
         out[f"{label}_wall_s"] = {kind: statistics.median(v) for kind, v in walls.items()}
-        for kind in ("processes", "dask"):
+        for kind in EXECUTOR_READINGS[1:]:
             speedups = [seq / wall for seq, wall in zip(walls["sequential"], walls[kind], strict=True)]
             out[f"{kind}_speedups_{label}"], out[f"{kind}_speedup_{label}"] = speedups, statistics.median(speedups)
-    # One run's CPU time in a Dask worker against in process: the same tasks, in the same order, one worker (so
-    # that the worker runs alone, as the in-process runs do), its first task (imports, schema) left out.
+    # One run's CPU time in a Dask worker against in process: each task in process and then in the worker, one
+    # worker (so that it runs alone, as the in-process runs do), paired task by task so that the machine's drift
+    # over the minute moves both sides; the first task of each side (imports, schema) left out.
     tasks = tasks_for(scenario, portable=True)
-    inside = [timed_task(*task)[0] for task in tasks][1:]
+    inside, worker = [], []
     with DaskExecutor(workers=1) as dask:
         worker_env = dask.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))  # the cluster up: every task
-        worker = [cpu for cpu, _ in dask.map(timed_task, tasks)][1:]  # goes to the worker, none runs in process
-    out["task_cpu_in_process_s"] = statistics.median(inside)
-    out["task_cpu_in_dask_s"] = statistics.median(worker)
-    out["dask_over_in_process"] = out["task_cpu_in_dask_s"] / out["task_cpu_in_process_s"]
+        for task in tasks:  # goes to the worker, none runs in process
+            inside.append(timed_task(*task)[0])
+            worker.extend(cpu for cpu, _ in dask.map(timed_task, [task]))
+    out["task_cpu_in_process_s"] = statistics.median(inside[1:])
+    out["task_cpu_in_dask_s"] = statistics.median(worker[1:])
+    out["dask_over_in_process"] = statistics.median(w / i for w, i in zip(worker[1:], inside[1:], strict=True))
     print(f"\nexecutors: {len(tasks)} runs of 100 k subscribers (market 200 k) × 365 days; each executor in a fresh "
           f"process for its first experiment (a command-line run) and a second (a notebook's or a sweep's later "
           f"one), the executors in turn, {len(rounds)} rounds; wall seconds, pool start and close included; "
           f"speed-ups over sequential paired within a round, median; start method {default_start_method()}")
+    print("  two halves: the experiment split between two processes running at once without an executor (no pool, "
+          "nothing sent between them): the most two workers can give on this machine")
     for label in ("first", "later"):
-        walls_of = out[f"{label}_wall_s"]
-        print(f"  {label} experiment: sequential {walls_of['sequential']:.2f} s; 2 processes "
-              f"{walls_of['processes']:.2f} s ({out[f'processes_speedup_{label}']:.2f}×, target ≥ 1.8; rounds "
-              f"{', '.join(f'{x:.2f}' for x in out[f'processes_speedups_{label}'])}); Dask LocalCluster 2 workers "
-              f"{walls_of['dask']:.2f} s ({out[f'dask_speedup_{label}']:.2f}×, target ≥ 1.6; rounds "
-              f"{', '.join(f'{x:.2f}' for x in out[f'dask_speedups_{label}'])})")
+        print(f"  {label} experiment: sequential {out[f'{label}_wall_s']['sequential']:.2f} s; 2 processes "
+              f"{_speedup_reading(out, label, 'processes', ', target ≥ 1.8')}; Dask LocalCluster 2 workers "
+              f"{_speedup_reading(out, label, 'dask', ', target ≥ 1.6')}; two halves "
+              f"{_speedup_reading(out, label, 'two halves', '')}")
     print(f"  one run's CPU time: in process {out['task_cpu_in_process_s']:.3f} s, in a Dask worker "
-          f"{out['task_cpu_in_dask_s']:.3f} s ({out['dask_over_in_process']:.2f}×, target ≤ 1.2); workers' "
-          f"MALLOC_TRIM_THRESHOLD_: {sorted(set(worker_env.values()))}")
+          f"{out['task_cpu_in_dask_s']:.3f} s (paired by task: {out['dask_over_in_process']:.2f}×, target ≤ 1.2); "
+          f"workers' MALLOC_TRIM_THRESHOLD_: {sorted(set(worker_env.values()))}")
     return out
+
+
+def _speedup_reading(out: dict[str, Any], label: str, kind: str, target: str) -> str:
+    """"5.36 s (1.79×, target ≥ 1.8; rounds 1.92, …)": an executor's median wall, speed-up and each round's."""
+    rounds = ", ".join(f"{x:.2f}" for x in out[f"{kind}_speedups_{label}"])
+    return f"{out[f'{label}_wall_s'][kind]:.2f} s ({out[f'{kind}_speedup_{label}']:.2f}×{target}; rounds {rounds})"
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -450,6 +523,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             scenario_child(spec["path"], spec["replications"], spec.get("run_out", True))
         elif spec["kind"] == "executor":
             executor_child(spec["executor"], spec["tasks"], spec["experiments"])
+        elif spec["kind"] == "half":
+            half_child(spec["half"], spec["tasks"], spec["experiments"])
         else:
             naive_child(spec["subscribers"], spec["broadcasts"], spec["seed"])
         return {}

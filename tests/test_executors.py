@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from reachsim.experiments.executors import (
@@ -63,6 +66,31 @@ def test_a_local_dask_cluster_gives_its_workers_the_quiet_settings() -> None:
     }
     assert set(LOCAL_CLUSTER_CONFIG) == {*settings, "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"} - {
         "MALLOC_TRIM_THRESHOLD_"}
+
+
+#: In a fresh interpreter: whether the fork server runs the moment a local cluster's ``__enter__`` returns (before
+#: distributed is done starting the scheduler), and whether its worker was forked with a run's code already loaded.
+FORK_SERVER_FIRST = """
+import sys
+import psutil
+from reachsim.experiments.executors import DaskExecutor
+
+with DaskExecutor(workers=1, start_method="forkserver") as dask:
+    servers = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
+    (loaded,) = dask.client.run(lambda: "reachsim.experiments.preload" in sys.modules).values()
+print(len(servers), loaded)
+"""
+
+
+def test_a_local_dask_cluster_starts_its_fork_server_first() -> None:
+    """The server imports a worker's code on another core while this process imports distributed and starts the
+    scheduler: it already runs when ``__enter__`` returns, and its workers have that code."""
+    pytest.importorskip("distributed")
+    if default_start_method() != "forkserver":
+        pytest.skip("no fork server on this platform")
+    done = subprocess.run([sys.executable, "-c", FORK_SERVER_FIRST], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "True"]
 
 
 def _pid_of(task: int, seconds: float) -> tuple[int, int]:

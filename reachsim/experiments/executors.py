@@ -116,6 +116,15 @@ def start_context(method: str | None, preload: Iterable[str]) -> multiprocessing
     return context
 
 
+def start_fork_server(preload: Iterable[str]) -> None:
+    """Start this process's fork server now, importing ``preload``, unless it already runs (then it keeps what it
+    has). Starting returns at once: the server imports in its own process while this one goes on."""
+    from multiprocessing import forkserver
+
+    start_context("forkserver", preload)
+    forkserver.ensure_running()
+
+
 class ProcessExecutor:
     """A local process pool with an explicit start method (:func:`default_start_method` unless told)."""
 
@@ -300,6 +309,10 @@ class DaskExecutor:
         self._start: _Start | None = None
 
     def __enter__(self) -> DaskExecutor:
+        if self.address is None and self.start_method == "forkserver":
+            # the fork server first: it imports what a worker needs on another core while this process imports
+            # distributed and starts the scheduler, instead of after them
+            start_fork_server(("distributed", *WORKER_MODULES))
         from distributed import Client, LocalCluster  # noqa: F401 - imported here, not first in the start's thread
 
         if self.address is None:  # a local cluster takes a second or two: this process runs tasks meanwhile
@@ -329,8 +342,8 @@ class DaskExecutor:
         with dask.config.set({"distributed.worker.multiprocessing-method": self.start_method,
                               **LOCAL_CLUSTER_CONFIG}):
             if self.start_method == "forkserver":
-                # distributed names its fork server's modules once per process (its own dependencies); a worker
-                # also needs reachsim's, so they replace that list before the server starts
+                # distributed names its fork server's modules once per process (its own dependencies); the server
+                # already runs with reachsim's as well (``__enter__``), and this keeps that list for any later one
                 from distributed.utils import get_mp_context
 
                 get_mp_context()
