@@ -349,12 +349,14 @@ def executor_scenario(args: argparse.Namespace) -> Any:
 
 
 def timed_task(payload: Any, strategy: str, replication: int) -> tuple[float, float]:
-    """One run as the executors run it; (CPU seconds, deliveries). Defined here so workers can import it."""
+    """One run as the executors run it: (CPU seconds of its process, of its thread). Defined here so that workers
+    can import it. In a Dask worker the process's count is the one to read (its event loop works for the run); in
+    a process that also holds a local cluster's scheduler, the thread's (the scheduler is not the run's)."""
     from reachsim.experiments.runner import run_task
 
-    cpu = time.process_time()
-    result = run_task(payload, strategy, replication)
-    return time.process_time() - cpu, float(result.series[("messenger", "deliveries")].sum())
+    cpu, thread = time.process_time(), time.thread_time()
+    run_task(payload, strategy, replication)
+    return time.process_time() - cpu, time.thread_time() - thread
 
 
 def executor_child(kind: str, tasks: int, experiments: int) -> None:
@@ -367,23 +369,27 @@ def executor_child(kind: str, tasks: int, experiments: int) -> None:
     make = {"sequential": SequentialExecutor, "processes": lambda: ProcessExecutor(2),
             "dask": lambda: DaskExecutor(workers=2)}[kind]
     scenario = executor_scenario(argparse.Namespace(executor_tasks=tasks))
+    run_experiment = reachsim.run_experiment  # its module loaded before the clock, as the halves' is
     walls = []
     for _ in range(experiments):
         wall = time.perf_counter()
-        reachsim.run_experiment(scenario, executor=make())
+        run_experiment(scenario, executor=make())
         walls.append(time.perf_counter() - wall)
     print(json.dumps({"walls": walls}))
 
 
 def half_child(half: int, tasks: int, experiments: int) -> None:
     """In a fresh process: every other task of the executors' experiment, from ``half``, run in process each time
-    the parent writes a line (``experiments`` times), once the scenario is loaded; prints each wall as JSON."""
+    the parent writes a line (``experiments`` times, or until it closes the pipe), once the scenario is loaded;
+    prints each wall as JSON. The tasks carry the validated scenario, as the sequential executor's do (a pool
+    sends plain data, which each task validates again: part of what a pool costs)."""
     from reachsim.experiments.runner import run_task, tasks_for
 
     mine = tasks_for(executor_scenario(argparse.Namespace(executor_tasks=tasks)))[half::2]
     print("ready", flush=True)
     for _ in range(experiments):
-        sys.stdin.readline()
+        if not sys.stdin.readline():
+            return
         wall = time.perf_counter()
         for task in mine:
             run_task(*task)
@@ -393,36 +399,54 @@ def half_child(half: int, tasks: int, experiments: int) -> None:
 def two_halves(tasks: int, experiments: int) -> list[float]:
     """Wall seconds of ``experiments`` experiments split between two processes that run their halves at once and
     no executor: no pool to start, nothing sent between processes, each half's imports done before the clock
-    starts. It is what a perfect executor of two workers would take on this machine at this moment: the ceiling
-    of the executors' speed-ups, which two cores that share caches and memory keep below 2."""
-    processes = []
-    for half in (0, 1):
-        command, env = _child_command({"kind": "half", "half": half, "tasks": tasks, "experiments": experiments},
-                                      ROOT)
-        processes.append(subprocess.Popen(command, env=env, text=True, stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
-    try:
-        for process in processes:
-            if process.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
-                raise RuntimeError("a half of the executors' experiment failed to start")
-        walls = []
-        for _ in range(experiments):
-            wall = time.perf_counter()
+    starts. It is what a perfect executor of two workers would take on this machine at this moment: no executor
+    beats it. Two processes that share caches and memory usually keep it below 2× the sequential speed, but this
+    machine sometimes runs one busy process slower than two, and then it reads above 2×."""
+    with contextlib.ExitStack() as files:
+        # each half's errors to a file, not a pipe: nothing can fill it and block the half
+        errors = [files.enter_context(tempfile.TemporaryFile(mode="w+")) for _ in (0, 1)]
+        processes = []
+        for half, error in enumerate(errors):
+            command, env = _child_command({"kind": "half", "half": half, "tasks": tasks,
+                                           "experiments": experiments}, ROOT)
+            processes.append(subprocess.Popen(command, env=env, text=True, stdin=subprocess.PIPE,
+                                              stdout=subprocess.PIPE, stderr=error))
+        try:
+            return _go(processes, experiments)
+        except BaseException:
             for process in processes:
-                process.stdin.write("go\n")  # type: ignore[union-attr]
-                process.stdin.flush()  # type: ignore[union-attr]
+                process.kill()
+            for process, error in zip(processes, errors, strict=True):
+                process.wait()
+                error.seek(0)
+                sys.stderr.write(error.read())
+            raise
+        finally:
             for process in processes:
-                json.loads(process.stdout.readline())  # type: ignore[union-attr]
-            walls.append(time.perf_counter() - wall)
-        return walls
-    finally:
-        for process in processes:
-            process.stdin.close()  # type: ignore[union-attr]
-            process.wait()
+                process.stdin.close()  # type: ignore[union-attr]
+                process.wait()
 
 
-#: What the executors part times: each executor, and two halves at once (the machine's ceiling for two workers).
-EXECUTOR_READINGS = ("sequential", "processes", "dask", "two halves")
+def _go(halves: list[subprocess.Popen[str]], experiments: int) -> list[float]:
+    """Once both halves are ready, start them together ``experiments`` times; the wall of each is the later's."""
+    for process in halves:
+        if process.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
+            raise RuntimeError("a half of the executors' experiment failed to start")
+    walls = []
+    for _ in range(experiments):
+        wall = time.perf_counter()
+        for process in halves:
+            process.stdin.write("go\n")  # type: ignore[union-attr]
+            process.stdin.flush()  # type: ignore[union-attr]
+        for process in halves:
+            if not process.stdout.readline():  # type: ignore[union-attr]
+                raise RuntimeError("a half of the executors' experiment failed")
+        walls.append(time.perf_counter() - wall)
+    return walls
+
+
+#: What the executors part times: each executor, and two halves at once (what no executor of two workers beats).
+EXECUTOR_READINGS = ("sequential", "processes", "dask", "two_halves")
 
 
 def part_executors(args: argparse.Namespace) -> dict[str, Any]:
@@ -437,7 +461,7 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
     # speed-up is taken within a round before the median over rounds, so that the machine's drift over minutes
     # moves the ratios less.
     def walls_of(kind: str) -> list[float]:
-        if kind == "two halves":
+        if kind == "two_halves":
             return two_halves(args.executor_tasks, 2)
         return child({"kind": "executor", "executor": kind, "tasks": args.executor_tasks, "experiments": 2},
                      ROOT)["walls"]
@@ -460,8 +484,8 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
     with DaskExecutor(workers=1) as dask:
         worker_env = dask.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))  # the cluster up: every task
         for task in tasks:  # goes to the worker, none runs in process
-            inside.append(timed_task(*task)[0])
-            worker.extend(cpu for cpu, _ in dask.map(timed_task, [task]))
+            inside.append(timed_task(*task)[1])  # the run's thread: not the scheduler's, in this process
+            worker.extend(cpu for cpu, _ in dask.map(timed_task, [task]))  # the worker's whole process
     out["task_cpu_in_process_s"] = statistics.median(inside[1:])
     out["task_cpu_in_dask_s"] = statistics.median(worker[1:])
     out["dask_over_in_process"] = statistics.median(w / i for w, i in zip(worker[1:], inside[1:], strict=True))
@@ -475,7 +499,7 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {label} experiment: sequential {out[f'{label}_wall_s']['sequential']:.2f} s; 2 processes "
               f"{_speedup_reading(out, label, 'processes', ', target ≥ 1.8')}; Dask LocalCluster 2 workers "
               f"{_speedup_reading(out, label, 'dask', ', target ≥ 1.6')}; two halves "
-              f"{_speedup_reading(out, label, 'two halves', '')}")
+              f"{_speedup_reading(out, label, 'two_halves', '')}")
     print(f"  one run's CPU time: in process {out['task_cpu_in_process_s']:.3f} s, in a Dask worker "
           f"{out['task_cpu_in_dask_s']:.3f} s (paired by task: {out['dask_over_in_process']:.2f}×, target ≤ 1.2); "
           f"workers' MALLOC_TRIM_THRESHOLD_: {sorted(set(worker_env.values()))}")
@@ -483,7 +507,7 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _speedup_reading(out: dict[str, Any], label: str, kind: str, target: str) -> str:
-    """"5.36 s (1.79×, target ≥ 1.8; rounds 1.92, …)": an executor's median wall, speed-up and each round's."""
+    """An executor's median wall, its speed-up and each round's: "5.36 s (1.79×, target ≥ 1.8; rounds 1.92, …)"."""
     rounds = ", ".join(f"{x:.2f}" for x in out[f"{kind}_speedups_{label}"])
     return f"{out[f'{label}_wall_s'][kind]:.2f} s ({out[f'{kind}_speedup_{label}']:.2f}×{target}; rounds {rounds})"
 

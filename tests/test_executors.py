@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
@@ -68,29 +70,52 @@ def test_a_local_dask_cluster_gives_its_workers_the_quiet_settings() -> None:
         "MALLOC_TRIM_THRESHOLD_"}
 
 
-#: In a fresh interpreter: whether the fork server runs the moment a local cluster's ``__enter__`` returns (before
-#: distributed is done starting the scheduler), and whether its worker was forked with a run's code already loaded.
+#: In a fresh interpreter: the fork servers running the moment a local cluster's ``__enter__`` returns (before the
+#: nannies have started any worker), and the command line and environment of the process its worker was forked from.
 FORK_SERVER_FIRST = """
-import sys
+import json, os
 import psutil
-from reachsim.experiments.executors import DaskExecutor
+from reachsim.experiments.executors import DaskExecutor, nanny_environment
+
+
+def is_fork_server(process):
+    try:
+        return "from multiprocessing.forkserver import main" in " ".join(process.cmdline())
+    except psutil.Error:  # a process that has ended meanwhile
+        return False
+
+
+def worker_parent():
+    parent = psutil.Process(os.getppid())
+    return parent.pid, parent.cmdline(), parent.environ()
+
 
 with DaskExecutor(workers=1, start_method="forkserver") as dask:
-    servers = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
-    (loaded,) = dask.client.run(lambda: "reachsim.experiments.preload" in sys.modules).values()
-print(len(servers), loaded)
+    servers = [process.pid for process in psutil.Process().children() if is_fork_server(process)]
+    (found,) = dask.client.run(worker_parent).values()
+pid, command, environment = found
+print(json.dumps({"servers": servers, "parent": pid, "command": " ".join(command), "environment": environment,
+                  "nanny": nanny_environment()}))
 """
 
 
 def test_a_local_dask_cluster_starts_its_fork_server_first() -> None:
-    """The server imports a worker's code on another core while this process imports distributed and starts the
-    scheduler: it already runs when ``__enter__`` returns, and its workers have that code."""
+    """The server imports a worker's code on another core while the scheduler and the nannies start: it already
+    runs when ``__enter__`` returns; the worker is its child, so it has that code; and the server has the
+    environment a nanny sets before it starts a worker (one BLAS thread, distributed's hash seed, no allocator
+    trim threshold), which must be there when an interpreter starts."""
     pytest.importorskip("distributed")
-    if default_start_method() != "forkserver":
-        pytest.skip("no fork server on this platform")
-    done = subprocess.run([sys.executable, "-c", FORK_SERVER_FIRST], capture_output=True, text=True, timeout=120)
+    if default_start_method() != "forkserver" or not sys.platform.startswith("linux"):
+        pytest.skip("a fork server, and a process's environment read through /proc, are Linux's here")
+    done = subprocess.run([sys.executable, "-c", FORK_SERVER_FIRST], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"})
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["1", "True"]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["servers"] == [found["parent"]]
+    assert "'distributed'" in found["command"] and "'reachsim.experiments.preload'" in found["command"]
+    assert found["nanny"]["OPENBLAS_NUM_THREADS"] == "1" and found["nanny"]["PYTHONHASHSEED"] == "6640"
+    assert {k: found["environment"].get(k) for k in found["nanny"]} == found["nanny"]
+    assert "MALLOC_TRIM_THRESHOLD_" not in found["environment"]
 
 
 def _pid_of(task: int, seconds: float) -> tuple[int, int]:

@@ -117,8 +117,9 @@ def start_context(method: str | None, preload: Iterable[str]) -> multiprocessing
 
 
 def start_fork_server(preload: Iterable[str]) -> None:
-    """Start this process's fork server now, importing ``preload``, unless it already runs (then it keeps what it
-    has). Starting returns at once: the server imports in its own process while this one goes on."""
+    """Start this process's fork server now, importing ``preload``, unless it already runs (then it keeps the modules
+    and the environment it started with). Starting returns at once: the server imports in its own process while
+    this one goes on."""
     from multiprocessing import forkserver
 
     start_context("forkserver", preload)
@@ -309,12 +310,14 @@ class DaskExecutor:
         self._start: _Start | None = None
 
     def __enter__(self) -> DaskExecutor:
-        if self.address is None and self.start_method == "forkserver":
-            # the fork server first: it imports what a worker needs on another core while this process imports
-            # distributed and starts the scheduler, instead of after them
-            start_fork_server(("distributed", *WORKER_MODULES))
         from distributed import Client, LocalCluster  # noqa: F401 - imported here, not first in the start's thread
 
+        if self.address is None and self.start_method == "forkserver":
+            # the fork server first: it imports what a worker needs on another core while the start's thread starts
+            # the scheduler and the nannies, instead of after them; with the environment a nanny sets before it
+            # starts a worker, which the server's workers inherit from it
+            os.environ.update(nanny_environment())
+            start_fork_server(("distributed", *WORKER_MODULES))
         if self.address is None:  # a local cluster takes a second or two: this process runs tasks meanwhile
             self._start = _Start(self._start_local_cluster, "reachsim-dask-start")
         else:
@@ -343,7 +346,7 @@ class DaskExecutor:
                               **LOCAL_CLUSTER_CONFIG}):
             if self.start_method == "forkserver":
                 # distributed names its fork server's modules once per process (its own dependencies); the server
-                # already runs with reachsim's as well (``__enter__``), and this keeps that list for any later one
+                # runs with reachsim's as well (``__enter__``), and this keeps that list for a server started later
                 from distributed.utils import get_mp_context
 
                 get_mp_context()
@@ -388,6 +391,27 @@ class _Submit:
 
     def submit(self, fn: Callable[..., Any], *task: Any) -> Any:
         return self._client.submit(fn, *task, pure=False)
+
+
+def nanny_environment() -> dict[str, str]:
+    """The variables a local cluster's nanny sets in this process's environment just before it starts a worker:
+    ``distributed.nanny.pre-spawn-environ`` under LOCAL_CLUSTER_CONFIG (one thread for OpenMP, MKL and OpenBLAS;
+    no allocator trim threshold), a value already in the environment winning, and the fixed hash seed that gives
+    every worker the same ``hash`` of a string. A fork server started before the nanny needs them first: they are
+    read when an interpreter starts and when OpenBLAS loads, and its workers inherit its environment."""
+    import dask
+    import distributed  # noqa: F401 - its settings' defaults
+
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):  # read inside: the settings are the configuration's own dict
+        settings = dask.config.get("distributed.nanny.pre-spawn-environ")
+        environment = {key: os.environ.get(key, str(value)) for key, value in settings.items() if value is not None}
+    if environment.get("PYTHONHASHSEED") in (None, "0"):
+        environment["PYTHONHASHSEED"] = NANNY_HASH_SEED
+    return environment
+
+
+#: The hash seed distributed's nanny gives its workers when none is set (``distributed.nanny.Nanny``).
+NANNY_HASH_SEED = "6640"
 
 
 def _ignore_interrupts() -> None:
