@@ -341,11 +341,19 @@ def part_scale(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # -- executors ---------------------------------------------------------------------------------------------------
-def executor_scenario(args: argparse.Namespace) -> Any:
+def executor_scenario(tasks: int, scenario: str | None = None) -> Any:
+    """The executors' experiment: ``tasks`` runs of 100 k subscribers in a 200 k market for 365 days, or the
+    shipped scenario named ``scenario`` as its file has it."""
+    if scenario is not None:
+        return reachsim.load_scenario(ROOT / "scenarios" / f"{scenario}.yaml")
     from reachsim.scenario.load import scenario_from_dict
 
-    data = scale_scenario(200_000, 0.5, args.executor_tasks, 365)
-    return scenario_from_dict(data)
+    return scenario_from_dict(scale_scenario(200_000, 0.5, tasks, 365))
+
+
+def executor_workload(args: argparse.Namespace) -> dict[str, Any]:
+    """What every child of the executors part runs (see :func:`executor_scenario`)."""
+    return {"tasks": args.executor_tasks, "scenario": args.executor_scenario}
 
 
 def timed_task(payload: Any, strategy: str, replication: int) -> tuple[float, float]:
@@ -359,7 +367,7 @@ def timed_task(payload: Any, strategy: str, replication: int) -> tuple[float, fl
     return time.process_time() - cpu, time.thread_time() - thread
 
 
-def executor_child(kind: str, tasks: int, experiments: int) -> None:
+def executor_child(kind: str, workload: dict[str, Any], experiments: int) -> None:
     """In a fresh process, as a command-line run starts: ``experiments`` experiments of the executors' scenario,
     each with a new executor of ``kind``; prints their wall seconds as JSON. The first pays what a command-line run
     pays (a pool's first start, a fork server's imports, the summaries' first imports); the later ones what a
@@ -368,7 +376,7 @@ def executor_child(kind: str, tasks: int, experiments: int) -> None:
 
     make = {"sequential": SequentialExecutor, "processes": lambda: ProcessExecutor(2),
             "dask": lambda: DaskExecutor(workers=2)}[kind]
-    scenario = executor_scenario(argparse.Namespace(executor_tasks=tasks))
+    scenario = executor_scenario(**workload)
     run_experiment = reachsim.run_experiment  # its module loaded before the clock, as the halves' is
     walls = []
     for _ in range(experiments):
@@ -378,14 +386,14 @@ def executor_child(kind: str, tasks: int, experiments: int) -> None:
     print(json.dumps({"walls": walls}))
 
 
-def half_child(half: int, tasks: int, experiments: int) -> None:
+def half_child(half: int, workload: dict[str, Any], experiments: int) -> None:
     """In a fresh process: every other task of the executors' experiment, from ``half``, run in process each time
     the parent writes a line (``experiments`` times, or until it closes the pipe), once the scenario is loaded;
     prints each wall as JSON. The tasks carry the validated scenario, as the sequential executor's do (a pool
     sends plain data, which each task validates again: part of what a pool costs)."""
     from reachsim.experiments.runner import run_task, tasks_for
 
-    mine = tasks_for(executor_scenario(argparse.Namespace(executor_tasks=tasks)))[half::2]
+    mine = tasks_for(executor_scenario(**workload))[half::2]
     print("ready", flush=True)
     for _ in range(experiments):
         if not sys.stdin.readline():
@@ -396,18 +404,19 @@ def half_child(half: int, tasks: int, experiments: int) -> None:
         print(json.dumps({"wall": time.perf_counter() - wall}), flush=True)
 
 
-def two_halves(tasks: int, experiments: int) -> list[float]:
+def two_halves(workload: dict[str, Any], experiments: int) -> list[float]:
     """Wall seconds of ``experiments`` experiments split between two processes that run their halves at once and
     no executor: no pool to start, nothing sent between processes, each half's imports done before the clock
-    starts. It is what a perfect executor of two workers would take on this machine at this moment: no executor
-    beats it. Two processes that share caches and memory usually keep it below 2× the sequential speed, but this
+    starts. Where the runs cost alike (the default workload), it is what a perfect executor of two workers would
+    take on this machine at this moment: no executor beats it (the halves take every other run, so for a shipped
+    scenario whose strategies cost differently they may not be even, and it is only a reference). Two processes that share caches and memory usually keep it below 2× the sequential speed, but this
     machine sometimes runs one busy process slower than two, and then it reads above 2×."""
     with contextlib.ExitStack() as files:
         # each half's errors to a file, not a pipe: nothing can fill it and block the half
         errors = [files.enter_context(tempfile.TemporaryFile(mode="w+")) for _ in (0, 1)]
         processes = []
         for half, error in enumerate(errors):
-            command, env = _child_command({"kind": "half", "half": half, "tasks": tasks,
+            command, env = _child_command({"kind": "half", "half": half, "workload": workload,
                                            "experiments": experiments}, ROOT)
             processes.append(subprocess.Popen(command, env=env, text=True, stdin=subprocess.PIPE,
                                               stdout=subprocess.PIPE, stderr=error))
@@ -453,8 +462,9 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
     from reachsim.experiments.executors import DaskExecutor, default_start_method
     from reachsim.experiments.runner import tasks_for
 
-    scenario = executor_scenario(args)
-    out: dict[str, Any] = {}
+    workload = executor_workload(args)
+    scenario = executor_scenario(**workload)
+    out: dict[str, Any] = {"workload": workload}
     # Each executor in its own fresh process, so that none inherits another's fork server (which would decide what
     # its workers have loaded) or heap: its first experiment is a command-line run's, its second a later one's. The
     # executors take turns within each of ``--repeats`` rounds, in the reverse order every other round, and each
@@ -462,9 +472,8 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
     # moves the ratios less.
     def walls_of(kind: str) -> list[float]:
         if kind == "two_halves":
-            return two_halves(args.executor_tasks, 2)
-        return child({"kind": "executor", "executor": kind, "tasks": args.executor_tasks, "experiments": 2},
-                     ROOT)["walls"]
+            return two_halves(workload, 2)
+        return child({"kind": "executor", "executor": kind, "workload": workload, "experiments": 2}, ROOT)["walls"]
 
     rounds = []
     for r in range(args.repeats):
@@ -489,7 +498,9 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
     out["task_cpu_in_process_s"] = statistics.median(inside[1:])
     out["task_cpu_in_dask_s"] = statistics.median(worker[1:])
     out["dask_over_in_process"] = statistics.median(w / i for w, i in zip(worker[1:], inside[1:], strict=True))
-    print(f"\nexecutors: {len(tasks)} runs of 100 k subscribers (market 200 k) × 365 days; each executor in a fresh "
+    what = (f"scenarios/{workload['scenario']}.yaml, {len(tasks)} runs" if workload["scenario"]
+            else f"{len(tasks)} runs of 100 k subscribers (market 200 k) × 365 days")
+    print(f"\nexecutors: {what}; each executor in a fresh "
           f"process for its first experiment (a command-line run) and a second (a notebook's or a sweep's later "
           f"one), the executors in turn, {len(rounds)} rounds; wall seconds, pool start and close included; "
           f"speed-ups over sequential paired within a round, median; start method {default_start_method()}")
@@ -535,6 +546,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--scale-days", type=int, default=365)
     parser.add_argument("--scale-replications", type=int, default=4)
     parser.add_argument("--executor-tasks", type=int, default=64, help="replications in the executors part")
+    parser.add_argument("--executor-scenario", metavar="NAME",
+                        help="run the executors part on scenarios/NAME.yaml as shipped (its own runs)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--scale-child", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -546,9 +559,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if spec["kind"] == "scenario":
             scenario_child(spec["path"], spec["replications"], spec.get("run_out", True))
         elif spec["kind"] == "executor":
-            executor_child(spec["executor"], spec["tasks"], spec["experiments"])
+            executor_child(spec["executor"], spec["workload"], spec["experiments"])
         elif spec["kind"] == "half":
-            half_child(spec["half"], spec["tasks"], spec["experiments"])
+            half_child(spec["half"], spec["workload"], spec["experiments"])
         else:
             naive_child(spec["subscribers"], spec["broadcasts"], spec["seed"])
         return {}
