@@ -409,8 +409,9 @@ def two_halves(workload: dict[str, Any], experiments: int) -> list[float]:
     no executor: no pool to start, nothing sent between processes, each half's imports done before the clock
     starts. Where the runs cost alike (the default workload), it is what a perfect executor of two workers would
     take on this machine at this moment: no executor beats it (the halves take every other run, so for a shipped
-    scenario whose strategies cost differently they may not be even, and it is only a reference). Two processes that share caches and memory usually keep it below 2× the sequential speed, but this
-    machine sometimes runs one busy process slower than two, and then it reads above 2×."""
+    scenario whose strategies cost differently they may not be even, and it is only a reference). Two processes
+    that share caches and memory usually keep it below 2× the sequential speed, but this machine sometimes runs
+    one busy process slower than two, and then it reads above 2×."""
     with contextlib.ExitStack() as files:
         # each half's errors to a file, not a pipe: nothing can fill it and block the half
         errors = [files.enter_context(tempfile.TemporaryFile(mode="w+")) for _ in (0, 1)]
