@@ -20,13 +20,15 @@ scale      — a Messenger-only market of 1 M, 4 M and 10 M consumers with 1 % o
              10 %, the same 100 k subscribers as 10 M at 1 %), weekly broadcasts, 365 days, 4 replications, each
              in a fresh process: peak memory per consumer above the interpreter's baseline (peak resident set
              after the run minus the resident set before it) and CPU seconds;
-executors  — the same replications sequentially, on 2 local processes and on a Dask ``LocalCluster`` with 2
-             workers, each executor in its own fresh process running two experiments in a row (speed-ups of the
-             first, as a command-line run, and of the second, as in a notebook or a sweep; pool start and close
-             included), the executors taking turns over ``--repeats`` rounds with "two halves" (the experiment
-             split between two fresh processes that run at once without an executor: the most two workers can
-             give on this machine, whose two cores share caches and memory), and the CPU time of one run inside a
-             Dask worker against the same run in process.
+executors  — the same replications (``--executor-tasks`` runs that cost alike, or a shipped scenario as its file has it,
+             ``--executor-scenario``) sequentially, on 2 local processes and on a Dask ``LocalCluster`` with 2 workers,
+             each executor in its own fresh process running two experiments in a row (speed-ups of the first, as a
+             command-line run, and of the second, as in a notebook or a sweep; pool start and close included), the
+             executors taking turns over ``--repeats`` rounds with "two halves" (the experiment split between two fresh
+             processes that run at once without an executor: a reference that an executor of two workers beats only by
+             the machine's noise where the runs cost alike), and the CPU time of one run inside a Dask worker (its
+             process's) against the same run in process (its thread's: not the local cluster's scheduler beside it),
+             paired task by task.
 
 CPU seconds (``time.process_time``) are reported beside wall seconds: on a shared machine the wall clock also
 counts the time other processes held the cores; the scenarios part reports every rate per CPU second. The
@@ -405,13 +407,13 @@ def half_child(half: int, workload: dict[str, Any], experiments: int) -> None:
 
 
 def two_halves(workload: dict[str, Any], experiments: int) -> list[float]:
-    """Wall seconds of ``experiments`` experiments split between two processes that run their halves at once and
-    no executor: no pool to start, nothing sent between processes, each half's imports done before the clock
-    starts. Where the runs cost alike (the default workload), it is what a perfect executor of two workers would
-    take on this machine at this moment: no executor beats it (the halves take every other run, so for a shipped
-    scenario whose strategies cost differently they may not be even, and it is only a reference). Two processes
-    that share caches and memory usually keep it below 2× the sequential speed, but this machine sometimes runs
-    one busy process slower than two, and then it reads above 2×."""
+    """Wall seconds of ``experiments`` experiments split between two processes that run their halves at once and no
+    executor: no pool to start, nothing sent between processes, each half's imports done before the clock starts.
+    Where the runs cost alike (the default workload), it is what a perfect executor of two workers would take on this
+    machine at this moment: no executor beats it but by the machine's noise (the halves take every other run, so for
+    a shipped scenario whose strategies cost differently they may not be even, and it is only a reference). Two
+    processes that share caches and memory usually keep it below 2× the sequential speed, but this machine sometimes
+    runs one busy process slower than two, and then it reads above 2×."""
     with contextlib.ExitStack() as files:
         # each half's errors to a file, not a pipe: nothing can fill it and block the half
         errors = [files.enter_context(tempfile.TemporaryFile(mode="w+")) for _ in (0, 1)]
@@ -433,7 +435,8 @@ def two_halves(workload: dict[str, Any], experiments: int) -> list[float]:
             raise
         finally:
             for process in processes:
-                process.stdin.close()  # type: ignore[union-attr]
+                with contextlib.suppress(BrokenPipeError):  # a half that has died
+                    process.stdin.close()  # type: ignore[union-attr]
                 process.wait()
 
 
@@ -446,8 +449,11 @@ def _go(halves: list[subprocess.Popen[str]], experiments: int) -> list[float]:
     for _ in range(experiments):
         wall = time.perf_counter()
         for process in halves:
-            process.stdin.write("go\n")  # type: ignore[union-attr]
-            process.stdin.flush()  # type: ignore[union-attr]
+            try:
+                process.stdin.write("go\n")  # type: ignore[union-attr]
+                process.stdin.flush()  # type: ignore[union-attr]
+            except BrokenPipeError:
+                raise RuntimeError("a half of the executors' experiment failed") from None
         for process in halves:
             if not process.stdout.readline():  # type: ignore[union-attr]
                 raise RuntimeError("a half of the executors' experiment failed")
@@ -496,9 +502,10 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
         for task in tasks:  # goes to the worker, none runs in process
             inside.append(timed_task(*task)[1])  # the run's thread: not the scheduler's, in this process
             worker.extend(cpu for cpu, _ in dask.map(timed_task, [task]))  # the worker's whole process
-    out["task_cpu_in_process_s"] = statistics.median(inside[1:])
-    out["task_cpu_in_dask_s"] = statistics.median(worker[1:])
-    out["dask_over_in_process"] = statistics.median(w / i for w, i in zip(worker[1:], inside[1:], strict=True))
+    skip = 1 if len(tasks) > 1 else 0
+    out["task_cpu_in_process_s"] = statistics.median(inside[skip:])
+    out["task_cpu_in_dask_s"] = statistics.median(worker[skip:])
+    out["dask_over_in_process"] = statistics.median(w / i for w, i in zip(worker[skip:], inside[skip:], strict=True))
     what = (f"scenarios/{workload['scenario']}.yaml, {len(tasks)} runs" if workload["scenario"]
             else f"{len(tasks)} runs of 100 k subscribers (market 200 k) × 365 days")
     print(f"\nexecutors: {what}; each executor in a fresh "
@@ -506,7 +513,8 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
           f"one), the executors in turn, {len(rounds)} rounds; wall seconds, pool start and close included; "
           f"speed-ups over sequential paired within a round, median; start method {default_start_method()}")
     print("  two halves: the experiment split between two processes running at once without an executor (no pool, "
-          "nothing sent between them): the most two workers can give on this machine")
+          "nothing sent between them): a reference that an executor of two workers beats only by the machine's "
+          "noise where the runs cost alike")
     for label in ("first", "later"):
         print(f"  {label} experiment: sequential {out[f'{label}_wall_s']['sequential']:.2f} s; 2 processes "
               f"{_speedup_reading(out, label, 'processes', ', target ≥ 1.8')}; Dask LocalCluster 2 workers "
@@ -546,8 +554,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--scale-max", type=int, default=10_000_000, help="largest market of the scale part")
     parser.add_argument("--scale-days", type=int, default=365)
     parser.add_argument("--scale-replications", type=int, default=4)
-    parser.add_argument("--executor-tasks", type=int, default=64, help="replications in the executors part")
-    parser.add_argument("--executor-scenario", metavar="NAME",
+    workload = parser.add_mutually_exclusive_group()
+    workload.add_argument("--executor-tasks", type=int, default=64, help="replications in the executors part")
+    workload.add_argument("--executor-scenario", metavar="NAME",
                         help="run the executors part on scenarios/NAME.yaml as shipped (its own runs)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--scale-child", help=argparse.SUPPRESS)

@@ -70,12 +70,24 @@ def test_a_local_dask_cluster_gives_its_workers_the_quiet_settings() -> None:
         "MALLOC_TRIM_THRESHOLD_"}
 
 
-#: In a fresh interpreter: the fork servers running the moment a local cluster's ``__enter__`` returns (before the
-#: nannies have started any worker), and the command line and environment of the process its worker was forked from.
+#: In a fresh interpreter: the fork servers running the moment a local cluster's ``__enter__`` returns (its start
+#: held back until they are counted, so that no nanny can have started one), and the command line and environment
+#: of the process its worker was forked from.
 FORK_SERVER_FIRST = """
-import json, os
+import json, os, threading
 import psutil
 from reachsim.experiments.executors import DaskExecutor, nanny_environment
+
+counted = threading.Event()
+start = DaskExecutor._start_local_cluster
+
+
+def start_once_counted(self):
+    counted.wait()
+    start(self)
+
+
+DaskExecutor._start_local_cluster = start_once_counted
 
 
 def is_fork_server(process):
@@ -92,6 +104,7 @@ def worker_parent():
 
 with DaskExecutor(workers=1, start_method="forkserver") as dask:
     servers = [process.pid for process in psutil.Process().children() if is_fork_server(process)]
+    counted.set()
     (found,) = dask.client.run(worker_parent).values()
 pid, command, environment = found
 print(json.dumps({"servers": servers, "parent": pid, "command": " ".join(command), "environment": environment,

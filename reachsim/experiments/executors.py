@@ -315,7 +315,8 @@ class DaskExecutor:
         if self.address is None and self.start_method == "forkserver":
             # the fork server first: it imports what a worker needs on another core while the start's thread starts
             # the scheduler and the nannies, instead of after them; with the environment a nanny sets before it
-            # starts a worker, which the server's workers inherit from it
+            # starts a worker, which the server's workers inherit from it (set in this process's environment for
+            # good, as the nanny itself does)
             os.environ.update(nanny_environment())
             start_fork_server(("distributed", *WORKER_MODULES))
         if self.address is None:  # a local cluster takes a second or two: this process runs tasks meanwhile
