@@ -461,7 +461,7 @@ def _go(halves: list[subprocess.Popen[str]], experiments: int) -> list[float]:
     return walls
 
 
-#: What the executors part times: each executor, and two halves at once (what no executor of two workers beats).
+#: What the executors part times: each executor, and two halves at once (the reference, see :func:`two_halves`).
 EXECUTOR_READINGS = ("sequential", "processes", "dask", "two_halves")
 
 
@@ -498,8 +498,8 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
     tasks = tasks_for(scenario, portable=True)
     inside, worker = [], []
     with DaskExecutor(workers=1) as dask:
-        worker_env = dask.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))  # the cluster up: every task
-        for task in tasks:  # goes to the worker, none runs in process
+        worker_env = dask.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))  # the cluster is up: each
+        for task in tasks:  # task the executor is given goes to the worker, none runs in process
             inside.append(timed_task(*task)[1])  # the run's thread: not the scheduler's, in this process
             worker.extend(cpu for cpu, _ in dask.map(timed_task, [task]))  # the worker's whole process
     skip = 1 if len(tasks) > 1 else 0

@@ -1030,13 +1030,12 @@ class PageChannel(Channel):
             optout_fatigue_strength=optout_fatigue_strength, increment=increment,
             first=bool(self._unseen_fans or layout.others),
         )
-        first = outcome.first
-        if first.size:
-            self._unseen_fans -= outcome.first_fans if layout.others else first.size
         if layout.others:
             self._nonfans_exposed = True  # non-fans hold stocks from now on
         ctx.flow("post_reach", layout.size)
+        first = outcome.first
         if first.size:
+            self._unseen_fans -= outcome.first_fans if layout.others else first.size
             ctx.flow("reached", first.size)
             ctx.reached(first)
         engaged = outcome.engaged
@@ -1044,12 +1043,10 @@ class PageChannel(Channel):
             self._book_engagements(outcome.each, t)
         if outcome.unfollowed.size:
             self._unfollow(outcome.unfollowed)
-        if engaged.size == 0 or (p.follow_probability == 0 and p.messenger_optin_probability == 0):
-            return
-        if p.follow_probability > 0 and layout.others:  # only non-fans follow
+        if engaged.size and p.follow_probability > 0 and layout.others:  # only non-fans follow
             follows = outcome.engaged_nonfan & (self._follow_u.take(engaged.size) < p.follow_probability)
             self._follow(engaged[follows], t, "boost")
-        if p.messenger_optin_probability > 0:
+        if engaged.size and p.messenger_optin_probability > 0:
             self._opt_in(engaged, t)
 
     def _book_engagements(self, each: np.ndarray, t: float) -> None:

@@ -95,6 +95,10 @@ class _Start:
 WORKER_MODULES = ("reachsim.experiments.preload",)
 
 
+#: What a local Dask cluster's fork server loads: a Dask worker's code as well.
+DASK_WORKER_MODULES = ("distributed", *WORKER_MODULES)
+
+
 def default_start_method() -> str:
     """``forkserver`` where the platform has it, else ``spawn``.
 
@@ -312,17 +316,18 @@ class DaskExecutor:
     def __enter__(self) -> DaskExecutor:
         from distributed import Client, LocalCluster  # noqa: F401 - imported here, not first in the start's thread
 
-        if self.address is None and self.start_method == "forkserver":
+        if self.address is not None:
+            self._client = Client(self.address)
+            return self
+        if self.start_method == "forkserver":
             # the fork server first: it imports what a worker needs on another core while the start's thread starts
             # the scheduler and the nannies, instead of after them; with the environment a nanny sets before it
             # starts a worker, which the server's workers inherit from it (set in this process's environment for
             # good, as the nanny itself does)
             os.environ.update(nanny_environment())
-            start_fork_server(("distributed", *WORKER_MODULES))
-        if self.address is None:  # a local cluster takes a second or two: this process runs tasks meanwhile
-            self._start = _Start(self._start_local_cluster, "reachsim-dask-start")
-        else:
-            self._client = Client(self.address)
+            start_fork_server(DASK_WORKER_MODULES)
+        # a local cluster takes a second or two: this process runs tasks meanwhile
+        self._start = _Start(self._start_local_cluster, "reachsim-dask-start")
         return self
 
     @property
@@ -351,7 +356,7 @@ class DaskExecutor:
                 from distributed.utils import get_mp_context
 
                 get_mp_context()
-                start_context(self.start_method, ("distributed", *WORKER_MODULES))
+                start_context(self.start_method, DASK_WORKER_MODULES)
             # no dashboard (nobody watches a local run's, and it is most of the cluster's imports); the scheduler's
             # plain HTTP routes on any free port
             self._cluster = LocalCluster(
@@ -394,6 +399,10 @@ class _Submit:
         return self._client.submit(fn, *task, pure=False)
 
 
+#: The hash seed distributed's nanny gives its workers when none is set (``distributed.nanny.Nanny``).
+NANNY_HASH_SEED = "6640"
+
+
 def nanny_environment() -> dict[str, str]:
     """The variables a local cluster's nanny sets in this process's environment just before it starts a worker:
     ``distributed.nanny.pre-spawn-environ`` under LOCAL_CLUSTER_CONFIG (one thread for OpenMP, MKL and OpenBLAS;
@@ -409,10 +418,6 @@ def nanny_environment() -> dict[str, str]:
     if environment.get("PYTHONHASHSEED") in (None, "0"):
         environment["PYTHONHASHSEED"] = NANNY_HASH_SEED
     return environment
-
-
-#: The hash seed distributed's nanny gives its workers when none is set (``distributed.nanny.Nanny``).
-NANNY_HASH_SEED = "6640"
 
 
 def _ignore_interrupts() -> None:

@@ -81,9 +81,8 @@ class BoostKernel:
         uniforms are ``impressions`` on a target of ``target_size`` (``kind``: :data:`MARKET` rows, :data:`FANS`
         positions, or :data:`SEGMENTS`, indices into ``target``), reading the records; then the exps' arguments,
         and the exps."""
-        total = at.size + impressions.size
-        self._exps = np.empty((total if strength else 0) + (total if novelty is not None else 0), dtype=np.float32)
-        half_life = novelty[0] if novelty is not None else 1.0
+        self._exps = fan_response.exponent_buffer(at.size + impressions.size, strength, novelty)
+        half_life, _ = novelty or fan_response.NO_NOVELTY
         fans, size, deliveries, count, most, more, stamped, others = self._kernels.boost_prepare(
             self._state, impressions, at, population_store, fan_store, sighted, target, self._exps, target_size,
             kind, stamp, -strength, bool(strength), novelty is not None, t, fan_response.LN2 / half_life, increment,
@@ -112,7 +111,7 @@ class BoostKernel:
         rows = np.empty(4 * n, dtype=np.int64)
         nonfan = np.empty(n, dtype=np.bool_)
         each, engaged, out, seen = rows[:n], rows[n : 2 * n], rows[2 * n : 3 * n], rows[3 * n :]
-        floor = novelty[1] if novelty is not None else 0.0
+        _, floor = novelty or fan_response.NO_NOVELTY
         n_each, n_engaged, n_out, n_first, first_fans = self._kernels.boost_finish(
             self._state, self._exps, uniforms, fan_store, population_store, fan_list, each, engaged, nonfan, out,
             seen, bool(strength), novelty is not None, 1.0 - floor, floor, optout, optout_fatigue_strength,

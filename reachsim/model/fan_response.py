@@ -43,6 +43,14 @@ def kernels() -> Any:
 
 LN2 = math.log(2.0)
 _NONE = np.empty(0, dtype=np.int64)
+#: The (half-life, floor) the kernels are given without novelty: never read then, but each takes a number.
+NO_NOVELTY = (1.0, 0.0)
+
+
+def exponent_buffer(n: int, strength: float, novelty: tuple[float, float] | None) -> npt.NDArray[np.float32]:
+    """Room for the exps' arguments of ``n`` deliveries, as the kernels lay them out: ``n`` for the fatigue when it
+    acts, then ``n`` for the novelty when there is one."""
+    return np.empty((n if strength else 0) + (n if novelty is not None else 0), dtype=np.float32)
 
 
 def novelty_factor(since: np.ndarray, t: float, half_life: float, floor: float) -> np.ndarray:
@@ -89,8 +97,8 @@ def respond_fans(
         raise RuntimeError("reachsim was installed without its compiled kernels (no C compiler at install time)")
     if compiled:
         n = at.size
-        half_life, floor = novelty if novelty is not None else (1.0, 0.0)
-        exps = np.empty((n if strength else 0) + (n if novelty is not None else 0), dtype=np.float32)
+        half_life, floor = novelty or NO_NOVELTY
+        exps = exponent_buffer(n, strength, novelty)
         if exps.size:
             _compiled.exponents(store, at, exps, -strength, bool(strength), novelty is not None, t, LN2 / half_life)
             np.exp(exps, out=exps)
