@@ -22,9 +22,11 @@ scale      — a Messenger-only market of 1 M, 4 M and 10 M consumers with 1 % o
              after the run minus the resident set before it) and CPU seconds;
 executors  — the same replications (``--executor-tasks`` runs that cost alike, or a shipped scenario as its file has it,
              ``--executor-scenario``) sequentially, on 2 local processes and on a Dask ``LocalCluster`` with 2 workers,
-             each executor in its own fresh process running two experiments in a row (speed-ups of the first, as a
-             command-line run, and of the second, as in a notebook or a sweep; pool start and close included), the
-             executors taking turns over ``--repeats`` rounds with "two halves" (the experiment split between two fresh
+             each executor in its own fresh process running two experiments in a row (speed-ups of the first, made
+             through the API with nothing started before, and of the second, as in a notebook or a sweep; pool
+             start and close included), each pool also in another fresh process that starts its fork server before
+             it reads the scenario, as ``reachsim run`` does (the first experiment of a command line), the
+             readings taking turns over ``--repeats`` rounds with "two halves" (the experiment split between two fresh
              processes that run at once without an executor: a reference that an executor of two workers beats only by
              the machine's noise where the runs cost alike), and the CPU time of one run inside a Dask worker (its
              process's) against the same run in process (its thread's: not the local cluster's scheduler beside it),
@@ -369,21 +371,23 @@ def timed_task(payload: Any, strategy: str, replication: int) -> tuple[float, fl
     return time.process_time() - cpu, time.thread_time() - thread
 
 
-def executor_child(kind: str, workload: dict[str, Any], experiments: int) -> None:
-    """In a fresh process, as a command-line run starts: ``experiments`` experiments of the executors' scenario,
-    each with a new executor of ``kind``; prints their wall seconds as JSON. The first pays what a command-line run
-    pays (a pool's first start, a fork server's imports, the summaries' first imports); the later ones what a
-    notebook or a sweep pays for each further experiment."""
-    from reachsim.experiments.executors import DaskExecutor, ProcessExecutor, SequentialExecutor
+def executor_child(kind: str, workload: dict[str, Any], experiments: int, early: bool = False) -> None:
+    """In a fresh process: ``experiments`` experiments of the executors' scenario, each with a new executor of
+    ``kind``; prints their wall seconds as JSON. The first pays what a first experiment pays (a pool's first start,
+    a fork server's imports, the summaries' first imports); the later ones what a notebook or a sweep pays for each
+    further experiment. ``early``: as a command line does, the executor's fork server is started before anything
+    else (``start_early``), so that its imports overlap this process's (the scenario's schema, the runner's)."""
+    from reachsim.experiments.executors import make_executor, start_early
 
-    make = {"sequential": SequentialExecutor, "processes": lambda: ProcessExecutor(2),
-            "dask": lambda: DaskExecutor(workers=2)}[kind]
+    workers = 1 if kind == "sequential" else 2
+    if early:
+        start_early(workers, kind)
     scenario = executor_scenario(**workload)
     run_experiment = reachsim.run_experiment  # its module loaded before the clock, as the halves' is
     walls = []
     for _ in range(experiments):
         wall = time.perf_counter()
-        run_experiment(scenario, executor=make())
+        run_experiment(scenario, executor=make_executor(workers, kind))
         walls.append(time.perf_counter() - wall)
     print(json.dumps({"walls": walls}))
 
@@ -461,8 +465,14 @@ def _go(halves: list[subprocess.Popen[str]], experiments: int) -> list[float]:
     return walls
 
 
-#: What the executors part times: each executor, and two halves at once (the reference, see :func:`two_halves`).
-EXECUTOR_READINGS = ("sequential", "processes", "dask", "two_halves")
+#: What the executors part times: each executor, each pool as a command line starts it (``_early``: its fork server
+#: started before the scenario is read), and two halves at once (the reference, see :func:`two_halves`).
+EXECUTOR_READINGS = ("sequential", "processes", "processes_early", "dask", "dask_early", "two_halves")
+#: The experiments of a round whose speed-ups are read: (label, what it is, the readings' suffix, which experiment of
+#: the child).
+EXPERIMENTS = (("first", "first experiment through the API", "", 0),
+               ("first_command_line", "first experiment of a command line", "_early", 0),
+               ("later", "later experiment", "", 1))
 
 
 def part_executors(args: argparse.Namespace) -> dict[str, Any]:
@@ -477,19 +487,26 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
     # executors take turns within each of ``--repeats`` rounds, in the reverse order every other round, and each
     # speed-up is taken within a round before the median over rounds, so that the machine's drift over minutes
     # moves the ratios less.
-    def walls_of(kind: str) -> list[float]:
-        if kind == "two_halves":
+    def walls_of(reading: str) -> list[float]:
+        if reading == "two_halves":
             return two_halves(workload, 2)
-        return child({"kind": "executor", "executor": kind, "workload": workload, "experiments": 2}, ROOT)["walls"]
+        kind, early = reading.removesuffix("_early"), reading.endswith("_early")
+        # a command line's start is read on its first experiment only (a later one has the server already)
+        spec = {"kind": "executor", "executor": kind, "workload": workload, "experiments": 1 if early else 2,
+                "early": early}
+        return child(spec, ROOT)["walls"]
 
     rounds = []
     for r in range(args.repeats):
         order = EXECUTOR_READINGS if r % 2 == 0 else EXECUTOR_READINGS[::-1]
-        rounds.append({kind: walls_of(kind) for kind in order})
-    for label, at in (("first", 0), ("later", 1)):
-        walls = {kind: [r[kind][at] for r in rounds] for kind in EXECUTOR_READINGS}
+        rounds.append({reading: walls_of(reading) for reading in order})
+    for label, _, suffix, at in EXPERIMENTS:
+        # sequential has nothing to start early: its own first experiment is the reference of a command line's
+        readings = {kind: kind + suffix if kind in ("processes", "dask") else kind
+                    for kind in ("sequential", "processes", "dask", "two_halves")}
+        walls = {kind: [r[reading][at] for r in rounds] for kind, reading in readings.items()}
         out[f"{label}_wall_s"] = {kind: statistics.median(v) for kind, v in walls.items()}
-        for kind in EXECUTOR_READINGS[1:]:
+        for kind in ("processes", "dask", "two_halves"):
             speedups = [seq / wall for seq, wall in zip(walls["sequential"], walls[kind], strict=True)]
             out[f"{kind}_speedups_{label}"], out[f"{kind}_speedup_{label}"] = speedups, statistics.median(speedups)
     # One run's CPU time in a Dask worker against in process: each task in process and then in the worker, one
@@ -509,14 +526,16 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
     what = (f"scenarios/{workload['scenario']}.yaml, {len(tasks)} runs" if workload["scenario"]
             else f"{len(tasks)} runs of 100 k subscribers (market 200 k) × 365 days")
     print(f"\nexecutors: {what}; each executor in a fresh "
-          f"process for its first experiment (a command-line run) and a second (a notebook's or a sweep's later "
-          f"one), the executors in turn, {len(rounds)} rounds; wall seconds, pool start and close included; "
-          f"speed-ups over sequential paired within a round, median; start method {default_start_method()}")
+          f"process for its first experiment (made through the API, nothing started before) and a second (a "
+          f"notebook's or a sweep's later one), and each pool in another fresh process for a command line's first "
+          f"experiment (its fork server started before the scenario is read, as `reachsim run` does); the readings "
+          f"in turn, {len(rounds)} rounds; wall seconds, pool start and close included; speed-ups over sequential "
+          f"paired within a round, median; start method {default_start_method()}")
     print("  two halves: the experiment split between two processes running at once without an executor (no pool, "
           "nothing sent between them): a reference that an executor of two workers beats only by the machine's "
           "noise where the runs cost alike")
-    for label in ("first", "later"):
-        print(f"  {label} experiment: sequential {out[f'{label}_wall_s']['sequential']:.2f} s; 2 processes "
+    for label, what, _, _ in EXPERIMENTS:
+        print(f"  {what}: sequential {out[f'{label}_wall_s']['sequential']:.2f} s; 2 processes "
               f"{_speedup_reading(out, label, 'processes', ', target ≥ 1.8')}; Dask LocalCluster 2 workers "
               f"{_speedup_reading(out, label, 'dask', ', target ≥ 1.6')}; two halves "
               f"{_speedup_reading(out, label, 'two_halves', '')}")
@@ -569,7 +588,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if spec["kind"] == "scenario":
             scenario_child(spec["path"], spec["replications"], spec.get("run_out", True))
         elif spec["kind"] == "executor":
-            executor_child(spec["executor"], spec["workload"], spec["experiments"])
+            executor_child(spec["executor"], spec["workload"], spec["experiments"], spec.get("early", False))
         elif spec["kind"] == "half":
             half_child(spec["half"], spec["workload"], spec["experiments"])
         else:

@@ -70,12 +70,29 @@ def test_a_local_dask_cluster_gives_its_workers_the_quiet_settings() -> None:
         "MALLOC_TRIM_THRESHOLD_"}
 
 
+#: Code for a fresh interpreter: ``fork_servers()``, this process's fork servers (process id → command line).
+FORK_SERVERS = """
+import psutil
+
+
+def fork_servers():
+    found = {}
+    for process in psutil.Process().children():
+        try:
+            command = " ".join(process.cmdline())
+        except psutil.Error:  # a process that has ended meanwhile
+            continue
+        if "from multiprocessing.forkserver import main" in command:
+            found[process.pid] = command
+    return found
+"""
+
+
 #: In a fresh interpreter: the fork servers running the moment a local cluster's ``__enter__`` returns (its start
 #: held back until they are counted, so that no nanny can have started one), and the command line and environment
 #: of the process its worker was forked from.
-FORK_SERVER_FIRST = """
+FORK_SERVER_FIRST = FORK_SERVERS + """
 import json, os, threading
-import psutil
 from reachsim.experiments.executors import DaskExecutor, nanny_environment
 
 counted = threading.Event()
@@ -90,20 +107,13 @@ def start_once_counted(self):
 DaskExecutor._start_local_cluster = start_once_counted
 
 
-def is_fork_server(process):
-    try:
-        return "from multiprocessing.forkserver import main" in " ".join(process.cmdline())
-    except psutil.Error:  # a process that has ended meanwhile
-        return False
-
-
 def worker_parent():
     parent = psutil.Process(os.getppid())
     return parent.pid, parent.cmdline(), parent.environ()
 
 
 with DaskExecutor(workers=1, start_method="forkserver") as dask:
-    servers = [process.pid for process in psutil.Process().children() if is_fork_server(process)]
+    servers = list(fork_servers())
     counted.set()
     (found,) = dask.client.run(worker_parent).values()
 pid, command, environment = found
@@ -129,6 +139,42 @@ def test_a_local_dask_cluster_starts_its_fork_server_first() -> None:
     assert found["nanny"]["OPENBLAS_NUM_THREADS"] == "1" and found["nanny"]["PYTHONHASHSEED"] == "6640"
     assert {k: found["environment"].get(k) for k in found["nanny"]} == found["nanny"]
     assert "MALLOC_TRIM_THRESHOLD_" not in found["environment"]
+
+
+#: In a fresh interpreter: the fork servers started by ``start_early(*arguments)``, the arguments given as JSON.
+STARTED_EARLY = FORK_SERVERS + """
+import json, sys
+from reachsim.experiments.executors import start_early
+
+start_early(*json.loads(sys.argv[1]))
+print(json.dumps(list(fork_servers().values())))
+"""
+
+
+@pytest.mark.parametrize(("arguments", "preloads"), [
+    ((2, None, None), "'reachsim.experiments.preload'"),
+    ((1, "processes", None), "'reachsim.experiments.preload'"),
+    ((2, "dask", None), "'distributed'"),
+    ((1, None, None), None),
+    ((2, "sequential", None), None),
+    ((None, None, "tcp://127.0.0.1:8786"), None),
+])
+def test_starting_early_starts_the_fork_server_of_local_workers_only(arguments, preloads) -> None:
+    """What a command line starts before it reads its scenario: the fork server its pool or local Dask cluster will
+    fork workers from (with what they need), and nothing for a sequential run or a cluster elsewhere."""
+    if default_start_method() != "forkserver":
+        pytest.skip("no fork server on this platform")
+    if arguments[1] == "dask":
+        pytest.importorskip("distributed")
+    done = subprocess.run([sys.executable, "-c", STARTED_EARLY, json.dumps(arguments)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    servers = json.loads(done.stdout.strip().splitlines()[-1])
+    if preloads is None:
+        assert servers == []
+    else:
+        (server,) = servers
+        assert preloads in server and "'reachsim.experiments.preload'" in server
 
 
 def _pid_of(task: int, seconds: float) -> tuple[int, int]:

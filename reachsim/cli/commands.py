@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from reachsim.results.sources import sources_for
     from reachsim.scenario.load import OverrideError, load_scenario, with_overrides
 
+    start_executor_early(args)
     scenario = with_overrides_or_usage(load_scenario(args.file), seed=args.seed, replications=args.replications)
     sources = sources_for(args.file)  # the inputs' source notes, read now: the file may change while the run lasts
     rule, cap = precision_rule(args, scenario)
@@ -70,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"reachsim run: argument --max-replications: {message} (got {cap})") from None
     out = output_folder(args, "run", Path("reports") / Path(args.file).stem)
     fits(planned, args, "run")
-    quiet_dask(args)
     try:
         with OutputFolder(out, protect=[args.file]) as folder:
             return _run_into(folder, args, scenario, planned, rule, sources)
@@ -157,6 +157,16 @@ def precision_rule(args: argparse.Namespace, scenario: Any) -> tuple[Any, int]:
             f"and never fewer than {MIN_REPLICATIONS}), got {cap}"
         )
     return PrecisionRule(scenario, args.precision, minimum=minimum), cap
+
+
+def start_executor_early(args: argparse.Namespace) -> None:
+    """Before the scenario is read: Dask told to be quiet, and the fork server of the workers ``args`` ask for
+    started (:func:`reachsim.experiments.executors.start_early`), so that it imports what a worker needs on another
+    core while this process loads the scenario, and the first runs start at once."""
+    from reachsim.experiments.executors import start_early
+
+    quiet_dask(args)
+    start_early(args.workers, args.executor, args.scheduler)
 
 
 def quiet_dask(args: argparse.Namespace) -> None:
@@ -302,6 +312,7 @@ def sweep(args: argparse.Namespace) -> int:
     from reachsim.results.sweepdir import write_sweep_dir
     from reachsim.scenario.load import load_scenario
 
+    start_executor_early(args)
     try:
         values = parse_values(args.values)
     except SweepError as exc:
@@ -318,7 +329,6 @@ def sweep(args: argparse.Namespace) -> int:
     if any(_same_file(out / name, Path(args.file)) for name in written):
         raise UsageError(f"reachsim sweep: argument --out: {out} holds {args.file}, which the sweep would replace")
     fits(scenario, args, "sweep", points=len(values))
-    quiet_dask(args)
     console = terminal.console(stderr=True, quiet=args.quiet)
     total = len(values) * scenario.replications * len(scenario.strategies)
     started = time.perf_counter()

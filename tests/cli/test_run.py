@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,9 @@ import yaml
 
 from reachsim import __version__
 from reachsim.cli import main
+from reachsim.experiments.executors import default_start_method
 from tests.cli.conftest import tree
+from tests.test_executors import FORK_SERVERS
 
 #: What a run of a YAML scenario file writes (sources.json: the source notes of its inputs).
 RUN_FILES = {"summary.json", "timeseries.csv", "scenario.yaml", "sources.json", "replications"}
@@ -54,6 +58,51 @@ def test_subprocess_run_default_out_and_version(tmp_path: Path, cli, small_text:
     assert "mean [p05, p95]" in run.stdout
     assert "wrote reports/my_small/" in run.stdout
     assert json.loads((folder / "summary.json").read_text())["replications"] == 2
+
+
+#: In a fresh interpreter: the command line of ``sys.argv[1:]``, and the fork servers it had each time it began to
+#: read a scenario.
+SERVERS_WHEN_READING = FORK_SERVERS + """
+import json, sys
+import reachsim.scenario.load as load
+from reachsim.cli import main
+
+seen = []
+read = load.load_scenario
+
+
+def load_scenario(path):
+    seen.append(list(fork_servers().values()))
+    return read(path)
+
+
+load.load_scenario = load_scenario
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "servers": seen}))
+"""
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_workers_fork_server_starts_before_the_scenario_is_read(small_scenario: Path, tmp_path: Path,
+                                                                     command: str, workers: str) -> None:
+    """With more than one worker, the command line starts the pool's fork server first: it imports what a worker
+    needs on the other core while this process reads the scenario (one run alone starts nothing)."""
+    if default_start_method() != "forkserver":
+        pytest.skip("no fork server on this platform")
+    sweep = ["--param", "market.size", "--values", "2000,3000"] if command == "sweep" else []
+    done = subprocess.run([sys.executable, "-c", SERVERS_WHEN_READING, command, str(small_scenario), *sweep,
+                           "--workers", workers, "--replications", "1", "--quiet", "--no-report",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["code"] == 0
+    (servers,) = found["servers"]
+    if workers == "1":
+        assert servers == []
+    else:
+        (server,) = servers
+        assert "'reachsim.experiments.preload'" in server
 
 
 # ---------------------------------------------------------------------------------------------------------
