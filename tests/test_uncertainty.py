@@ -175,6 +175,25 @@ def test_sensitivity_ranks_the_input_that_drives_the_result():
     assert "npv_vs_baseline" not in base  # the baseline is not compared with itself
 
 
+def test_rank_correlations_and_t_quantiles_are_scipys_to_the_bit():
+    """Spearman's rho, average ranks and Student's t quantiles are computed without importing scipy.stats (most of a
+    second of every summary), and must stay what scipy.stats gives: on continuous values, on many ties, on values
+    tied in one variable only, and undefined (None) where a variable is constant."""
+    from reachsim.experiments.sensitivity import average_ranks, rank_correlation
+    from reachsim.experiments.stats import t_quantile
+
+    rng = np.random.default_rng(7)
+    for case in range(600):
+        n = int(rng.integers(3, 120))
+        x = rng.normal(size=n) if case % 3 == 0 else rng.integers(0, 1 + case % 7, size=n).astype(float)
+        y = x * rng.normal() + rng.normal(size=n) if case % 2 else rng.integers(0, 4, size=n).astype(float)
+        assert np.array_equal(average_ranks(x), stats.rankdata(x))
+        expected = None if np.ptp(x) == 0 or np.ptp(y) == 0 else float(stats.spearmanr(x, y).statistic)
+        assert rank_correlation(x, y) == expected
+    for df in (1, 2, 3, 9, 29, 99, 10_000):
+        assert t_quantile(0.975, df) == float(stats.t.ppf(0.975, df))
+
+
 @pytest.mark.parametrize("field", ["horizon_days", "seed", "replications"])
 def test_fields_that_shape_the_experiment_cannot_be_uncertain(field):
     with pytest.raises(ScenarioError, match="shapes the whole experiment"):

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from reachsim.engine.simulation import RunResult
 from reachsim.experiments.runner import ExperimentResult
+from reachsim.experiments.stats import t_quantile
 
 __all__ = ["MIN_REPLICATIONS", "PrecisionRule", "half_width"]
 
@@ -37,7 +37,7 @@ def half_width(values: np.ndarray) -> float:
     n = values.size
     if n < 2:
         return math.inf
-    return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n))
+    return t_quantile(0.975, n - 1) * float(values.std(ddof=1)) / math.sqrt(n)
 
 
 @dataclass
@@ -98,7 +98,7 @@ class PrecisionRule:
         n = len(self.values[self.quantities[0]])
         if n < max(self.minimum, 2):
             return False
-        t = self._t.setdefault(n, float(stats.t.ppf(0.975, n - 1)))
+        t = self._t.setdefault(n, t_quantile(0.975, n - 1))
         if any(self._running[q].relative(t) > self.target * 1.01 for q in self.quantities):
             return False  # clearly not yet: no need for the exact check
         return self.satisfied()

@@ -37,12 +37,20 @@ def describe(values: Sequence[float] | np.ndarray) -> dict[str, float | None]:
     return out
 
 
+def t_quantile(probability: float, df: int) -> float:
+    """Student's t quantile with ``df`` degrees of freedom, through ``scipy.special.stdtrit``: what
+    ``scipy.stats.t.ppf`` computes, bit for bit, without importing ``scipy.stats`` (most of a second, which every
+    command line's summary would otherwise wait for)."""
+    from scipy import special  # imported when used: workers that only run simulations start without it
+
+    return float(special.stdtrit(df, probability))
+
+
 def paired_difference(
     treatment: Sequence[float] | np.ndarray, baseline: Sequence[float] | np.ndarray
 ) -> dict[str, float | list[float | None] | None]:
     """Mean of per-replication differences (common random numbers) with a Student-t 95% interval; ``n`` as in
     :func:`describe` when some pairs are undefined."""
-    from scipy import stats  # imported when used: workers that only run simulations start without it
     diff = np.asarray(treatment, dtype=float) - np.asarray(baseline, dtype=float)
     total = diff.size
     diff = diff[np.isfinite(diff)]
@@ -53,7 +61,7 @@ def paired_difference(
         out = {"mean": _number(float(diff.mean())), "ci95": [None, None]}
     else:
         mean = float(diff.mean())
-        half = float(stats.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / math.sqrt(diff.size))
+        half = t_quantile(0.975, diff.size - 1) * float(diff.std(ddof=1)) / math.sqrt(diff.size)
         out = {"mean": _number(mean), "ci95": [_number(mean - half), _number(mean + half)]}
     if diff.size < total:
         out["n"] = diff.size  # pairs where both are defined
