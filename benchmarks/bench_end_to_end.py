@@ -373,10 +373,12 @@ def timed_task(payload: Any, strategy: str, replication: int) -> tuple[float, fl
 
 def executor_child(kind: str, workload: dict[str, Any], experiments: int, early: bool = False) -> None:
     """In a fresh process: ``experiments`` experiments of the executors' scenario, each with a new executor of
-    ``kind``; prints their wall seconds as JSON. The first pays what a first experiment pays (a pool's first start,
-    a fork server's imports, the summaries' first imports); the later ones what a notebook or a sweep pays for each
-    further experiment. ``early``: as a command line does, the executor's fork server is started before anything
-    else (``start_early``), so that its imports overlap this process's (the scenario's schema, the runner's)."""
+    ``kind``; prints their wall seconds as JSON, and the seconds spent before the first (``prepare``: importing the
+    schema and the runner, building the scenario; with ``early``, ``start_early`` first, as a command line calls it
+    before it imports the rest and reads its file, so that the fork server's imports overlap those). The first
+    experiment pays what a first one pays (a pool's first start, a fork server's imports unless started early, the
+    summaries' first imports); the later ones what a notebook or a sweep pays for each further experiment."""
+    prepare = time.perf_counter()
     from reachsim.experiments.executors import make_executor, start_early
 
     workers = 1 if kind == "sequential" else 2
@@ -384,12 +386,13 @@ def executor_child(kind: str, workload: dict[str, Any], experiments: int, early:
         start_early(workers, kind)
     scenario = executor_scenario(**workload)
     run_experiment = reachsim.run_experiment  # its module loaded before the clock, as the halves' is
+    prepare = time.perf_counter() - prepare
     walls = []
     for _ in range(experiments):
         wall = time.perf_counter()
         run_experiment(scenario, executor=make_executor(workers, kind))
         walls.append(time.perf_counter() - wall)
-    print(json.dumps({"walls": walls}))
+    print(json.dumps({"walls": walls, "prepare": prepare}))
 
 
 def half_child(half: int, workload: dict[str, Any], experiments: int) -> None:
@@ -469,9 +472,10 @@ def _go(halves: list[subprocess.Popen[str]], experiments: int) -> list[float]:
 #: started before the scenario is read), and two halves at once (the reference, see :func:`two_halves`).
 EXECUTOR_READINGS = ("sequential", "processes", "processes_early", "dask", "dask_early", "two_halves")
 #: The experiments of a round whose speed-ups are read: (label, what it is, the readings' suffix, which experiment of
-#: the child).
+#: the child). A command line's is timed from its start of the pool's fork server (``prepare`` + the experiment, for
+#: sequential as well): what the server's early start overlaps is in the reading.
 EXPERIMENTS = (("first", "first experiment through the API", "", 0),
-               ("first_command_line", "first experiment of a command line", "_early", 0),
+               ("first_command_line", "first experiment of a command line, scenario's reading included", "_early", -1),
                ("later", "later experiment", "", 1))
 
 
@@ -483,8 +487,9 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
     scenario = executor_scenario(**workload)
     out: dict[str, Any] = {"workload": workload}
     # Each executor in its own fresh process, so that none inherits another's fork server (which would decide what
-    # its workers have loaded) or heap: its first experiment is a command-line run's, its second a later one's. The
-    # executors take turns within each of ``--repeats`` rounds, in the reverse order every other round, and each
+    # its workers have loaded) or heap: its first experiment is one made through the API, its second a later one's;
+    # a pool started early, as a command line starts it, in a process of its own again. The readings take turns
+    # within each of ``--repeats`` rounds, in the reverse order every other round, and each
     # speed-up is taken within a round before the median over rounds, so that the machine's drift over minutes
     # moves the ratios less.
     def walls_of(reading: str) -> list[float]:
@@ -494,19 +499,21 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
         # a command line's start is read on its first experiment only (a later one has the server already)
         spec = {"kind": "executor", "executor": kind, "workload": workload, "experiments": 1 if early else 2,
                 "early": early}
-        return child(spec, ROOT)["walls"]
+        got = child(spec, ROOT)
+        return got["walls"] + [got["prepare"] + got["walls"][0]]  # the last: from the command line's start
 
     rounds = []
     for r in range(args.repeats):
         order = EXECUTOR_READINGS if r % 2 == 0 else EXECUTOR_READINGS[::-1]
         rounds.append({reading: walls_of(reading) for reading in order})
     for label, _, suffix, at in EXPERIMENTS:
-        # sequential has nothing to start early: its own first experiment is the reference of a command line's
-        readings = {kind: kind + suffix if kind in ("processes", "dask") else kind
-                    for kind in ("sequential", "processes", "dask", "two_halves")}
+        # sequential has nothing to start early: its own first experiment is the reference of a command line's; the
+        # two halves read no scenario on the clock, so they are no reference for that one
+        kinds = ("sequential", "processes", "dask") + (() if suffix else ("two_halves",))
+        readings = {kind: kind + suffix if kind in ("processes", "dask") else kind for kind in kinds}
         walls = {kind: [r[reading][at] for r in rounds] for kind, reading in readings.items()}
         out[f"{label}_wall_s"] = {kind: statistics.median(v) for kind, v in walls.items()}
-        for kind in ("processes", "dask", "two_halves"):
+        for kind in kinds[1:]:
             speedups = [seq / wall for seq, wall in zip(walls["sequential"], walls[kind], strict=True)]
             out[f"{kind}_speedups_{label}"], out[f"{kind}_speedup_{label}"] = speedups, statistics.median(speedups)
     # One run's CPU time in a Dask worker against in process: each task in process and then in the worker, one
@@ -534,11 +541,11 @@ def part_executors(args: argparse.Namespace) -> dict[str, Any]:
     print("  two halves: the experiment split between two processes running at once without an executor (no pool, "
           "nothing sent between them): a reference that an executor of two workers beats only by the machine's "
           "noise where the runs cost alike")
-    for label, what, _, _ in EXPERIMENTS:
+    for label, what, suffix, _ in EXPERIMENTS:
+        halves = "" if suffix else f"; two halves {_speedup_reading(out, label, 'two_halves', '')}"
         print(f"  {what}: sequential {out[f'{label}_wall_s']['sequential']:.2f} s; 2 processes "
               f"{_speedup_reading(out, label, 'processes', ', target ≥ 1.8')}; Dask LocalCluster 2 workers "
-              f"{_speedup_reading(out, label, 'dask', ', target ≥ 1.6')}; two halves "
-              f"{_speedup_reading(out, label, 'two_halves', '')}")
+              f"{_speedup_reading(out, label, 'dask', ', target ≥ 1.6')}{halves}")
     print(f"  one run's CPU time: in process {out['task_cpu_in_process_s']:.3f} s, in a Dask worker "
           f"{out['task_cpu_in_dask_s']:.3f} s (paired by task: {out['dask_over_in_process']:.2f}×, target ≤ 1.2); "
           f"workers' MALLOC_TRIM_THRESHOLD_: {sorted(set(worker_env.values()))}")

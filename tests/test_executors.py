@@ -143,11 +143,15 @@ def test_a_local_dask_cluster_starts_its_fork_server_first() -> None:
 
 #: In a fresh interpreter: the fork servers started by ``start_early(*arguments)``, the arguments given as JSON.
 STARTED_EARLY = FORK_SERVERS + """
-import json, sys
+import json, sys, time
 from reachsim.experiments.executors import start_early
 
 start_early(*json.loads(sys.argv[1]))
-print(json.dumps(list(fork_servers().values())))
+found, waited = fork_servers(), 0.0
+while not found and waited < float(sys.argv[2]):  # where a server is started with fork, it may not have exec'd yet
+    time.sleep(0.05)
+    found, waited = fork_servers(), waited + 0.05
+print(json.dumps(list(found.values())))
 """
 
 
@@ -166,7 +170,8 @@ def test_starting_early_starts_the_fork_server_of_local_workers_only(arguments, 
         pytest.skip("no fork server on this platform")
     if arguments[1] == "dask":
         pytest.importorskip("distributed")
-    done = subprocess.run([sys.executable, "-c", STARTED_EARLY, json.dumps(arguments)], capture_output=True,
+    wait = "5" if preloads else "0"
+    done = subprocess.run([sys.executable, "-c", STARTED_EARLY, json.dumps(arguments), wait], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     servers = json.loads(done.stdout.strip().splitlines()[-1])

@@ -54,11 +54,11 @@ def schema(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    start_executor_early(args)  # first: the imports below are what its fork server's overlap
     from reachsim.results.folder import FolderError, OutputFolder
     from reachsim.results.sources import sources_for
     from reachsim.scenario.load import OverrideError, load_scenario, with_overrides
 
-    start_executor_early(args)
     scenario = with_overrides_or_usage(load_scenario(args.file), seed=args.seed, replications=args.replications)
     sources = sources_for(args.file)  # the inputs' source notes, read now: the file may change while the run lasts
     rule, cap = precision_rule(args, scenario)
@@ -160,9 +160,10 @@ def precision_rule(args: argparse.Namespace, scenario: Any) -> tuple[Any, int]:
 
 
 def start_executor_early(args: argparse.Namespace) -> None:
-    """Before the scenario is read: Dask told to be quiet, and the fork server of the workers ``args`` ask for
+    """Before anything else: Dask told to be quiet, and the fork server of the local workers ``args`` ask for
     started (:func:`reachsim.experiments.executors.start_early`), so that it imports what a worker needs on another
-    core while this process loads the scenario, and the first runs start at once."""
+    core while this process imports the schema and the runner and reads the scenario, and the first runs start at
+    once."""
     from reachsim.experiments.executors import start_early
 
     quiet_dask(args)
@@ -305,6 +306,7 @@ def with_overrides_or_usage(scenario: Any, command: str = "run", **changes: Any)
 
 
 def sweep(args: argparse.Namespace) -> int:
+    start_executor_early(args)  # first: the imports below are what its fork server's overlap
     from reachsim.experiments.executors import make_executor
     from reachsim.experiments.runner import RunFailed
     from reachsim.experiments.sweep import SweepError, parse_values, plan_sweep, run_sweep
@@ -312,7 +314,6 @@ def sweep(args: argparse.Namespace) -> int:
     from reachsim.results.sweepdir import write_sweep_dir
     from reachsim.scenario.load import load_scenario
 
-    start_executor_early(args)
     try:
         values = parse_values(args.values)
     except SweepError as exc:

@@ -127,7 +127,16 @@ def start_fork_server(preload: Iterable[str]) -> None:
     from multiprocessing import forkserver
 
     start_context("forkserver", preload)
-    forkserver.ensure_running()
+    if threading.current_thread() is not threading.main_thread():
+        forkserver.ensure_running()
+        return
+    # the server inherits Ctrl-C ignored: the terminal sends it to the whole process group, and a server still
+    # importing would print a KeyboardInterrupt of its own (the main process handles it; workers ignore it too)
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 class ProcessExecutor:
@@ -450,21 +459,23 @@ def executor_kind(workers: int | None = None, kind: str | None = None, address: 
 
 def start_early(workers: int | None = None, kind: str | None = None, address: str | None = None) -> None:
     """Start, now and in the background, the fork server that the executor ``make_executor(workers, kind,
-    address)`` will start its workers from. A command line calls it before it reads the scenario: the server's
-    imports (about half a second, a second with a Dask worker's) then take another core while this process loads
-    the scenario, instead of delaying the experiment's first pool. Nothing to start for a sequential run, a Dask
-    cluster elsewhere or a platform without a fork server; nor when Dask is not installed (:func:`make_executor`
-    then says so)."""
+    address)`` will start its workers from. A command line calls it before it imports the rest and reads the
+    scenario: the server's imports (about half a second, a second with a Dask worker's) then take another core
+    meanwhile, instead of delaying the experiment's first pool. For a local Dask cluster this imports distributed
+    here and sets the nanny's environment in this process for good (:func:`start_dask_fork_server`), as the
+    executor would. Nothing to start for a sequential run, a Dask cluster elsewhere or a platform without a fork
+    server. Only a head start: whatever fails here (Dask not installed, say) is left for :func:`make_executor` and
+    the executor to report."""
     kind = executor_kind(workers, kind, address)
     if address is not None or default_start_method() != "forkserver":
         return
-    if kind == "processes":
-        start_fork_server(WORKER_MODULES)
-    elif kind == "dask":
-        try:
+    try:
+        if kind == "processes":
+            start_fork_server(WORKER_MODULES)
+        elif kind == "dask":
             start_dask_fork_server()
-        except ImportError:
-            return
+    except Exception:  # reported where the executor is made and started
+        return
 
 
 def make_executor(

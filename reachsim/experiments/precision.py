@@ -98,7 +98,9 @@ class PrecisionRule:
         n = len(self.values[self.quantities[0]])
         if n < max(self.minimum, 2):
             return False
-        t = self._t.setdefault(n, t_quantile(0.975, n - 1))
+        if n not in self._t:
+            self._t[n] = t_quantile(0.975, n - 1)
+        t = self._t[n]
         if any(self._running[q].relative(t) > self.target * 1.01 for q in self.quantities):
             return False  # clearly not yet: no need for the exact check
         return self.satisfied()

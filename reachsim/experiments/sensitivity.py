@@ -30,8 +30,8 @@ def rank_correlation(x: np.ndarray, y: np.ndarray) -> float | None:
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks from 1, tied values sharing the average of their ranks (``scipy.stats.rankdata``'s default): each a
-    whole or half number, exact in float64."""
+    """Ranks from 1 of finite ``values``, tied values sharing the average of their ranks (``scipy.stats.rankdata``'s
+    default): each a whole or half number, exact in float64."""
     order = np.argsort(values, kind="stable")
     ordered = values[order]
     first = np.empty(values.size, dtype=bool)
