@@ -182,6 +182,35 @@ def test_starting_early_starts_the_fork_server_of_local_workers_only(arguments, 
         assert preloads in server and "'reachsim.experiments.preload'" in server
 
 
+#: In a fresh interpreter: whether the fork server that ``sys.argv[1]`` starts ignores Ctrl-C (its SIGINT
+#: disposition, read from /proc) the moment it is started.
+SERVER_IGNORES_CTRL_C = FORK_SERVERS + """
+import signal, sys
+from reachsim.experiments.executors import ProcessExecutor, start_early
+
+if sys.argv[1] == "pool":
+    ProcessExecutor(1, start_method="forkserver").__enter__()
+else:
+    start_early(2)
+(pid,) = fork_servers()
+with open(f"/proc/{pid}/status") as status:
+    ignored = int(next(line for line in status if line.startswith("SigIgn:")).split()[1], 16)
+print(bool(ignored >> (signal.SIGINT - 1) & 1))
+"""
+
+
+@pytest.mark.parametrize("how", ["pool", "early"])
+def test_a_fork_server_starts_with_ctrl_c_ignored(how: str) -> None:
+    """A terminal's Ctrl-C reaches the whole process group: a server still importing must not print a
+    KeyboardInterrupt of its own (the main process handles it; the workers ignore it as well)."""
+    if default_start_method() != "forkserver" or not sys.platform.startswith("linux"):
+        pytest.skip("a fork server, and a process's signal dispositions read through /proc, are Linux's here")
+    done = subprocess.run([sys.executable, "-c", SERVER_IGNORES_CTRL_C, how], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "True"
+
+
 def _pid_of(task: int, seconds: float) -> tuple[int, int]:
     """A task that takes a while and says which process ran it."""
     import os

@@ -154,6 +154,8 @@ class ProcessExecutor:
     def __enter__(self) -> ProcessExecutor:
         # Workers ignore SIGINT (a terminal sends it to the whole process group): only the main process handles
         # Ctrl-C, so no worker prints a traceback. They also end when the main process is gone, even killed.
+        if self._context.get_start_method() == "forkserver":
+            start_fork_server(WORKER_MODULES)  # from this thread, so that it too starts with Ctrl-C ignored
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=self._context,
