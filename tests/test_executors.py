@@ -185,16 +185,20 @@ def test_starting_early_starts_the_fork_server_of_local_workers_only(arguments, 
 #: In a fresh interpreter: whether the fork server that ``sys.argv[1]`` starts ignores Ctrl-C (its SIGINT
 #: disposition, read from /proc) the moment it is started.
 SERVER_IGNORES_CTRL_C = FORK_SERVERS + """
-import signal, sys
+import contextlib, signal, sys, time
 from reachsim.experiments.executors import ProcessExecutor, start_early
 
-if sys.argv[1] == "pool":
-    ProcessExecutor(1, start_method="forkserver").__enter__()
-else:
-    start_early(2)
-(pid,) = fork_servers()
-with open(f"/proc/{pid}/status") as status:
-    ignored = int(next(line for line in status if line.startswith("SigIgn:")).split()[1], 16)
+with ProcessExecutor(1, start_method="forkserver") if sys.argv[1] == "pool" else contextlib.nullcontext():
+    if sys.argv[1] == "early":
+        start_early(2)
+    for _ in range(100):  # where a server is started with fork, it may not have exec'd yet
+        servers = fork_servers()
+        if servers:
+            break
+        time.sleep(0.05)
+    (pid,) = servers
+    with open(f"/proc/{pid}/status") as status:
+        ignored = int(next(line for line in status if line.startswith("SigIgn:")).split()[1], 16)
 print(bool(ignored >> (signal.SIGINT - 1) & 1))
 """
 

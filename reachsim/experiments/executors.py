@@ -127,12 +127,14 @@ def start_fork_server(preload: Iterable[str]) -> None:
     from multiprocessing import forkserver
 
     start_context("forkserver", preload)
-    if threading.current_thread() is not threading.main_thread():
+    # the server inherits Ctrl-C ignored: the terminal sends it to the whole process group, and a server still
+    # importing would print a KeyboardInterrupt of its own (the main process handles it; workers ignore it too);
+    # only from the main thread, and not over a handler installed from C, which could not be put back
+    handler = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if handler is None:
         forkserver.ensure_running()
         return
-    # the server inherits Ctrl-C ignored: the terminal sends it to the whole process group, and a server still
-    # importing would print a KeyboardInterrupt of its own (the main process handles it; workers ignore it too)
-    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         forkserver.ensure_running()
     finally:
