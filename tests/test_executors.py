@@ -10,6 +10,8 @@ import sys
 import pytest
 
 from reachsim.experiments.executors import (
+    DASK_WORKER_MODULES,
+    WORKER_MODULES,
     DaskExecutor,
     ProcessExecutor,
     SequentialExecutor,
@@ -70,12 +72,14 @@ def test_a_local_dask_cluster_gives_its_workers_the_quiet_settings() -> None:
         "MALLOC_TRIM_THRESHOLD_"}
 
 
-#: Code for a fresh interpreter: ``fork_servers()``, this process's fork servers (process id → command line).
+#: Code for a fresh interpreter: ``fork_servers(wait=0)``, this process's fork servers (process id → command line),
+#: waiting up to ``wait`` seconds for one (where a server is started with fork, it may not have exec'd yet).
 FORK_SERVERS = """
+import time
 import psutil
 
 
-def fork_servers():
+def fork_servers(wait=0.0):
     found = {}
     for process in psutil.Process().children():
         try:
@@ -84,7 +88,10 @@ def fork_servers():
             continue
         if "from multiprocessing.forkserver import main" in command:
             found[process.pid] = command
-    return found
+    if found or wait <= 0:
+        return found
+    time.sleep(0.05)
+    return fork_servers(wait - 0.05)
 """
 
 
@@ -143,22 +150,18 @@ def test_a_local_dask_cluster_starts_its_fork_server_first() -> None:
 
 #: In a fresh interpreter: the fork servers started by ``start_early(*arguments)``, the arguments given as JSON.
 STARTED_EARLY = FORK_SERVERS + """
-import json, sys, time
+import json, sys
 from reachsim.experiments.executors import start_early
 
 start_early(*json.loads(sys.argv[1]))
-found, waited = fork_servers(), 0.0
-while not found and waited < float(sys.argv[2]):  # where a server is started with fork, it may not have exec'd yet
-    time.sleep(0.05)
-    found, waited = fork_servers(), waited + 0.05
-print(json.dumps(list(found.values())))
+print(json.dumps(list(fork_servers(wait=float(sys.argv[2])).values())))
 """
 
 
 @pytest.mark.parametrize(("arguments", "preloads"), [
-    ((2, None, None), "'reachsim.experiments.preload'"),
-    ((1, "processes", None), "'reachsim.experiments.preload'"),
-    ((2, "dask", None), "'distributed'"),
+    ((2, None, None), WORKER_MODULES),
+    ((1, "processes", None), WORKER_MODULES),
+    ((2, "dask", None), DASK_WORKER_MODULES),
     ((1, None, None), None),
     ((2, "sequential", None), None),
     ((None, None, "tcp://127.0.0.1:8786"), None),
@@ -179,24 +182,19 @@ def test_starting_early_starts_the_fork_server_of_local_workers_only(arguments, 
         assert servers == []
     else:
         (server,) = servers
-        assert preloads in server and "'reachsim.experiments.preload'" in server
+        assert all(repr(module) in server for module in preloads)
 
 
 #: In a fresh interpreter: whether the fork server that ``sys.argv[1]`` starts ignores Ctrl-C (its SIGINT
 #: disposition, read from /proc) the moment it is started.
 SERVER_IGNORES_CTRL_C = FORK_SERVERS + """
-import contextlib, signal, sys, time
+import contextlib, signal, sys
 from reachsim.experiments.executors import ProcessExecutor, start_early
 
 with ProcessExecutor(1, start_method="forkserver") if sys.argv[1] == "pool" else contextlib.nullcontext():
     if sys.argv[1] == "early":
         start_early(2)
-    for _ in range(100):  # where a server is started with fork, it may not have exec'd yet
-        servers = fork_servers()
-        if servers:
-            break
-        time.sleep(0.05)
-    (pid,) = servers
+    (pid,) = fork_servers(wait=5)
     with open(f"/proc/{pid}/status") as status:
         ignored = int(next(line for line in status if line.startswith("SigIgn:")).split()[1], 16)
 print(bool(ignored >> (signal.SIGINT - 1) & 1))

@@ -71,7 +71,6 @@ class PrecisionRule:
     minimum: int = MIN_REPLICATIONS
     values: dict[str, list[float]] = field(default_factory=dict)
     _running: dict[str, _Running] = field(default_factory=dict)
-    _t: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0 < self.target < 1:
@@ -98,9 +97,7 @@ class PrecisionRule:
         n = len(self.values[self.quantities[0]])
         if n < max(self.minimum, 2):
             return False
-        if n not in self._t:
-            self._t[n] = t_quantile(0.975, n - 1)
-        t = self._t[n]
+        t = t_quantile(0.975, n - 1)
         if any(self._running[q].relative(t) > self.target * 1.01 for q in self.quantities):
             return False  # clearly not yet: no need for the exact check
         return self.satisfied()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -37,10 +38,12 @@ def describe(values: Sequence[float] | np.ndarray) -> dict[str, float | None]:
     return out
 
 
+@functools.cache
 def t_quantile(probability: float, df: int) -> float:
     """Student's t quantile with ``df`` degrees of freedom, through ``scipy.special.stdtrit``: what
     ``scipy.stats.t.ppf`` computes, bit for bit, without importing ``scipy.stats`` (most of a second, which every
-    command line's summary would otherwise wait for)."""
+    command line's summary would otherwise wait for). Kept once computed: a precision rule asks at every
+    replication count."""
     from scipy import special  # imported when used: workers that only run simulations start without it
 
     return float(special.stdtrit(df, probability))

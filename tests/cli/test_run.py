@@ -12,7 +12,7 @@ import yaml
 
 from reachsim import __version__
 from reachsim.cli import main
-from reachsim.experiments.executors import default_start_method
+from reachsim.experiments.executors import WORKER_MODULES, default_start_method
 from tests.cli.conftest import tree
 from tests.test_executors import FORK_SERVERS
 
@@ -102,7 +102,7 @@ def test_the_workers_fork_server_starts_before_the_scenario_is_read(small_scenar
         assert servers == []
     else:
         (server,) = servers
-        assert "'reachsim.experiments.preload'" in server
+        assert all(repr(module) in server for module in WORKER_MODULES)
 
 
 # ---------------------------------------------------------------------------------------------------------
